@@ -1,0 +1,1 @@
+"""A self-hosted, wire-compatible Tradovate trading server."""

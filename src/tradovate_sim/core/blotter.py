@@ -1,0 +1,364 @@
+"""The working record of one decision on one account's book in one contract.
+
+A `Blotter` starts from an immutable `OrderView`, records every entity it creates or updates as a `Change`,
+and keeps its own copy of the book (position, open fills, working orders, cash) current as it goes, so later
+steps of the same decision see earlier ones. It lives only inside one core call: the core stays pure.
+"""
+
+from datetime import datetime
+from typing import Protocol
+
+import msgspec
+
+from tradovate_sim.core import fills as book
+from tradovate_sim.core.decision import Change, created, updated
+from tradovate_sim.core.positions import apply_fill, empty_position, to_trade_date
+from tradovate_sim.core.ticks import to_money, to_price, to_ticks
+from tradovate_sim.core.view import OrderView, WorkingOrder
+from tradovate_sim.model.entities import (
+    CashBalanceLog,
+    Command,
+    CommandReport,
+    ExecutionReport,
+    Fill,
+    FillFee,
+    FillPair,
+    Order,
+    OrderVersion,
+    Position,
+)
+from tradovate_sim.model.enums import (
+    CashChangeType,
+    CommandStatus,
+    CommandType,
+    ExecType,
+    FailureReason,
+    OrderAction,
+    OrderType,
+    OrdStatus,
+    TimeInForce,
+)
+
+DONE = frozenset({OrdStatus.Filled, OrdStatus.Canceled, OrdStatus.Rejected, OrdStatus.Expired, OrdStatus.Completed})
+
+
+class Ids(Protocol):
+    """Hands out the next id of an entity type; passed in so the core never owns a counter."""
+
+    def next(self, entity_type: str) -> int: ...
+
+
+class Ticket(msgspec.Struct, frozen=True, kw_only=True):
+    """What a new order asks for, prices already on the tick grid."""
+
+    action: OrderAction
+    order_type: OrderType
+    qty: int
+    price: float | None = None
+    stop_price: float | None = None
+    time_in_force: TimeInForce | None = None
+    text: str | None = None
+    cl_ord_id: str | None = None
+    custom_tag50: str | None = None
+    is_automated: bool | None = None
+    max_show: int | None = None
+    expire_time: datetime | None = None
+
+
+def opposite(action: OrderAction) -> OrderAction:
+    return OrderAction.Sell if action is OrderAction.Buy else OrderAction.Buy
+
+
+class Blotter:
+    def __init__(self, view: OrderView, now: datetime, ids: Ids) -> None:
+        self.view = view
+        self.now = now
+        self.ids = ids
+        self.changes: list[Change] = []
+        self.position: Position | None = view.book.position
+        self.open_fills = view.book.open_fills
+        self.working: dict[int, WorkingOrder] = {w.order.id: w for w in view.book.working}
+        self.cash = view.account.cash_balance
+        self.tick_size = view.instrument.product.tick_size
+
+    @property
+    def account_id(self) -> int:
+        return self.view.account.account.id
+
+    @property
+    def contract_id(self) -> int:
+        return self.view.instrument.contract.id
+
+    @property
+    def net_pos(self) -> int:
+        return self.position.net_pos if self.position else 0
+
+    def emit(self, change: Change) -> None:
+        self.changes.append(change)
+
+    # --- new orders -------------------------------------------------------------------------------
+
+    def _command(self, order_id: int, kind: CommandType, status: CommandStatus, ticket_like: Ticket | None,
+                 **extra: object) -> Command:
+        command = Command(
+            id=self.ids.next("command"),
+            order_id=order_id,
+            timestamp=self.now,
+            command_type=kind,
+            command_status=status,
+            sender_id=self.view.caller.user_id or None,
+            user_session_id=self.view.caller.session_id,
+            cl_ord_id=ticket_like.cl_ord_id if ticket_like else None,
+            custom_tag50=ticket_like.custom_tag50 if ticket_like else None,
+            is_automated=ticket_like.is_automated if ticket_like else None,
+        )
+        if extra:
+            command = msgspec.structs.replace(command, **extra)
+        self.emit(created(command))
+        return command
+
+    def _report(self, command: Command, status: CommandStatus, ord_status: OrdStatus,
+                reason: FailureReason | None = None, text: str | None = None) -> None:
+        self.emit(created(CommandReport(
+            id=self.ids.next("commandReport"), command_id=command.id, timestamp=self.now,
+            command_status=status, ord_status=ord_status, reject_reason=reason, text=text,
+        )))
+
+    def _execution(self, command_id: int, order: Order, exec_type: ExecType, **fields: object) -> None:
+        report = ExecutionReport(
+            id=self.ids.next("executionReport"), command_id=command_id, name=self.view.instrument.contract.name,
+            account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now, order_id=order.id,
+            exec_type=exec_type, action=order.action, trade_date=to_trade_date(self.view.trade_date),
+            ord_status=order.ord_status,
+        )
+        if fields:
+            report = msgspec.structs.replace(report, **fields)
+        self.emit(created(report))
+
+    def open_order(self, ticket: Ticket, *, admin: bool = False, suspended: bool = False,
+                   oco_id: int | None = None, parent_id: int | None = None,
+                   order_id: int | None = None) -> WorkingOrder:
+        """Create an accepted order: command, report, order, version, execution report New (or a suspended leg)."""
+        order_id = order_id or self.ids.next("order")
+        status = OrdStatus.Suspended if suspended else OrdStatus.Working
+        command = self._command(order_id, CommandType.New, CommandStatus.AtExecution, ticket)
+        self._report(command, CommandStatus.AtExecution, status)
+        order = Order(
+            id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
+            action=ticket.action, ord_status=status, admin=admin, oco_id=oco_id, parent_id=parent_id,
+        )
+        version = self._version(order_id, ticket, ticket.qty)
+        self.emit(created(order))
+        self.emit(created(version))
+        self._execution(command.id, order, ExecType.PendingNew if suspended else ExecType.New)
+        working = WorkingOrder(order=order, version=version, command_id=command.id)
+        self.working[order_id] = working
+        return working
+
+    def _version(self, order_id: int, ticket: Ticket, qty: int) -> OrderVersion:
+        return OrderVersion(
+            id=self.ids.next("orderVersion"), order_id=order_id, order_qty=qty, order_type=ticket.order_type,
+            price=ticket.price, stop_price=ticket.stop_price, max_show=ticket.max_show,
+            time_in_force=ticket.time_in_force, expire_time=ticket.expire_time, text=ticket.text,
+        )
+
+    def reject_order(self, ticket: Ticket, reason: FailureReason, text: str, *, admin: bool = False) -> int:
+        """Record a refused order (risk rejection): the order exists, Rejected, with the reason on its trail."""
+        order_id = self.ids.next("order")
+        command = self._command(order_id, CommandType.New, CommandStatus.RiskRejected, ticket)
+        self._report(command, CommandStatus.RiskRejected, OrdStatus.Rejected, reason, text)
+        order = Order(
+            id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
+            action=ticket.action, ord_status=OrdStatus.Rejected, admin=admin,
+        )
+        self.emit(created(order))
+        self.emit(created(self._version(order_id, ticket, ticket.qty)))
+        self._execution(command.id, order, ExecType.Rejected, reject_reason=reason, text=text)
+        return order_id
+
+    # --- changes to working orders ----------------------------------------------------------------
+
+    def _set_status(self, working: WorkingOrder, status: OrdStatus) -> WorkingOrder:
+        order = msgspec.structs.replace(working.order, ord_status=status)
+        working = msgspec.structs.replace(working, order=order)
+        self.emit(updated(order))
+        if status in DONE:
+            self.working.pop(order.id, None)
+        else:
+            self.working[order.id] = working
+        return working
+
+    def cancel(self, order_id: int, *, ticket_like: Ticket | None = None, reason_text: str | None = None) -> int:
+        """Cancel a working or suspended order with its full trail; returns the command id."""
+        working = self.working[order_id]
+        command = self._command(order_id, CommandType.Cancel, CommandStatus.AtExecution, ticket_like)
+        self._report(command, CommandStatus.AtExecution, OrdStatus.Canceled, text=reason_text)
+        working = self._set_status(working, OrdStatus.Canceled)
+        self._execution(command.id, working.order, ExecType.Canceled, cum_qty=working.cum_qty, text=reason_text)
+        return command.id
+
+    def replace(self, order_id: int, ticket: Ticket, *, command_ticket: Ticket | None = None) -> int:
+        """Give a working order a new version (modify); returns the command id."""
+        working = self.working[order_id]
+        command = self._command(order_id, CommandType.Modify, CommandStatus.AtExecution, command_ticket or ticket)
+        self._report(command, CommandStatus.Replaced, working.order.ord_status)
+        version = self._version(order_id, ticket, ticket.qty)
+        self.emit(created(version))
+        self.working[order_id] = msgspec.structs.replace(working, version=version)
+        self._execution(command.id, working.order, ExecType.Replaced, cum_qty=working.cum_qty)
+        return command.id
+
+    def reject_command(self, order_id: int, kind: CommandType, reason: FailureReason, text: str,
+                       ticket_like: Ticket | None = None) -> int:
+        command = self._command(order_id, kind, CommandStatus.RiskRejected, ticket_like)
+        self._report(command, CommandStatus.RiskRejected, OrdStatus.Rejected, reason, text)
+        return command.id
+
+    # --- executions -------------------------------------------------------------------------------
+
+    def fill(self, order_id: int, qty: int, ticks: int) -> None:
+        """Execute `qty` of a working order at `ticks`: the whole trail from execution report to cash."""
+        working = self.working[order_id]
+        price = to_price(ticks, self.tick_size)
+        cum_qty = working.cum_qty + qty
+        cum_value = working.cum_value + qty * price
+        done = cum_qty >= working.version.order_qty
+        working = msgspec.structs.replace(working, cum_qty=cum_qty, cum_value=cum_value)
+        self.working[order_id] = working
+        if done:
+            working = self._set_status(working, OrdStatus.Filled)
+        self._execution(
+            working.command_id, working.order, ExecType.Trade, cum_qty=cum_qty, avg_px=round(cum_value / cum_qty, 10),
+            last_qty=qty, last_px=price,
+        )
+        trade_date = to_trade_date(self.view.trade_date)
+        fill = Fill(
+            id=self.ids.next("fill"), order_id=order_id, contract_id=self.contract_id, timestamp=self.now,
+            trade_date=trade_date, action=working.order.action, qty=qty, price=price, active=True, finally_paired=0,
+        )
+        self.emit(created(fill))
+        fees = self.view.instrument.fees
+        self.emit(created(FillFee(
+            id=fill.id, clearing_fee=to_money(fees.clearing_fee * qty), exchange_fee=to_money(fees.exchange_fee * qty),
+            nfa_fee=to_money(fees.nfa_fee * qty), commission=to_money(fees.commission * qty),
+        )))
+        position = self.position
+        is_new = position is None
+        if position is None:
+            position = empty_position(self.ids.next("position"), self.account_id, self.contract_id, self.now,
+                                      self.view.trade_date)
+        outcome = apply_fill(position, self.open_fills, fill, self.tick_size, self.view.trade_date)
+        for paired in outcome.paired_fills:
+            if paired.id != fill.id:
+                self.emit(updated(paired))
+        self.position = outcome.position
+        self.open_fills = outcome.open_fills
+        self.emit(created(outcome.position) if is_new else updated(outcome.position))
+        realized = 0.0
+        point_value = self.view.instrument.product.value_per_point
+        for pairing in outcome.pairings:
+            pair = FillPair(
+                id=self.ids.next("fillPair"), position_id=outcome.position.id, buy_fill_id=pairing.buy_fill_id,
+                sell_fill_id=pairing.sell_fill_id, qty=pairing.qty, buy_price=pairing.buy_price,
+                sell_price=pairing.sell_price, active=True,
+            )
+            self.emit(created(pair))
+            pnl = to_money((pairing.sell_price - pairing.buy_price) * pairing.qty * point_value)
+            realized += pnl
+            self._cash(pnl, CashChangeType.TradePaired, fill_pair_id=pair.id, realized=pnl)
+        for kind, fee in ((CashChangeType.Commission, fees.commission), (CashChangeType.ExchangeFee,
+                          fees.exchange_fee), (CashChangeType.ClearingFee, fees.clearing_fee),
+                          (CashChangeType.NfaFee, fees.nfa_fee)):
+            if fee:
+                self._cash(-to_money(fee * qty), kind, fill_id=fill.id)
+        self.emit(updated(self.cash))
+        self._after_fill(working, done)
+
+    def _cash(self, delta: float, kind: CashChangeType, *, fill_id: int | None = None,
+              fill_pair_id: int | None = None, realized: float = 0.0) -> None:
+        self.cash = msgspec.structs.replace(
+            self.cash, timestamp=self.now, trade_date=to_trade_date(self.view.trade_date),
+            amount=to_money(self.cash.amount + delta),
+            realized_pn_l=to_money((self.cash.realized_pn_l or 0.0) + realized),
+        )
+        self.emit(created(CashBalanceLog(
+            id=self.ids.next("cashBalanceLog"), account_id=self.account_id, timestamp=self.now,
+            trade_date=self.cash.trade_date, currency_id=self.cash.currency_id, amount=self.cash.amount,
+            cash_change_type=kind, delta=to_money(delta), realized_pn_l=to_money(realized) if realized else None,
+            fill_id=fill_id, fill_pair_id=fill_pair_id,
+        )))
+
+    def _after_fill(self, working: WorkingOrder, done: bool) -> None:
+        """OCO: the sibling shrinks to what is left, or is cancelled once this leg is done. OSO: a done entry
+        sends its brackets."""
+        order = working.order
+        if order.oco_id is not None:
+            for sibling in [w for w in self.working.values() if w.order.oco_id == order.oco_id]:
+                if sibling.order.id == order.id:
+                    continue
+                left = working.version.order_qty - working.cum_qty
+                if done or left <= 0:
+                    self.cancel(sibling.order.id, reason_text="OCO sibling filled")
+                elif left < sibling.version.order_qty - sibling.cum_qty:
+                    self.replace(sibling.order.id, ticket_of(sibling.version, sibling.order.action,
+                                                             left + sibling.cum_qty))
+        if done:
+            for child in [w for w in self.working.values() if w.order.parent_id == order.id]:
+                if child.order.ord_status is OrdStatus.Suspended:
+                    activated = self._set_status(child, OrdStatus.Working)
+                    self._execution(activated.command_id, activated.order, ExecType.New)
+
+    # --- matching ---------------------------------------------------------------------------------
+
+    def match(self, arriving: frozenset[int] = frozenset()) -> None:
+        """Execute every working order that the current quote lets execute, oldest first."""
+        quote = self.view.quote
+        if quote is None or not self.view.is_open:
+            return
+        for order_id in sorted(self.working):
+            working = self.working.get(order_id)
+            if working is None or working.order.ord_status is not OrdStatus.Working:
+                continue
+            version, action = working.version, working.order.action
+            remaining = version.order_qty - working.cum_qty
+            limit = ticks_or_none(version.price, self.tick_size)
+            stop = ticks_or_none(version.stop_price if version.stop_price is not None else version.price,
+                                 self.tick_size)
+            executions: list[tuple[int, int]] = []
+            kind = version.order_type
+            if kind in (OrderType.Stop, OrderType.StopLimit):
+                if stop is None or not (working.triggered or book.is_stop_triggered(action, stop, quote)):
+                    continue
+                working = msgspec.structs.replace(working, triggered=True)
+                self.working[order_id] = working
+                kind = OrderType.Market if kind is OrderType.Stop else OrderType.Limit
+                limit = ticks_or_none(version.price, self.tick_size) if kind is OrderType.Limit else None
+                arriving = arriving | {order_id}
+            if kind is OrderType.Market:
+                executions = book.take(quote, action, remaining)
+            elif kind is OrderType.Limit and limit is not None:
+                if order_id in arriving:
+                    executions = book.take(quote, action, remaining, limit)
+                elif book.is_limit_crossed(action, limit, quote):
+                    executions = [(remaining, limit)]
+            tif = version.time_in_force
+            if order_id in arriving and tif is TimeInForce.FOK and sum(q for q, _ in executions) < remaining:
+                self.cancel(order_id, reason_text="Fill or kill: not enough liquidity")
+                continue
+            for qty, ticks in executions:
+                if order_id in self.working:
+                    self.fill(order_id, qty, ticks)
+            if order_id in arriving and tif is TimeInForce.IOC and order_id in self.working:
+                self.cancel(order_id, reason_text="Immediate or cancel: remainder cancelled")
+
+
+def ticks_or_none(price: float | None, tick_size: float) -> int | None:
+    return None if price is None else to_ticks(price, tick_size)
+
+
+def ticket_of(version: OrderVersion, action: OrderAction, qty: int) -> Ticket:
+    return Ticket(
+        action=action, order_type=version.order_type, qty=qty, price=version.price, stop_price=version.stop_price,
+        time_in_force=version.time_in_force, text=version.text, max_show=version.max_show,
+        expire_time=version.expire_time,
+    )

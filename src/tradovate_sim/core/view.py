@@ -1,0 +1,115 @@
+"""The immutable slice of state one decision needs, loaded by the shell before it calls the core.
+
+Prices inside `Quote` are integer ticks; entities keep Tradovate's float prices.
+"""
+
+from datetime import date, datetime
+
+import msgspec
+
+from tradovate_sim.model.entities import (
+    Account,
+    AccountRiskStatus,
+    CashBalance,
+    Contract,
+    ContractMaturity,
+    Fill,
+    Order,
+    OrderVersion,
+    Position,
+    Product,
+    UserAccountAutoLiq,
+    UserAccountPositionLimit,
+    UserAccountRiskParameter,
+)
+
+
+class Value(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of the core's own (non-wire) values."""
+
+
+class Quote(Value, frozen=True):
+    """Top of book in ticks, plus the size shown at each deeper level (the synthetic book is uniform below)."""
+
+    contract_id: int
+    timestamp: datetime
+    bid: int | None = None
+    ask: int | None = None
+    bid_size: int = 0
+    ask_size: int = 0
+    last: int | None = None
+    last_size: int = 0
+    depth_size: int = 0  # size displayed at each level behind the top
+    depth_levels: int = 0  # how many levels behind the top are displayed
+
+
+class Fees(Value, frozen=True):
+    """Per-contract, per-side fees in the account currency."""
+
+    commission: float = 0.0
+    exchange_fee: float = 0.0
+    clearing_fee: float = 0.0
+    nfa_fee: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.commission + self.exchange_fee + self.clearing_fee + self.nfa_fee
+
+
+class Instrument(Value, frozen=True):
+    contract: Contract
+    maturity: ContractMaturity
+    product: Product
+    fees: Fees
+    last_trade_date: date
+
+
+class Caller(Value, frozen=True):
+    """Who sends the command: a user, the organization's admin, or the server itself (user_id 0)."""
+
+    user_id: int
+    organization_id: int
+    organization_admin: bool = False
+    session_id: int | None = None
+
+
+class AccountState(Value, frozen=True):
+    account: Account
+    risk_status: AccountRiskStatus
+    cash_balance: CashBalance
+    auto_liq: UserAccountAutoLiq | None = None
+    position_limits: tuple[UserAccountPositionLimit, ...] = ()
+    risk_parameters: tuple[UserAccountRiskParameter, ...] = ()
+    can_trade: bool = False  # the caller holds an active trading permission on the account
+    positions: tuple[Position, ...] = ()  # every position of the account, for overall limits
+
+
+class WorkingOrder(Value, frozen=True):
+    """An order that is not done yet, with its current version and what has filled so far."""
+
+    order: Order
+    version: OrderVersion
+    command_id: int  # the command that created it: execution reports refer to it
+    cum_qty: int = 0
+    cum_value: float = 0.0  # sum of qty * price of its fills, for avgPx
+    triggered: bool = False  # a stop that has triggered and now works as market / limit
+
+
+class Book(Value, frozen=True):
+    """One account's holdings and working orders in one contract."""
+
+    position: Position | None = None
+    open_fills: tuple[Fill, ...] = ()  # fills not yet fully paired, oldest first
+    working: tuple[WorkingOrder, ...] = ()
+
+
+class OrderView(Value, frozen=True):
+    """Everything an order decision on (account, contract) reads."""
+
+    caller: Caller
+    account: AccountState
+    instrument: Instrument
+    book: Book
+    quote: Quote | None
+    is_open: bool
+    trade_date: date

@@ -1,0 +1,471 @@
+"""Tradovate's entities: one frozen Struct each, camelCase on the wire through `rename="camel"`.
+
+Fields follow the partner OpenAPI schemas. Optional wire fields default to None and are omitted when None;
+required ones have no default and are always sent. `ENTITY_TYPES` names every entity type this server keeps.
+"""
+
+from datetime import datetime
+
+import msgspec
+
+from tradovate_sim.model.enums import (
+    AccountType,
+    AdminAction,
+    CashChangeType,
+    CommandStatus,
+    CommandType,
+    ExecType,
+    FailureReason,
+    Initiator,
+    LegalStatus,
+    MarginAccountType,
+    OrdStatus,
+    OrderAction,
+    OrderType,
+    PriceFormatType,
+    ProductStatus,
+    ProductType,
+    TimeInForce,
+    TotalBy,
+    TradingPermissionStatus,
+    TrailingMaxDrawdownMode,
+    UserStatus,
+)
+
+
+class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
+    """Base of every wire shape: frozen, keyword-only, camelCase, None fields omitted."""
+
+
+class TradeDate(Wire, frozen=True):
+    year: int
+    month: int
+    day: int
+
+
+class TradeTime(Wire, frozen=True):
+    hour: int
+    minute: int
+
+
+# --- users and accounts -------------------------------------------------------------------------
+
+
+class Organization(Wire, frozen=True):
+    id: int
+    name: str
+
+
+class User(Wire, frozen=True):
+    id: int
+    name: str
+    timestamp: datetime
+    email: str
+    status: UserStatus
+    professional: bool
+    organization_id: int | None = None
+
+
+class Credential(Wire, frozen=True):
+    """Not a Tradovate entity: a user's argon2 password hash and role. Never served."""
+
+    id: int  # = user id
+    password_hash: str
+    organization_admin: bool
+
+
+class UserSession(Wire, frozen=True):
+    id: int
+    user_id: int
+    start_time: datetime
+    end_time: datetime | None = None
+    app_id: str | None = None
+    app_version: str | None = None
+    client_app_id: int = 0
+
+
+class Account(Wire, frozen=True):
+    id: int
+    name: str
+    user_id: int
+    account_type: AccountType
+    restricted: bool
+    closed: bool
+    active: bool  # legacy: not closed
+    archived: bool  # legacy: closed
+    clearing_house_id: int
+    risk_category_id: int
+    auto_liq_profile_id: int
+    margin_account_type: MarginAccountType
+    legal_status: LegalStatus
+    timestamp: datetime
+    evaluation_size: float | None = None
+    readonly: bool | None = None
+
+
+class TradingPermission(Wire, frozen=True):
+    id: int
+    user_id: int
+    account_id: int
+    account_holder_contact: str
+    account_holder_email: str
+    cta_contact: str
+    cta_email: str
+    status: TradingPermissionStatus
+    updated: datetime | None = None
+    approved_by_id: int | None = None
+
+
+class AccountRiskStatus(Wire, frozen=True):
+    id: int  # = account id
+    admin_action: AdminAction | None = None
+    admin_timestamp: datetime | None = None
+    liquidate_only: datetime | None = None
+    user_triggered_liq_only: bool | None = None
+    max_net_liq: float | None = None
+    min_net_liq: float | None = None
+
+
+class CashBalance(Wire, frozen=True):
+    id: int
+    account_id: int
+    timestamp: datetime
+    trade_date: TradeDate
+    currency_id: int
+    amount: float
+    realized_pn_l: float | None = msgspec.field(default=None, name="realizedPnL")
+    week_realized_pn_l: float | None = msgspec.field(default=None, name="weekRealizedPnL")
+    amount_sod: float | None = msgspec.field(default=None, name="amountSOD")
+
+
+class CashBalanceLog(Wire, frozen=True):
+    id: int
+    account_id: int
+    timestamp: datetime
+    trade_date: TradeDate
+    currency_id: int
+    amount: float
+    cash_change_type: CashChangeType
+    delta: float
+    realized_pn_l: float | None = msgspec.field(default=None, name="realizedPnL")
+    fill_pair_id: int | None = None
+    fill_id: int | None = None
+    comment: str | None = None
+    sender_id: int | None = None
+
+
+# --- reference data -----------------------------------------------------------------------------
+
+
+class Currency(Wire, frozen=True):
+    id: int
+    name: str
+    symbol: str | None = None
+
+
+class Exchange(Wire, frozen=True):
+    id: int
+    name: str
+
+
+class Product(Wire, frozen=True):
+    id: int
+    name: str
+    currency_id: int
+    product_type: ProductType
+    description: str
+    exchange_id: int
+    contract_group_id: int
+    status: ProductStatus
+    months: str
+    value_per_point: float
+    price_format_type: PriceFormatType
+    price_format: int
+    tick_size: float
+    is_micro: bool = False
+
+
+class ProductSession(Wire, frozen=True):
+    id: int  # = product id
+    open_time: TradeTime
+    start_time: TradeTime
+    stop_time: TradeTime
+    close_time: TradeTime
+    sunday_open_time: TradeTime | None = None
+    all_day: bool | None = None
+
+
+class ContractMaturity(Wire, frozen=True):
+    id: int
+    product_id: int
+    expiration_month: int
+    expiration_date: datetime
+    is_front: bool
+
+
+class Contract(Wire, frozen=True):
+    id: int
+    name: str
+    contract_maturity_id: int
+    timestamp: datetime | None = None
+
+
+# --- orders and execution -----------------------------------------------------------------------
+
+
+class Order(Wire, frozen=True):
+    id: int
+    account_id: int
+    contract_id: int
+    timestamp: datetime
+    action: OrderAction
+    ord_status: OrdStatus
+    admin: bool
+    oco_id: int | None = None
+    parent_id: int | None = None
+    linked_id: int | None = None
+
+
+class OrderVersion(Wire, frozen=True):
+    id: int
+    order_id: int
+    order_qty: int
+    order_type: OrderType
+    price: float | None = None
+    stop_price: float | None = None
+    max_show: int | None = None
+    time_in_force: TimeInForce | None = None
+    expire_time: datetime | None = None
+    text: str | None = None
+
+
+class Command(Wire, frozen=True):
+    id: int
+    order_id: int
+    timestamp: datetime
+    command_type: CommandType
+    command_status: CommandStatus
+    cl_ord_id: str | None = None
+    sender_id: int | None = None
+    user_session_id: int | None = None
+    custom_tag50: str | None = None
+    is_automated: bool | None = None
+
+
+class CommandReport(Wire, frozen=True):
+    id: int
+    command_id: int
+    timestamp: datetime
+    command_status: CommandStatus
+    reject_reason: FailureReason | None = None
+    text: str | None = None
+    ord_status: OrdStatus | None = None
+
+
+class ExecutionReport(Wire, frozen=True):
+    id: int
+    command_id: int
+    name: str
+    account_id: int
+    contract_id: int
+    timestamp: datetime
+    order_id: int
+    exec_type: ExecType
+    action: OrderAction
+    trade_date: TradeDate | None = None
+    exec_ref_id: str | None = None
+    ord_status: OrdStatus | None = None
+    cum_qty: int | None = None
+    avg_px: float | None = None
+    last_qty: int | None = None
+    last_px: float | None = None
+    reject_reason: FailureReason | None = None
+    text: str | None = None
+
+
+class Fill(Wire, frozen=True):
+    id: int
+    order_id: int
+    contract_id: int
+    timestamp: datetime
+    trade_date: TradeDate
+    action: OrderAction
+    qty: int
+    price: float
+    active: bool
+    finally_paired: int
+
+
+class FillFee(Wire, frozen=True):
+    id: int  # = fill id
+    clearing_fee: float | None = None
+    exchange_fee: float | None = None
+    nfa_fee: float | None = None
+    commission: float | None = None
+
+
+class Position(Wire, frozen=True):
+    id: int
+    account_id: int
+    contract_id: int
+    timestamp: datetime
+    trade_date: TradeDate
+    net_pos: int
+    bought: int
+    bought_value: float
+    sold: int
+    sold_value: float
+    prev_pos: int
+    net_price: float | None = None
+    prev_price: float | None = None
+
+
+class FillPair(Wire, frozen=True):
+    id: int
+    position_id: int
+    buy_fill_id: int
+    sell_fill_id: int
+    qty: int
+    buy_price: float
+    sell_price: float
+    active: bool
+
+
+# --- risk ---------------------------------------------------------------------------------------
+
+
+class UserAccountAutoLiq(Wire, frozen=True):
+    id: int  # = account id
+    changes_locked: bool | None = None
+    margin_percentage_alert: float | None = None
+    daily_loss_percentage_alert: float | None = None
+    daily_loss_alert: float | None = None
+    margin_percentage_liq_only: float | None = None
+    daily_loss_percentage_liq_only: float | None = None
+    daily_loss_liq_only: float | None = None
+    margin_percentage_auto_liq: float | None = None
+    daily_loss_percentage_auto_liq: float | None = None
+    daily_loss_auto_liq: float | None = None
+    weekly_loss_auto_liq: float | None = None
+    flatten_timestamp: datetime | None = None
+    trailing_max_drawdown: float | None = None
+    trailing_max_drawdown_limit: float | None = None
+    trailing_max_drawdown_mode: TrailingMaxDrawdownMode | None = None
+    daily_profit_auto_liq: float | None = None
+    weekly_profit_auto_liq: float | None = None
+    do_not_unlock: bool | None = None
+
+
+class UserAccountPositionLimit(Wire, frozen=True):
+    id: int
+    account_id: int
+    active: bool
+    total_by: TotalBy
+    contract_id: int | None = None
+    product_id: int | None = None
+    exchange_id: int | None = None
+    product_type: ProductType | None = None
+    contract_group_id: int | None = None
+    short_limit: int | None = None
+    long_limit: int | None = None
+    exposed_limit: int | None = None
+    description: str | None = None
+
+
+class UserAccountRiskParameter(Wire, frozen=True):
+    id: int
+    user_account_position_limit_id: int
+    contract_id: int | None = None
+    product_id: int | None = None
+    exchange_id: int | None = None
+    product_type: ProductType | None = None
+    contract_group_id: int | None = None
+    max_opening_order_qty: int | None = None
+    max_closing_order_qty: int | None = None
+    max_back_month: int | None = None
+    pre_expiration_days: int | None = None
+    margin_percentage: float | None = None
+    margin_dollar_value: float | None = None
+    hard_limit: bool | None = None
+
+
+class AutoLiqTransaction(Wire, frozen=True):
+    """Audit of one liquidation of one contract of one account."""
+
+    id: int
+    account_id: int
+    contract_id: int
+    timestamp: datetime
+    liquidated_net_pos: int
+    cancelled_sell_limit_qty: int
+    cancelled_sell_stop_qty: int
+    cancelled_buy_limit_qty: int
+    cancelled_buy_stop_qty: int
+    initiator: Initiator
+    admin_action: AdminAction
+    order_id: int | None = None
+    user_id: int | None = None
+
+
+Entity = (
+    Organization
+    | User
+    | Credential
+    | UserSession
+    | Account
+    | TradingPermission
+    | AccountRiskStatus
+    | CashBalance
+    | CashBalanceLog
+    | Currency
+    | Exchange
+    | Product
+    | ProductSession
+    | ContractMaturity
+    | Contract
+    | Order
+    | OrderVersion
+    | Command
+    | CommandReport
+    | ExecutionReport
+    | Fill
+    | FillFee
+    | Position
+    | FillPair
+    | UserAccountAutoLiq
+    | UserAccountPositionLimit
+    | UserAccountRiskParameter
+    | AutoLiqTransaction
+)
+
+# Tradovate's entity-type name (singular camelCase, as in `props` events and URL paths) for each Struct.
+ENTITY_TYPES: dict[type[Entity], str] = {
+    Organization: "organization",
+    User: "user",
+    Credential: "credential",
+    UserSession: "userSession",
+    Account: "account",
+    TradingPermission: "tradingPermission",
+    AccountRiskStatus: "accountRiskStatus",
+    CashBalance: "cashBalance",
+    CashBalanceLog: "cashBalanceLog",
+    Currency: "currency",
+    Exchange: "exchange",
+    Product: "product",
+    ProductSession: "productSession",
+    ContractMaturity: "contractMaturity",
+    Contract: "contract",
+    Order: "order",
+    OrderVersion: "orderVersion",
+    Command: "command",
+    CommandReport: "commandReport",
+    ExecutionReport: "executionReport",
+    Fill: "fill",
+    FillFee: "fillFee",
+    Position: "position",
+    FillPair: "fillPair",
+    UserAccountAutoLiq: "userAccountAutoLiq",
+    UserAccountPositionLimit: "userAccountPositionLimit",
+    UserAccountRiskParameter: "userAccountRiskParameter",
+    AutoLiqTransaction: "autoLiqTransaction",
+}

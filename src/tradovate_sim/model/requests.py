@@ -1,0 +1,220 @@
+"""Request bodies, as Tradovate names them. Decoding one validates types and bounds and names the bad field.
+
+Unknown fields are ignored (clients send extras such as `p-ticket`); ids must be positive int64.
+"""
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from tradovate_sim.model.entities import TradeDate, Wire
+from tradovate_sim.model.enums import (
+    AdminAction,
+    AdminActionReasonCode,
+    OrderAction,
+    OrderType,
+    ProductType,
+    TimeInForce,
+    TotalBy,
+    TrailingMaxDrawdownMode,
+)
+
+Id = Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
+Qty = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
+Price = Annotated[float, msgspec.Meta(gt=-1e12, lt=1e12)]
+Tag50 = Annotated[str, msgspec.Meta(max_length=64)]
+Text = Annotated[str, msgspec.Meta(max_length=8192)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class AccessTokenRequest(Wire, frozen=True):
+    name: Annotated[str, msgspec.Meta(max_length=256)]
+    password: Annotated[str, msgspec.Meta(max_length=256)]
+    app_id: str | None = None
+    app_version: str | None = None
+    device_id: str | None = None
+    cid: int | str | None = None
+    sec: str | None = None
+
+
+class PlaceOrder(Wire, frozen=True):
+    action: OrderAction
+    symbol: str | Id
+    order_qty: Qty
+    order_type: OrderType
+    account_spec: str | None = None
+    account_id: Id | None = None
+    cl_ord_id: Tag50 | None = None
+    price: Price | None = None
+    stop_price: Price | None = None
+    max_show: Qty | None = None
+    time_in_force: TimeInForce | None = None
+    expire_time: datetime | None = None
+    text: Tag50 | None = None
+    custom_tag50: Tag50 | None = None
+    is_automated: bool | None = None
+
+
+class RestrainedOrderVersion(Wire, frozen=True):
+    """A bracket or OCO leg: quantity comes from the parent order."""
+
+    action: OrderAction
+    order_type: OrderType
+    cl_ord_id: Tag50 | None = None
+    price: Price | None = None
+    stop_price: Price | None = None
+    max_show: Qty | None = None
+    time_in_force: TimeInForce | None = None
+    expire_time: datetime | None = None
+    text: Tag50 | None = None
+
+
+class PlaceOCO(PlaceOrder, frozen=True, kw_only=True):
+    other: RestrainedOrderVersion
+
+
+class PlaceOSO(PlaceOrder, frozen=True, kw_only=True):
+    bracket1: RestrainedOrderVersion
+    bracket2: RestrainedOrderVersion | None = None
+
+
+class ModifyOrder(Wire, frozen=True):
+    order_id: Id
+    order_qty: Qty
+    order_type: OrderType
+    cl_ord_id: Tag50 | None = None
+    price: Price | None = None
+    stop_price: Price | None = None
+    max_show: Qty | None = None
+    time_in_force: TimeInForce | None = None
+    expire_time: datetime | None = None
+    text: Tag50 | None = None
+    custom_tag50: Tag50 | None = None
+    is_automated: bool | None = None
+
+
+class CancelOrder(Wire, frozen=True):
+    order_id: Id
+    cl_ord_id: Tag50 | None = None
+    custom_tag50: Tag50 | None = None
+    is_automated: bool | None = None
+
+
+class LiquidatePosition(Wire, frozen=True):
+    account_id: Id
+    contract_id: Id
+    admin: bool
+    custom_tag50: Tag50 | None = None
+    is_automated: bool | None = None
+
+
+class LiquidatePositions(Wire, frozen=True):
+    positions: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=100)]
+    admin: bool
+    custom_tag50: Tag50 | None = None
+    is_automated: bool | None = None
+
+
+class EvaluationUser(Wire, frozen=True):
+    name: Name
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=128)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    first_name: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    last_name: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    tradovate_subscription_plan_id: int | None = None
+    entitlement_ids: list[int] | None = None
+
+
+class CreateEvaluationUsers(Wire, frozen=True):
+    users: Annotated[list[EvaluationUser], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class PreTradeRiskParameter(Wire, frozen=True):
+    contract_id: Id | None = None
+    product_id: Id | None = None
+    exchange_id: Id | None = None
+    product_type: ProductType | None = None
+    contract_group_id: Id | None = None
+    max_opening_order_qty: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    max_closing_order_qty: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    max_back_month: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    pre_expiration_days: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    margin_percentage: float | None = None
+    margin_dollar_value: float | None = None
+    hard_limit: bool | None = None
+
+
+class PreTradeRisk(Wire, frozen=True):
+    total_by: TotalBy
+    parameters: list[PreTradeRiskParameter]
+    active: bool = True
+    contract_id: Id | None = None
+    product_id: Id | None = None
+    exchange_id: Id | None = None
+    product_type: ProductType | None = None
+    contract_group_id: Id | None = None
+    short_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    long_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    exposed_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    description: Tag50 | None = None
+
+
+class PostTradeRisk(Wire, frozen=True):
+    changes_locked: bool | None = None
+    margin_percentage_alert: float | None = None
+    daily_loss_percentage_alert: float | None = None
+    daily_loss_alert: float | None = None
+    margin_percentage_liq_only: float | None = None
+    daily_loss_percentage_liq_only: float | None = None
+    daily_loss_liq_only: float | None = None
+    margin_percentage_auto_liq: float | None = None
+    daily_loss_percentage_auto_liq: float | None = None
+    daily_loss_auto_liq: float | None = None
+    weekly_loss_auto_liq: float | None = None
+    flatten_timestamp: datetime | None = None
+    trailing_max_drawdown: float | None = None
+    trailing_max_drawdown_limit: float | None = None
+    trailing_max_drawdown_mode: TrailingMaxDrawdownMode | None = None
+    daily_profit_auto_liq: float | None = None
+    weekly_profit_auto_liq: float | None = None
+    do_not_unlock: bool | None = None
+
+
+class EvaluationAccount(Wire, frozen=True):
+    user_id: Id
+    template_account_id: Id
+    name: Name
+    initial_balance: Annotated[float, msgspec.Meta(ge=0, le=1e9)]
+    pre_trade_risk: list[PreTradeRisk] | None = None
+    post_trade_risk: PostTradeRisk | None = None
+
+
+class CreateEvaluationAccounts(Wire, frozen=True):
+    accounts: Annotated[list[EvaluationAccount], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class ChangeDemoBalance(Wire, frozen=True):
+    account_id: Id
+    cash_change: Annotated[float, msgspec.Meta(gt=-1_000_000, lt=1_000_000)]
+    comment: Tag50 | None = None
+
+
+class GetCashBalanceSnapshot(Wire, frozen=True):
+    account_id: Id
+
+
+class SetAdminAutoLiqAction(Wire, frozen=True):
+    account_id: Id
+    admin_action: AdminAction
+    admin_action_reason_code: AdminActionReasonCode | None = None
+    admin_action_reason: Text | None = None
+
+
+class RevokeTradingPermission(Wire, frozen=True):
+    trading_permission_id: Id
+
+
+class ResetDemoAccountState(Wire, frozen=True):
+    account_ids: list[Id]
+    reset_trade_date: TradeDate

@@ -1,0 +1,117 @@
+"""Answers, as Tradovate names them. Business failures are these values sent with HTTP 200."""
+
+from datetime import datetime
+
+import msgspec
+
+from tradovate_sim.model.entities import (
+    AccountRiskStatus,
+    TradingPermission,
+    Wire,
+)
+from tradovate_sim.model.enums import FailureReason, UserStatus
+
+
+class PlaceOrderResult(Wire, frozen=True):
+    failure_reason: FailureReason | None = None
+    failure_text: str | None = None
+    order_id: int | None = None
+
+
+class PlaceOcoResult(PlaceOrderResult, frozen=True):
+    oco_id: int | None = None
+
+
+class PlaceOsoResult(PlaceOrderResult, frozen=True):
+    oso1_id: int | None = None
+    oso2_id: int | None = None
+
+
+class CommandResult(Wire, frozen=True):
+    failure_reason: FailureReason | None = None
+    failure_text: str | None = None
+    command_id: int | None = None
+
+
+class SimpleResponse(Wire, frozen=True):
+    ok: bool
+    error_text: str | None = None
+
+
+class Violation(Wire, frozen=True):
+    constraint: str
+    value: str
+    description: str
+
+
+class Violations(Wire, frozen=True):
+    violations: list[Violation]
+
+
+class AccessTokenResponse(Wire, frozen=True):
+    error_text: str | None = None
+    access_token: str | None = None
+    md_access_token: str | None = None
+    expiration_time: datetime | None = None
+    password_expiration_time: datetime | None = None
+    user_status: UserStatus | None = None
+    user_id: int | None = None
+    name: str | None = None
+    has_live: bool | None = None
+
+
+class OAuthMeResponse(Wire, frozen=True):
+    user_id: int
+    name: str
+    full_name: str
+    email: str
+    email_verified: bool
+    is_trial: bool
+    organization_name: str | None = None
+    error_text: str | None = None
+
+
+class CashBalanceSnapshot(Wire, frozen=True):
+    error_text: str | None = None
+    total_cash_value: float | None = None
+    total_pn_l: float | None = None
+    net_liq: float | None = None
+    open_pn_l: float | None = None
+    realized_pn_l: float | None = None
+    week_realized_pn_l: float | None = None
+    initial_margin: float | None = None
+    maintenance_margin: float | None = None
+    cash_usd: float | None = msgspec.field(default=None, name="cashUSD")
+    total_cash_value_sod: float | None = msgspec.field(default=None, name="totalCashValueSOD")
+    net_liq_sod: float | None = msgspec.field(default=None, name="netLiqSOD")
+
+
+class AccountRiskStatusResponse(Wire, frozen=True):
+    error_text: str | None = None
+    account_risk_status: AccountRiskStatus | None = None
+
+
+class TradingPermissionResponse(Wire, frozen=True):
+    error_text: str | None = None
+    trading_permission: TradingPermission | None = None
+
+
+class EvaluationUserResult(Wire, frozen=True):
+    error_text: str | None = None
+    user_id: int | None = None
+
+
+class CreateEvaluationUsersResponse(Wire, frozen=True):
+    results: list[EvaluationUserResult]
+    error_text: str | None = None
+
+
+class EvaluationAccountResult(Wire, frozen=True):
+    error_text: str | None = None
+    account_id: int | None = None
+    trading_permission_id: int | None = None
+
+
+class CreateEvaluationAccountsResponse(Wire, frozen=True):
+    results: list[EvaluationAccountResult]
+    error_text: str | None = None
