@@ -1,0 +1,86 @@
+"""Liquidate a position: cancel every working order of the account on the contract, then close what is held.
+
+The closing order is one market order for abs(netPos) on the closing side, sent through the normal order path
+(`Blotter.open_order` then `Blotter.match`). What the displayed book cannot fill stays working as a market order
+and fills on the next quotes; the position can therefore never flip or double.
+"""
+
+from datetime import datetime
+
+from tradovate_sim.core import risk
+from tradovate_sim.core.blotter import Blotter, Ids, Ticket
+from tradovate_sim.core.decision import Decision, created
+from tradovate_sim.core.view import OrderView
+from tradovate_sim.model.entities import AutoLiqTransaction
+from tradovate_sim.model.enums import AdminAction, FailureReason, Initiator, OrderAction, OrderType, OrdStatus
+from tradovate_sim.model.requests import LiquidatePosition
+from tradovate_sim.model.results import PlaceOrderResult
+
+STOPS = frozenset({OrderType.Stop, OrderType.StopLimit, OrderType.TrailingStop, OrderType.TrailingStopLimit})
+
+
+def _refuse(reason: FailureReason, text: str) -> Decision[PlaceOrderResult]:
+    return Decision(result=PlaceOrderResult(failure_reason=reason, failure_text=text))
+
+
+def check(view: OrderView, admin: bool) -> risk.Refusal | None:
+    """Who may liquidate, and whether the account and the market allow it now. Nothing is done on a refusal."""
+    caller = view.caller
+    if admin and not caller.organization_admin:
+        return risk.Refusal(FailureReason.Unauthorized, "admin: true requires an administrator of the account's "
+                                                         "organization")
+    if not admin and not view.account.can_trade:
+        return risk.Refusal(FailureReason.Unauthorized, "Access is denied")
+    refusal = risk.check_account(view, admin=admin)
+    if refusal:
+        return refusal
+    if not view.is_open:
+        return risk.Refusal(FailureReason.SessionClosed, f"The {view.instrument.product.name} session is closed")
+    return None
+
+
+def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, ids: Ids,
+                       admin_action: AdminAction = AdminAction.Normal) -> Decision[PlaceOrderResult]:
+    refusal = check(view, req.admin)
+    if refusal:
+        return _refuse(refusal.reason, refusal.text)
+    blotter = Blotter(view, now, ids)
+    net_pos = blotter.net_pos
+    pending = [w for w in blotter.working.values()
+               if w.version.order_type is OrderType.Market and w.order.ord_status is OrdStatus.Working]
+    if pending:
+        return _refuse(FailureReason.AnotherCommandPending,
+                       f"Market order {pending[0].order.id} on {view.instrument.contract.name} is still working")
+    if net_pos != 0:
+        refusal = risk.check_market(view, OrderAction.Sell if net_pos > 0 else OrderAction.Buy, OrderType.Market)
+        if refusal:
+            return _refuse(refusal.reason, refusal.text)
+    cancelled = {(a, stop): 0 for a in OrderAction for stop in (False, True)}
+    command = Ticket(action=OrderAction.Buy, order_type=OrderType.Market, qty=1, custom_tag50=req.custom_tag50,
+                     is_automated=req.is_automated)
+    for working_id in sorted(blotter.working):
+        working = blotter.working.get(working_id)
+        if working is None:
+            continue  # already cancelled as an OCO sibling
+        key = (working.order.action, working.version.order_type in STOPS)
+        cancelled[key] += working.version.order_qty - working.cum_qty
+        blotter.cancel(working_id, ticket_like=command, reason_text="Liquidation")
+    order_id: int | None = None
+    if net_pos != 0:
+        ticket = Ticket(action=OrderAction.Sell if net_pos > 0 else OrderAction.Buy, order_type=OrderType.Market,
+                        qty=abs(net_pos), text="Liquidation", custom_tag50=req.custom_tag50,
+                        is_automated=req.is_automated)
+        closing = blotter.open_order(ticket, admin=req.admin)
+        order_id = closing.order.id
+        blotter.match(arriving=frozenset({order_id}))
+    blotter.emit(created(AutoLiqTransaction(
+        id=ids.next("autoLiqTransaction"), account_id=blotter.account_id, contract_id=blotter.contract_id,
+        timestamp=now, liquidated_net_pos=net_pos,
+        cancelled_sell_limit_qty=cancelled[(OrderAction.Sell, False)],
+        cancelled_sell_stop_qty=cancelled[(OrderAction.Sell, True)],
+        cancelled_buy_limit_qty=cancelled[(OrderAction.Buy, False)],
+        cancelled_buy_stop_qty=cancelled[(OrderAction.Buy, True)],
+        initiator=Initiator.Admin if req.admin else Initiator.Customer, admin_action=admin_action,
+        order_id=order_id, user_id=view.caller.user_id or None,
+    )))
+    return Decision(result=PlaceOrderResult(order_id=order_id), changes=tuple(blotter.changes))

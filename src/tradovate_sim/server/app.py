@@ -1,0 +1,177 @@
+"""The HTTP application: `/v1/<operation>` dispatched through the endpoint table, and `/sim/*` controls.
+
+The only module (with `websocket.py`) that imports the web framework. Errors map to statuses here: a bad body is
+a 400 naming the field, a missing or bad token a 401, an unknown operation or entity a 404; a bug is logged and
+answered 500 without detail.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tradovate_sim.core.view import Caller
+from tradovate_sim.service import endpoints, simulator
+from tradovate_sim.service.endpoints import Endpoint, Services
+from tradovate_sim.service.errors import ApiError, bad_request, denied, not_found
+from tradovate_sim.server.runtime import Runtime
+
+log = logging.getLogger("tradovate_sim")
+JSON = "application/json"
+MAX_BODY = 1 << 20
+
+
+class Codec:
+    """Encoders and decoders, built once per app."""
+
+    def __init__(self, table: dict[str, Endpoint]) -> None:
+        self.encoder = msgspec.json.Encoder()
+        self.decoders: dict[type, msgspec.json.Decoder[Any]] = {
+            e.request: msgspec.json.Decoder(e.request) for e in table.values() if e.request is not None
+        }
+
+    def decode(self, request_type: type, body: bytes) -> Any:
+        if not body.strip():
+            raise bad_request("body: a JSON object is required")
+        try:
+            return self.decoders[request_type].decode(body)
+        except msgspec.ValidationError as error:
+            raise bad_request(_field_message(str(error))) from None
+        except msgspec.DecodeError as error:
+            raise bad_request(f"body: malformed JSON ({error})") from None
+
+    def response(self, payload: object, status: int = 200) -> Response:
+        return Response(self.encoder.encode(payload), status_code=status, media_type=JSON)
+
+
+def _field_message(message: str) -> str:
+    """msgspec says 'Expected `int`, got `str` - at `$.accountId`'; lead with the field."""
+    text, _, where = message.rpartition(" - at `")
+    if not text:
+        return message
+    field = where.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
+    return f"{field}: {text}"
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def error_response(codec: Codec, error: ApiError) -> Response:
+    return codec.response({"errorText": error.message}, error.status)
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    table = endpoints.build()
+    codec = Codec(table)
+    holder: dict[str, Services] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        holder["services"] = await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    async def dispatch(request: Request) -> Response:
+        try:
+            services = holder["services"]
+            endpoint = table.get(request.path_params["path"].strip("/").lower())
+            if endpoint is None:
+                raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
+            caller: Caller | None = None
+            if not endpoint.public:
+                caller = services.identity.caller(_bearer(request))
+            body = None
+            if endpoint.request is not None:
+                raw = await request.body()
+                if len(raw) > MAX_BODY:
+                    raise ApiError(413, "body: larger than 1 MiB")
+                body = codec.decode(endpoint.request, raw)
+            result = await endpoint.handler(services, caller, body, request.query_params)
+            return codec.response(result)
+        except ApiError as error:
+            return error_response(codec, error)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            return codec.response({"errorText": "Internal server error"}, 500)
+
+    def _admin(request: Request) -> Caller:
+        caller = holder["services"].identity.caller(_bearer(request))
+        if not caller.organization_admin:
+            raise denied("Simulator controls need an organization admin token")
+        return caller
+
+    async def sim(request: Request) -> Response:
+        try:
+            _admin(request)
+            action = request.path_params["action"].lower()
+            raw = await request.body() if request.method == "POST" else b""
+            platform = runtime.platform
+            if action == "quote" and request.method == "POST":
+                quote = await simulator.set_quote(platform, codec_decode(raw, simulator.QuoteRequest))
+                return codec.response(quote_json(platform, quote))
+            if action == "clock":
+                if request.method == "POST":
+                    req = codec_decode(raw, simulator.ClockRequest)
+                    if req.mode == "real":
+                        platform.clock.resume()
+                    elif req.now is not None:
+                        platform.clock.set(req.now)
+                    elif req.advance_seconds is not None:
+                        platform.clock.advance(req.advance_seconds)
+                    else:
+                        raise bad_request("body: one of now, advanceSeconds or mode=real is required")
+                    await runtime.list_contracts()
+                clock = platform.clock
+                return codec.response(simulator.ClockState(now=clock.now(), mode="real" if clock.is_real
+                                                           else "fixed"))
+            if action == "reset" and request.method == "POST":
+                await runtime.reset()
+                return codec.response({"ok": True})
+            raise not_found(f"Unknown simulator control /sim/{action}")
+        except ApiError as error:
+            return error_response(codec, error)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            return codec.response({"errorText": "Internal server error"}, 500)
+
+    routes = [
+        Route("/v1/{path:path}", dispatch, methods=["GET", "POST"]),
+        Route("/sim/{action}", sim, methods=["GET", "POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+T = Any
+
+
+def codec_decode(raw: bytes, kind: type[T]) -> T:
+    try:
+        return msgspec.json.decode(raw or b"{}", type=kind)
+    except msgspec.ValidationError as error:
+        raise bad_request(_field_message(str(error))) from None
+    except msgspec.DecodeError as error:
+        raise bad_request(f"body: malformed JSON ({error})") from None
+
+
+def quote_json(platform: Any, quote: Any) -> dict[str, object]:
+    instrument = platform.instrument(quote.contract_id)
+    tick = instrument.product.tick_size
+
+    def price(ticks: int | None) -> float | None:
+        return None if ticks is None else round(ticks * tick, 10)
+
+    return {"contractId": quote.contract_id, "symbol": instrument.contract.name, "bid": price(quote.bid),
+            "ask": price(quote.ask), "bidSize": quote.bid_size, "askSize": quote.ask_size,
+            "last": price(quote.last), "depthSize": quote.depth_size, "depthLevels": quote.depth_levels,
+            "timestamp": quote.timestamp.isoformat()}

@@ -1,0 +1,111 @@
+"""Builds and runs everything a server owns, from settings: store, platform, identity, market loop."""
+
+import secrets
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import msgspec
+
+from tradovate_sim.core.decision import Change
+from tradovate_sim.model.enums import EventType
+from tradovate_sim.service import seed
+from tradovate_sim.service.auth import PasswordHashing
+from tradovate_sim.service.clock import Clock
+from tradovate_sim.service.endpoints import Services
+from tradovate_sim.service.identity import Identity
+from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.simulator import MarketLoop
+from tradovate_sim.settings import Settings
+from tradovate_sim.storage.sqlite import SqliteStore
+from tradovate_sim.venue.calendar import CmeCalendar
+from tradovate_sim.venue.catalogue import load_catalogue
+from tradovate_sim.venue.market import Market
+
+SEED_KEY = "seed"
+SECRET_KEY = "token_secret"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, out: TextIO = sys.stdout, hashing: PasswordHashing | None = None) -> None:
+        self.settings = settings
+        self.out = out
+        self.hashing = hashing or PasswordHashing()
+        path = settings.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(str(path), synchronous="FULL" if settings.synchronous == "FULL" else "NORMAL")
+        catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
+        self.platform = Platform(self.store, Clock(), catalogue, CmeCalendar(), Market(seed=0))
+        self.loop = MarketLoop(self.platform, settings.tick_seconds)
+        self.services: Services | None = None
+
+    async def start(self) -> Services:
+        await self.store.open()
+        self.platform.load()
+        if seed.is_empty(self.platform):
+            await self.first_start()
+        await self.list_contracts()
+        secret = self.store.get_meta(SECRET_KEY)
+        assert secret is not None
+        self.services = Services(platform=self.platform, identity=Identity(self.platform, secret, self.hashing),
+                                 hashing=self.hashing)
+        if self.settings.quotes == "synthetic":
+            self.loop.start()
+        return self.services
+
+    async def first_start(self) -> None:
+        settings, platform = self.settings, self.platform
+        admin_password = settings.admin_password or secrets.token_urlsafe(12)
+        demo_password = (settings.demo_password or secrets.token_urlsafe(9)) if settings.seed == "demo" else None
+        now = platform.now()
+        changes = seed.reference_changes(platform)
+        changes += seed.organization_changes(platform, self.hashing, admin_name=settings.admin_user,
+                                             admin_password=admin_password, demo_password=demo_password, now=now)
+        encoded = msgspec.json.encode([(c.entity_type, c.entity) for c in changes])
+        await platform.commit(changes, {SEED_KEY: encoded, SECRET_KEY: secrets.token_bytes(32)})
+        base = f"http://{settings.host}:{settings.port}"
+        lines = [f"tradovate-sim: first start, database {settings.sqlite_path}",
+                 f"  REST       {base}/v1   WebSocket ws://{settings.host}:{settings.port}/v1/websocket",
+                 f"  admin      name {settings.admin_user!r}"
+                 + ("" if settings.admin_password else f" password {admin_password!r} (shown once)")]
+        if demo_password is not None:
+            lines.append(f"  demo user  name 'demo' password {demo_password!r} (accounts DEMO1, DEMO2)"
+                         if not settings.demo_password else "  demo user  name 'demo' (accounts DEMO1, DEMO2)")
+        lines.append(f"  log in:    curl -s {base}/v1/auth/accesstokenrequest -H 'Content-Type: application/json'"
+                     " -d '{\"name\": \"demo\", \"password\": \"...\"}'")
+        print("\n".join(lines), file=self.out, flush=True)
+
+    async def list_contracts(self) -> None:
+        """Contracts of the nearest maturities for the clock's date, with quotes."""
+        platform = self.platform
+        changes = seed.contract_changes(platform, platform.now())
+        await platform.commit(changes)
+        seed.quote_contracts(platform, platform.now())
+
+    async def reset(self) -> None:
+        """Back to the freshly seeded state; sessions of seeded users survive so tokens keep working."""
+        platform = self.platform
+        raw = self.store.get_meta(SEED_KEY)
+        secret = self.store.get_meta(SECRET_KEY)
+        assert raw is not None and secret is not None
+        sessions = [s for s in platform.entities("userSession")]
+        await self.store.reset()
+        changes: list[Change] = []
+        for entity_type, body in msgspec.json.decode(raw, type=list[tuple[str, msgspec.Raw]]):
+            entity = platform.decoders[entity_type].decode(body)
+            changes.append(Change(entity_type=entity_type, event_type=EventType.Created, entity=entity))
+        seeded_users = {c.entity.id for c in changes if c.entity_type == "user"}
+        changes += [Change(entity_type="userSession", event_type=EventType.Created, entity=s)
+                    for s in sessions if getattr(s, "user_id", None) in seeded_users]
+        await platform.commit(changes, {SEED_KEY: raw, SECRET_KEY: secret})
+        platform.load()
+        platform.market.quotes.clear()
+        platform.market.pinned.clear()
+        platform.locks.clear()
+        await self.list_contracts()
+        if self.services is not None:
+            self.services.identity.restore()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+        await self.store.close()

@@ -1,0 +1,241 @@
+"""Users and accounts: creating them (seed and partner provisioning), demo balances, admin risk actions,
+trading permissions, cash snapshots."""
+
+from datetime import datetime
+
+import msgspec
+
+from tradovate_sim.core.decision import Change, created, updated
+from tradovate_sim.core.positions import to_trade_date
+from tradovate_sim.core.ticks import to_money
+from tradovate_sim.core.view import Caller
+from tradovate_sim.model.entities import (
+    Account,
+    AccountRiskStatus,
+    CashBalance,
+    CashBalanceLog,
+    Credential,
+    Position,
+    TradingPermission,
+    User,
+    UserAccountAutoLiq,
+    UserAccountPositionLimit,
+    UserAccountRiskParameter,
+)
+from tradovate_sim.model.enums import (
+    AccountType,
+    AdminAction,
+    CashChangeType,
+    LegalStatus,
+    MarginAccountType,
+    TradingPermissionStatus,
+    UserStatus,
+)
+from tradovate_sim.model.requests import (
+    ChangeDemoBalance,
+    CreateEvaluationAccounts,
+    CreateEvaluationUsers,
+    EvaluationAccount,
+    GetCashBalanceSnapshot,
+    PostTradeRisk,
+    PreTradeRisk,
+    RevokeTradingPermission,
+)
+from tradovate_sim.model.results import (
+    CashBalanceSnapshot,
+    CreateEvaluationAccountsResponse,
+    CreateEvaluationUsersResponse,
+    EvaluationAccountResult,
+    EvaluationUserResult,
+    TradingPermissionResponse,
+)
+from tradovate_sim.service.auth import PasswordHashing
+from tradovate_sim.service.errors import denied, not_found
+from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.visibility import can_see_account, can_see_user
+
+USD = 1
+
+
+def new_user(platform: Platform, hashing: PasswordHashing, *, name: str, email: str, password: str,
+             organization_id: int, admin: bool, now: datetime) -> tuple[User, list[Change]]:
+    user = User(id=platform.ids.next("user"), name=name, timestamp=now, email=email, status=UserStatus.Active,
+                professional=False, organization_id=organization_id)
+    credential = Credential(id=user.id, password_hash=hashing.hash(password), organization_admin=admin)
+    return user, [created(user), created(credential)]
+
+
+def new_account(platform: Platform, *, user: User, name: str, balance: float, now: datetime,
+                evaluation_size: float | None = None) -> tuple[Account, list[Change]]:
+    """An account with its trading permission for `user`, a Normal risk status and its cash balance."""
+    ids = platform.ids
+    account = Account(
+        id=ids.next("account"), name=name, user_id=user.id, account_type=AccountType.Customer, restricted=False,
+        closed=False, active=True, archived=False, clearing_house_id=1, risk_category_id=1, auto_liq_profile_id=1,
+        margin_account_type=MarginAccountType.Speculator, legal_status=LegalStatus.Individual, timestamp=now,
+        evaluation_size=evaluation_size,
+    )
+    trade_date = to_trade_date(platform.trade_date(now))
+    permission = TradingPermission(
+        id=ids.next("tradingPermission"), user_id=user.id, account_id=account.id, account_holder_contact=user.name,
+        account_holder_email=user.email, cta_contact=user.name, cta_email=user.email,
+        status=TradingPermissionStatus.Approved, updated=now,
+    )
+    cash = CashBalance(id=ids.next("cashBalance"), account_id=account.id, timestamp=now, trade_date=trade_date,
+                       currency_id=USD, amount=to_money(balance), realized_pn_l=0.0, amount_sod=to_money(balance))
+    log = CashBalanceLog(id=ids.next("cashBalanceLog"), account_id=account.id, timestamp=now, trade_date=trade_date,
+                         currency_id=USD, amount=cash.amount, cash_change_type=CashChangeType.FundTransaction,
+                         delta=cash.amount, comment="Initial balance")
+    risk = AccountRiskStatus(id=account.id, admin_action=AdminAction.Normal, admin_timestamp=now,
+                             max_net_liq=cash.amount, min_net_liq=cash.amount)
+    return account, [created(account), created(permission), created(risk), created(cash), created(log)]
+
+
+def _pre_trade(platform: Platform, account_id: int, risks: list[PreTradeRisk]) -> list[Change]:
+    changes: list[Change] = []
+    for risk in risks:
+        fields = msgspec.structs.asdict(risk)
+        params = fields.pop("parameters")
+        limit = UserAccountPositionLimit(id=platform.ids.next("userAccountPositionLimit"), account_id=account_id,
+                                         **fields)
+        changes.append(created(limit))
+        for param in params:
+            changes.append(created(UserAccountRiskParameter(
+                id=platform.ids.next("userAccountRiskParameter"), user_account_position_limit_id=limit.id,
+                **msgspec.structs.asdict(param))))
+    return changes
+
+
+def _post_trade(account_id: int, risk: PostTradeRisk) -> Change:
+    return created(UserAccountAutoLiq(id=account_id, **msgspec.structs.asdict(risk)))
+
+
+def _require_admin(caller: Caller) -> None:
+    if not caller.organization_admin:
+        raise denied()
+
+
+async def create_evaluation_users(platform: Platform, caller: Caller, hashing: PasswordHashing,
+                                  req: CreateEvaluationUsers) -> CreateEvaluationUsersResponse:
+    _require_admin(caller)
+    results: list[EvaluationUserResult] = []
+    changes: list[Change] = []
+    seen: set[str] = set()
+    now = platform.now()
+    for item in req.users:
+        key = item.name.lower()
+        if platform.state.find(User, item.name) is not None or key in seen:
+            results.append(EvaluationUserResult(error_text=f"User {item.name} already exists"))
+            continue
+        seen.add(key)
+        user, made = new_user(platform, hashing, name=item.name, email=item.email, password=item.password,
+                              organization_id=caller.organization_id, admin=False, now=now)
+        changes.extend(made)
+        results.append(EvaluationUserResult(user_id=user.id))
+    await platform.commit(changes)
+    return CreateEvaluationUsersResponse(results=results)
+
+
+def _evaluation_account(platform: Platform, caller: Caller, item: EvaluationAccount,
+                        names: set[str]) -> tuple[EvaluationAccountResult, list[Change]]:
+    user = platform.state.get("user", item.user_id)
+    if not isinstance(user, User) or not can_see_user(platform, caller, user.id):
+        return EvaluationAccountResult(error_text=f"userId: unknown user {item.user_id}"), []
+    template = platform.state.get("account", item.template_account_id)
+    if not isinstance(template, Account) or not can_see_account(platform, caller, template.id):
+        return EvaluationAccountResult(error_text=f"templateAccountId: unknown account {item.template_account_id}"), []
+    if platform.state.find(Account, item.name) is not None or item.name.lower() in names:
+        return EvaluationAccountResult(error_text=f"name: account {item.name} already exists"), []
+    names.add(item.name.lower())
+    account, changes = new_account(platform, user=user, name=item.name, balance=item.initial_balance,
+                                   now=platform.now(), evaluation_size=item.initial_balance)
+    changes += _pre_trade(platform, account.id, item.pre_trade_risk or [])
+    if item.post_trade_risk is not None:
+        changes.append(_post_trade(account.id, item.post_trade_risk))
+    permission = changes[1].entity
+    return EvaluationAccountResult(account_id=account.id, trading_permission_id=permission.id), changes
+
+
+async def create_evaluation_accounts(platform: Platform, caller: Caller,
+                                     req: CreateEvaluationAccounts) -> CreateEvaluationAccountsResponse:
+    _require_admin(caller)
+    results: list[EvaluationAccountResult] = []
+    changes: list[Change] = []
+    names: set[str] = set()
+    for item in req.accounts:
+        result, made = _evaluation_account(platform, caller, item, names)
+        results.append(result)
+        changes.extend(made)
+    await platform.commit(changes)
+    return CreateEvaluationAccountsResponse(results=results)
+
+
+def snapshot(platform: Platform, account_id: int) -> CashBalanceSnapshot:
+    """Cash, realized and open P&L and net liquidation value of an account, marked at the last trade."""
+    state = platform.state
+    cash = state.get("cashBalance", state.cash_of.get(account_id, 0))
+    if not isinstance(cash, CashBalance):
+        return CashBalanceSnapshot(error_text="No cash balance")
+    open_pnl = 0.0
+    for (acc, contract_id), position_id in state.positions.items():
+        position = state.entities["position"][position_id]
+        if acc != account_id or not isinstance(position, Position) or position.net_pos == 0:
+            continue
+        instrument = platform.instrument(contract_id)
+        quote = platform.market.quotes.get(contract_id)
+        if instrument is None or quote is None or position.net_price is None:
+            continue
+        mark = quote.last if quote.last is not None else quote.bid if quote.bid is not None else quote.ask
+        if mark is None:
+            continue
+        product = instrument.product
+        open_pnl += (mark * product.tick_size - position.net_price) * position.net_pos * product.value_per_point
+    open_pnl = to_money(open_pnl)
+    return CashBalanceSnapshot(
+        total_cash_value=cash.amount, total_pn_l=to_money((cash.realized_pn_l or 0.0) + open_pnl),
+        net_liq=to_money(cash.amount + open_pnl), open_pn_l=open_pnl, realized_pn_l=cash.realized_pn_l or 0.0,
+        week_realized_pn_l=cash.realized_pn_l or 0.0, cash_usd=cash.amount, total_cash_value_sod=cash.amount_sod,
+        net_liq_sod=cash.amount_sod, initial_margin=0.0, maintenance_margin=0.0,
+    )
+
+
+async def get_cash_balance_snapshot(platform: Platform, caller: Caller,
+                                    req: GetCashBalanceSnapshot) -> CashBalanceSnapshot:
+    if not can_see_account(platform, caller, req.account_id):
+        raise not_found(f"account {req.account_id} not found")
+    return snapshot(platform, req.account_id)
+
+
+async def change_demo_balance(platform: Platform, caller: Caller, req: ChangeDemoBalance) -> CashBalanceSnapshot:
+    _require_admin(caller)
+    if not can_see_account(platform, caller, req.account_id):
+        raise not_found(f"account {req.account_id} not found")
+    async with platform.account(req.account_id):
+        state = platform.state
+        account = state.get("account", req.account_id)
+        cash = state.get("cashBalance", state.cash_of.get(req.account_id, 0))
+        assert isinstance(account, Account) and isinstance(cash, CashBalance)
+        if account.closed:
+            return CashBalanceSnapshot(error_text="Demo account is closed")
+        now = platform.now()
+        amount = to_money(cash.amount + req.cash_change)
+        cash = msgspec.structs.replace(cash, amount=amount, timestamp=now)
+        log = CashBalanceLog(id=platform.ids.next("cashBalanceLog"), account_id=account.id, timestamp=now,
+                             trade_date=cash.trade_date, currency_id=cash.currency_id, amount=amount,
+                             cash_change_type=CashChangeType.ManualAdjustment, delta=to_money(req.cash_change),
+                             comment=req.comment or "Demo Change", sender_id=caller.user_id)
+        await platform.commit([updated(cash), created(log)])
+    return snapshot(platform, req.account_id)
+
+
+async def revoke_trading_permission(platform: Platform, caller: Caller,
+                                    req: RevokeTradingPermission) -> TradingPermissionResponse:
+    _require_admin(caller)
+    permission = platform.state.get("tradingPermission", req.trading_permission_id)
+    if not isinstance(permission, TradingPermission) or not can_see_account(platform, caller,
+                                                                             permission.account_id):
+        raise not_found(f"tradingPermission {req.trading_permission_id} not found")
+    revoked = msgspec.structs.replace(permission, status=TradingPermissionStatus.Revoked,
+                                      updated=platform.now(), approved_by_id=caller.user_id)
+    await platform.commit([updated(revoked)])
+    return TradingPermissionResponse(trading_permission=revoked)

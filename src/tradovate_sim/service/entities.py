@@ -1,0 +1,125 @@
+"""Generic entity queries, as Tradovate defines them for every entity type: item, items, list, find, deps,
+ldeps, suggest. Each answers only what the caller may see; an unknown or hidden id is a 404."""
+
+from collections.abc import Iterable, Mapping
+
+from tradovate_sim.core.view import Caller
+from tradovate_sim.model.entities import Entity
+from tradovate_sim.service.errors import bad_request, not_found
+from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.state import MASTERS
+from tradovate_sim.service.visibility import can_see
+
+# Operations each entity type offers (Tradovate's partner API): I item+items, L list, F find, S suggest, D deps+ldeps.
+OPERATIONS: dict[str, str] = {
+    "user": "ILFS",
+    "account": "ILFSD",
+    "accountRiskStatus": "ILD",
+    "cashBalance": "ILD",
+    "cashBalanceLog": "ID",
+    "tradingPermission": "ILD",
+    "exchange": "ILFS",
+    "product": "ILFSD",
+    "productSession": "ID",
+    "contractMaturity": "ID",
+    "contract": "IFSD",
+    "currency": "ILFS",
+    "order": "ILD",
+    "orderVersion": "ILD",
+    "command": "ILD",
+    "commandReport": "ILD",
+    "executionReport": "ILD",
+    "fill": "ILD",
+    "fillFee": "ILD",
+    "fillPair": "ILD",
+    "position": "ILFD",
+    "userAccountAutoLiq": "ILD",
+    "userAccountPositionLimit": "ID",
+    "userAccountRiskParameter": "ID",
+    "autoLiqTransaction": "ILD",
+    "organization": "ILFS",
+}
+
+OPERATION_LETTER = {"item": "I", "items": "I", "list": "L", "find": "F", "suggest": "S", "deps": "D", "ldeps": "D"}
+MAX_IDS = 1000
+
+
+def parse_id(query: Mapping[str, str], key: str) -> int:
+    raw = query.get(key)
+    if raw is None:
+        raise bad_request(f"{key}: query parameter is required")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"{key}: expected an integer id, got {raw!r}") from None
+    if value <= 0:
+        raise bad_request(f"{key}: ids are positive integers, got {value}")
+    return value
+
+
+def parse_ids(query: Mapping[str, str], key: str) -> list[int]:
+    raw = query.get(key)
+    if raw is None:
+        raise bad_request(f"{key}: query parameter is required")
+    parts = [p for p in raw.split(",") if p.strip()]
+    if len(parts) > MAX_IDS:
+        raise bad_request(f"{key}: at most {MAX_IDS} ids")
+    return [parse_id({key: p.strip()}, key) for p in parts]
+
+
+def _visible(platform: Platform, caller: Caller, entity_type: str, entities: Iterable[Entity]) -> list[Entity]:
+    return [e for e in entities if can_see(platform, caller, entity_type, e.id)]
+
+
+def query(platform: Platform, caller: Caller, entity_type: str, operation: str,
+          params: Mapping[str, str]) -> Entity | list[Entity]:
+    """Answer `entity_type/operation?params` for `caller`."""
+    table = platform.state.entities[entity_type]
+    match operation:
+        case "item":
+            entity_id = parse_id(params, "id")
+            entity = table.get(entity_id)
+            if entity is None or not can_see(platform, caller, entity_type, entity_id):
+                raise not_found(f"{entity_type} {entity_id} not found")
+            return entity
+        case "items":
+            ids = parse_ids(params, "ids")
+            return _visible(platform, caller, entity_type, (table[i] for i in ids if i in table))
+        case "list":
+            return _visible(platform, caller, entity_type, table.values())
+        case "find":
+            name = params.get("name")
+            if not name:
+                raise bad_request("name: query parameter is required")
+            for entity in _by_name(platform, caller, entity_type, name.lower(), exact=True):
+                return entity
+            raise not_found(f"{entity_type} named {name!r} not found")
+        case "suggest":
+            text = params.get("t", "").lower()
+            limit = parse_id(params, "l") if "l" in params else 10
+            return _by_name(platform, caller, entity_type, text, exact=False)[:limit]
+        case "deps":
+            return _deps(platform, caller, entity_type, [parse_id(params, "masterid")])
+        case "ldeps":
+            return _deps(platform, caller, entity_type, parse_ids(params, "masterids"))
+    raise not_found(f"{entity_type}/{operation} is not an operation")
+
+
+def _by_name(platform: Platform, caller: Caller, entity_type: str, text: str, *, exact: bool) -> list[Entity]:
+    found = []
+    for entity in platform.state.entities[entity_type].values():
+        name = getattr(entity, "name", None)
+        if not isinstance(name, str):
+            continue
+        if (name.lower() == text) if exact else (text in name.lower()):
+            found.append(entity)
+    return sorted(_visible(platform, caller, entity_type, found), key=lambda e: e.id)
+
+
+def _deps(platform: Platform, caller: Caller, entity_type: str, master_ids: list[int]) -> list[Entity]:
+    if entity_type not in MASTERS:
+        raise not_found(f"{entity_type} has no master")
+    table = platform.state.entities[entity_type]
+    children = platform.state.children
+    found = [table[i] for m in master_ids for i in children.get((entity_type, m), {}) if i in table]
+    return _visible(platform, caller, entity_type, found)

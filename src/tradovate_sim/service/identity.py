@@ -1,0 +1,101 @@
+"""Logging in, renewing, `auth/me`, and turning a bearer token into the `Caller` of a request."""
+
+import asyncio
+import secrets
+from datetime import datetime
+
+import msgspec
+
+from tradovate_sim.core.decision import created, updated
+from tradovate_sim.core.view import Caller
+from tradovate_sim.model.entities import Credential, Organization, User, UserSession
+from tradovate_sim.model.enums import UserStatus
+from tradovate_sim.model.requests import AccessTokenRequest
+from tradovate_sim.model.results import AccessTokenResponse, OAuthMeResponse
+from tradovate_sim.service.auth import ACCESS_TOKEN_LIFETIME, PasswordHashing, SessionBook, TokenSigner
+from tradovate_sim.service.errors import denied
+from tradovate_sim.service.platform import Platform
+
+BAD_CREDENTIALS = "Incorrect username or password. Please try again."
+
+
+class Identity:
+    """Passwords, tokens and live sessions of one server."""
+
+    def __init__(self, platform: Platform, secret: bytes, hashing: PasswordHashing) -> None:
+        self.platform = platform
+        self.signer = TokenSigner(secret)
+        self.hashing = hashing
+        self.sessions = SessionBook()
+        self.dummy_hash = hashing.hash(secrets.token_hex(16))  # equal work for unknown users
+        self.restore()
+
+    def restore(self) -> None:
+        live = sorted((s for s in self.platform.entities("userSession")
+                       if isinstance(s, UserSession) and s.end_time is None), key=lambda s: s.id)
+        self.sessions = SessionBook.restore((s.user_id, s.id) for s in live)
+
+    def caller(self, token: str | None) -> Caller:
+        """The caller a bearer token stands for; raises a 401 ApiError when it is missing, bad or expired."""
+        if not token:
+            raise denied("Authorization: Bearer <accessToken> is required")
+        claims = self.signer.verify(token, self.platform.now())
+        if claims is None or not self.sessions.is_live(claims.session_id):
+            raise denied("Invalid or expired access token")
+        user = self.platform.state.get("user", claims.user_id)
+        credential = self.platform.state.get("credential", claims.user_id)
+        if not isinstance(user, User) or not isinstance(credential, Credential) or user.status is not \
+                UserStatus.Active:
+            raise denied("Invalid or expired access token")
+        return Caller(user_id=user.id, organization_id=user.organization_id or 0,
+                      organization_admin=credential.organization_admin, session_id=claims.session_id)
+
+    def _tokens(self, user: User, session_id: int, now: datetime) -> AccessTokenResponse:
+        expires = now + ACCESS_TOKEN_LIFETIME
+        issue = self.signer.issue
+        return AccessTokenResponse(
+            access_token=issue(session_id=session_id, user_id=user.id, kind="access", expires=expires,
+                               nonce=secrets.token_bytes(12)),
+            md_access_token=issue(session_id=session_id, user_id=user.id, kind="md", expires=expires,
+                                  nonce=secrets.token_bytes(12)),
+            expiration_time=expires, user_status=user.status, user_id=user.id, name=user.name, has_live=False,
+        )
+
+    async def login(self, req: AccessTokenRequest) -> AccessTokenResponse:
+        """Open a session (ending the oldest beyond two) or answer HTTP 200 with `errorText`."""
+        platform = self.platform
+        user_id = platform.state.find(User, req.name)
+        user = platform.state.get("user", user_id or 0)
+        credential = platform.state.get("credential", user_id or 0)
+        if not isinstance(user, User) or not isinstance(credential, Credential):
+            await asyncio.to_thread(self.hashing.verify, self.dummy_hash, req.password)
+            return AccessTokenResponse(error_text=BAD_CREDENTIALS)
+        if not await asyncio.to_thread(self.hashing.verify, credential.password_hash, req.password):
+            return AccessTokenResponse(error_text=BAD_CREDENTIALS)
+        if user.status is not UserStatus.Active:
+            return AccessTokenResponse(error_text=f"User status is {user.status}")
+        now = platform.now()
+        session = UserSession(id=platform.ids.next("userSession"), user_id=user.id, start_time=now,
+                              app_id=req.app_id, app_version=req.app_version)
+        ended = self.sessions.open(user.id, session.id)
+        changes = [created(session)]
+        for old in ended:
+            previous = platform.state.get("userSession", old)
+            if isinstance(previous, UserSession):
+                changes.append(updated(msgspec.structs.replace(previous, end_time=now)))
+        await platform.commit(changes)
+        return self._tokens(user, session.id, now)
+
+    async def renew(self, caller: Caller) -> AccessTokenResponse:
+        user = self.platform.state.get("user", caller.user_id)
+        assert isinstance(user, User) and caller.session_id is not None
+        return self._tokens(user, caller.session_id, self.platform.now())
+
+    def me(self, caller: Caller) -> OAuthMeResponse:
+        user = self.platform.state.get("user", caller.user_id)
+        assert isinstance(user, User)
+        organization = self.platform.state.get("organization", user.organization_id or 0)
+        return OAuthMeResponse(
+            user_id=user.id, name=user.name, full_name=user.name, email=user.email, email_verified=True,
+            is_trial=False, organization_name=organization.name if isinstance(organization, Organization) else None,
+        )

@@ -1,0 +1,246 @@
+"""The shell around the core: owns the store, the in-memory state, the clock, the market and the locks.
+
+Every command follows one path: take the account's lock, build the view, call the core, commit the decision's
+changes durably, apply them to memory, publish them, answer.
+"""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from typing import AsyncIterator
+
+import msgspec
+
+from tradovate_sim.core import sessions
+from tradovate_sim.core.decision import Change
+from tradovate_sim.core.view import (
+    AccountState,
+    Book,
+    Caller,
+    Fees,
+    Instrument,
+    OrderView,
+    WorkingOrder,
+)
+from tradovate_sim.model.entities import (
+    ENTITY_TYPES,
+    Account,
+    AccountRiskStatus,
+    CashBalance,
+    Contract,
+    ContractMaturity,
+    Entity,
+    Fill,
+    Order,
+    OrderVersion,
+    Position,
+    Product,
+    UserAccountAutoLiq,
+    UserAccountPositionLimit,
+    UserAccountRiskParameter,
+)
+from tradovate_sim.model.enums import EventType
+from tradovate_sim.service.clock import Clock
+from tradovate_sim.service.ports import Publisher, Store
+from tradovate_sim.service.state import State
+from tradovate_sim.storage.rows import Row
+from tradovate_sim.venue.calendar import CmeCalendar
+from tradovate_sim.venue.catalogue import ProductSpec
+from tradovate_sim.venue.market import Market
+
+CLASSES: dict[str, type[Entity]] = {name: cls for cls, name in ENTITY_TYPES.items()}
+
+
+class StateIds:
+    """Next ids per entity type, continuing from the largest id loaded."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def next(self, entity_type: str) -> int:
+        value = self.state.max_ids[entity_type] + 1
+        self.state.max_ids[entity_type] = value
+        return value
+
+
+class Fanout:
+    """Publishes committed changes to every subscriber callback (the WebSocket layer registers here)."""
+
+    def __init__(self) -> None:
+        self.subscribers: list[Publisher] = []
+
+    def publish(self, changes: Sequence[Change], seq: int) -> None:
+        for subscriber in self.subscribers:
+            subscriber.publish(changes, seq)
+
+
+class Platform:
+    def __init__(self, store: Store, clock: Clock, catalogue: dict[str, ProductSpec], calendar: CmeCalendar,
+                 market: Market) -> None:
+        self.store = store
+        self.clock = clock
+        self.catalogue = catalogue
+        self.calendar = calendar
+        self.market = market
+        self.state = State()
+        self.ids = StateIds(self.state)
+        self.fanout = Fanout()
+        self.locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.schedules: dict[str, tuple[date, sessions.Schedule]] = {}
+        self.encoder = msgspec.json.Encoder()
+        self.decoders = {name: msgspec.json.Decoder(cls) for name, cls in CLASSES.items()}
+        self.spec_of_product: dict[int, ProductSpec] = {}
+
+    # --- durability -------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read every entity from the store into memory (start-up)."""
+        self.state = State()
+        self.ids = StateIds(self.state)
+        rows = self.store.load()
+        for entity_type, _id, _account, body in sorted(rows, key=_load_order):
+            decoder = self.decoders.get(entity_type)
+            if decoder is None:
+                continue
+            entity = decoder.decode(body)
+            self.state.apply(Change(entity_type=entity_type, event_type=EventType.Created, entity=entity))
+        for product in self.state.entities["product"].values():
+            assert isinstance(product, Product)
+            spec = self.catalogue.get(product.name)
+            if spec is not None:
+                self.spec_of_product[product.id] = spec
+
+    async def commit(self, changes: Sequence[Change], meta: dict[str, bytes | None] | None = None) -> int:
+        """Make `changes` durable, then apply and publish them. Returns the journal sequence number."""
+        if not changes and not meta:
+            return 0
+        rows = [
+            Row(entity_type=c.entity_type, event_type=c.event_type, entity_id=c.entity.id,
+                account_id=self.state.account_of.get((c.entity_type, c.entity.id)) or _account_hint(c.entity),
+                body=self.encoder.encode(c.entity))
+            for c in changes
+        ]
+        seq = await self.store.commit(rows, meta)
+        for change in changes:
+            self.state.apply(change)
+        self.fanout.publish(changes, seq)
+        return seq
+
+    @asynccontextmanager
+    async def account(self, account_id: int) -> AsyncIterator[None]:
+        """Serialize commands of one account."""
+        async with self.locks[account_id]:
+            yield
+
+    # --- time and market --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def trade_date(self, now: datetime) -> date:
+        return sessions.trade_date(now, self.calendar.is_business_day)
+
+    def is_open(self, product: Product, now: datetime) -> bool:
+        spec = self.spec_of_product.get(product.id)
+        if spec is None:
+            return False
+        cached = self.schedules.get(spec.name)
+        today = now.date()
+        if cached is None or abs((cached[0] - today).days) > 30:
+            cached = (today, self.calendar.schedule(spec, today, days_before=40, days_after=60))
+            self.schedules[spec.name] = cached
+        return sessions.is_open(cached[1], now)
+
+    # --- views ------------------------------------------------------------------------------------
+
+    def instrument(self, contract_id: int) -> Instrument | None:
+        state = self.state
+        contract = state.get("contract", contract_id)
+        if not isinstance(contract, Contract):
+            return None
+        maturity = state.get("contractMaturity", contract.contract_maturity_id)
+        assert isinstance(maturity, ContractMaturity)
+        product = state.get("product", maturity.product_id)
+        assert isinstance(product, Product)
+        spec = self.spec_of_product.get(product.id)
+        fees = Fees(commission=spec.commission, exchange_fee=spec.exchange_fee, clearing_fee=spec.clearing_fee,
+                    nfa_fee=spec.nfa_fee) if spec else Fees()
+        return Instrument(contract=contract, maturity=maturity, product=product, fees=fees,
+                          last_trade_date=maturity.expiration_date.date())
+
+    def account_state(self, caller: Caller, account_id: int) -> AccountState | None:
+        state = self.state
+        account = state.get("account", account_id)
+        if not isinstance(account, Account):
+            return None
+        risk = state.get("accountRiskStatus", account_id)
+        cash = state.get("cashBalance", state.cash_of.get(account_id, 0))
+        auto_liq = state.get("userAccountAutoLiq", account_id)
+        limits = [state.entities["userAccountPositionLimit"][i] for i in state.limits_of.get(account_id, {})]
+        params = [state.entities["userAccountRiskParameter"][p] for lim in limits for p in
+                  state.params_of.get(lim.id, {})]
+        positions = [state.entities["position"][pid] for (acc, _c), pid in state.positions.items()
+                     if acc == account_id] if limits else []
+        assert isinstance(risk, AccountRiskStatus) and isinstance(cash, CashBalance)
+        return AccountState(
+            account=account, risk_status=risk, cash_balance=cash,
+            auto_liq=auto_liq if isinstance(auto_liq, UserAccountAutoLiq) else None,
+            position_limits=tuple(x for x in limits if isinstance(x, UserAccountPositionLimit)),
+            risk_parameters=tuple(x for x in params if isinstance(x, UserAccountRiskParameter)),
+            positions=tuple(x for x in positions if isinstance(x, Position)),
+            can_trade=(caller.user_id, account_id) in state.permissions,
+        )
+
+    def book(self, account_id: int, contract_id: int) -> Book:
+        state = self.state
+        position = state.get("position", state.positions.get((account_id, contract_id), 0))
+        fills = [state.entities["fill"][i] for i in state.open_fills.get((account_id, contract_id), {})]
+        working: list[WorkingOrder] = []
+        for order_id in state.working.get((account_id, contract_id), {}):
+            order = state.entities["order"][order_id]
+            version = state.entities["orderVersion"][state.latest_version[order_id]]
+            assert isinstance(order, Order) and isinstance(version, OrderVersion)
+            done = [state.entities["fill"][f] for f in state.fills_of_order.get(order_id, [])]
+            cum_qty = sum(f.qty for f in done if isinstance(f, Fill))
+            cum_value = sum(f.qty * f.price for f in done if isinstance(f, Fill))
+            working.append(WorkingOrder(order=order, version=version, command_id=state.new_command_of[order_id],
+                                        cum_qty=cum_qty, cum_value=cum_value))
+        return Book(
+            position=position if isinstance(position, Position) else None,
+            open_fills=tuple(sorted((f for f in fills if isinstance(f, Fill)), key=lambda f: f.id)),
+            working=tuple(working),
+        )
+
+    def order_view(self, caller: Caller, account_id: int, contract_id: int) -> OrderView | None:
+        account = self.account_state(caller, account_id)
+        instrument = self.instrument(contract_id)
+        if account is None or instrument is None:
+            return None
+        now = self.now()
+        return OrderView(
+            caller=caller, account=account, instrument=instrument, book=self.book(account_id, contract_id),
+            quote=self.market.quotes.get(contract_id), is_open=self.is_open(instrument.product, now),
+            trade_date=self.trade_date(now),
+        )
+
+    def entities(self, entity_type: str) -> Iterator[Entity]:
+        return iter(self.state.entities[entity_type].values())
+
+
+# Masters load before their details so that owning-account indexes resolve.
+_ORDER = {name: i for i, name in enumerate([
+    "organization", "user", "credential", "userSession", "account", "tradingPermission", "accountRiskStatus",
+    "cashBalance", "currency", "exchange", "product", "productSession", "contractMaturity", "contract", "order",
+    "orderVersion", "command", "commandReport", "executionReport", "position", "fill", "fillFee", "fillPair",
+])}
+
+
+def _load_order(row: tuple[str, int, int | None, bytes]) -> tuple[int, int]:
+    return (_ORDER.get(row[0], 99), row[1])
+
+
+def _account_hint(entity: Entity) -> int | None:
+    value = getattr(entity, "account_id", None)
+    return value if isinstance(value, int) else None

@@ -1,0 +1,120 @@
+"""Simulator controls and the market loop: set quotes, set the clock, reset; fill resting orders the market
+crosses."""
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+import msgspec
+
+from tradovate_sim.core import orders
+from tradovate_sim.core.ticks import to_ticks
+from tradovate_sim.core.view import Caller, Quote
+from tradovate_sim.model.entities import Contract
+from tradovate_sim.service.errors import bad_request, not_found
+from tradovate_sim.service.platform import Platform
+from tradovate_sim.venue.market import DEPTH_LEVELS
+
+SYSTEM = Caller(user_id=0, organization_id=0)
+
+
+class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    contract_id: int | None = None
+    symbol: str | None = None
+    bid: float | None = None
+    ask: float | None = None
+    bid_size: int | None = None
+    ask_size: int | None = None
+    last: float | None = None
+    last_size: int | None = None
+    depth_size: int | None = None
+    depth_levels: int | None = None
+    release: bool = False
+
+
+class ClockRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    now: datetime | None = None
+    advance_seconds: float | None = None
+    mode: str | None = None
+
+
+class ClockState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    now: datetime
+    mode: str
+
+
+async def match_contract(platform: Platform, contract_id: int) -> None:
+    """Let every account with working orders in the contract trade against its current quote."""
+    for account_id in list(platform.state.working_by_contract.get(contract_id, {})):
+        async with platform.account(account_id):
+            view = platform.order_view(SYSTEM, account_id, contract_id)
+            if view is None or not view.book.working:
+                continue
+            decision = orders.match(view, platform.now(), platform.ids)
+            await platform.commit(decision.changes)
+
+
+def _ticks(value: float | None, tick_size: float, field: str) -> int | None:
+    if value is None:
+        return None
+    ticks = to_ticks(value, tick_size)
+    if ticks is None:
+        raise bad_request(f"{field}: {value} is not on the tick grid of {tick_size}")
+    return ticks
+
+
+async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
+    state = platform.state
+    contract_id = req.contract_id or (state.find(Contract, req.symbol) if req.symbol else None)
+    instrument = platform.instrument(contract_id or 0)
+    if instrument is None:
+        raise not_found(f"contract {req.contract_id or req.symbol!r} not found")
+    contract_id = instrument.contract.id
+    if req.release:
+        platform.market.release(contract_id)
+        return platform.market.quotes[contract_id]
+    tick = instrument.product.tick_size
+    bid, ask = _ticks(req.bid, tick, "bid"), _ticks(req.ask, tick, "ask")
+    if bid is not None and ask is not None and bid >= ask:
+        raise bad_request("bid: must be below ask")
+    for field, size in (("bidSize", req.bid_size), ("askSize", req.ask_size), ("depthSize", req.depth_size)):
+        if size is not None and not 0 <= size <= 1_000_000:
+            raise bad_request(f"{field}: must be between 0 and 1000000")
+    previous = platform.market.quotes.get(contract_id)
+    spec = platform.spec_of_product.get(instrument.product.id)
+    default = spec.display_size if spec else 10
+    quote = Quote(
+        contract_id=contract_id, timestamp=platform.now(), bid=bid, ask=ask,
+        bid_size=req.bid_size if req.bid_size is not None else default,
+        ask_size=req.ask_size if req.ask_size is not None else default,
+        last=_ticks(req.last, tick, "last"), last_size=req.last_size or 1,
+        depth_size=req.depth_size if req.depth_size is not None else (previous.depth_size if previous else default),
+        depth_levels=req.depth_levels if req.depth_levels is not None else DEPTH_LEVELS,
+    )
+    platform.market.set(quote)
+    await match_contract(platform, contract_id)
+    return quote
+
+
+class MarketLoop:
+    """Moves the synthetic market every `interval` seconds and fills what it crosses. Owned by the lifespan."""
+
+    def __init__(self, platform: Platform, interval: float) -> None:
+        self.platform = platform
+        self.interval = interval
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run(), name="market-loop")
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for contract_id in self.platform.market.walk(self.platform.now()):
+                await match_contract(self.platform, contract_id)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task

@@ -1,0 +1,48 @@
+"""One frozen settings object, from command-line flags over environment variables over defaults."""
+
+import os
+from pathlib import Path
+
+import msgspec
+
+ENV_PREFIX = "TRADOVATE_SIM_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str = "sqlite:///tradovate-sim.db"
+    admin_user: str = "admin"
+    admin_password: str | None = None
+    demo_password: str | None = None
+    seed: str = "demo"  # demo | none
+    quotes: str = "synthetic"  # synthetic | manual
+    tick_seconds: float = 0.5  # how often the synthetic market moves
+    catalogue: str | None = None  # a TOML file of extra or overriding products
+    synchronous: str = "FULL"  # SQLite: FULL survives power loss; NORMAL survives a killed process
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.db.startswith("sqlite:///"):
+            raise ValueError(f"--db: only sqlite:///path URLs are supported, got {self.db!r}")
+        return Path(self.db.removeprefix("sqlite:///"))
+
+
+def from_environment(overrides: dict[str, object], environ: dict[str, str] | None = None) -> Settings:
+    """Settings from TRADOVATE_SIM_* variables, then the flags given (None means not given)."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    for field in Settings.__struct_fields__:
+        raw = environ.get(ENV_PREFIX + field.upper())
+        if raw is not None and raw != "":
+            values[field] = raw
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = msgspec.convert(values, Settings, strict=False)
+    if settings.seed not in ("demo", "none"):
+        raise ValueError(f"seed: expected demo or none, got {settings.seed!r}")
+    if settings.quotes not in ("synthetic", "manual"):
+        raise ValueError(f"quotes: expected synthetic or manual, got {settings.quotes!r}")
+    if settings.synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"synchronous: expected FULL or NORMAL, got {settings.synchronous!r}")
+    settings.sqlite_path  # noqa: B018  (validates the URL early)
+    return settings
