@@ -17,10 +17,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tradovate_sim.core.view import Caller
+from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.endpoints import Endpoint, Services
 from tradovate_sim.service.errors import ApiError, bad_request, denied, not_found
-from tradovate_sim.server.runtime import Runtime
 
 log = logging.getLogger("tradovate_sim")
 JSON = "application/json"

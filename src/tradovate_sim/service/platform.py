@@ -6,10 +6,9 @@ changes durably, apply them to memory, publish them, answer.
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
-from typing import AsyncIterator
 
 import msgspec
 

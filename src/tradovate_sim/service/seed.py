@@ -19,7 +19,7 @@ from tradovate_sim.model.enums import PriceFormatType, ProductStatus, ProductTyp
 from tradovate_sim.service.accounts import new_account, new_user
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.venue.catalogue import ProductSpec, listed_maturities
+from tradovate_sim.venue.catalogue import listed_maturities
 
 DEMO_BALANCE = 50_000.0
 

@@ -97,8 +97,7 @@ class State:
         kind, entity = change.entity_type, change.entity
         table = self.entities[kind]
         entity_id: int = entity.id
-        if entity_id > self.max_ids[kind]:
-            self.max_ids[kind] = entity_id
+        self.max_ids[kind] = max(self.max_ids[kind], entity_id)
         if change.event_type is EventType.Deleted:
             table.pop(entity_id, None)
             master = MASTERS.get(kind)

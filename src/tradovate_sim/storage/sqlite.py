@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeAlias
 
 from tradovate_sim.storage.rows import JournalEntry, Row
 
@@ -21,6 +21,8 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreClosedError", "StoreError"]
 
 SCHEMA_VERSION = 1
 _SCHEMA_KEY = "schema_version"
+_SEQ_FLOOR_KEY = "journal_seq_floor"  # the last seq before a reset, so that seqs are never reused
+_RESERVED_KEYS = frozenset({_SCHEMA_KEY, _SEQ_FLOOR_KEY})
 _BUSY_TIMEOUT_MS = 5_000
 
 _SCHEMA = (
@@ -29,7 +31,7 @@ _SCHEMA = (
         PRIMARY KEY (entity_type, id)) STRICT, WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS entity_account ON entity (account_id)",
     """CREATE TABLE IF NOT EXISTS journal (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, entity_type TEXT NOT NULL,
+        seq INTEGER PRIMARY KEY, entity_type TEXT NOT NULL,
         event_type TEXT NOT NULL CHECK (event_type IN ('Created', 'Updated', 'Deleted')),
         entity_id INTEGER NOT NULL, account_id INTEGER, body BLOB NOT NULL) STRICT""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID",
@@ -43,7 +45,7 @@ _DELETE_ENTITY = "DELETE FROM entity WHERE entity_type = ? AND id = ?"
 _UPSERT_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 _DELETE_META = "DELETE FROM meta WHERE key = ?"
 
-type _Outcome = int | BaseException
+_Outcome: TypeAlias = int | BaseException
 
 
 class StoreError(Exception):
@@ -104,6 +106,8 @@ class SqliteStore:
 
         Returns the journal seq of the last row, or the current last seq when `rows` is empty.
         """
+        if meta and not _RESERVED_KEYS.isdisjoint(meta):
+            raise ValueError(f"meta keys {sorted(_RESERVED_KEYS)} belong to the store")
         return await self._submit(tuple(rows), dict(meta) if meta else {}, reset=False)
 
     def get_meta(self, key: str) -> bytes | None:
@@ -138,7 +142,9 @@ class SqliteStore:
             self._reader.close()
             self._reader = None
 
-    def _submit(self, rows: tuple[Row, ...], meta: Mapping[str, bytes | None], *, reset: bool) -> asyncio.Future[int]:
+    def _submit(
+        self, rows: tuple[Row, ...], meta: Mapping[str, bytes | None], *, reset: bool
+    ) -> asyncio.Future[int]:
         if self._closed or self._thread is None:
             raise StoreClosedError("the store is closed" if self._closed else "the store is not open")
         loop = asyncio.get_running_loop()
@@ -159,10 +165,13 @@ class SqliteStore:
     # --- the writer thread -------------------------------------------------------------------------
 
     def _run(self, ready: _Job) -> None:
+        conn = None
         try:
             conn = self._connect()
             self._prepare(conn)
         except Exception as exc:
+            if conn is not None:
+                conn.close()
             _resolve([ready], [exc])
             return
         _resolve([ready], [self._seq])
@@ -178,6 +187,11 @@ class SqliteStore:
                 jobs = [job for job in batch if job is not None]
                 self._write(conn, jobs)
         except BaseException as exc:  # a bug or a dead connection: fail what is left, then surface it
+            self._closed = True
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    if (job := self._queue.get_nowait()) is not None:
+                        jobs.append(job)
             _resolve(jobs, [exc] * len(jobs))
             raise
         finally:
@@ -200,11 +214,9 @@ class SqliteStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        row = conn.execute(
-            "SELECT max(coalesce((SELECT max(seq) FROM journal), 0),"
-            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0))"
-        ).fetchone()
-        self._seq = int(row[0])
+        last = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
+        floor = conn.execute("SELECT value FROM meta WHERE key = ?", (_SEQ_FLOOR_KEY,)).fetchone()
+        self._seq = max(int(last), int(floor[0]) if floor else 0)
 
     def _write(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         """Land `jobs` in one transaction; if it fails, land them one by one so a bad one fails alone."""
@@ -240,14 +252,12 @@ class SqliteStore:
                 conn.execute("DELETE FROM entity")
                 conn.execute("DELETE FROM journal")
                 conn.execute("DELETE FROM meta WHERE key <> ?", (_SCHEMA_KEY,))
+                conn.execute("INSERT INTO meta VALUES (?, ?)", (_SEQ_FLOOR_KEY, str(seq).encode()))
             for row in job.rows:
                 seq += 1
-                journal.append(
-                    (seq, row.entity_type, row.event_type, row.entity_id, row.account_id, row.body)
-                )
-                key = (row.entity_type, row.entity_id)
-                deleted = row.event_type == "Deleted"
-                entities[key] = None if deleted else (row.entity_type, row.entity_id, row.account_id, row.body)
+                state = (row.entity_type, row.entity_id, row.account_id, row.body)
+                journal.append((seq, row.entity_type, row.event_type, *state[1:]))
+                entities[state[:2]] = None if row.event_type == "Deleted" else state
             meta.update(job.meta)
             answers.append(seq)
         _flush(conn, journal, entities, meta)
@@ -262,11 +272,17 @@ def _flush(
     meta: dict[str, bytes | None],
 ) -> None:
     """Write the batched journal rows and the last state of each touched entity and meta key."""
-    conn.executemany(_INSERT_JOURNAL, journal)
-    conn.executemany(_UPSERT_ENTITY, [state for state in entities.values() if state is not None])
-    conn.executemany(_DELETE_ENTITY, [key for key, state in entities.items() if state is None])
-    conn.executemany(_UPSERT_META, [(k, v) for k, v in meta.items() if v is not None])
-    conn.executemany(_DELETE_META, [(k,) for k, v in meta.items() if v is None])
+    upserts = [state for state in entities.values() if state is not None]
+    deletes = [key for key, state in entities.items() if state is None]
+    for statement, params in (
+        (_INSERT_JOURNAL, journal),
+        (_UPSERT_ENTITY, upserts),
+        (_DELETE_ENTITY, deletes),
+        (_UPSERT_META, [(k, v) for k, v in meta.items() if v is not None]),
+        (_DELETE_META, [(k,) for k, v in meta.items() if v is None]),
+    ):
+        if params:  # an empty executemany still costs a statement lookup
+            conn.executemany(statement, params)
 
 
 def _resolve(jobs: Sequence[_Job], outcomes: Sequence[_Outcome]) -> None:
