@@ -37,6 +37,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID",
 )
 _INSERT_JOURNAL = "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?)"
+_SELECT_JOURNAL = (
+    "SELECT seq, entity_type, event_type, entity_id, account_id, body FROM journal WHERE seq > ? ORDER BY seq LIMIT ?"
+)
 _UPSERT_ENTITY = (
     "INSERT INTO entity VALUES (?, ?, ?, ?) ON CONFLICT (entity_type, id) "
     "DO UPDATE SET account_id = excluded.account_id, body = excluded.body"
@@ -93,6 +96,7 @@ class SqliteStore:
             await ready
         except BaseException:
             self._closed = True
+            self._queue.put(None)  # stops the writer if it did start
             raise
         self._reader = self._connect()
         self._reader.execute("PRAGMA query_only = ON")
@@ -105,6 +109,7 @@ class SqliteStore:
         """Apply `rows` to the entities, journal them, set (or with `None` delete) `meta`, durably.
 
         Returns the journal seq of the last row, or the current last seq when `rows` is empty.
+        Cancelling the caller does not withdraw a commit that is already queued.
         """
         if meta and not _RESERVED_KEYS.isdisjoint(meta):
             raise ValueError(f"meta keys {sorted(_RESERVED_KEYS)} belong to the store")
@@ -118,9 +123,7 @@ class SqliteStore:
         """Up to `limit` journal entries with `seq > after_seq`, oldest first."""
         if limit < 1:
             raise ValueError(f"limit must be positive, not {limit}")
-        found = self._read().execute(
-            "SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-        )
+        found = self._read().execute(_SELECT_JOURNAL, (after_seq, limit))
         return [
             JournalEntry(seq=s, entity_type=t, event_type=e, entity_id=i, account_id=a, body=b)
             for s, t, e, i, a, b in found
@@ -132,19 +135,15 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Land every queued commit, stop the writer thread and close both connections."""
-        if self._closed:
-            return
         self._closed = True
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
         if self._reader is not None:
             self._reader.close()
             self._reader = None
 
-    def _submit(
-        self, rows: tuple[Row, ...], meta: Mapping[str, bytes | None], *, reset: bool
-    ) -> asyncio.Future[int]:
+    def _submit(self, rows: tuple[Row, ...], meta: Mapping[str, bytes | None], *, reset: bool) -> asyncio.Future[int]:
         if self._closed or self._thread is None:
             raise StoreClosedError("the store is closed" if self._closed else "the store is not open")
         loop = asyncio.get_running_loop()

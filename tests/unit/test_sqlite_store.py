@@ -1,0 +1,315 @@
+"""The durable SQLite store: group commit, journal, meta, reset, close and crash durability."""
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from tradovate_sim.storage.rows import JournalEntry, Row
+from tradovate_sim.storage.sqlite import SqliteStore, StoreClosedError, StoreError
+
+
+def make_row(entity_id: int = 1, **overrides: Any) -> Row:
+    fields: dict[str, Any] = {
+        "entity_type": "order",
+        "event_type": "Created",
+        "entity_id": entity_id,
+        "account_id": 7,
+        "body": msgspec.json.encode({"id": entity_id, "accountId": 7}),
+    }
+    fields.update(overrides)
+    return Row(**fields)
+
+
+async def open_store(path: Path, **options: Any) -> SqliteStore:
+    store = SqliteStore(str(path), **options)
+    await store.open()
+    return store
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "sim.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    store = await open_store(db_path)
+    yield store
+    await store.close()
+
+
+def ids_of(entries: list[JournalEntry]) -> list[int]:
+    return [entry.entity_id for entry in entries]
+
+
+async def test_rows_are_loaded_when_store_is_reopened_after_commit(store: SqliteStore, db_path: Path) -> None:
+    await store.commit([make_row(1), make_row(2, entity_type="position", account_id=8)])
+    await store.commit([make_row(3, entity_type="user", account_id=None, body=b'{"id":3}')])
+    await store.close()
+
+    reopened = await open_store(db_path)
+    try:
+        loaded = reopened.load()
+        assert sorted(loaded) == [
+            ("order", 1, 7, b'{"id":1,"accountId":7}'),
+            ("position", 2, 8, b'{"id":2,"accountId":7}'),
+            ("user", 3, None, b'{"id":3}'),
+        ]
+        assert [entry.seq for entry in reopened.journal()] == [1, 2, 3]
+    finally:
+        await reopened.close()
+
+
+async def test_body_and_account_are_replaced_when_entity_is_updated(store: SqliteStore) -> None:
+    await store.commit([make_row(1)])
+
+    seq = await store.commit([make_row(1, event_type="Updated", account_id=9, body=b'{"v":2}')])
+
+    assert seq == 2
+    assert store.load() == [("order", 1, 9, b'{"v":2}')]
+
+
+async def test_entity_is_removed_but_journal_kept_when_deleted(store: SqliteStore) -> None:
+    await store.commit([make_row(1), make_row(2)])
+
+    await store.commit([make_row(1, event_type="Deleted")])
+
+    assert [(kind, entity_id) for kind, entity_id, _, _ in store.load()] == [("order", 2)]
+    journal = store.journal()
+    assert [(e.seq, e.event_type, e.entity_id) for e in journal] == [
+        (1, "Created", 1),
+        (2, "Created", 2),
+        (3, "Deleted", 1),
+    ]
+
+
+async def test_last_change_wins_when_one_commit_creates_and_deletes_an_entity(store: SqliteStore) -> None:
+    seq = await store.commit([make_row(1), make_row(1, event_type="Updated"), make_row(1, event_type="Deleted")])
+
+    assert seq == 3
+    assert store.load() == []
+    assert [e.event_type for e in store.journal()] == ["Created", "Updated", "Deleted"]
+
+
+async def test_seqs_are_unique_and_increasing_in_commit_order_when_200_tasks_commit_concurrently(
+    store: SqliteStore, db_path: Path
+) -> None:
+    async def place(entity_id: int) -> int:
+        return await store.commit([make_row(entity_id), make_row(entity_id, event_type="Updated")])
+
+    seqs = await asyncio.gather(*(place(entity_id) for entity_id in range(200)))
+
+    assert seqs == [2 * (n + 1) for n in range(200)]
+    journal = store.journal(limit=1000)
+    assert [e.seq for e in journal] == list(range(1, 401))
+    assert ids_of(journal) == [n // 2 for n in range(400)]
+    await store.close()
+    reopened = await open_store(db_path)
+    try:
+        assert sorted(entity_id for _, entity_id, _, _ in reopened.load()) == list(range(200))
+    finally:
+        await reopened.close()
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [
+        make_row(5, body="not bytes"),
+        make_row(5, body=object()),
+        make_row(2**63),
+        make_row(5, event_type="Moved"),
+    ],
+    ids=["text-body", "object-body", "id-overflow", "unknown-event"],
+)
+async def test_only_its_own_commit_fails_when_one_row_cannot_be_stored(
+    store: SqliteStore, db_path: Path, bad_row: Row
+) -> None:
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # hold the writer so the commits below queue into one batch
+    tasks = [asyncio.create_task(store.commit([make_row(n), bad_row] if n == 5 else [make_row(n)])) for n in range(10)]
+    await asyncio.sleep(0.05)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(outcomes[5], Exception)
+    assert [o for n, o in enumerate(outcomes) if n != 5] == list(range(1, 10))
+    assert ids_of(store.journal()) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert sorted(entity_id for _, entity_id, _, _ in store.load()) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+
+
+async def test_last_seq_is_returned_when_commit_has_no_rows(store: SqliteStore) -> None:
+    assert await store.commit([]) == 0
+    await store.commit([make_row(1), make_row(2)])
+
+    assert await store.commit([]) == 2
+
+
+async def test_meta_is_set_replaced_and_deleted_when_committed(store: SqliteStore) -> None:
+    await store.commit([], {"clock": b"1", "ids": b"100"})
+    await store.commit([make_row(1)], {"clock": b"2"})
+    assert (store.get_meta("clock"), store.get_meta("ids")) == (b"2", b"100")
+
+    await store.commit([], {"ids": None})
+
+    assert store.get_meta("ids") is None
+    assert store.get_meta("never-set") is None
+
+
+async def test_commit_is_refused_when_it_sets_the_schema_version(store: SqliteStore) -> None:
+    with pytest.raises(ValueError, match="schema_version"):
+        await store.commit([], {"schema_version": None})
+
+
+async def test_journal_pages_when_after_seq_and_limit_are_given(store: SqliteStore) -> None:
+    await store.commit([make_row(n) for n in range(10)])
+
+    page = store.journal(after_seq=3, limit=4)
+
+    assert [e.seq for e in page] == [4, 5, 6, 7]
+    assert store.journal(after_seq=10) == []
+
+
+async def test_everything_is_emptied_and_seqs_continue_when_reset(store: SqliteStore, db_path: Path) -> None:
+    await store.commit([make_row(1), make_row(2)], {"clock": b"1"})
+
+    await store.reset()
+
+    assert (store.load(), store.journal(), store.get_meta("clock")) == ([], [], None)
+    assert await store.commit([make_row(3)]) == 3
+    await store.reset()
+    await store.close()
+    reopened = await open_store(db_path)
+    try:
+        assert reopened.load() == []
+        assert await reopened.commit([make_row(4)]) == 4
+    finally:
+        await reopened.close()
+
+
+async def test_queued_commits_land_when_store_is_closed_while_they_are_pending(db_path: Path) -> None:
+    store = await open_store(db_path)
+    pending = [asyncio.create_task(store.commit([make_row(n)])) for n in range(50)]
+    await asyncio.sleep(0)  # every task has queued its commit
+
+    await store.close()
+
+    assert await asyncio.gather(*pending) == list(range(1, 51))
+    reopened = await open_store(db_path)
+    try:
+        assert len(reopened.load()) == 50
+    finally:
+        await reopened.close()
+
+
+async def test_commit_and_reads_raise_when_store_is_closed(store: SqliteStore) -> None:
+    await store.close()
+
+    with pytest.raises(StoreClosedError, match="closed"):
+        await store.commit([make_row(1)])
+    with pytest.raises(StoreClosedError):
+        store.load()
+    await store.close()  # closing twice is harmless
+
+
+async def test_commit_raises_when_store_was_never_opened(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+
+    with pytest.raises(StoreClosedError, match="not open"):
+        await store.commit([make_row(1)])
+    with pytest.raises(StoreClosedError, match="not open"):
+        store.get_meta("clock")
+    await store.close()  # closing a store that never opened is harmless
+
+
+async def test_open_fails_when_file_has_another_schema_version(db_path: Path) -> None:
+    store = await open_store(db_path)
+    await store.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (b"99",))
+    conn.close()
+
+    with pytest.raises(StoreError, match="schema version"):
+        await open_store(db_path)
+
+
+async def test_file_uses_wal_when_opened(store: SqliteStore, db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    conn.close()
+
+    assert mode == "wal"
+
+
+_CRASHING_CHILD = """
+import asyncio, sys
+from tradovate_sim.storage.rows import Row
+from tradovate_sim.storage.sqlite import SqliteStore
+
+async def main(path):
+    store = SqliteStore(path)
+    await store.open()
+    async def committer(first):
+        for n in range(first, 10**9, 8):
+            row = Row(entity_type="order", event_type="Created", entity_id=n, account_id=1, body=b"{}")
+            await store.commit([row])
+            print("acked", n, flush=True)
+    await asyncio.gather(*(committer(k) for k in range(8)))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_every_acked_commit_is_present_when_the_writer_process_is_killed(db_path: Path) -> None:
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CRASHING_CHILD, str(db_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    acked: set[int] = set()
+    while len(acked) < 300 and (line := child.stdout.readline()):
+        acked.add(int(line.split()[1]))
+    os.kill(child.pid, signal.SIGKILL)
+    rest, errors = child.communicate(timeout=30)
+    acked.update(int(line.split()[1]) for line in rest.splitlines() if line.startswith("acked "))
+    assert child.returncode == -signal.SIGKILL, errors
+    assert len(acked) >= 300, errors
+
+    async def load() -> set[int]:
+        store = await open_store(db_path)
+        try:
+            return {entity_id for _, entity_id, _, _ in store.load()}
+        finally:
+            await store.close()
+
+    assert acked <= asyncio.run(load())
+
+
+async def test_commit_still_lands_when_its_caller_is_cancelled(store: SqliteStore, db_path: Path) -> None:
+    task = asyncio.create_task(store.commit([make_row(1)]))
+    await asyncio.sleep(0)  # the commit is queued
+
+    task.cancel()
+    await store.close()
+
+    assert task.cancelled()
+    reopened = await open_store(db_path)
+    try:
+        assert [e.entity_id for e in reopened.journal()] == [1]
+    finally:
+        await reopened.close()
