@@ -78,14 +78,14 @@ def apply_fill(
             continue
         qty = min(open_qty(lot), remaining)
         remaining -= qty
-        lot = msgspec.structs.replace(lot, finally_paired=lot.finally_paired + qty)
-        paired.append(lot)
-        if open_qty(lot) > 0:
-            still_open.append(lot)
+        matched = msgspec.structs.replace(lot, finally_paired=lot.finally_paired + qty)
+        paired.append(matched)
+        if open_qty(matched) > 0:
+            still_open.append(matched)
         lot_ticks = to_ticks(lot.price, tick_size)
         assert lot_ticks is not None
-        buy, sell = (lot, fill) if fill.action is OrderAction.Sell else (fill, lot)
-        buy_ticks, sell_ticks = (lot_ticks, fill_ticks) if buy is lot else (fill_ticks, lot_ticks)
+        buy, sell = (matched, fill) if fill.action is OrderAction.Sell else (fill, matched)
+        buy_ticks, sell_ticks = (lot_ticks, fill_ticks) if buy is matched else (fill_ticks, lot_ticks)
         realized += (sell_ticks - buy_ticks) * qty
         pairings.append(
             Pairing(buy_fill_id=buy.id, sell_fill_id=sell.id, qty=qty, buy_price=buy.price, sell_price=sell.price)

@@ -1,6 +1,7 @@
 """Users and accounts: creating them (seed and partner provisioning), demo balances, admin risk actions,
 trading permissions, cash snapshots."""
 
+import asyncio
 from datetime import datetime
 
 import msgspec
@@ -57,11 +58,11 @@ from tradovate_sim.service.visibility import can_see_account, can_see_user
 USD = 1
 
 
-def new_user(platform: Platform, hashing: PasswordHashing, *, name: str, email: str, password: str,
+def new_user(platform: Platform, password_hash: str, *, name: str, email: str,
              organization_id: int, admin: bool, now: datetime) -> tuple[User, list[Change]]:
     user = User(id=platform.ids.next("user"), name=name, timestamp=now, email=email, status=UserStatus.Active,
                 professional=False, organization_id=organization_id)
-    credential = Credential(id=user.id, password_hash=hashing.hash(password), organization_admin=admin)
+    credential = Credential(id=user.id, password_hash=password_hash, organization_admin=admin)
     return user, [created(user), created(credential)]
 
 
@@ -122,13 +123,14 @@ async def create_evaluation_users(platform: Platform, caller: Caller, hashing: P
     changes: list[Change] = []
     seen: set[str] = set()
     now = platform.now()
-    for item in req.users:
+    hashes = await asyncio.to_thread(lambda: [hashing.hash(u.password) for u in req.users])
+    for item, password_hash in zip(req.users, hashes, strict=True):
         key = item.name.lower()
         if platform.state.find(User, item.name) is not None or key in seen:
             results.append(EvaluationUserResult(error_text=f"User {item.name} already exists"))
             continue
         seen.add(key)
-        user, made = new_user(platform, hashing, name=item.name, email=item.email, password=item.password,
+        user, made = new_user(platform, password_hash, name=item.name, email=item.email,
                               organization_id=caller.organization_id, admin=False, now=now)
         changes.extend(made)
         results.append(EvaluationUserResult(user_id=user.id))

@@ -27,10 +27,9 @@ async def set_admin_auto_liq_action(platform: Platform, caller: Caller,
         return AccountRiskStatusResponse(error_text=f"Admin Action {req.admin_action} is not supported")
     if req.admin_action_reason_code is AdminActionReasonCode.Other and not req.admin_action_reason:
         return AccountRiskStatusResponse(error_text="Admin Action Reason should be specified")
+    errors: list[str] = []
     if req.admin_action is AdminAction.LiquidateImmediately:
         errors = await liquidate_account(platform, caller, req.account_id)
-        if errors:
-            return AccountRiskStatusResponse(error_text="; ".join(errors))
     async with platform.account(req.account_id):
         current = platform.state.get("accountRiskStatus", req.account_id)
         assert isinstance(current, AccountRiskStatus)
@@ -39,7 +38,8 @@ async def set_admin_auto_liq_action(platform: Platform, caller: Caller,
         status = msgspec.structs.replace(current, admin_action=req.admin_action, admin_timestamp=now,
                                          liquidate_only=liquidate_only)
         await platform.commit([updated(status)])
-    return AccountRiskStatusResponse(account_risk_status=status)
+    # The lock holds even when a contract could not be liquidated (e.g. its session is closed): say which.
+    return AccountRiskStatusResponse(account_risk_status=status, error_text="; ".join(errors) or None)
 
 
 async def liquidate_account(platform: Platform, caller: Caller, account_id: int) -> list[str]:

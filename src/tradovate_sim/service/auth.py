@@ -207,7 +207,7 @@ class SessionBook:
 
     @classmethod
     def restore(cls, sessions: Iterable[tuple[int, int]]) -> "SessionBook":
-        """Rebuild from the store's (user_id, session_id) pairs in opening order; the cap applies as in `open`."""
+        """Rebuild from the store's (user_id, session_id) pairs in opening order; `open`'s cap applies."""
         book = cls()
         for user_id, session_id in sessions:
             book.open(user_id, session_id)

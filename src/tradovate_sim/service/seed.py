@@ -110,15 +110,15 @@ def organization_changes(platform: Platform, hashing: PasswordHashing, *, admin_
     """The organization and its admin; with `demo_password`, the demo trader, two funded accounts and TEMPLATE."""
     organization = Organization(id=platform.ids.next("organization"), name="tradovate-sim")
     changes: list[Change] = [created(organization)]
-    admin, made = new_user(platform, hashing, name=admin_name, email=f"{admin_name}@localhost",
-                           password=admin_password, organization_id=organization.id, admin=True, now=now)
+    admin, made = new_user(platform, hashing.hash(admin_password), name=admin_name, email=f"{admin_name}@localhost",
+                           organization_id=organization.id, admin=True, now=now)
     changes += made
     platform.state.apply(changes[0])
     platform.state.apply(changes[1])  # the user, so that accounts can name it
     if demo_password is not None:
         _, made = new_account(platform, user=admin, name="TEMPLATE", balance=DEMO_BALANCE, now=now)
         changes += made
-        trader, made = new_user(platform, hashing, name="demo", email="demo@localhost", password=demo_password,
+        trader, made = new_user(platform, hashing.hash(demo_password), name="demo", email="demo@localhost",
                                 organization_id=organization.id, admin=False, now=now)
         changes += made
         for name in ("DEMO1", "DEMO2"):
