@@ -120,9 +120,7 @@ class TokenSigner:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()
 
-    def issue(
-        self, *, session_id: int, user_id: int, kind: TokenKind, expires: datetime, nonce: bytes
-    ) -> str:
+    def issue(self, *, session_id: int, user_id: int, kind: TokenKind, expires: datetime, nonce: bytes) -> str:
         """Sign a token; `nonce` is 8-32 random bytes (callers use `secrets.token_bytes(12)`)."""
         _require_aware(expires, "expires")
         if kind not in ("access", "md"):
@@ -162,9 +160,7 @@ class TokenSigner:
             return None
         if now >= expires:
             return None
-        return TokenClaims(
-            session_id=decoded.session_id, user_id=decoded.user_id, expires=expires, kind=decoded.kind
-        )
+        return TokenClaims(session_id=decoded.session_id, user_id=decoded.user_id, expires=expires, kind=decoded.kind)
 
 
 class SessionBook:
