@@ -179,9 +179,9 @@ def snapshot(platform: Platform, account_id: int) -> CashBalanceSnapshot:
     if not isinstance(cash, CashBalance):
         return CashBalanceSnapshot(error_text="No cash balance")
     open_pnl = 0.0
-    for (acc, contract_id), position_id in state.positions.items():
+    for contract_id, position_id in state.positions_of.get(account_id, {}).items():
         position = state.entities["position"][position_id]
-        if acc != account_id or not isinstance(position, Position) or position.net_pos == 0:
+        if not isinstance(position, Position) or position.net_pos == 0:
             continue
         instrument = platform.instrument(contract_id)
         quote = platform.market.quotes.get(contract_id)

@@ -46,10 +46,10 @@ async def liquidate_account(platform: Platform, caller: Caller, account_id: int)
     """Liquidate, as admin, every contract of the account that has a position or working orders."""
     state = platform.state
     contracts = {c for (a, c) in state.working if a == account_id}
-    for (a, c), position_id in state.positions.items():
+    for contract_id, position_id in state.positions_of.get(account_id, {}).items():
         position = state.entities["position"][position_id]
-        if a == account_id and isinstance(position, Position) and position.net_pos != 0:
-            contracts.add(c)
+        if isinstance(position, Position) and position.net_pos != 0:
+            contracts.add(contract_id)
     errors = []
     for contract_id in sorted(contracts):
         result = await orders.liquidate_position(

@@ -180,8 +180,7 @@ class Platform:
         limits = [state.entities["userAccountPositionLimit"][i] for i in state.limits_of.get(account_id, {})]
         params = [state.entities["userAccountRiskParameter"][p] for lim in limits for p in
                   state.params_of.get(lim.id, {})]
-        positions = [state.entities["position"][pid] for (acc, _c), pid in state.positions.items()
-                     if acc == account_id] if limits else []
+        positions = [state.entities["position"][pid] for pid in state.positions_of.get(account_id, {}).values()]
         assert isinstance(risk, AccountRiskStatus) and isinstance(cash, CashBalance)
         return AccountState(
             account=account, risk_status=risk, cash_balance=cash,

@@ -73,8 +73,9 @@ class State:
         self.children: dict[tuple[str, int], dict[int, None]] = defaultdict(dict)
         self.account_of: dict[tuple[str, int], int] = {}
         self.working: dict[tuple[int, int], dict[int, None]] = defaultdict(dict)  # (account, contract) -> orders
-        self.working_by_contract: dict[int, dict[int, None]] = defaultdict(dict)  # contract -> accounts... ids
+        self.working_by_contract: dict[int, dict[int, None]] = defaultdict(dict)  # contract -> account ids
         self.positions: dict[tuple[int, int], int] = {}  # (account, contract) -> position id
+        self.positions_of: dict[int, dict[int, int]] = defaultdict(dict)  # account -> contract -> position id
         self.open_fills: dict[tuple[int, int], dict[int, None]] = defaultdict(dict)
         self.fills_of_order: dict[int, list[int]] = defaultdict(list)
         self.new_command_of: dict[int, int] = {}
@@ -161,6 +162,7 @@ class State:
                         lots.pop(entity.id, None)
             case Position():
                 self.positions[(entity.account_id, entity.contract_id)] = entity.id
+                self.positions_of[entity.account_id][entity.contract_id] = entity.id
             case CashBalance():
                 self.cash_of[entity.account_id] = entity.id
             case TradingPermission():
