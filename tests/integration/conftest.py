@@ -1,0 +1,55 @@
+"""Fixtures of the HTTP integration suite.
+
+One server process serves the whole session; before each test that asks for `desk` the clock is set to an
+open ES session (2026-11-24 15:00 UTC) and `POST /sim/reset` brings the database back to the freshly seeded
+state, so tests never depend on the real date or on each other. Durability tests start their own servers.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, OPEN_TIME, Api, Desk, ServerProcess, Tokens
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    directory: Path = tmp_path_factory.mktemp("server")
+    process = ServerProcess(directory / "sim.db", directory / "server.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        try:
+            process.stop()
+        finally:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def api(server: ServerProcess) -> Iterator[Api]:
+    client = Api(server.base_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def tokens(api: Api) -> Tokens:
+    return Tokens(api)
+
+
+@pytest.fixture
+def desk(api: Api, tokens: Tokens) -> Desk:
+    admin = tokens.of(ADMIN, ADMIN_PASSWORD)
+    api.set_clock(OPEN_TIME, admin)  # before the reset, so that the contracts are listed for this date
+    api.reset(admin)
+    admin = tokens.of(ADMIN, ADMIN_PASSWORD)
+    demo = tokens.of(DEMO, DEMO_PASSWORD)
+    accounts = {a["name"]: a for a in api.entities("account", admin)}
+    return Desk(
+        api=api, admin=admin, demo=demo, demo1=accounts["DEMO1"]["id"], demo2=accounts["DEMO2"]["id"],
+        template=accounts["TEMPLATE"]["id"], demo_user=accounts["DEMO1"]["userId"],
+        admin_user=accounts["TEMPLATE"]["userId"], front=api.find("contract", FRONT, admin)["id"],
+    )
