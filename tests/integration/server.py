@@ -121,6 +121,12 @@ class Api:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> "Api":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     @staticmethod
     def _headers(token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}

@@ -106,8 +106,8 @@ def test_next_maturity_becomes_front_when_the_clock_moves_past_the_front_expiry(
     assert fronts == {202612: False, 202703: True, 202706: False}
 
 
-@pytest.mark.parametrize(("method", "action", "body"), [("POST", "quote", quote()), ("POST", "clock", {"now": SATURDAY}),
-                                                        ("GET", "clock", None), ("POST", "reset", {})])
+@pytest.mark.parametrize(("method", "action", "body"), [
+    ("POST", "quote", quote()), ("POST", "clock", {"now": SATURDAY}), ("GET", "clock", None), ("POST", "reset", {})])
 @pytest.mark.parametrize("who", ["trader", "nobody", "garbage"])
 def test_sim_control_answers_401_when_caller_is_not_an_organization_admin(
         desk: Desk, method: str, action: str, body: object, who: str) -> None:

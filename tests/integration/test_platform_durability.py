@@ -1,0 +1,167 @@
+"""Durability: what the server acknowledged is still there after it is stopped (SIGTERM) or killed (SIGKILL) and
+started again on the same database, and the tokens it issued still work."""
+
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    DEMO,
+    DEMO_PASSWORD,
+    OPEN_TIME,
+    Api,
+    ServerProcess,
+    limit,
+    order,
+    quote,
+)
+
+# Everything a client can read back about orders, fills, positions and balances. `command`/`commandReport` are
+# left out: see the xfailed visibility test in test_platform_orders.py (they only become visible after a restart).
+ENTITY_TYPES = ("user", "account", "tradingPermission", "accountRiskStatus", "cashBalance", "order", "orderVersion",
+                "executionReport", "fill", "fillFee", "fillPair", "position")
+
+
+class Session:
+    """One server on one database file, restartable, with the admin and demo tokens issued by its first life."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.server = ServerProcess(directory / "durable.db", directory / "server.log")
+        self.server.start()
+        self.api = Api(self.server.base_url)
+        self.admin = self.api.token(ADMIN, ADMIN_PASSWORD)  # issued under the real clock: still valid after restart
+        self.demo = self.api.token(DEMO, DEMO_PASSWORD)
+        self.api.set_clock(OPEN_TIME, self.admin)
+        self.accounts = {a["name"]: a["id"] for a in self.api.entities("account", self.admin)}
+
+    def restart(self, how: str) -> int | None:
+        """Stop (`term`) or kill (`kill`) the server, start a new one on the same database; the old exit code."""
+        if how == "term":
+            code: int | None = self.server.stop()
+        else:
+            self.server.kill()
+            code = self.server.process.returncode if self.server.process else None
+        self.api.close()
+        self.server = ServerProcess(self.server.db_path, self.server.log_path)
+        self.server.start()
+        self.api = Api(self.server.base_url)
+        return code
+
+    def state(self) -> dict[str, object]:
+        seen: dict[str, object] = {t: self.api.entities(t, self.admin) for t in ENTITY_TYPES}
+        for name, account_id in self.accounts.items():
+            seen[f"cashBalanceLog of {name}"] = self.api.deps("cashBalanceLog", account_id, self.admin)
+        return seen
+
+    def close(self) -> None:
+        self.api.close()
+        self.server.kill()
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    opened = Session(tmp_path)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.mark.parametrize("how", ["kill", "term"])
+def test_acknowledged_orders_fills_positions_and_balances_survive_when_the_server_restarts(
+        session: Session, how: str) -> None:
+    # Arrange: a filled buy, a partial close, a resting limit, a cancelled limit and a balance change
+    api, admin, demo = session.api, session.admin, session.demo
+    demo1, demo2 = session.accounts["DEMO1"], session.accounts["DEMO2"]
+    api.set_quote(admin)
+    api.call("order/placeorder", order(demo1, qty=3), demo)
+    api.call("order/placeorder", order(demo1, action="Sell", qty=1), demo)
+    resting = api.call("order/placeorder", limit(demo1, 6790.0, qty=2), demo)["orderId"]
+    cancelled = api.call("order/placeorder", limit(demo2, 6780.0), demo)["orderId"]
+    api.call("order/cancelorder", {"orderId": cancelled}, demo)
+    api.call("cashBalance/changedemobalance", {"accountId": demo2, "cashChange": 500.0}, admin)
+    before = session.state()
+    # Act
+    code = session.restart(how)
+    # Assert
+    if how == "term":
+        assert code in (0, -signal.SIGTERM)
+    assert session.api.get("/v1/auth/me", demo).status_code == 200
+    assert session.api.get("/v1/auth/me", admin).status_code == 200
+    after = session.state()
+    assert after == before
+    position = next(p for p in after["position"] if p["accountId"] == demo1)  # type: ignore[attr-defined]
+    assert (position["netPos"], position["bought"], position["sold"]) == (2, 3, 1)
+    assert session.api.item("order", resting, demo)["ordStatus"] == "Working"
+    assert session.api.item("order", cancelled, demo)["ordStatus"] == "Canceled"
+
+
+def test_working_order_can_be_cancelled_when_the_server_was_killed_and_restarted(session: Session) -> None:
+    # Arrange
+    demo1 = session.accounts["DEMO1"]
+    resting = session.api.call("order/placeorder", limit(demo1, 6790.0), session.demo)["orderId"]
+    session.restart("kill")
+    session.api.set_clock(OPEN_TIME, session.admin)
+    # Act
+    result = session.api.call("order/cancelorder", {"orderId": resting}, session.demo)
+    # Assert
+    assert "failureReason" not in result
+    assert session.api.item("order", resting, session.demo)["ordStatus"] == "Canceled"
+
+
+def test_every_acknowledged_order_of_a_concurrent_burst_survives_when_the_server_is_killed(session: Session) -> None:
+    # Arrange
+    api, demo = session.api, session.demo
+    accounts = [session.accounts["DEMO1"], session.accounts["DEMO2"]]
+    api.sim("quote", quote(), session.admin)
+
+    def place(n: int) -> int:
+        with Api(session.server.base_url) as client:
+            result = client.call("order/placeorder", limit(accounts[n % 2], 6700.0 + n * 0.25), demo)
+        return int(result["orderId"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        acknowledged = sorted(pool.map(place, range(40)))
+    # Act
+    session.restart("kill")
+    # Assert
+    orders = session.api.entities("order", session.admin)
+    assert sorted(o["id"] for o in orders) == acknowledged
+    assert {o["ordStatus"] for o in orders} == {"Working"}
+    prices = sorted(v["price"] for v in session.api.entities("orderVersion", session.admin))
+    assert prices == [6700.0 + n * 0.25 for n in range(40)]
+
+
+def test_existing_client_flow_works_end_to_end_when_the_server_restarts(session: Session) -> None:
+    """The issue's "Done means" flow: log in, find a contract by name, place a market order, see the fill and the
+    position, place a resting limit, cancel it, restart the server, see everything still there."""
+    # Arrange: a client that only knows its name and password
+    api = session.api
+    api.set_quote(session.admin, bid=6800.0, ask=6800.25)
+    login = api.login(DEMO, DEMO_PASSWORD)
+    token = login["accessToken"]
+    account = api.find("account", "DEMO1", token)
+    contract = api.find("contract", "ESZ6", token)
+    # Act
+    bought = api.call("order/placeorder", order(None, symbol=contract["id"], accountSpec=account["name"], qty=2),
+                      token)["orderId"]
+    fill = api.deps("fill", bought, token)
+    position = api.deps("position", account["id"], token)
+    resting = api.call("order/placeorder", limit(account["id"], 6790.0), token)["orderId"]
+    cancel = api.call("order/cancelorder", {"orderId": resting}, token)
+    session.restart("term")
+    # Assert
+    api = session.api
+    assert [(f["qty"], f["price"]) for f in fill] == [(2, 6800.25)]
+    assert [(p["netPos"], p["netPrice"]) for p in position] == [(2, 6800.25)]
+    assert "failureReason" not in cancel
+    assert api.item("order", bought, token)["ordStatus"] == "Filled"
+    assert api.item("order", resting, token)["ordStatus"] == "Canceled"
+    assert api.deps("fill", bought, token) == fill
+    assert api.deps("position", account["id"], token) == position
+    assert api.deps("cashBalance", account["id"], token)[0]["amount"] == 49995.82
