@@ -142,7 +142,7 @@ def test_user_list_shows_only_the_caller_when_caller_is_a_trader(desk: Desk) -> 
     assert desk.api.get("/v1/user/item", desk.demo, id=desk.admin_user).status_code == 404
 
 
-def test_trader_sees_permissions_balances_and_risk_status_of_own_accounts_only(desk: Desk) -> None:
+def test_trader_sees_permissions_balances_and_risk_status_when_they_belong_to_own_accounts(desk: Desk) -> None:
     # Act
     permissions = desk.api.entities("tradingPermission", desk.demo)
     balances = desk.api.entities("cashBalance", desk.demo)
@@ -157,7 +157,7 @@ def test_trader_sees_permissions_balances_and_risk_status_of_own_accounts_only(d
                                                                        (desk.demo2, "Normal")]
 
 
-def test_trader_cannot_see_orders_fills_or_positions_of_another_trader(desk: Desk) -> None:
+def test_orders_fills_and_positions_are_hidden_when_they_belong_to_another_trader(desk: Desk) -> None:
     # Arrange: a second trader with an account trades
     other_user = desk.create_user("other")
     created = desk.api.call("user/createevaluationaccounts", {

@@ -300,7 +300,7 @@ def test_oco_cancels_the_other_leg_when_one_leg_fills(desk: Desk) -> None:
     assert desk.position(desk.demo1)["netPos"] == 0
 
 
-def test_oso_brackets_stay_suspended_until_the_entry_fills_and_then_work_as_an_oco(desk: Desk) -> None:
+def test_oso_brackets_work_as_an_oco_when_the_suspended_legs_entry_fills(desk: Desk) -> None:
     # Arrange
     desk.quote(bid=6800.0, ask=6800.25)
     result = desk.place({**limit(desk.demo2, 6795.0, qty=2), "bracket1": leg("Sell", "Limit", price=6805.0),
