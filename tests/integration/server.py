@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ AFTER_ESZ6_EXPIRY = "2026-12-21T15:00:00Z"  # a Monday in the ES session, after 
 
 FRONT = "ESZ6"
 BACK = "ESH7"
-ES_TICK = 0.25
 ES_POINT_VALUE = 50.0
 ES_FEES_PER_SIDE = 0.59 + 1.38 + 0.10 + 0.02  # commission, exchange, clearing, NFA per contract
 START_BALANCE = 50_000.0
@@ -97,16 +95,6 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-@contextlib.contextmanager
-def running(db_path: Path, log_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(db_path, log_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 # --- the client ----------------------------------------------------------------------------------
@@ -336,6 +324,3 @@ def position_limit(*, total_by: str = "Contract", contract_id: int | None = None
     body.update({k: v for k, v in optional.items() if v is not None})
     return body
 
-
-def by_id(rows: list[JSON]) -> Mapping[int, JSON]:
-    return {int(row["id"]): row for row in rows}
