@@ -1,0 +1,641 @@
+"""Durable liquidations per second over HTTP, next to a trivial authenticated GET on the same server (issue 3).
+
+Starts `tradovate-sim serve` on loopback (SQLite, synchronous=FULL, manual quotes, clock frozen in an open ES
+session) and provisions accounts held by one trader (`user/createevaluationaccounts`, 100 per call), each with a
+1-lot ESZ6 position and 3 working orders (buy limit, sell limit, sell stop) against a deep quote. Each of
+`--rounds` rounds (default 3) provisions N fresh accounts, then measures from C concurrent keep-alive clients:
+
+1. `GET /v1/auth/me`: requests/s, p50/p99;
+2. `POST /v1/order/liquidateposition` of the N accounts: liquidations/s, p50/p99, and the ratio to (1). Every answer
+   must carry an `orderId`, and every account must end flat with nothing working.
+
+With py-spy installed (and without `--no-profile`), two more rounds run under py-spy (every busy thread, then the GIL
+holder only) and the functions the server spends its time in are printed. Every account is liquidated exactly once.
+
+`--scaling` instead measures one liquidation as the account's working orders grow (1, 10, 100, 1000) and as the
+accounts in the database grow (1k, 10k; 100k with `--big`). The client speaks raw HTTP/1.1 over asyncio streams
+(uvloop when present) so that it stays cheap; its CPU use is reported next to the server's.
+
+Run: `.venv/bin/python bench/liquidation.py [--accounts 1000] [--clients 32] [--results bench/RESULTS.md]`
+     `.venv/bin/python bench/liquidation.py --scaling [--big] [--results bench/RESULTS.md]`
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OPEN_TIME = "2026-11-24T15:00:00Z"  # a Tuesday, 09:00 in Chicago: the ES session is open
+SYMBOL = "ESZ6"
+ADMIN_PASSWORD = "bench-admin-pw"
+TRADER = "bencher"
+TRADER_PASSWORD = "bencher-pw"
+DEEP_QUOTE = {"symbol": SYMBOL, "bid": 6800.0, "ask": 6800.25, "bidSize": 1_000_000, "askSize": 1_000_000,
+              "depthSize": 1_000_000, "depthLevels": 10}
+BATCH = 100  # accounts per createEvaluationAccounts call (the endpoint's maximum)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+MARK_BEGIN = "<!-- bench/liquidation.py {mode}: begin -->"
+MARK_END = "<!-- bench/liquidation.py {mode}: end -->"
+
+JSON = dict[str, Any]
+
+
+# --- the server ----------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """`tradovate-sim serve` in a subprocess, with its own temporary database."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.log_path = directory / "server.log"
+        self.command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
+                        "--port", str(self.port), "--db", f"sqlite:///{directory / 'bench.db'}",
+                        "--admin-password", ADMIN_PASSWORD, "--seed", "demo", "--quotes", "manual",
+                        "--synchronous", "FULL"]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 60.0) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            if self.answers():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
+
+    def answers(self) -> bool:
+        """Whether the server answers an unauthenticated `auth/me` (with 401)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2.0) as sock:
+                sock.sendall(b"GET /v1/auth/me HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                return sock.recv(64).startswith(b"HTTP/1.1 401")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process (all its threads) has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# --- a small HTTP/1.1 keep-alive client ------------------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive connection; requests on it are sequential."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.host = host
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> "Connection":
+        reader, writer = await asyncio.open_connection(host, port)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def request(self, method: str, path: str, body: bytes | None = None,
+                      token: str | None = None) -> tuple[int, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if token:
+            head += f"Authorization: Bearer {token}\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write((head + "\r\n").encode() + (body or b""))
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "transfer-encoding":
+                raise RuntimeError("chunked responses are not supported by this client")
+        return status, await self.reader.readexactly(length) if length else b""
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: bytes
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Phase:
+    """What one phase measured: answers, wall time, client and server CPU."""
+
+    name: str
+    outcomes: list[Outcome]
+    wall: float
+    client_cpu: float
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.outcomes) / self.wall
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(o.seconds for o in self.outcomes)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
+
+    def line(self) -> str:
+        return (f"{self.name:<22} {len(self.outcomes):>7} req {self.wall:7.2f} s {self.rate:9.0f}/s  "
+                f"p50 {self.percentile(0.50):6.2f} ms  p99 {self.percentile(0.99):6.2f} ms  "
+                f"server CPU {self.server_cpu / self.wall:4.0%}  client CPU {self.client_cpu / self.wall:4.0%}")
+
+
+@dataclass
+class Bench:
+    """The running server, the connections of the C clients, and the tokens."""
+
+    server: Server
+    clients: int
+    connections: list[Connection] = field(default_factory=list)
+    admin: str = ""
+    trader: str = ""
+    trader_id: int = 0
+    template: int = 0
+    contract_id: int = 0
+    accounts: list[int] = field(default_factory=list)
+
+    async def connect(self) -> None:
+        self.connections = [await Connection.open("127.0.0.1", self.server.port) for _ in range(self.clients)]
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+
+    async def call(self, method: str, path: str, body: object = None, token: str | None = None) -> Any:
+        """One request on the first connection; must answer HTTP 200."""
+        payload = None if body is None else json.dumps(body).encode()
+        status, raw = await self.connections[0].request(method, path, payload, token or self.admin)
+        if status != 200:
+            raise RuntimeError(f"{method} {path}: HTTP {status} {raw[:500]!r}")
+        return json.loads(raw) if raw else None
+
+    async def drive(self, requests: Sequence[Request], token: str, clients: int | None = None,
+                    name: str = "") -> Phase:
+        """Send `requests` from `clients` concurrent connections, each taking the next one as soon as it is free."""
+        pool = self.connections[: clients or self.clients]
+        outcomes: list[Outcome | None] = [None] * len(requests)
+        cursor = iter(range(len(requests)))
+
+        async def worker(connection: Connection) -> None:
+            for index in cursor:
+                request = requests[index]
+                started = time.perf_counter()
+                status, body = await connection.request(request.method, request.path, request.body, token)
+                outcomes[index] = Outcome(status, body, time.perf_counter() - started)
+
+        server_cpu, client_cpu, started = self.server.cpu_seconds(), time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in pool))
+        wall = time.perf_counter() - started
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(requests)
+        return Phase(name=name, outcomes=done, wall=wall, client_cpu=time.process_time() - client_cpu,
+                     server_cpu=self.server.cpu_seconds() - server_cpu)
+
+
+def post(path: str, body: object) -> Request:
+    return Request("POST", path, json.dumps(body).encode())
+
+
+def require_success(phase: Phase, what: str) -> None:
+    for outcome in phase.outcomes:
+        if outcome.status != 200 or b"failureReason" in outcome.body or b'"errorText"' in outcome.body:
+            raise RuntimeError(f"{what}: HTTP {outcome.status} {outcome.body[:500]!r}")
+
+
+# --- provisioning --------------------------------------------------------------------------------------------------
+
+
+async def set_up(bench: Bench) -> None:
+    """Admin and trader tokens, the frozen clock, the deep quote, the trader."""
+    login = await bench.call("POST", "/v1/auth/accesstokenrequest", {"name": "admin", "password": ADMIN_PASSWORD})
+    bench.admin = login["accessToken"]
+    await bench.call("POST", "/sim/clock", {"now": OPEN_TIME})
+    await bench.call("POST", "/sim/quote", DEEP_QUOTE)
+    bench.contract_id = (await bench.call("GET", f"/v1/contract/find?name={SYMBOL}"))["id"]
+    accounts = await bench.call("GET", "/v1/account/list")
+    bench.template = next(a["id"] for a in accounts if a["name"] == "TEMPLATE")
+    created = await bench.call("POST", "/v1/user/createevaluationusers", {"users": [{
+        "name": TRADER, "email": f"{TRADER}@example.com", "password": TRADER_PASSWORD, "firstName": "Bench",
+        "lastName": "Marker"}]})
+    bench.trader_id = created["results"][0]["userId"]
+    login = await bench.call("POST", "/v1/auth/accesstokenrequest", {"name": TRADER, "password": TRADER_PASSWORD})
+    bench.trader = login["accessToken"]
+
+
+async def create_accounts(bench: Bench, count: int) -> list[int]:
+    """`count` more funded accounts held by the trader, 100 per request."""
+    made: list[int] = []
+    first = len(bench.accounts)
+    for start in range(first, first + count, BATCH):
+        names = [f"B{i:07d}" for i in range(start, min(start + BATCH, first + count))]
+        result = await bench.call("POST", "/v1/user/createevaluationaccounts", {"accounts": [
+            {"userId": bench.trader_id, "templateAccountId": bench.template, "name": name,
+             "initialBalance": 50_000.0} for name in names]})
+        ids = [r.get("accountId") for r in result["results"]]
+        if not all(ids):
+            raise RuntimeError(f"createEvaluationAccounts: {result}")
+        made += ids
+    bench.accounts += made
+    return made
+
+
+def book_requests(account_id: int, working: int = 3) -> list[Request]:
+    """A 1-lot long position and `working` resting orders (buy limits, sell limits and sell stops in turn)."""
+    requests = [post("/v1/order/placeorder", {"accountId": account_id, "symbol": SYMBOL, "action": "Buy",
+                                              "orderQty": 1, "orderType": "Market"})]
+    for k in range(working):
+        offset = 2.5 + 0.25 * (k // 3)
+        kind = k % 3
+        body: JSON = {"accountId": account_id, "symbol": SYMBOL, "orderQty": 1}
+        if kind == 0:
+            body |= {"action": "Buy", "orderType": "Limit", "price": 6800.0 - offset}
+        elif kind == 1:
+            body |= {"action": "Sell", "orderType": "Limit", "price": 6800.25 + offset}
+        else:
+            body |= {"action": "Sell", "orderType": "Stop", "stopPrice": 6800.0 - offset}
+        requests.append(post("/v1/order/placeorder", body))
+    return requests
+
+
+async def provision(bench: Bench, count: int, working: int = 3) -> list[int]:
+    accounts = await create_accounts(bench, count)
+    requests = [r for a in accounts for r in book_requests(a, working)]
+    require_success(await bench.drive(requests, bench.trader), "placeorder")
+    return accounts
+
+
+def liquidations(bench: Bench, accounts: Sequence[int]) -> list[Request]:
+    return [post("/v1/order/liquidateposition", {"accountId": a, "contractId": bench.contract_id, "admin": False})
+            for a in accounts]
+
+
+async def liquidate(bench: Bench, accounts: Sequence[int], clients: int | None = None,
+                    name: str = "liquidateposition") -> Phase:
+    phase = await bench.drive(liquidations(bench, accounts), bench.trader, clients, name)
+    for outcome in phase.outcomes:
+        if outcome.status != 200 or "orderId" not in outcome.json() or b"failureReason" in outcome.body:
+            raise RuntimeError(f"liquidation: HTTP {outcome.status} {outcome.body[:500]!r}")
+    return phase
+
+
+async def verify_flat(bench: Bench, accounts: Sequence[int]) -> None:
+    wanted = set(accounts)
+    positions = await bench.call("GET", "/v1/position/list", token=bench.trader)
+    held = [p for p in positions if p["accountId"] in wanted and p["netPos"] != 0]
+    orders = await bench.call("GET", "/v1/order/list", token=bench.trader)
+    working = [o for o in orders if o["accountId"] in wanted and o["ordStatus"] in ("Working", "Suspended")]
+    if held or working:
+        raise RuntimeError(f"not flat after liquidation: {len(held)} positions, {len(working)} working orders")
+
+
+# --- profiling -----------------------------------------------------------------------------------------------------
+
+
+def py_spy() -> str | None:
+    local = Path(sys.executable).parent / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+@contextlib.contextmanager
+def sampling(pid: int, output: Path, *, gil: bool, rate: int = 500) -> Iterator[None]:
+    """py-spy samples the server while the block runs, into raw collapsed stacks: every busy thread, or (`gil`)
+    only the thread holding the GIL, which shows where the interpreter's one core goes."""
+    tool = py_spy()
+    assert tool is not None
+    process = subprocess.Popen([tool, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+                                "--threads", *(["--gil"] if gil else []), "--output", str(output)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # let py-spy attach
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=60)
+        if not output.exists():
+            raise RuntimeError(f"py-spy wrote nothing: {errors.decode(errors='replace')}")
+
+
+FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+# Leaf frames where a thread waits rather than works (py-spy cannot always tell): the executor's idle workers,
+# the writer's queue.get, and uvloop's C loop (I/O and epoll wait happen below Runner.run, in C).
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py)", "SqliteStore._run (tradovate_sim/storage/sqlite.py)")
+
+
+def frame_name(frame: str, *, line: bool = False) -> str:
+    match = FRAME.match(frame.strip())
+    if match is None:
+        return frame.strip()
+    path = match["file"]
+    for marker in ("site-packages/", "lib/python3.11/", "src/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    where = f"{path}:{match['line']}" if line and match["line"] else path
+    return f"{match['function']} ({where})"
+
+
+@dataclass
+class Samples:
+    """Collapsed py-spy stacks of one thread."""
+
+    total: int = 0
+    own: Counter[str] = field(default_factory=Counter)
+    inclusive: Counter[str] = field(default_factory=Counter)
+
+
+def read_stacks(raw: Path) -> tuple[dict[str, Samples], int]:
+    """Samples per thread name, idle leaves left out; and how many idle samples were left out."""
+    threads: dict[str, Samples] = {}
+    idle = 0
+    for text in raw.read_text().splitlines():
+        stack, _, count_text = text.rpartition(" ")
+        frames = stack.split(";")
+        if not count_text.isdigit() or len(frames) < 2:
+            continue
+        count = int(count_text)
+        leaf = frame_name(frames[-1])
+        if leaf in IDLE_LEAVES:
+            idle += count
+            continue
+        thread = threads.setdefault(frames[0].split(": ", 1)[-1].strip(), Samples())
+        thread.total += count
+        thread.own[frame_name(frames[-1], line=True)] += count
+        for name in {frame_name(f) for f in frames[1:]}:
+            thread.inclusive[name] += count
+    return threads, idle
+
+
+def summarize_profile(raw: Path, top: int = 15) -> list[str]:
+    """Busy samples per thread, the top own lines of each busy thread, and the inclusive share of the server's own
+    functions on the event loop thread."""
+    threads, idle = read_stacks(raw)
+    busy = sum(t.total for t in threads.values())
+    if not busy:
+        return ["(no samples)"]
+    lines = [f"{busy} busy samples ({idle} idle samples dropped); busy samples by thread: "
+             + ", ".join(f"{name} {t.total / busy:.0%}" for name, t in sorted(threads.items(),
+                                                                          key=lambda kv: -kv[1].total)), ""]
+    for name, thread in sorted(threads.items(), key=lambda kv: -kv[1].total)[:2]:
+        lines += [f"| own % of {name} | line |", "|---:|---|"]
+        lines += [f"| {c / thread.total:.1%} | `{frame}` |" for frame, c in thread.own.most_common(top)]
+        lines.append("")
+    main = threads.get("MainThread")
+    if main is not None:
+        ours = [(n, c) for n, c in main.inclusive.most_common()
+                if "tradovate_sim/" in n and "cli.py" not in n]
+        lines += ["| inclusive % of MainThread | function |", "|---:|---|"]
+        lines += [f"| {c / main.total:.1%} | `{n}` |" for n, c in ours[:top + 10]]
+        loop = sum(c for k, c in main.own.items() if k.startswith("Runner.run ("))
+        lines += ["", f"MainThread samples inside uvloop's C loop (socket I/O, callbacks, epoll): "
+                  f"{loop / main.total:.1%}"]
+    return lines
+
+
+# --- the runs ------------------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, Linux {platform.release()}, " \
+           f"Python {platform.python_version()}"
+
+
+async def main_run(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
+    """Rounds of: provision N fresh accounts, measure auth/me, liquidate the N accounts. Each account is liquidated
+    once; the rounds show how steady the numbers are on a shared machine."""
+    me = [Request("GET", "/v1/auth/me")] * args.me_requests
+    require_success(await bench.drive(me[: min(2000, len(me))], bench.trader), "warm-up")
+    report += [
+        f"- Each round: {args.accounts} fresh accounts, each with a 1-lot ESZ6 position and 3 working orders (buy "
+        f"limit, sell limit, sell stop); then {args.me_requests} `GET auth/me` and the {args.accounts} "
+        f"liquidations, both from {args.clients} concurrent keep-alive clients. Every liquidation cancels 3 orders "
+        "and fills a 1-lot market order, committed durably (SQLite WAL, synchronous=FULL) before the answer; "
+        "afterwards every account is checked flat with nothing working.",
+        "",
+        "| round | phase | requests | wall s | per second | p50 ms | p99 ms | server CPU | client CPU |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios: list[tuple[float, Phase, Phase]] = []
+    for round_number in range(1, args.rounds + 1):
+        started = time.perf_counter()
+        accounts = await provision(bench, args.accounts)
+        print(f"round {round_number}: provisioned {len(accounts)} accounts in {time.perf_counter() - started:.1f} s",
+              flush=True)
+        trivial = await bench.drive(me, bench.trader, name="GET auth/me")
+        require_success(trivial, "auth/me")
+        liquidated = await liquidate(bench, accounts, name="POST liquidateposition")
+        await verify_flat(bench, accounts)
+        ratio = liquidated.rate / trivial.rate
+        ratios.append((ratio, trivial, liquidated))
+        print(trivial.line(), liquidated.line(), f"ratio {ratio:.1%}", sep="\n", flush=True)
+        for phase in (trivial, liquidated):
+            report.append(f"| {round_number} | {phase.name} | {len(phase.outcomes)} | {phase.wall:.2f} | "
+                          f"{phase.rate:.0f} | {phase.percentile(0.5):.2f} | {phase.percentile(0.99):.2f} | "
+                          f"{phase.server_cpu / phase.wall:.0%} | {phase.client_cpu / phase.wall:.0%} |")
+    ratio, trivial, liquidated = sorted(ratios, key=lambda r: r[0])[len(ratios) // 2]
+    summary = (f"Median round: {liquidated.rate:.0f} liquidations/s (p50 {liquidated.percentile(0.5):.1f} ms, "
+               f"p99 {liquidated.percentile(0.99):.1f} ms) against {trivial.rate:.0f} auth/me/s: ratio "
+               f"{ratio:.1%} (issue floor: 1000/s, p99 < 50 ms, 10 %; goal 25 %, p99 < 10 ms)")
+    print(summary, flush=True)
+    report += ["", f"**{summary}.**"]
+    if not args.no_profile and py_spy() is not None:
+        await profile(bench, args, report)
+
+
+async def profile(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
+    """Two more liquidation rounds on fresh accounts under py-spy: all busy threads, then the GIL holder only."""
+    directory = Path(tempfile.mkdtemp(prefix="liquidation-profile-"))
+    for gil in (False, True):
+        accounts = await provision(bench, args.profile_accounts)
+        raw = directory / ("gil.txt" if gil else "threads.txt")
+        with sampling(bench.server.pid, raw, gil=gil):
+            profiled = await liquidate(bench, accounts, name="profiled (GIL)" if gil else "profiled (threads)")
+        print(profiled.line(), flush=True)
+        await verify_flat(bench, accounts)
+        summary = summarize_profile(raw)
+        print("\n".join(summary), flush=True)
+        what = "the thread holding the GIL only (`--gil`)" if gil else "every busy thread"
+        report += ["", f"#### py-spy, {what}: {len(accounts)} more liquidations from {args.clients} clients at "
+                   f"{profiled.rate:.0f}/s under the profiler (500 Hz; raw stacks in {raw})", "", *summary]
+
+
+async def scaling_run(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
+    report += ["- One liquidation as the account's working orders grow: liquidations one at a time (one client) of "
+               "fresh accounts holding a 1-lot position and k working orders on ESZ6.", "",
+               "| working orders k | accounts | p50 ms | max ms | p50 per cancelled order ms |",
+               "|---:|---:|---:|---:|---:|"]
+    for working in (1, 10, 100, 1000):
+        repeats = 20 if working <= 10 else 10 if working == 100 else 5
+        accounts = await provision(bench, repeats, working)
+        phase = await liquidate(bench, accounts, clients=1, name=f"k={working}")
+        await verify_flat(bench, accounts)
+        print(phase.line(), flush=True)
+        p50 = phase.percentile(0.5)
+        report.append(f"| {working} | {repeats} | {p50:.2f} | {phase.percentile(1.0):.2f} | {p50 / working:.3f} |")
+    sizes = [1_000, 10_000] + ([100_000] if args.big else [])
+    report += ["", "- One liquidation as the accounts in the database grow: every account holds a 1-lot position "
+               "and 3 working orders on the same contract (ESZ6); at each size, 200 liquidations one at a time "
+               f"(1 client) and 1000 from {args.clients} clients.", "",
+               "| accounts in db | 1 client p50 ms | 1 client p99 ms | "
+               f"{args.clients} clients liquidations/s | p50 ms | p99 ms |", "|---:|---:|---:|---:|---:|---:|"]
+    for size in sizes:
+        missing = size - len(bench.accounts)
+        started = time.perf_counter()
+        fresh: list[int] = []
+        for chunk in range(0, missing, 5_000):
+            fresh += await provision(bench, min(5_000, missing - chunk))
+        print(f"database holds {len(bench.accounts)} accounts (+{missing} in {time.perf_counter() - started:.0f} s)",
+              flush=True)
+        pool = fresh[-1200:]  # never liquidated before: each account is liquidated once
+        single = await liquidate(bench, pool[:200], clients=1, name=f"{size} accts, 1 client")
+        many = await liquidate(bench, pool[200:], name=f"{size} accts, {args.clients} clients")
+        await verify_flat(bench, pool)
+        print(single.line(), flush=True)
+        print(many.line(), flush=True)
+        report.append(f"| {size} | {single.percentile(0.5):.2f} | {single.percentile(0.99):.2f} | "
+                      f"{many.rate:.0f} | {many.percentile(0.5):.2f} | {many.percentile(0.99):.2f} |")
+
+
+def write_results(path: Path, mode: str, section: list[str]) -> None:
+    """Replace this mode's generated block in `path` (or append it), leaving everything else alone."""
+    begin, end = MARK_BEGIN.format(mode=mode), MARK_END.format(mode=mode)
+    block = "\n".join([begin, *section, end])
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+async def run(args: argparse.Namespace) -> list[str]:
+    directory = Path(tempfile.mkdtemp(prefix="liquidation-bench-"))
+    server = Server(directory)
+    server.start()
+    bench = Bench(server=server, clients=args.clients)
+    mode = "scaling" if args.scaling else "throughput"
+    command = " ".join(["python bench/liquidation.py", *sys.argv[1:]])
+    report = [f"### Liquidation {mode}: `{command}`", "",
+              f"- Machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+              "- Server: `tradovate-sim serve` (one process, uvicorn), SQLite `synchronous=FULL`, `--quotes manual`, "
+              f"clock frozen at {OPEN_TIME}; client: raw HTTP/1.1 keep-alive over asyncio in one process."]
+    try:
+        await bench.connect()
+        await set_up(bench)
+        if args.scaling:
+            await scaling_run(bench, args, report)
+        else:
+            await main_run(bench, args, report)
+    finally:
+        bench.close()
+        server.stop()
+    if "unhandled error" in server.log():
+        raise RuntimeError(f"the server logged an unhandled error:\n{server.log()[-3000:]}")
+    shutil.rmtree(directory, ignore_errors=True)
+    return report
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--accounts", type=int, default=1000, help="accounts to liquidate (default 1000)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
+    parser.add_argument("--me-requests", type=int, default=10_000, help="auth/me requests measured (default 10000)")
+    parser.add_argument("--profile-accounts", type=int, default=1500,
+                        help="accounts liquidated under py-spy, per profile (default 1500)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
+    parser.add_argument("--scaling", action="store_true", help="measure growth with working orders and accounts")
+    parser.add_argument("--big", action="store_true", help="with --scaling, also 100k accounts")
+    parser.add_argument("--results", type=Path, help="write the section into this Markdown file (e.g. RESULTS.md)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    runner: Callable[[Awaitable[list[str]]], list[str]] = asyncio.run
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        runner = uvloop.run
+    report = runner(run(args))
+    print("\n".join(report))
+    if args.results is not None:
+        write_results(args.results, "scaling" if args.scaling else "throughput", report)
+        print(f"written to {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
