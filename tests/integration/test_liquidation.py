@@ -206,12 +206,13 @@ def long_position(desk: Desk, qty: int = 3, account_id: int | None = None) -> in
     return order_id
 
 
-def new_order_ids(before: dict[str, int], desk: Desk) -> list[JSON]:
-    return [o for o in desk.admin.entities("order") if o["id"] > before["maxOrder"]]
+def last_order_id(desk: Desk) -> int:
+    return max((int(o["id"]) for o in desk.admin.entities("order")), default=0)
 
 
-def max_order_id(desk: Desk) -> dict[str, int]:
-    return {"maxOrder": max((o["id"] for o in desk.admin.entities("order")), default=0)}
+def orders_after(desk: Desk, last: int) -> list[JSON]:
+    """Orders created since `last_order_id` answered `last`."""
+    return [o for o in desk.admin.entities("order") if o["id"] > last]
 
 
 async def storm(base_url: str, token: str, requests: list[tuple[str, JSON]], *,
@@ -385,12 +386,12 @@ def test_any_book_is_cancelled_exactly_and_the_position_ends_flat(desk: Desk, ne
 def test_position_is_closed_by_one_market_order_for_its_size(desk: Desk, opening: str, closing: str,
                                                              price: float) -> None:
     desk.place(order(desk.demo1, opening, 4))
-    before = max_order_id(desk)
+    last = last_order_id(desk)
 
     result = desk.liquidate(desk.demo1, desk.es, customTag50=TAG, isAutomated=True)
 
     assert set(result) == {"orderId"}  # Tradovate's sample answer: no failureReason at all
-    [closing_order] = new_order_ids(before, desk)
+    [closing_order] = orders_after(desk, last)
     assert closing_order["id"] == result["orderId"]
     assert (closing_order["action"], closing_order["ordStatus"], closing_order["admin"]) == (closing, "Filled", False)
     version = desk.version(result["orderId"])
@@ -437,12 +438,12 @@ def test_closing_orders_command_carries_custom_tag50_and_is_automated(desk: Desk
 def test_flat_position_cancels_working_orders_and_succeeds_without_order_id(desk: Desk) -> None:
     resting = [desk.place(limit(desk.demo1, "Buy", 1, 6790.0))["orderId"],
                desk.place(stop(desk.demo1, "Sell", 2, 6780.0))["orderId"]]
-    before = max_order_id(desk)
+    last = last_order_id(desk)
 
     result = desk.liquidate(desk.demo1, desk.es)
 
     assert result == {}
-    assert new_order_ids(before, desk) == []
+    assert orders_after(desk, last) == []
     for order_id in resting:
         desk.assert_cancelled_by_liquidation(order_id)
     [audit] = desk.audit(desk.demo1)
@@ -450,10 +451,10 @@ def test_flat_position_cancels_working_orders_and_succeeds_without_order_id(desk
 
 
 def test_flat_position_without_orders_succeeds_and_sends_no_order(desk: Desk) -> None:
-    before = max_order_id(desk)
+    last = last_order_id(desk)
 
     assert desk.liquidate(desk.demo1, desk.es) == {}
-    assert new_order_ids(before, desk) == []
+    assert orders_after(desk, last) == []
 
 
 # --- 5. account states -------------------------------------------------------------------------------------------
@@ -690,7 +691,7 @@ def test_empty_bid_leaves_the_whole_closing_order_working(desk: Desk) -> None:
 def test_fifty_concurrent_liquidations_send_exactly_one_closing_order(desk: Desk) -> None:
     long_position(desk, 7)
     resting = desk.place(limit(desk.demo1, "Buy", 1, 6790.0))["orderId"]
-    before = max_order_id(desk)
+    last = last_order_id(desk)
     body = liquidation(desk.demo1, desk.es)
 
     answers = asyncio.run(storm(desk.base_url, desk.demo.token, [(f"/v1/{LIQUIDATE}", body)] * 50))
@@ -700,7 +701,7 @@ def test_fifty_concurrent_liquidations_send_exactly_one_closing_order(desk: Desk
     with_order = [r for r in results if "orderId" in r]
     assert len(with_order) == 1, results
     assert all(r == {} for r in results if "orderId" not in r), results
-    assert [o["id"] for o in new_order_ids(before, desk)] == [with_order[0]["orderId"]]
+    assert [o["id"] for o in orders_after(desk, last)] == [with_order[0]["orderId"]]
     assert desk.net_pos(desk.demo1, desk.es) == 0
     desk.assert_cancelled_by_liquidation(resting)
     assert [a["liquidatedNetPos"] for a in desk.audit(desk.demo1)].count(7) == 1
@@ -709,7 +710,7 @@ def test_fifty_concurrent_liquidations_send_exactly_one_closing_order(desk: Desk
 def test_fifty_concurrent_liquidations_on_a_thin_book_leave_one_order_working(desk: Desk) -> None:
     long_position(desk, 7)
     desk.quote(size=3, depth=0)
-    before = max_order_id(desk)
+    last = last_order_id(desk)
     body = liquidation(desk.demo1, desk.es, admin=True)
 
     answers = asyncio.run(storm(desk.base_url, desk.admin.token, [(f"/v1/{LIQUIDATE}", body)] * 50))
@@ -718,7 +719,7 @@ def test_fifty_concurrent_liquidations_on_a_thin_book_leave_one_order_working(de
     with_order = [r for r in results if "orderId" in r]
     assert len(with_order) == 1, results
     assert {r.get("failureReason") for r in results if "orderId" not in r} == {"AnotherCommandPending"}
-    assert [o["id"] for o in new_order_ids(before, desk)] == [with_order[0]["orderId"]]
+    assert [o["id"] for o in orders_after(desk, last)] == [with_order[0]["orderId"]]
     assert desk.net_pos(desk.demo1, desk.es) == 4
     assert [o["id"] for o in desk.working(desk.demo1)] == [with_order[0]["orderId"]]
 
