@@ -19,6 +19,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quotes: str = "synthetic"  # synthetic | manual
     tick_seconds: float = 0.5  # how often the synthetic market moves
     catalogue: str | None = None  # a TOML file of extra or overriding products
+    ws_timeout: float = 30.0  # seconds a socket may stay silent (or unauthorized) before it is closed
     synchronous: str = "FULL"  # SQLite: FULL survives power loss; NORMAL survives a killed process
 
     @property

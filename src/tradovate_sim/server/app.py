@@ -5,58 +5,29 @@ a 400 naming the field, a missing or bad token a 401, an unknown operation or en
 answered 500 without detail.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from tradovate_sim.core.view import Caller
+from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.runtime import Runtime
+from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
-from tradovate_sim.service.endpoints import Endpoint, Services
+from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.errors import ApiError, bad_request, denied, not_found
 
 log = logging.getLogger("tradovate_sim")
 JSON = "application/json"
 MAX_BODY = 1 << 20
-
-
-class Codec:
-    """Encoders and decoders, built once per app."""
-
-    def __init__(self, table: dict[str, Endpoint]) -> None:
-        self.encoder = msgspec.json.Encoder()
-        self.decoders: dict[type, msgspec.json.Decoder[Any]] = {
-            e.request: msgspec.json.Decoder(e.request) for e in table.values() if e.request is not None
-        }
-
-    def decode(self, request_type: type, body: bytes) -> Any:
-        if not body.strip():
-            raise bad_request("body: a JSON object is required")
-        try:
-            return self.decoders[request_type].decode(body)
-        except msgspec.ValidationError as error:
-            raise bad_request(_field_message(str(error))) from None
-        except msgspec.DecodeError as error:
-            raise bad_request(f"body: malformed JSON ({error})") from None
-
-    def response(self, payload: object, status: int = 200) -> Response:
-        return Response(self.encoder.encode(payload), status_code=status, media_type=JSON)
-
-
-def _field_message(message: str) -> str:
-    """msgspec says 'Expected `int`, got `str` - at `$.accountId`'; lead with the field."""
-    text, _, where = message.rpartition(" - at `")
-    if not text:
-        return message
-    field = where.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
-    return f"{field}: {text}"
 
 
 def _bearer(request: Request) -> str | None:
@@ -65,22 +36,34 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def respond(codec: Codec, payload: object, status: int = 200) -> Response:
+    return Response(codec.encode(payload), status_code=status, media_type=JSON)
+
+
 def error_response(codec: Codec, error: ApiError) -> Response:
-    return codec.response({"errorText": error.message}, error.status)
+    return respond(codec, {"errorText": error.message}, error.status)
 
 
 def create_app(runtime: Runtime) -> Starlette:
     table = endpoints.build()
     codec = Codec(table)
     holder: dict[str, Services] = {}
+    hub = Hub(holder, table, codec, runtime.settings.ws_timeout)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         holder["services"] = await runtime.start()
+        runtime.platform.fanout.subscribers.append(hub)
+        runtime.platform.quote_listeners.append(hub.quotes_changed)
         try:
             yield
         finally:
+            hub.shutdown()
+            await asyncio.sleep(0.05)  # let the shutdown frames go out
             await runtime.stop()
+
+    async def websocket(socket: WebSocket) -> None:
+        await hub.serve(socket)
 
     async def dispatch(request: Request) -> Response:
         try:
@@ -98,12 +81,12 @@ def create_app(runtime: Runtime) -> Starlette:
                     raise ApiError(413, "body: larger than 1 MiB")
                 body = codec.decode(endpoint.request, raw)
             result = await endpoint.handler(services, caller, body, request.query_params)
-            return codec.response(result)
+            return respond(codec, result)
         except ApiError as error:
             return error_response(codec, error)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return codec.response({"errorText": "Internal server error"}, 500)
+            return respond(codec, {"errorText": "Internal server error"}, 500)
 
     def _admin(request: Request) -> Caller:
         caller = holder["services"].identity.caller(_bearer(request))
@@ -118,11 +101,11 @@ def create_app(runtime: Runtime) -> Starlette:
             raw = await request.body() if request.method == "POST" else b""
             platform = runtime.platform
             if action == "quote" and request.method == "POST":
-                quote = await simulator.set_quote(platform, codec_decode(raw, simulator.QuoteRequest))
-                return codec.response(quote_json(platform, quote))
+                quote = await simulator.set_quote(platform, decode_as(raw, simulator.QuoteRequest))
+                return respond(codec, quote_json(platform, quote))
             if action == "clock":
                 if request.method == "POST":
-                    req = codec_decode(raw, simulator.ClockRequest)
+                    req = decode_as(raw, simulator.ClockRequest)
                     if req.mode == "real":
                         platform.clock.resume()
                     elif req.now is not None:
@@ -133,35 +116,25 @@ def create_app(runtime: Runtime) -> Starlette:
                         raise bad_request("body: one of now, advanceSeconds or mode=real is required")
                     await runtime.list_contracts()
                 clock = platform.clock
-                return codec.response(simulator.ClockState(now=clock.now(), mode="real" if clock.is_real
+                return respond(codec, simulator.ClockState(now=clock.now(), mode="real" if clock.is_real
                                                            else "fixed"))
             if action == "reset" and request.method == "POST":
                 await runtime.reset()
-                return codec.response({"ok": True})
+                return respond(codec, {"ok": True})
             raise not_found(f"Unknown simulator control /sim/{action}")
         except ApiError as error:
             return error_response(codec, error)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return codec.response({"errorText": "Internal server error"}, 500)
+            return respond(codec, {"errorText": "Internal server error"}, 500)
 
     routes = [
+        WebSocketRoute("/v1/websocket", websocket),
         Route("/v1/{path:path}", dispatch, methods=["GET", "POST"]),
         Route("/sim/{action}", sim, methods=["GET", "POST"]),
+        WebSocketRoute("/websocket", websocket),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-T = Any
-
-
-def codec_decode(raw: bytes, kind: type[T]) -> T:
-    try:
-        return msgspec.json.decode(raw or b"{}", type=kind)
-    except msgspec.ValidationError as error:
-        raise bad_request(_field_message(str(error))) from None
-    except msgspec.DecodeError as error:
-        raise bad_request(f"body: malformed JSON ({error})") from None
 
 
 def quote_json(platform: Any, quote: Any) -> dict[str, object]:

@@ -50,6 +50,12 @@ class Identity:
         return Caller(user_id=user.id, organization_id=user.organization_id or 0,
                       organization_admin=credential.organization_admin, session_id=claims.session_id)
 
+    def caller_of_session(self, caller: Caller) -> Caller:
+        """Re-check a socket's caller on each request: its session may have ended since it authorized."""
+        if caller.session_id is None or not self.sessions.is_live(caller.session_id):
+            raise denied("Session ended: authorize again")
+        return caller
+
     def _tokens(self, user: User, session_id: int, now: datetime) -> AccessTokenResponse:
         expires = now + ACCESS_TOKEN_LIFETIME
         issue = self.signer.issue

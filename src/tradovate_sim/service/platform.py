@@ -6,7 +6,7 @@ changes durably, apply them to memory, publish them, answer.
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 
@@ -91,6 +91,13 @@ class Platform:
         self.encoder = msgspec.json.Encoder()
         self.decoders = {name: msgspec.json.Decoder(cls) for name, cls in CLASSES.items()}
         self.spec_of_product: dict[int, ProductSpec] = {}
+        self.quote_listeners: list[Callable[[Sequence[int]], None]] = []
+
+    def quotes_changed(self, contract_ids: Sequence[int]) -> None:
+        """Tell market-data subscribers which quotes moved."""
+        if contract_ids:
+            for listener in self.quote_listeners:
+                listener(contract_ids)
 
     # --- durability -------------------------------------------------------------------------------
 

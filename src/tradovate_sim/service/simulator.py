@@ -92,6 +92,7 @@ async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
         depth_levels=req.depth_levels if req.depth_levels is not None else DEPTH_LEVELS,
     )
     platform.market.set(quote)
+    platform.quotes_changed([contract_id])
     await match_contract(platform, contract_id)
     return quote
 
@@ -110,7 +111,9 @@ class MarketLoop:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            for contract_id in self.platform.market.walk(self.platform.now()):
+            moved = self.platform.market.walk(self.platform.now())
+            self.platform.quotes_changed(moved)
+            for contract_id in moved:
                 await match_contract(self.platform, contract_id)
 
     async def stop(self) -> None:

@@ -1,0 +1,146 @@
+"""`user/syncrequest`: which accounts and entity types a socket follows, its snapshot, and which committed
+changes it receives afterwards as `props` events."""
+
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from tradovate_sim.core.decision import Change
+from tradovate_sim.core.view import Caller
+from tradovate_sim.model.entities import Account, Contract, ContractMaturity, Entity, Order, Position, Product
+from tradovate_sim.service.errors import bad_request
+from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.visibility import REFERENCE, can_see_account, organization_of_account
+
+ACCOUNT_TYPES = (
+    "account", "accountRiskStatus", "userAccountAutoLiq", "cashBalance", "cashBalanceLog", "position", "fillPair",
+    "order", "command", "commandReport", "executionReport", "orderVersion", "fill", "fillFee", "tradingPermission",
+    "userAccountPositionLimit", "userAccountRiskParameter", "autoLiqTransaction",
+)
+DEFAULT_TYPES = (*ACCOUNT_TYPES, "user", "contract", "contractMaturity", "product", "exchange", "currency")
+IRREGULAR_PLURALS = {"accountRiskStatus": "accountRiskStatuses", "currency": "currencies"}
+
+
+def plural(entity_type: str) -> str:
+    return IRREGULAR_PLURALS.get(entity_type, entity_type + "s")
+
+
+class ShardingExpression(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    expression_type: str
+    divisor: int
+    remainder: int
+
+
+class SyncRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    users: list[int] | None = None
+    accounts: list[int] | None = None
+    split_responses: bool | None = None
+    sharding_expression: ShardingExpression | None = None
+    entity_types: list[str] | None = None
+
+
+class Subscription:
+    """What one socket follows: a set of accounts and users, and entity types."""
+
+    def __init__(self, platform: Platform, caller: Caller, req: SyncRequest) -> None:
+        self.platform = platform
+        self.caller = caller
+        self.types = frozenset(req.entity_types) if req.entity_types else frozenset(DEFAULT_TYPES)
+        unknown = self.types - frozenset(DEFAULT_TYPES)
+        if unknown:
+            raise bad_request(f"entityTypes: unknown entity types {sorted(unknown)}")
+        shard = req.sharding_expression
+        if shard is not None:
+            if shard.expression_type not in ("modAccountId", "modUserId"):
+                raise bad_request("shardingExpression.expressionType: expected modAccountId or modUserId")
+            if shard.divisor <= 0 or not 0 <= shard.remainder < shard.divisor:
+                raise bad_request("shardingExpression: divisor > 0 and 0 <= remainder < divisor required")
+        self.shard = shard
+        self.wanted_accounts = frozenset(req.accounts) if req.accounts else None
+        self.wanted_users = frozenset(req.users) if req.users else None
+        self.accounts: set[int] = {a.id for a in self._candidates() if self.follows_account(a)}
+        self.users: set[int] = {caller.user_id} | {
+            a.user_id for a in self._candidates() if a.id in self.accounts}
+
+    def _candidates(self) -> Iterable[Account]:
+        for account in self.platform.entities("account"):
+            if isinstance(account, Account):
+                yield account
+
+    def follows_account(self, account: Account) -> bool:
+        if not can_see_account(self.platform, self.caller, account.id):
+            return False
+        if self.wanted_accounts is not None and account.id not in self.wanted_accounts:
+            return False
+        if self.wanted_users is not None and account.user_id not in self.wanted_users:
+            return False
+        if self.shard is not None:
+            key = account.id if self.shard.expression_type == "modAccountId" else account.user_id
+            return key % self.shard.divisor == self.shard.remainder
+        return True
+
+    def snapshot(self) -> dict[str, list[Entity]]:
+        """Everything followed, keyed by Tradovate's plural collection names."""
+        state = self.platform.state
+        out: dict[str, list[Entity]] = {plural(t): [] for t in self.types}
+        out.setdefault("users", [])
+        out.setdefault("contractGroups", [])
+        for entity_type in self.types:
+            if entity_type in REFERENCE or entity_type == "user":
+                continue
+            rows = out[plural(entity_type)]
+            for (kind, entity_id), account_id in state.account_of.items():
+                if kind == entity_type and account_id in self.accounts:
+                    entity = state.get(kind, entity_id)
+                    if entity is not None:
+                        rows.append(entity)
+            rows.sort(key=lambda e: e.id)
+        if "user" in self.types:
+            out["users"] = [u for u in (state.get("user", i) for i in sorted(self.users)) if u is not None]
+        self._reference(out)
+        return out
+
+    def _reference(self, out: dict[str, list[Entity]]) -> None:
+        """Contracts (and their maturities, products, exchanges) of the orders and positions followed."""
+        state = self.platform.state
+        contract_ids = {e.contract_id for e in (*out.get("orders", []), *out.get("positions", []))
+                        if isinstance(e, Order | Position)}
+        contracts = [c for c in (state.get("contract", i) for i in sorted(contract_ids)) if isinstance(c, Contract)]
+        maturities = [m for m in (state.get("contractMaturity", c.contract_maturity_id) for c in contracts)
+                      if isinstance(m, ContractMaturity)]
+        products = [p for p in (state.get("product", i) for i in sorted({m.product_id for m in maturities}))
+                    if isinstance(p, Product)]
+        exchanges = [e for e in (state.get("exchange", i) for i in sorted({p.exchange_id for p in products}))
+                     if e is not None]
+        for kind, rows in (("contract", contracts), ("contractMaturity", maturities), ("product", products),
+                           ("exchange", exchanges)):
+            if kind in self.types:
+                out[plural(kind)] = list(rows)
+        if "currency" in self.types:
+            out["currencies"] = list(self.platform.entities("currency"))
+
+    def admits(self, change: Change) -> bool:
+        """Whether a committed change goes to this socket."""
+        kind = change.entity_type
+        if kind not in self.types:
+            return False
+        if kind == "account":
+            account = change.entity
+            assert isinstance(account, Account)
+            if account.id not in self.accounts and self.follows_account(account):
+                self.accounts.add(account.id)  # a new account joins a socket that follows its owner or org
+            return account.id in self.accounts
+        if kind == "user":
+            return change.entity.id in self.users
+        if kind in REFERENCE:
+            return True
+        account_id = self.platform.state.account_of.get((kind, change.entity.id))
+        if account_id is not None and account_id not in self.accounts and self.wanted_accounts is None and \
+                organization_of_account(self.platform, account_id) is not None:
+            owner = self.platform.state.get("account", account_id)
+            if isinstance(owner, Account) and self.follows_account(owner):
+                self.accounts.add(account_id)
+        return account_id in self.accounts
+
+    def select(self, changes: Sequence[Change]) -> list[Change]:
+        return [c for c in changes if self.admits(c)]
