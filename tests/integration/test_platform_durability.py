@@ -20,10 +20,9 @@ from server import (
     quote,
 )
 
-# Everything a client can read back about orders, fills, positions and balances. `command`/`commandReport` are
-# left out: see the xfailed visibility test in test_platform_orders.py (they only become visible after a restart).
+# Everything a client can read back about orders, fills, positions and balances.
 ENTITY_TYPES = ("user", "account", "tradingPermission", "accountRiskStatus", "cashBalance", "order", "orderVersion",
-                "executionReport", "fill", "fillFee", "fillPair", "position")
+                "command", "commandReport", "executionReport", "fill", "fillFee", "fillPair", "position")
 
 
 class Session:

@@ -94,8 +94,6 @@ def test_moving_the_clock_lists_the_next_maturities_and_keeps_the_old_ones_when_
     assert found == ["ESH7", "ESM7", "ESZ6"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after the clock rolls past ESZ6's expiry, ESZ6 loses isFront but the "
-                                       "already listed ESH7 never gains it: no ES maturity is front")
 def test_next_maturity_becomes_front_when_the_clock_moves_past_the_front_expiry(desk: Desk) -> None:
     # Act
     desk.api.set_clock(AFTER_ESZ6_EXPIRY, desk.admin)

@@ -84,9 +84,6 @@ def test_execution_reports_trace_new_then_trade_when_a_market_order_fills(desk: 
         3, 6800.25, 3, 6800.25, "ESZ6")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: command/commandReport of a just-placed order are invisible (404) "
-                                       "until the server restarts: the Command is applied before its Order, so its "
-                                       "owning account is never indexed")
 def test_command_and_command_report_are_visible_when_an_order_was_placed(desk: Desk) -> None:
     # Arrange
     desk.quote()
@@ -358,8 +355,6 @@ def test_closing_trade_realizes_pnl_in_dollars_minus_fees_when_a_long_is_sold(de
         balance, realized, 0.0, balance)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a closing fill is stored with finallyPaired=0 (only the older fills' "
-                                       "pairing is emitted), so it stays an open lot")
 def test_closing_fill_is_recorded_as_paired_when_it_closes_a_position(desk: Desk) -> None:
     desk.quote()
     desk.place(order(desk.demo1, action="Buy"))
@@ -369,8 +364,6 @@ def test_closing_fill_is_recorded_as_paired_when_it_closes_a_position(desk: Desk
     assert [f["finallyPaired"] for f in fills] == [1, 1]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the next fill after a closing trade answers HTTP 500 (AssertionError "
-                                       "'open lots must add up to the net position' in core/positions.apply_fill)")
 def test_position_reopens_when_an_order_fills_after_a_closing_trade(desk: Desk) -> None:
     # Arrange: buy 1, sell 1 (flat)
     desk.quote()

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import msgspec
 import pytest
 from builders import (
     NOW,
@@ -267,13 +268,24 @@ def test_closing_order_finishes_the_liquidation_when_the_next_quote_shows_size()
 
 def test_liquidation_answers_another_command_pending_when_the_closing_order_is_still_working() -> None:
     working = make_working(20, SELL, 10, order_type=OrderType.Market, cum_qty=4)
-    view = make_view(book=make_book(6, working=(working, make_working(10, BUY, 1))))
+    book = make_book(6, working=(working, make_working(10, BUY, 1)))
+    view = make_view(book=msgspec.structs.replace(book, closing_orders=frozenset({20})))
 
     decision = liquidate_position(view, liquidate_req(), NOW, Ids())
 
     assert decision.result.failure_reason is FailureReason.AnotherCommandPending
     assert decision.result.failure_text
     assert decision.changes == ()
+
+
+def test_traders_working_market_order_is_cancelled_when_it_is_not_a_closing_order() -> None:
+    working = make_working(20, SELL, 10, order_type=OrderType.Market, cum_qty=4)
+    view = make_view(book=make_book(6, working=(working,)))
+
+    decision = liquidate_position(view, liquidate_req(), NOW, Ids())
+
+    assert decision.result.failure_reason is None
+    assert final_orders(view, decision)[20] is OrdStatus.Canceled
 
 
 def test_suspended_market_bracket_is_cancelled_not_pending_when_liquidating() -> None:

@@ -68,7 +68,7 @@ from tradovate_sim.model.requests import (
 BUY, SELL = OrderAction.Buy, OrderAction.Sell
 BID, ASK = 27_156, 27_157  # 6789.00 / 6789.25 on the 0.25 grid
 BID_PRICE, ASK_PRICE = 6789.0, 6789.25
-ACCEPTED_TRAIL = ["command", "commandReport", "order", "orderVersion", "executionReport"]
+ACCEPTED_TRAIL = ["order", "orderVersion", "command", "commandReport", "executionReport"]
 
 
 def order_req(action: OrderAction = BUY, qty: int = 1, order_type: OrderType = OrderType.Market,
@@ -207,11 +207,6 @@ def test_realized_pnl_is_credited_per_fill_pair_when_a_position_closes() -> None
     assert latest(decision, Fill)[50].finally_paired == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Blotter.fill emits created(fill) with finallyPaired=0 before apply_fill and never emits the paired "
-    "version of the new fill (it skips paired.id == fill.id); long 2 @ 6787.00, Sell 2 market -> fill 1000 "
-    "is committed with finallyPaired 0 instead of 2, so the store keeps it as an open lot: a later Buy 1 pairs "
-    "against it (fillPair, -12.50 realized) and netPrice becomes 6789.00 instead of 6789.25"))
 def test_closing_fill_is_committed_fully_paired_when_it_closes_a_position() -> None:
     view = make_view(book=make_book(2, price_ticks=BID - 8))
 
@@ -220,9 +215,6 @@ def test_closing_fill_is_committed_fully_paired_when_it_closes_a_position() -> N
     assert {i: f.finally_paired for i, f in latest(decision, Fill).items()} == {50: 2, 1000: 2}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: place_oso runs match() twice over every working order, so a market entry takes the same displayed size "
-    "twice in one decision; Buy 2 market with askSize 1 fills 1 + 1 @ 6789.25, entry Filled, bracket Working"))
 def test_oso_market_entry_takes_the_displayed_size_once_when_the_book_is_thin() -> None:
     view = make_view(quote=make_quote(BID, ASK, ask_size=1))
 
@@ -647,10 +639,6 @@ def test_oso_changes_nothing_when_a_bracket_is_on_the_entry_side() -> None:
     assert decision.changes == ()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a marketable limit bracket activated by its entry's fill is matched in the same pass as a resting limit "
-    "(is_limit_crossed -> full qty at its own price) instead of as an arriving order that takes the book; "
-    "bracket Sell Limit 6788.00 fills 2 @ 6788.00 while the bid is 6789.00"))
 def test_marketable_bracket_takes_the_book_when_the_entry_fills() -> None:
     req = oso_req(OrderType.Market, entry_price=None, take_profit=6788.0, stop=6780.0)
 
@@ -702,9 +690,6 @@ def test_cancel_changes_nothing_when_the_caller_cannot_trade() -> None:
     assert decision.changes == ()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: cancelling an OSO entry leaves its brackets Suspended forever (they can never activate, and still "
-    "count as working exposure in position-limit checks); cancel(entry 10) leaves bracket 11 Suspended"))
 def test_cancel_cancels_the_suspended_brackets_when_the_oso_entry_is_cancelled() -> None:
     bracket = make_working(11, SELL, 1, price=6800.0, status=OrdStatus.Suspended, parent_id=10)
     view = make_view(book=make_book(working=(make_working(10, BUY, 1, price=6780.0), bracket)))
@@ -817,9 +802,6 @@ def test_modify_records_a_rejected_command_when_trading_is_locked() -> None:
     assert report.reject_reason is FailureReason.TradingLocked
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: modify runs no position-limit or order-qty checks; with a Contract long limit of 5 a working Buy 2 is "
-    "modified to orderQty 50 and accepted (a new Buy 4 on the same book is refused MaxPosLimitReached)"))
 def test_modify_is_refused_when_the_new_quantity_breaks_the_position_limit() -> None:
     view = make_view(account=make_account_state(position_limits=(contract_limit(long_limit=5),)),
                      book=make_book(working=(make_working(10, BUY, 2, price=6780.0),)))

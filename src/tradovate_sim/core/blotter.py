@@ -80,6 +80,7 @@ class Blotter:
         self.working: dict[int, WorkingOrder] = {w.order.id: w for w in view.book.working}
         self.cash = view.account.cash_balance
         self.tick_size = view.instrument.product.tick_size
+        self.activated: set[int] = set()  # bracket legs sent during this decision, matched as arriving
 
     @property
     def account_id(self) -> int:
@@ -138,11 +139,9 @@ class Blotter:
     def open_order(self, ticket: Ticket, *, admin: bool = False, suspended: bool = False,
                    oco_id: int | None = None, parent_id: int | None = None,
                    order_id: int | None = None) -> WorkingOrder:
-        """Create an accepted order: command, report, order, version, execution report New (or a suspended leg)."""
+        """Create an accepted order: order, version, command, report, execution report New (or a suspended leg)."""
         order_id = order_id or self.ids.next("order")
         status = OrdStatus.Suspended if suspended else OrdStatus.Working
-        command = self._command(order_id, CommandType.New, CommandStatus.AtExecution, ticket)
-        self._report(command, CommandStatus.AtExecution, status)
         order = Order(
             id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
             action=ticket.action, ord_status=status, admin=admin, oco_id=oco_id, parent_id=parent_id,
@@ -150,6 +149,8 @@ class Blotter:
         version = self._version(order_id, ticket, ticket.qty)
         self.emit(created(order))
         self.emit(created(version))
+        command = self._command(order_id, CommandType.New, CommandStatus.AtExecution, ticket)
+        self._report(command, CommandStatus.AtExecution, status)
         self._execution(command.id, order, ExecType.PendingNew if suspended else ExecType.New)
         working = WorkingOrder(order=order, version=version, command_id=command.id)
         self.working[order_id] = working
@@ -165,14 +166,14 @@ class Blotter:
     def reject_order(self, ticket: Ticket, reason: FailureReason, text: str, *, admin: bool = False) -> int:
         """Record a refused order (risk rejection): the order exists, Rejected, with the reason on its trail."""
         order_id = self.ids.next("order")
-        command = self._command(order_id, CommandType.New, CommandStatus.RiskRejected, ticket)
-        self._report(command, CommandStatus.RiskRejected, OrdStatus.Rejected, reason, text)
         order = Order(
             id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
             action=ticket.action, ord_status=OrdStatus.Rejected, admin=admin,
         )
         self.emit(created(order))
         self.emit(created(self._version(order_id, ticket, ticket.qty)))
+        command = self._command(order_id, CommandType.New, CommandStatus.RiskRejected, ticket)
+        self._report(command, CommandStatus.RiskRejected, OrdStatus.Rejected, reason, text)
         self._execution(command.id, order, ExecType.Rejected, reject_reason=reason, text=text)
         return order_id
 
@@ -195,6 +196,11 @@ class Blotter:
         self._report(command, CommandStatus.AtExecution, OrdStatus.Canceled, text=reason_text)
         working = self._set_status(working, OrdStatus.Canceled)
         self._execution(command.id, working.order, ExecType.Canceled, cum_qty=working.cum_qty, text=reason_text)
+        for child in [w for w in self.working.values() if w.order.parent_id == order_id
+                      and w.order.ord_status is OrdStatus.Suspended]:
+            if child.order.id in self.working:
+                self.cancel(child.order.id, ticket_like=ticket_like,
+                            reason_text=reason_text or "Parent order cancelled")
         return command.id
 
     def replace(self, order_id: int, ticket: Ticket, *, command_ticket: Ticket | None = None) -> int:
@@ -236,18 +242,20 @@ class Blotter:
             id=self.ids.next("fill"), order_id=order_id, contract_id=self.contract_id, timestamp=self.now,
             trade_date=trade_date, action=working.order.action, qty=qty, price=price, active=True, finally_paired=0,
         )
-        self.emit(created(fill))
-        fees = self.view.instrument.fees
-        self.emit(created(FillFee(
-            id=fill.id, clearing_fee=to_money(fees.clearing_fee * qty), exchange_fee=to_money(fees.exchange_fee * qty),
-            nfa_fee=to_money(fees.nfa_fee * qty), commission=to_money(fees.commission * qty),
-        )))
         position = self.position
         is_new = position is None
         if position is None:
             position = empty_position(self.ids.next("position"), self.account_id, self.contract_id, self.now,
                                       self.view.trade_date)
         outcome = apply_fill(position, self.open_fills, fill, self.tick_size, self.view.trade_date)
+        for paired in outcome.paired_fills:
+            if paired.id == fill.id:
+                self.emit(created(paired))  # with finallyPaired as the pairing left it
+        fees = self.view.instrument.fees
+        self.emit(created(FillFee(
+            id=fill.id, clearing_fee=to_money(fees.clearing_fee * qty), exchange_fee=to_money(fees.exchange_fee * qty),
+            nfa_fee=to_money(fees.nfa_fee * qty), commission=to_money(fees.commission * qty),
+        )))
         for paired in outcome.paired_fills:
             if paired.id != fill.id:
                 self.emit(updated(paired))
@@ -306,16 +314,26 @@ class Blotter:
             for child in [w for w in self.working.values() if w.order.parent_id == order.id]:
                 if child.order.ord_status is OrdStatus.Suspended:
                     activated = self._set_status(child, OrdStatus.Working)
+                    self.activated.add(activated.order.id)
                     self._execution(activated.command_id, activated.order, ExecType.New)
 
     # --- matching ---------------------------------------------------------------------------------
 
     def match(self, arriving: frozenset[int] = frozenset()) -> None:
-        """Execute every working order that the current quote lets execute, oldest first."""
+        """Execute every working order that the current quote lets execute, oldest first; bracket legs that
+        become working on the way are then matched as arriving orders (each order sees the book once)."""
+        self._match(arriving, sorted(self.working))
+        while self.activated:
+            legs, self.activated = frozenset(self.activated), set()
+            self._match(legs, sorted(legs))
+
+    def _match(self, arriving: frozenset[int], order_ids: list[int]) -> None:
         quote = self.view.quote
         if quote is None or not self.view.is_open:
             return
-        for order_id in sorted(self.working):
+        for order_id in order_ids:
+            if order_id in self.activated and order_id not in arriving:
+                continue  # a leg sent by an earlier fill of this pass: matched next, as arriving
             working = self.working.get(order_id)
             if working is None or working.order.ord_status is not OrdStatus.Working:
                 continue

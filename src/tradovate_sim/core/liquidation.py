@@ -12,7 +12,7 @@ from tradovate_sim.core.blotter import Blotter, Ids, Ticket
 from tradovate_sim.core.decision import Decision, created
 from tradovate_sim.core.view import OrderView
 from tradovate_sim.model.entities import AutoLiqTransaction
-from tradovate_sim.model.enums import AdminAction, FailureReason, Initiator, OrderAction, OrderType, OrdStatus
+from tradovate_sim.model.enums import AdminAction, FailureReason, Initiator, OrderAction, OrderType
 from tradovate_sim.model.requests import LiquidatePosition
 from tradovate_sim.model.results import PlaceOrderResult
 
@@ -46,11 +46,10 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
         return _refuse(refusal.reason, refusal.text)
     blotter = Blotter(view, now, ids)
     net_pos = blotter.net_pos
-    pending = [w for w in blotter.working.values()
-               if w.version.order_type is OrderType.Market and w.order.ord_status is OrdStatus.Working]
+    pending = [w for w in blotter.working.values() if w.order.id in view.book.closing_orders]
     if pending:
-        return _refuse(FailureReason.AnotherCommandPending,
-                       f"Market order {pending[0].order.id} on {view.instrument.contract.name} is still working")
+        return _refuse(FailureReason.AnotherCommandPending, f"The closing order {pending[0].order.id} of an "
+                       f"earlier liquidation on {view.instrument.contract.name} is still working")
     if net_pos != 0:
         refusal = risk.check_market(view, OrderAction.Sell if net_pos > 0 else OrderAction.Buy, OrderType.Market)
         if refusal:
@@ -58,13 +57,12 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
     cancelled = {(a, stop): 0 for a in OrderAction for stop in (False, True)}
     command = Ticket(action=OrderAction.Buy, order_type=OrderType.Market, qty=1, custom_tag50=req.custom_tag50,
                      is_automated=req.is_automated)
-    for working_id in sorted(blotter.working):
-        working = blotter.working.get(working_id)
-        if working is None:
-            continue  # already cancelled as an OCO sibling
+    for working in blotter.working.values():
         key = (working.order.action, working.version.order_type in STOPS)
         cancelled[key] += working.version.order_qty - working.cum_qty
-        blotter.cancel(working_id, ticket_like=command, reason_text="Liquidation")
+    for working_id in sorted(blotter.working):
+        if working_id in blotter.working:  # not already cancelled with its parent or OCO sibling
+            blotter.cancel(working_id, ticket_like=command, reason_text="Liquidation")
     order_id: int | None = None
     if net_pos != 0:
         ticket = Ticket(action=OrderAction.Sell if net_pos > 0 else OrderAction.Buy, order_type=OrderType.Market,

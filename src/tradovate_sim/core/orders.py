@@ -7,6 +7,8 @@ change nothing; orders refused by pre-trade risk are recorded as Rejected orders
 
 from datetime import datetime
 
+import msgspec
+
 from tradovate_sim.core import risk
 from tradovate_sim.core.blotter import DONE, Blotter, Ids, Ticket, ticket_of
 from tradovate_sim.core.decision import Decision
@@ -149,7 +151,6 @@ def place_oso(view: OrderView, req: PlaceOSO, now: datetime, ids: Ids) -> Decisi
                                    order_id=leg_order_id)
         leg_ids.append(child.order.id)
     blotter.match(arriving=frozenset({parent.order.id}))
-    blotter.match(arriving=frozenset(leg_ids))
     return Decision(
         result=PlaceOsoResult(order_id=parent.order.id, oso1_id=leg_ids[0],
                               oso2_id=leg_ids[1] if len(leg_ids) > 1 else None),
@@ -184,13 +185,17 @@ def modify(view: OrderView, req: ModifyOrder, now: datetime, ids: Ids) -> Decisi
     ticket = to_ticket(req, action, req.order_qty, view.instrument.product.tick_size)
     if isinstance(ticket, risk.Refusal):
         return Decision(result=CommandResult(failure_reason=ticket.reason, failure_text=ticket.text))
-    if ticket.order_type is not working.version.order_type and ticket.order_type is OrderType.Market:
-        pass  # converting to market is allowed; it executes below
     if req.order_qty <= working.cum_qty:
         return Decision(result=CommandResult(failure_reason=FailureReason.UnknownReason,
                                              failure_text=f"orderQty {req.order_qty} is not above the filled "
                                                           f"quantity {working.cum_qty}"))
-    refusal = risk.check_account(view, admin=False) or risk.check_market(view, action, ticket.order_type)
+    buys, sells = _exposure(blotter)
+    if action is OrderAction.Buy:
+        buys -= working.version.order_qty - working.cum_qty
+    else:
+        sells -= working.version.order_qty - working.cum_qty
+    remaining = msgspec.structs.replace(ticket, qty=req.order_qty - working.cum_qty)
+    refusal = risk.check_order(view, remaining, net_pos=blotter.net_pos, working_buys=buys, working_sells=sells)
     if refusal:
         command_id = blotter.reject_command(req.order_id, CommandType.Modify, refusal.reason, refusal.text, ticket)
         return Decision(result=CommandResult(failure_reason=refusal.reason, failure_text=refusal.text,

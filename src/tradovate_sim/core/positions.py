@@ -123,4 +123,6 @@ def to_price_avg(total_ticks: int, qty: int, tick_size: float) -> float | None:
     """Average price of `qty` lots worth `total_ticks`; None when flat. Not rounded to the grid."""
     if qty == 0:
         return None
-    return round(total_ticks * tick_size / qty, 10) if total_ticks % qty else to_price(total_ticks // qty, tick_size)
+    if total_ticks % qty == 0:
+        return to_price(total_ticks // qty, tick_size)
+    return float(f"{total_ticks * tick_size / qty:.12g}")

@@ -101,6 +101,7 @@ class Book(Value, frozen=True):
     position: Position | None = None
     open_fills: tuple[Fill, ...] = ()  # fills not yet fully paired, oldest first
     working: tuple[WorkingOrder, ...] = ()
+    closing_orders: frozenset[int] = frozenset()  # ids of orders that liquidations sent
 
 
 class OrderView(Value, frozen=True):

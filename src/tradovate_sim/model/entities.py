@@ -33,8 +33,10 @@ from tradovate_sim.model.enums import (
 )
 
 
-class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
-    """Base of every wire shape: frozen, keyword-only, camelCase, None fields omitted."""
+class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True, gc=False):
+    """Base of every wire shape: frozen, keyword-only, camelCase, None fields omitted. Untracked by the
+    garbage collector (`gc=False`): an immutable value cannot be part of a reference cycle, and with hundreds of
+    thousands of entities in memory full collections would otherwise dominate tail latency."""
 
 
 class TradeDate(Wire, frozen=True):

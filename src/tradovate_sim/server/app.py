@@ -23,7 +23,7 @@ from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.endpoints import Services
-from tradovate_sim.service.errors import ApiError, bad_request, denied, not_found
+from tradovate_sim.service.errors import ApiError, denied, not_found
 
 log = logging.getLogger("tradovate_sim")
 JSON = "application/json"
@@ -105,15 +105,7 @@ def create_app(runtime: Runtime) -> Starlette:
                 return respond(codec, quote_json(platform, quote))
             if action == "clock":
                 if request.method == "POST":
-                    req = decode_as(raw, simulator.ClockRequest)
-                    if req.mode == "real":
-                        platform.clock.resume()
-                    elif req.now is not None:
-                        platform.clock.set(req.now)
-                    elif req.advance_seconds is not None:
-                        platform.clock.advance(req.advance_seconds)
-                    else:
-                        raise bad_request("body: one of now, advanceSeconds or mode=real is required")
+                    simulator.move_clock(platform, decode_as(raw, simulator.ClockRequest))
                     await runtime.list_contracts()
                 clock = platform.clock
                 return respond(codec, simulator.ClockState(now=clock.now(), mode="real" if clock.is_real

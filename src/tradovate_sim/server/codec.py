@@ -14,7 +14,7 @@ def field_message(message: str) -> str:
     """msgspec says 'Expected `int`, got `str` - at `$.accountId`'; lead with the field."""
     text, _, where = message.rpartition(" - at `")
     if not text:
-        return message
+        return f"body: {message}"
     field = where.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
     return f"{field}: {text}"
 

@@ -1,5 +1,6 @@
 """Builds and runs everything a server owns, from settings: store, platform, identity, market loop."""
 
+import gc
 import secrets
 import sys
 from pathlib import Path
@@ -49,6 +50,8 @@ class Runtime:
         assert secret is not None
         self.services = Services(platform=self.platform, identity=Identity(self.platform, secret, self.hashing),
                                  hashing=self.hashing)
+        gc.collect()
+        gc.freeze()  # what was loaded lives as long as the server: keep it out of every later collection
         if self.settings.quotes == "synthetic":
             self.loop.start()
         return self.services

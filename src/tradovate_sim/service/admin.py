@@ -27,9 +27,6 @@ async def set_admin_auto_liq_action(platform: Platform, caller: Caller,
         return AccountRiskStatusResponse(error_text=f"Admin Action {req.admin_action} is not supported")
     if req.admin_action_reason_code is AdminActionReasonCode.Other and not req.admin_action_reason:
         return AccountRiskStatusResponse(error_text="Admin Action Reason should be specified")
-    errors: list[str] = []
-    if req.admin_action is AdminAction.LiquidateImmediately:
-        errors = await liquidate_account(platform, caller, req.account_id)
     async with platform.account(req.account_id):
         current = platform.state.get("accountRiskStatus", req.account_id)
         assert isinstance(current, AccountRiskStatus)
@@ -38,7 +35,11 @@ async def set_admin_auto_liq_action(platform: Platform, caller: Caller,
         status = msgspec.structs.replace(current, admin_action=req.admin_action, admin_timestamp=now,
                                          liquidate_only=liquidate_only)
         await platform.commit([updated(status)])
-    # The lock holds even when a contract could not be liquidated (e.g. its session is closed): say which.
+    errors: list[str] = []
+    if req.admin_action is AdminAction.LiquidateImmediately:
+        # Locked first, so that no order of the trader slips in; admin liquidations pass the lock. The lock
+        # holds even when a contract could not be liquidated (e.g. its session is closed): say which.
+        errors = await liquidate_account(platform, caller, req.account_id)
     return AccountRiskStatusResponse(account_risk_status=status, error_text="; ".join(errors) or None)
 
 

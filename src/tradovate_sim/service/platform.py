@@ -216,6 +216,7 @@ class Platform:
             position=position if isinstance(position, Position) else None,
             open_fills=tuple(sorted((f for f in fills if isinstance(f, Fill)), key=lambda f: f.id)),
             working=tuple(working),
+            closing_orders=frozenset(w.order.id for w in working if w.order.id in state.closing_orders),
         )
 
     def order_view(self, caller: Caller, account_id: int, contract_id: int) -> OrderView | None:

@@ -3,6 +3,8 @@ On every start: list the contracts of the nearest maturities (relative to the cl
 
 from datetime import UTC, datetime, time
 
+import msgspec
+
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.ticks import nearest_ticks
 from tradovate_sim.model.entities import (
@@ -82,14 +84,13 @@ def contract_changes(platform: Platform, now: datetime) -> list[Change]:
             changes += [created(record), created(contract)]
         for old in list(platform.entities("contractMaturity")):
             assert isinstance(old, ContractMaturity)
-            if old.product_id == product.id and old.is_front and not any(
-                    c.entity.id == old.id for c in changes):
-                current = next((c for c in platform.entities("contract") if isinstance(c, Contract)
-                                and c.contract_maturity_id == old.id), None)
-                if current is not None and current.name != front:
-                    changes.append(updated(ContractMaturity(
-                        id=old.id, product_id=old.product_id, expiration_month=old.expiration_month,
-                        expiration_date=old.expiration_date, is_front=False)))
+            if old.product_id != product.id:
+                continue
+            current = next((c for c in platform.entities("contract") if isinstance(c, Contract)
+                            and c.contract_maturity_id == old.id), None)
+            is_front = current is not None and current.name == front
+            if old.is_front != is_front:
+                changes.append(updated(msgspec.structs.replace(old, is_front=is_front)))
     return changes
 
 

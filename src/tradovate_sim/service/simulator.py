@@ -3,7 +3,7 @@ crosses."""
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -16,6 +16,30 @@ from tradovate_sim.service.platform import Platform
 from tradovate_sim.venue.market import DEPTH_LEVELS
 
 SYSTEM = Caller(user_id=0, organization_id=0)
+MAX_DEPTH_LEVELS = 1000
+EARLIEST = datetime(2001, 1, 1, tzinfo=UTC)  # the exchange calendar covers 2000-2040
+LATEST = datetime(2039, 12, 31, tzinfo=UTC)
+
+
+def move_clock(platform: Platform, req: "ClockRequest") -> None:
+    """Apply a /sim/clock request; times outside the calendar's range are refused and change nothing."""
+    clock = platform.clock
+    if req.mode is not None and req.mode != "real":
+        raise bad_request("mode: only 'real' is accepted")
+    if req.mode == "real":
+        clock.resume()
+        return
+    if req.now is not None:
+        target = req.now if req.now.tzinfo else req.now.replace(tzinfo=UTC)
+    elif req.advance_seconds is not None:
+        if not -1e9 < req.advance_seconds < 1e9:
+            raise bad_request("advanceSeconds: must be within +-1e9")
+        target = clock.now() + timedelta(seconds=req.advance_seconds)
+    else:
+        raise bad_request("body: one of now, advanceSeconds or mode=real is required")
+    if not EARLIEST <= target <= LATEST:
+        raise bad_request(f"now: must be between {EARLIEST.date()} and {LATEST.date()}")
+    clock.set(target)
 
 
 class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -65,6 +89,8 @@ def _ticks(value: float | None, tick_size: float, field: str) -> int | None:
 
 async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
     state = platform.state
+    if req.contract_id is None and not req.symbol:
+        raise bad_request("symbol: contractId or symbol is required")
     contract_id = req.contract_id or (state.find(Contract, req.symbol) if req.symbol else None)
     instrument = platform.instrument(contract_id or 0)
     if instrument is None:
@@ -77,9 +103,15 @@ async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
     bid, ask = _ticks(req.bid, tick, "bid"), _ticks(req.ask, tick, "ask")
     if bid is not None and ask is not None and bid >= ask:
         raise bad_request("bid: must be below ask")
-    for field, size in (("bidSize", req.bid_size), ("askSize", req.ask_size), ("depthSize", req.depth_size)):
+    for field, size in (("bidSize", req.bid_size), ("askSize", req.ask_size), ("depthSize", req.depth_size),
+                        ("lastSize", req.last_size)):
         if size is not None and not 0 <= size <= 1_000_000:
             raise bad_request(f"{field}: must be between 0 and 1000000")
+    if req.depth_levels is not None and not 0 <= req.depth_levels <= MAX_DEPTH_LEVELS:
+        raise bad_request(f"depthLevels: must be between 0 and {MAX_DEPTH_LEVELS}")
+    for field, price in (("bid", req.bid), ("ask", req.ask), ("last", req.last)):
+        if price is not None and not -1e9 < price < 1e9:
+            raise bad_request(f"{field}: must be between -1e9 and 1e9")
     previous = platform.market.quotes.get(contract_id)
     spec = platform.spec_of_product.get(instrument.product.id)
     default = spec.display_size if spec else 10

@@ -86,6 +86,7 @@ class State:
         self.limits_of: dict[int, dict[int, None]] = defaultdict(dict)  # account -> position limit ids
         self.params_of: dict[int, dict[int, None]] = defaultdict(dict)  # limit -> risk parameter ids
         self.max_ids: dict[str, int] = defaultdict(int)
+        self.closing_orders: set[int] = set()  # orders sent by liquidations
 
     def get(self, entity_type: str, entity_id: int) -> Entity | None:
         return self.entities[entity_type].get(entity_id)
@@ -171,6 +172,9 @@ class State:
                     self.permissions[key] = entity.id
                 else:
                     self.permissions.pop(key, None)
+            case AutoLiqTransaction():
+                if entity.order_id is not None:
+                    self.closing_orders.add(entity.order_id)
             case UserAccountPositionLimit():
                 self.limits_of[entity.account_id][entity.id] = None
             case UserAccountRiskParameter():
