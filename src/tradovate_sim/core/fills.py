@@ -26,16 +26,24 @@ def levels(quote: Quote, action: OrderAction) -> list[tuple[int, int]]:
 
 def take(quote: Quote, action: OrderAction, qty: int, limit: int | None = None) -> list[tuple[int, int]]:
     """Executions (qty, price in ticks) for `qty` taken from the book, not past `limit` when given."""
+    if action is OrderAction.Buy:
+        top, size, step = quote.ask, quote.ask_size, 1
+    else:
+        top, size, step = quote.bid, quote.bid_size, -1
     executions: list[tuple[int, int]] = []
-    remaining = qty
-    for price, size in levels(quote, action):
-        if remaining == 0:
-            break
+    if top is None or size <= 0:
+        return executions
+    remaining, price, level = qty, top, 0
+    while remaining > 0:
         if limit is not None and not is_within(action, price, limit):
             break
         lot = min(size, remaining)
         executions.append((lot, price))
         remaining -= lot
+        level += 1
+        if level > quote.depth_levels or quote.depth_size <= 0:
+            break
+        price, size = top + step * level, quote.depth_size
     return executions
 
 

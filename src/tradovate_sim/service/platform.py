@@ -122,10 +122,10 @@ class Platform:
         """Make `changes` durable, then apply and publish them. Returns the journal sequence number."""
         if not changes and not meta:
             return 0
+        encode = self.encoder.encode
         rows = [
             Row(entity_type=c.entity_type, event_type=c.event_type, entity_id=c.entity.id,
-                account_id=self.state.account_of.get((c.entity_type, c.entity.id)) or _account_hint(c.entity),
-                body=self.encoder.encode(c.entity))
+                account_id=getattr(c.entity, "account_id", None), body=encode(c.entity))
             for c in changes
         ]
         seq = await self.store.commit(rows, meta)
@@ -245,8 +245,3 @@ _ORDER = {name: i for i, name in enumerate([
 
 def _load_order(row: tuple[str, int, int | None, bytes]) -> tuple[int, int]:
     return (_ORDER.get(row[0], 99), row[1])
-
-
-def _account_hint(entity: Entity) -> int | None:
-    value = getattr(entity, "account_id", None)
-    return value if isinstance(value, int) else None

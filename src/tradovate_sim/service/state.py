@@ -62,6 +62,32 @@ MASTERS: dict[str, str] = {
     "product": "exchange_id",
 }
 
+# How to find an entity's account: (attribute, None) holds the account id; (attribute, type) names a master of
+# that type whose account is already known.
+OWNERS: dict[type, tuple[str, str | None]] = {
+    Account: ("id", None),
+    AccountRiskStatus: ("id", None),
+    UserAccountAutoLiq: ("id", None),
+    Order: ("account_id", None),
+    Position: ("account_id", None),
+    CashBalance: ("account_id", None),
+    CashBalanceLog: ("account_id", None),
+    ExecutionReport: ("account_id", None),
+    TradingPermission: ("account_id", None),
+    UserAccountPositionLimit: ("account_id", None),
+    AutoLiqTransaction: ("account_id", None),
+    OrderVersion: ("order_id", "order"),
+    Command: ("order_id", "order"),
+    Fill: ("order_id", "order"),
+    CommandReport: ("command_id", "command"),
+    FillFee: ("id", "fill"),
+    FillPair: ("position_id", "position"),
+    UserAccountRiskParameter: ("user_account_position_limit_id", "userAccountPositionLimit"),
+}
+INDEXED = frozenset({Order, OrderVersion, Command, Fill, Position, CashBalance, TradingPermission,
+                     UserAccountPositionLimit, UserAccountRiskParameter, AutoLiqTransaction, Contract, Product, User,
+                     Account})
+
 ACTIVE_PERMISSIONS = frozenset({TradingPermissionStatus.Accepted, TradingPermissionStatus.Approved})
 
 
@@ -106,33 +132,25 @@ class State:
             if master is not None:
                 self.children[(kind, getattr(entity, master))].pop(entity_id, None)
             return
+        is_new = entity_id not in table
         table[entity_id] = entity
-        master = MASTERS.get(kind)
-        if master is not None:
-            self.children[(kind, getattr(entity, master))][entity_id] = None
-        account_id = self._owning_account(entity)
-        if account_id is not None:
-            self.account_of[(kind, entity_id)] = account_id
-        self._index(entity)
+        if is_new:  # masters and owners never change over an entity's life
+            master = MASTERS.get(kind)
+            if master is not None:
+                self.children[(kind, getattr(entity, master))][entity_id] = None
+            account_id = self._owning_account(entity)
+            if account_id is not None:
+                self.account_of[(kind, entity_id)] = account_id
+        if type(entity) in INDEXED:
+            self._index(entity)
 
     def _owning_account(self, entity: Entity) -> int | None:
-        match entity:
-            case Account() | AccountRiskStatus() | UserAccountAutoLiq():
-                return entity.id
-            case (Order() | Position() | CashBalance() | CashBalanceLog() | ExecutionReport() | TradingPermission()
-                  | UserAccountPositionLimit() | AutoLiqTransaction()):
-                return entity.account_id
-            case OrderVersion() | Command() | Fill():
-                return self.account_of.get(("order", entity.order_id))
-            case CommandReport():
-                return self.account_of.get(("command", entity.command_id))
-            case FillFee():
-                return self.account_of.get(("fill", entity.id))
-            case FillPair():
-                return self.account_of.get(("position", entity.position_id))
-            case UserAccountRiskParameter():
-                return self.account_of.get(("userAccountPositionLimit", entity.user_account_position_limit_id))
-        return None
+        rule = OWNERS.get(type(entity))
+        if rule is None:
+            return None
+        attribute, via = rule
+        value: int = getattr(entity, attribute)
+        return value if via is None else self.account_of.get((via, value))
 
     def _index(self, entity: Entity) -> None:
         match entity:
