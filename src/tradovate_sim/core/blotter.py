@@ -80,6 +80,7 @@ class Blotter:
         self.working: dict[int, WorkingOrder] = {w.order.id: w for w in view.book.working}
         self.cash = view.account.cash_balance
         self.tick_size = view.instrument.product.tick_size
+        self.trade_date = to_trade_date(view.trade_date)
         self.activated: set[int] = set()  # bracket legs sent during this decision, matched as arriving
 
     @property
@@ -126,15 +127,12 @@ class Blotter:
         )))
 
     def _execution(self, command_id: int, order: Order, exec_type: ExecType, **fields: object) -> None:
-        report = ExecutionReport(
+        self.emit(created(ExecutionReport(
             id=self.ids.next("executionReport"), command_id=command_id, name=self.view.instrument.contract.name,
             account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now, order_id=order.id,
-            exec_type=exec_type, action=order.action, trade_date=to_trade_date(self.view.trade_date),
-            ord_status=order.ord_status,
-        )
-        if fields:
-            report = msgspec.structs.replace(report, **fields)
-        self.emit(created(report))
+            exec_type=exec_type, action=order.action, trade_date=self.trade_date, ord_status=order.ord_status,
+            **fields,  # type: ignore[arg-type]
+        )))
 
     def open_order(self, ticket: Ticket, *, admin: bool = False, suspended: bool = False,
                    oco_id: int | None = None, parent_id: int | None = None,
@@ -237,7 +235,7 @@ class Blotter:
             working.command_id, working.order, ExecType.Trade, cum_qty=cum_qty, avg_px=round(cum_value / cum_qty, 10),
             last_qty=qty, last_px=price,
         )
-        trade_date = to_trade_date(self.view.trade_date)
+        trade_date = self.trade_date
         fill = Fill(
             id=self.ids.next("fill"), order_id=order_id, contract_id=self.contract_id, timestamp=self.now,
             trade_date=trade_date, action=working.order.action, qty=qty, price=price, active=True, finally_paired=0,
@@ -285,7 +283,7 @@ class Blotter:
     def _cash(self, delta: float, kind: CashChangeType, *, fill_id: int | None = None,
               fill_pair_id: int | None = None, realized: float = 0.0) -> None:
         self.cash = msgspec.structs.replace(
-            self.cash, timestamp=self.now, trade_date=to_trade_date(self.view.trade_date),
+            self.cash, timestamp=self.now, trade_date=self.trade_date,
             amount=to_money(self.cash.amount + delta),
             realized_pn_l=to_money((self.cash.realized_pn_l or 0.0) + realized),
         )

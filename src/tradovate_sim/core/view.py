@@ -24,8 +24,8 @@ from tradovate_sim.model.entities import (
 )
 
 
-class Value(msgspec.Struct, frozen=True, kw_only=True):
-    """Base of the core's own (non-wire) values."""
+class Value(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Base of the core's own (non-wire) values; immutable, so untracked by the garbage collector."""
 
 
 class Quote(Value, frozen=True):

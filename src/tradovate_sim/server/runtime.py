@@ -52,6 +52,7 @@ class Runtime:
                                  hashing=self.hashing)
         gc.collect()
         gc.freeze()  # what was loaded lives as long as the server: keep it out of every later collection
+        gc.set_threshold(20_000, 20, 20)  # requests allocate little that cycles; collect less often
         if self.settings.quotes == "synthetic":
             self.loop.start()
         return self.services
