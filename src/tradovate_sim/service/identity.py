@@ -12,10 +12,17 @@ from tradovate_sim.model.entities import Credential, Organization, User, UserSes
 from tradovate_sim.model.enums import UserStatus
 from tradovate_sim.model.requests import AccessTokenRequest
 from tradovate_sim.model.results import AccessTokenResponse, OAuthMeResponse
-from tradovate_sim.service.auth import ACCESS_TOKEN_LIFETIME, PasswordHashing, SessionBook, TokenSigner
+from tradovate_sim.service.auth import (
+    ACCESS_TOKEN_LIFETIME,
+    PasswordHashing,
+    SessionBook,
+    TokenClaims,
+    TokenSigner,
+)
 from tradovate_sim.service.errors import denied
 from tradovate_sim.service.platform import Platform
 
+VERIFIED_CACHE = 100_000
 BAD_CREDENTIALS = "Incorrect username or password. Please try again."
 
 
@@ -27,6 +34,7 @@ class Identity:
         self.signer = TokenSigner(secret)
         self.hashing = hashing
         self.sessions = SessionBook()
+        self.verified: dict[str, TokenClaims] = {}  # tokens whose signature was checked; expiry is checked each time
         self.dummy_hash = hashing.hash(secrets.token_hex(16))  # equal work for unknown users
         self.restore()
 
@@ -39,8 +47,15 @@ class Identity:
         """The caller a bearer token stands for; raises a 401 ApiError when it is missing, bad or expired."""
         if not token:
             raise denied("Authorization: Bearer <accessToken> is required")
-        claims = self.signer.verify(token, self.platform.now())
-        if claims is None or not self.sessions.is_live(claims.session_id):
+        now = self.platform.now()
+        claims = self.verified.get(token)
+        if claims is None:
+            claims = self.signer.verify(token, now)
+            if claims is not None:
+                if len(self.verified) >= VERIFIED_CACHE:
+                    self.verified.clear()
+                self.verified[token] = claims
+        if claims is None or claims.expires <= now or not self.sessions.is_live(claims.session_id):
             raise denied("Invalid or expired access token")
         user = self.platform.state.get("user", claims.user_id)
         credential = self.platform.state.get("credential", claims.user_id)
