@@ -336,8 +336,9 @@ class FillPair(Wire, frozen=True):
 # --- risk ---------------------------------------------------------------------------------------
 
 
-class UserAccountAutoLiq(Wire, frozen=True):
-    id: int  # = account id
+class PostTradeRisk(Wire, frozen=True):
+    """Auto-liquidation rules: the body of `postTradeRisk` and, with the account id, a `UserAccountAutoLiq`."""
+
     changes_locked: bool | None = None
     margin_percentage_alert: float | None = None
     daily_loss_percentage_alert: float | None = None
@@ -356,6 +357,10 @@ class UserAccountAutoLiq(Wire, frozen=True):
     daily_profit_auto_liq: float | None = None
     weekly_profit_auto_liq: float | None = None
     do_not_unlock: bool | None = None
+
+
+class UserAccountAutoLiq(PostTradeRisk, frozen=True, kw_only=True):
+    id: int  # = account id
 
 
 class UserAccountPositionLimit(Wire, frozen=True):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from tradovate_sim.model.entities import TradeDate, Wire
+from tradovate_sim.model.entities import PostTradeRisk, TradeDate, Wire
 from tradovate_sim.model.enums import (
     AdminAction,
     AdminActionReasonCode,
@@ -17,7 +17,6 @@ from tradovate_sim.model.enums import (
     ProductType,
     TimeInForce,
     TotalBy,
-    TrailingMaxDrawdownMode,
 )
 
 Id = Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
@@ -158,27 +157,6 @@ class PreTradeRisk(Wire, frozen=True):
     long_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
     exposed_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
     description: Tag50 | None = None
-
-
-class PostTradeRisk(Wire, frozen=True):
-    changes_locked: bool | None = None
-    margin_percentage_alert: float | None = None
-    daily_loss_percentage_alert: float | None = None
-    daily_loss_alert: float | None = None
-    margin_percentage_liq_only: float | None = None
-    daily_loss_percentage_liq_only: float | None = None
-    daily_loss_liq_only: float | None = None
-    margin_percentage_auto_liq: float | None = None
-    daily_loss_percentage_auto_liq: float | None = None
-    daily_loss_auto_liq: float | None = None
-    weekly_loss_auto_liq: float | None = None
-    flatten_timestamp: datetime | None = None
-    trailing_max_drawdown: float | None = None
-    trailing_max_drawdown_limit: float | None = None
-    trailing_max_drawdown_mode: TrailingMaxDrawdownMode | None = None
-    daily_profit_auto_liq: float | None = None
-    weekly_profit_auto_liq: float | None = None
-    do_not_unlock: bool | None = None
 
 
 class EvaluationAccount(Wire, frozen=True):

@@ -17,6 +17,7 @@ from tradovate_sim.model.entities import (
     CashBalanceLog,
     Credential,
     Position,
+    PostTradeRisk,
     TradingPermission,
     User,
     UserAccountAutoLiq,
@@ -38,7 +39,6 @@ from tradovate_sim.model.requests import (
     CreateEvaluationUsers,
     EvaluationAccount,
     GetCashBalanceSnapshot,
-    PostTradeRisk,
     PreTradeRisk,
     RevokeTradingPermission,
 )
