@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from types import FrameType
 
 from tradovate_sim.settings import from_environment
 
@@ -23,6 +24,28 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def graceful_server() -> type:
+    import uvicorn
+    from starlette.applications import Starlette
+
+    class Graceful(uvicorn.Server):
+        """Sends every WebSocket the `shutdown` event (Maintenance) before uvicorn starts closing them."""
+
+        def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+            super().__init__(config)
+            self.starlette = app
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            loop = getattr(self.starlette.state, "loop", None)
+            if loop is None or self.should_exit:
+                super().handle_exit(sig, frame)
+                return
+            loop.call_soon_threadsafe(self.starlette.state.hub.shutdown)
+            loop.call_soon_threadsafe(loop.call_later, 0.3, super().handle_exit, sig, frame)
+
+    return Graceful
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.command == "serve":
@@ -38,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tradovate-sim: {error}", file=sys.stderr)
             return 2
         app = create_app(Runtime(settings))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        graceful_server()(config, app).run()
     return 0
 
 

@@ -53,6 +53,7 @@ def create_app(runtime: Runtime) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         holder["services"] = await runtime.start()
+        app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
         runtime.platform.quote_listeners.append(hub.quotes_changed)
         try:
@@ -126,7 +127,9 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/sim/{action}", sim, methods=["GET", "POST"]),
         WebSocketRoute("/websocket", websocket),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.hub = hub  # the CLI's server tells sockets about a shutdown before uvicorn closes them
+    return app
 
 
 def quote_json(platform: Any, quote: Any) -> dict[str, object]:

@@ -45,12 +45,15 @@ class Connection:
         self.last_sent = time.monotonic()
         self.closing: tuple[int, str] | None = None
         self.opened = time.monotonic()
+        self.sender_task: asyncio.Task[None] | None = None
 
     def push(self, frame: str) -> None:
         if self.closing:
             return
         if len(self.frames) >= MAX_PENDING_FRAMES:
             self.close(1008, "Client too slow: outbound buffer full")
+            if self.sender_task is not None:
+                self.sender_task.cancel()  # it may be stuck writing to a client that does not read
             return
         self.frames.append(frame)
         self.wake.set()
@@ -160,6 +163,7 @@ class Hub:
         self.connections.add(connection)
         await socket.send_text("o")
         sender = asyncio.create_task(connection.sender())
+        connection.sender_task = sender
         watchdog = asyncio.create_task(self.watch(connection))
         try:
             while not sender.done():
@@ -189,7 +193,7 @@ class Hub:
             sender.cancel()
             if socket.client_state is WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
-                    await socket.close()
+                    await asyncio.wait_for(socket.close(code=1008 if connection.closing else 1000), 1)
 
     async def watch(self, connection: Connection) -> None:
         """Server heartbeats; close sockets that never authorize or go silent."""
@@ -213,7 +217,7 @@ class Hub:
             connection.push("a" + self.codec.encode([{"s": 400, "i": None, "d": message}]).decode())
             return
         endpoint_name, raw_id = parts[0].strip(), parts[1].strip()
-        if not raw_id.isdigit():
+        if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 19:
             connection.push("a" + self.codec.encode([{"s": 400, "i": None, "d":
                                                       f"Malformed request id {raw_id[:32]!r}"}]).decode())
             return

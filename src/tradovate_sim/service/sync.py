@@ -18,7 +18,8 @@ ACCOUNT_TYPES = (
     "userAccountPositionLimit", "userAccountRiskParameter", "autoLiqTransaction",
 )
 DEFAULT_TYPES = (*ACCOUNT_TYPES, "user", "contract", "contractMaturity", "product", "exchange", "currency")
-IRREGULAR_PLURALS = {"accountRiskStatus": "accountRiskStatuses", "currency": "currencies"}
+IRREGULAR_PLURALS = {"accountRiskStatus": "accountRiskStatuses", "currency": "currencies",
+                     "contractMaturity": "contractMaturities"}
 
 
 def plural(entity_type: str) -> str:
