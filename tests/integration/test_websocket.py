@@ -699,10 +699,10 @@ async def test_reader_that_lets_10000_frames_pile_up_is_closed_and_others_are_un
     assert (await other.request("auth/me"))["s"] == 200
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: docs/behaviour.md says a socket that lets 10,000 frames pile up is "
-                   "closed with c[1008,...], but Connection.push cancels the sender on overflow, so neither the `c` "
-                   "frame nor a close code 1008 is ever sent: a reader that resumes gets the buffered frames, then "
-                   "EOF (server/websocket.py Connection.push, Hub.serve)")
+@pytest.mark.xfail(strict=True, reason="BUG (issue 4, point 1: `c` with a reason before a deliberate close): a "
+                   "reader that resumes after the 10,000-frame overflow gets the frames already in the TCP buffers, "
+                   "then EOF, with neither c[1008,...] nor a close code 1008 (Connection.push cancels the sender; "
+                   "docs/behaviour.md now lists this as a known gap)")
 async def test_reader_that_resumes_after_the_overflow_is_told_why_with_1008(desk: Desk, server: ServerProcess) -> None:
     slow = await overflowed_reader(desk, server)
     try:
@@ -713,10 +713,10 @@ async def test_reader_that_resumes_after_the_overflow_is_told_why_with_1008(desk
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the TCP state from /proc/net/tcp")
-@pytest.mark.xfail(strict=True, reason="BUG: after the 10,000-frame overflow the server stops answering the socket "
-                   "but its TCP connection stays ESTABLISHED for as long as the client does not read (still after "
-                   "12 s in a manual check): the close waits behind the unsent data instead of aborting the "
-                   "transport, so the connection and its buffers are never released "
+@pytest.mark.xfail(strict=True, reason="BUG (issue 4, point 5: disconnected after a bounded buffer): after the "
+                   "10,000-frame overflow the server stops serving the socket but never releases its TCP connection "
+                   "while the client does not read: still ESTABLISHED after 70 s in a manual check, so neither the "
+                   "watchdog nor uvicorn's ping timeout frees it, contrary to docs/behaviour.md's known-gap note "
                    "(server/websocket.py Connection.push, Hub.serve)")
 async def test_reader_that_lets_10000_frames_pile_up_is_disconnected_without_reading(
         desk: Desk, server: ServerProcess) -> None:
