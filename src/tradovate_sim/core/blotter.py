@@ -48,6 +48,14 @@ class Ids(Protocol):
     def next(self, entity_type: str) -> int: ...
 
 
+class Tags(msgspec.Struct, frozen=True, kw_only=True):
+    """What the client attaches to a command: its own id, the CME tag 50, and whether a program sent it."""
+
+    cl_ord_id: str | None = None
+    custom_tag50: str | None = None
+    is_automated: bool | None = None
+
+
 class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     """What a new order asks for, prices already on the tick grid."""
 
@@ -100,8 +108,8 @@ class Blotter:
 
     # --- new orders -------------------------------------------------------------------------------
 
-    def _command(self, order_id: int, kind: CommandType, status: CommandStatus, ticket_like: Ticket | None,
-                 **extra: object) -> Command:
+    def _command(self, order_id: int, kind: CommandType, status: CommandStatus, tags: Tags | Ticket | None,
+                 ) -> Command:
         command = Command(
             id=self.ids.next("command"),
             order_id=order_id,
@@ -110,12 +118,10 @@ class Blotter:
             command_status=status,
             sender_id=self.view.caller.user_id or None,
             user_session_id=self.view.caller.session_id,
-            cl_ord_id=ticket_like.cl_ord_id if ticket_like else None,
-            custom_tag50=ticket_like.custom_tag50 if ticket_like else None,
-            is_automated=ticket_like.is_automated if ticket_like else None,
+            cl_ord_id=tags.cl_ord_id if tags else None,
+            custom_tag50=tags.custom_tag50 if tags else None,
+            is_automated=tags.is_automated if tags else None,
         )
-        if extra:
-            command = msgspec.structs.replace(command, **extra)
         self.emit(created(command))
         return command
 
@@ -187,17 +193,17 @@ class Blotter:
             self.working[order.id] = working
         return working
 
-    def cancel(self, order_id: int, *, ticket_like: Ticket | None = None, reason_text: str | None = None) -> int:
+    def cancel(self, order_id: int, *, tags: Tags | None = None, reason_text: str | None = None) -> int:
         """Cancel a working or suspended order with its full trail; returns the command id."""
         working = self.working[order_id]
-        command = self._command(order_id, CommandType.Cancel, CommandStatus.AtExecution, ticket_like)
+        command = self._command(order_id, CommandType.Cancel, CommandStatus.AtExecution, tags)
         self._report(command, CommandStatus.AtExecution, OrdStatus.Canceled, text=reason_text)
         working = self._set_status(working, OrdStatus.Canceled)
         self._execution(command.id, working.order, ExecType.Canceled, cum_qty=working.cum_qty, text=reason_text)
         for child in [w for w in self.working.values() if w.order.parent_id == order_id
                       and w.order.ord_status is OrdStatus.Suspended]:
             if child.order.id in self.working:
-                self.cancel(child.order.id, ticket_like=ticket_like,
+                self.cancel(child.order.id, tags=tags,
                             reason_text=reason_text or "Parent order cancelled")
         return command.id
 
@@ -213,8 +219,8 @@ class Blotter:
         return command.id
 
     def reject_command(self, order_id: int, kind: CommandType, reason: FailureReason, text: str,
-                       ticket_like: Ticket | None = None) -> int:
-        command = self._command(order_id, kind, CommandStatus.RiskRejected, ticket_like)
+                       tags: Tags | Ticket | None = None) -> int:
+        command = self._command(order_id, kind, CommandStatus.RiskRejected, tags)
         self._report(command, CommandStatus.RiskRejected, OrdStatus.Rejected, reason, text)
         return command.id
 

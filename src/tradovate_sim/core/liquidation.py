@@ -8,7 +8,7 @@ and fills on the next quotes; the position can therefore never flip or double.
 from datetime import datetime
 
 from tradovate_sim.core import risk
-from tradovate_sim.core.blotter import Blotter, Ids, Ticket
+from tradovate_sim.core.blotter import Blotter, Ids, Tags, Ticket
 from tradovate_sim.core.decision import Decision, created
 from tradovate_sim.core.view import OrderView
 from tradovate_sim.model.entities import AutoLiqTransaction
@@ -55,14 +55,13 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
         if refusal:
             return _refuse(refusal.reason, refusal.text)
     cancelled = {(a, stop): 0 for a in OrderAction for stop in (False, True)}
-    command = Ticket(action=OrderAction.Buy, order_type=OrderType.Market, qty=1, custom_tag50=req.custom_tag50,
-                     is_automated=req.is_automated)
+    tags = Tags(custom_tag50=req.custom_tag50, is_automated=req.is_automated)
     for working in blotter.working.values():
         key = (working.order.action, working.version.order_type in STOPS)
         cancelled[key] += working.version.order_qty - working.cum_qty
     for working_id in sorted(blotter.working):
         if working_id in blotter.working:  # not already cancelled with its parent or OCO sibling
-            blotter.cancel(working_id, ticket_like=command, reason_text="Liquidation")
+            blotter.cancel(working_id, tags=tags, reason_text="Liquidation")
     order_id: int | None = None
     if net_pos != 0:
         ticket = Ticket(action=OrderAction.Sell if net_pos > 0 else OrderAction.Buy, order_type=OrderType.Market,

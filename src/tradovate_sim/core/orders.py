@@ -10,7 +10,7 @@ from datetime import datetime
 import msgspec
 
 from tradovate_sim.core import risk
-from tradovate_sim.core.blotter import DONE, Blotter, Ids, Ticket, ticket_of
+from tradovate_sim.core.blotter import Blotter, Ids, Tags, Ticket
 from tradovate_sim.core.decision import Decision
 from tradovate_sim.core.ticks import to_ticks
 from tradovate_sim.core.view import OrderView
@@ -166,9 +166,8 @@ def cancel(view: OrderView, req: CancelOrder, order_id: int, now: datetime, ids:
     if order_id not in blotter.working:
         return Decision(result=CommandResult(failure_reason=FailureReason.TooLate,
                                              failure_text=f"Order {order_id} is no longer working"))
-    command_id = blotter.cancel(order_id, ticket_like=Ticket(
-        action=OrderAction.Buy, order_type=OrderType.Market, qty=1, cl_ord_id=req.cl_ord_id,
-        custom_tag50=req.custom_tag50, is_automated=req.is_automated))
+    command_id = blotter.cancel(order_id, tags=Tags(cl_ord_id=req.cl_ord_id, custom_tag50=req.custom_tag50,
+                                                    is_automated=req.is_automated))
     return Decision(result=CommandResult(command_id=command_id), changes=tuple(blotter.changes))
 
 
@@ -212,5 +211,3 @@ def match(view: OrderView, now: datetime, ids: Ids) -> Decision[None]:
     blotter.match()
     return Decision(result=None, changes=tuple(blotter.changes))
 
-
-__all__ = ["DONE", "cancel", "match", "modify", "place", "place_oco", "place_oso", "ticket_of", "to_ticket"]
