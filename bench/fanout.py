@@ -29,11 +29,7 @@ import contextlib
 import http.client
 import json
 import os
-import platform
-import re
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +39,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import harness
 import msgspec
+from harness import Server, replace_block
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -54,7 +52,6 @@ DEMO_PASSWORD = "fanout-demo-pw"
 SOCKETS_PER_USER = 50  # the server's per-user connection limit
 DEEP_QUOTE = {"symbol": SYMBOL, "bid": 6800.0, "ask": 6800.25, "bidSize": 1_000_000, "askSize": 1_000_000,
               "depthSize": 1_000_000, "depthLevels": 10}
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MARK_BEGIN = "<!-- bench/fanout.py: begin -->"
 MARK_END = "<!-- bench/fanout.py: end -->"
 decode = msgspec.json.Decoder().decode
@@ -63,59 +60,6 @@ JSON = dict[str, Any]
 
 
 # --- the server ----------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """`tradovate-sim serve` in a subprocess with its own temporary database."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.log_path = directory / "server.log"
-        self.command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
-                        "--port", str(self.port), "--db", f"sqlite:///{directory / 'fanout.db'}",
-                        "--admin-password", ADMIN_PASSWORD, "--demo-password", DEMO_PASSWORD, "--seed", "demo",
-                        "--quotes", "manual", "--synchronous", "FULL"]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 60.0) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                sock.sendall(b"GET /v1/auth/me HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                if sock.recv(64).startswith(b"HTTP/1.1 401"):
-                    return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-
-    def cpu_seconds(self) -> float:
-        assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 def client_cpu_seconds() -> float:
@@ -483,14 +427,8 @@ async def provision(server: Server, users: int, spread: int) -> Setup:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        match = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
-        if match:
-            cpu = match.group(1).strip()
     loop = "uvloop" if "uvloop" in sys.modules else "asyncio"
-    return (f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {platform.python_version()}, "
-            f"client loop {loop}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    return f"{harness.machine()}, client loop {loop}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def report(props: list[dict[str, Any]], md: list[dict[str, Any]], real_clock: bool, command: str,
@@ -545,19 +483,14 @@ def report(props: list[dict[str, Any]], md: list[dict[str, Any]], real_clock: bo
 
 
 def write_results(path: Path, block: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if MARK_BEGIN in text and MARK_END in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + block.rstrip("\n") + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    replace_block(path, MARK_BEGIN, MARK_END, block)
 
 
 async def main(args: argparse.Namespace) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fanout-") as directory:
-        server = Server(Path(directory))
+        server = Server(Path(directory), db_name="fanout.db", admin_password=ADMIN_PASSWORD,
+                        demo_password=DEMO_PASSWORD)
         server.start()
         try:
             setup = await provision(server, args.md_sockets // SOCKETS_PER_USER, spread=8)

@@ -24,8 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import platform
 import re
 import shutil
 import signal
@@ -40,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import Server, machine, replace_block
+
 OPEN_TIME = "2026-11-24T15:00:00Z"  # a Tuesday, 09:00 in Chicago: the ES session is open
 SYMBOL = "ESZ6"
 ADMIN_PASSWORD = "bench-admin-pw"
@@ -48,7 +48,6 @@ TRADER_PASSWORD = "bencher-pw"
 DEEP_QUOTE = {"symbol": SYMBOL, "bid": 6800.0, "ask": 6800.25, "bidSize": 1_000_000, "askSize": 1_000_000,
               "depthSize": 1_000_000, "depthLevels": 10}
 BATCH = 100  # accounts per createEvaluationAccounts call (the endpoint's maximum)
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MARK_BEGIN = "<!-- bench/liquidation.py {mode}: begin -->"
 MARK_END = "<!-- bench/liquidation.py {mode}: end -->"
 
@@ -56,71 +55,6 @@ JSON = dict[str, Any]
 
 
 # --- the server ----------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """`tradovate-sim serve` in a subprocess, with its own temporary database."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.log_path = directory / "server.log"
-        self.command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
-                        "--port", str(self.port), "--db", f"sqlite:///{directory / 'bench.db'}",
-                        "--admin-password", ADMIN_PASSWORD, "--seed", "demo", "--quotes", "manual",
-                        "--synchronous", "FULL"]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self, timeout: float = 60.0) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            if self.answers():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
-
-    def answers(self) -> bool:
-        """Whether the server answers an unauthenticated `auth/me` (with 401)."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2.0) as sock:
-                sock.sendall(b"GET /v1/auth/me HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                return sock.recv(64).startswith(b"HTTP/1.1 401")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU the server process (all its threads) has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 # --- a small HTTP/1.1 keep-alive client ------------------------------------------------------------------------------
@@ -460,17 +394,6 @@ def summarize_profile(raw: Path, top: int = 15) -> list[str]:
 # --- the runs ------------------------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, Linux {platform.release()}, " \
-           f"Python {platform.python_version()}"
-
-
 async def main_run(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
     """Rounds of: provision N fresh accounts, measure auth/me, liquidate the N accounts. Each account is liquidated
     once; the rounds show how steady the numbers are on a shared machine."""
@@ -570,19 +493,12 @@ async def scaling_run(bench: Bench, args: argparse.Namespace, report: list[str])
 def write_results(path: Path, mode: str, section: list[str]) -> None:
     """Replace this mode's generated block in `path` (or append it), leaving everything else alone."""
     begin, end = MARK_BEGIN.format(mode=mode), MARK_END.format(mode=mode)
-    block = "\n".join([begin, *section, end])
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
+    replace_block(path, begin, end, "\n".join([begin, *section, end]))
 
 
 async def run(args: argparse.Namespace) -> list[str]:
     directory = Path(tempfile.mkdtemp(prefix="liquidation-bench-"))
-    server = Server(directory)
+    server = Server(directory, db_name="bench.db", admin_password=ADMIN_PASSWORD)
     server.start()
     bench = Bench(server=server, clients=args.clients)
     mode = "scaling" if args.scaling else "throughput"
