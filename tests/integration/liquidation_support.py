@@ -1,21 +1,16 @@
 """Harness of the liquidation suite: its own `tradovate-sim serve` subprocess (loopback, temporary SQLite file,
 FULL sync, manual quotes) and a small client that speaks to it only over HTTP, as a Tradovate client would.
 
-Kept apart from the shared integration harness so that the liquidation tests own their server and its state.
+The process itself comes from the shared harness (`server.ServerProcess`); the suite owns its instance.
 """
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from server import ServerProcess
 
 JSON = dict[str, Any]
 
@@ -31,58 +26,20 @@ NQ = "NQZ6"
 BID, ASK = 6800.0, 6800.25  # ES around which every test trades
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LiquidationServer:
-    """One server process with its own database and log file."""
+class LiquidationServer(ServerProcess):
+    """The shared harness's server process, with this suite's passwords and FULL synchronous commits."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.log_path = directory / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(directory / "liquidation.db", directory / "server.log")
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def command(self) -> list[str]:
+        command = super().command()
+        command[command.index("--admin-password") + 1] = ADMIN_PASSWORD
+        command[command.index("--demo-password") + 1] = DEMO_PASSWORD
+        return [*command, "--synchronous", "FULL"]
 
-    def start(self, timeout: float = 60.0) -> None:
-        command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--db", f"sqlite:///{self.directory / 'liquidation.db'}",
-                   "--admin-password", ADMIN_PASSWORD, "--demo-password", DEMO_PASSWORD, "--seed", "demo",
-                   "--quotes", "manual", "--synchronous", "FULL"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/v1/auth/me").status_code == 401:
-                        return
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
-
-    def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def stop(self, timeout: float = 15.0) -> int:
+        return super().stop(timeout) if self.process is not None else 0
 
 
 @contextlib.contextmanager
