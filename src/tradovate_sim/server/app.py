@@ -7,9 +7,8 @@ answered 500 without detail.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,13 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from tradovate_sim.core.view import Caller
+from tradovate_sim.core.view import Caller, Quote
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.errors import ApiError, denied, not_found
+from tradovate_sim.service.platform import Platform
 
 log = logging.getLogger("tradovate_sim")
 JSON = "application/json"
@@ -66,65 +66,59 @@ def create_app(runtime: Runtime) -> Starlette:
     async def websocket(socket: WebSocket) -> None:
         await hub.serve(socket)
 
-    async def dispatch(request: Request) -> Response:
-        try:
-            services = holder["services"]
-            endpoint = table.get(request.path_params["path"].strip("/").lower())
-            if endpoint is None:
-                raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
-            caller: Caller | None = None
-            if not endpoint.public:
-                caller = services.identity.caller(_bearer(request))
-            body = None
-            if endpoint.request is not None:
-                raw = await request.body()
-                if len(raw) > MAX_BODY:
-                    raise ApiError(413, "body: larger than 1 MiB")
-                body = codec.decode(endpoint.request, raw)
-            result = await endpoint.handler(services, caller, body, request.query_params)
-            return respond(codec, result)
-        except ApiError as error:
-            return error_response(codec, error)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return respond(codec, {"errorText": "Internal server error"}, 500)
+    def guarded(handle: Callable[[Request], Awaitable[object]]) -> Callable[[Request], Awaitable[Response]]:
+        """Answer the handler's payload as JSON; an ApiError as its status; a bug as a logged 500."""
+        async def endpoint(request: Request) -> Response:
+            try:
+                return respond(codec, await handle(request))
+            except ApiError as error:
+                return error_response(codec, error)
+            except Exception:
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                return respond(codec, {"errorText": "Internal server error"}, 500)
+        return endpoint
 
-    def _admin(request: Request) -> Caller:
+    async def dispatch(request: Request) -> object:
+        services = holder["services"]
+        endpoint = table.get(request.path_params["path"].strip("/").lower())
+        if endpoint is None:
+            raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
+        caller: Caller | None = None
+        if not endpoint.public:
+            caller = services.identity.caller(_bearer(request))
+        body = None
+        if endpoint.request is not None:
+            raw = await request.body()
+            if len(raw) > MAX_BODY:
+                raise ApiError(413, "body: larger than 1 MiB")
+            body = codec.decode(endpoint.request, raw)
+        return await endpoint.handler(services, caller, body, request.query_params)
+
+    async def sim(request: Request) -> object:
         caller = holder["services"].identity.caller(_bearer(request))
         if not caller.organization_admin:
             raise denied("Simulator controls need an organization admin token")
-        return caller
-
-    async def sim(request: Request) -> Response:
-        try:
-            _admin(request)
-            action = request.path_params["action"].lower()
-            raw = await request.body() if request.method == "POST" else b""
-            platform = runtime.platform
-            if action == "quote" and request.method == "POST":
-                quote = await simulator.set_quote(platform, decode_as(raw, simulator.QuoteRequest))
-                return respond(codec, quote_json(platform, quote))
-            if action == "clock":
-                if request.method == "POST":
-                    simulator.move_clock(platform, decode_as(raw, simulator.ClockRequest))
-                    await runtime.list_contracts()
-                clock = platform.clock
-                return respond(codec, simulator.ClockState(now=clock.now(), mode="real" if clock.is_real
-                                                           else "fixed"))
-            if action == "reset" and request.method == "POST":
-                await runtime.reset()
-                return respond(codec, {"ok": True})
-            raise not_found(f"Unknown simulator control /sim/{action}")
-        except ApiError as error:
-            return error_response(codec, error)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return respond(codec, {"errorText": "Internal server error"}, 500)
+        action = request.path_params["action"].lower()
+        raw = await request.body() if request.method == "POST" else b""
+        platform = runtime.platform
+        if action == "quote" and request.method == "POST":
+            quote = await simulator.set_quote(platform, decode_as(raw, simulator.QuoteRequest))
+            return quote_json(platform, quote)
+        if action == "clock":
+            if request.method == "POST":
+                simulator.move_clock(platform, decode_as(raw, simulator.ClockRequest))
+                await runtime.list_contracts()
+            clock = platform.clock
+            return simulator.ClockState(now=clock.now(), mode="real" if clock.is_real else "fixed")
+        if action == "reset" and request.method == "POST":
+            await runtime.reset()
+            return {"ok": True}
+        raise not_found(f"Unknown simulator control /sim/{action}")
 
     routes = [
         WebSocketRoute("/v1/websocket", websocket),
-        Route("/v1/{path:path}", dispatch, methods=["GET", "POST"]),
-        Route("/sim/{action}", sim, methods=["GET", "POST"]),
+        Route("/v1/{path:path}", guarded(dispatch), methods=["GET", "POST"]),
+        Route("/sim/{action}", guarded(sim), methods=["GET", "POST"]),
         WebSocketRoute("/websocket", websocket),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -132,8 +126,10 @@ def create_app(runtime: Runtime) -> Starlette:
     return app
 
 
-def quote_json(platform: Any, quote: Any) -> dict[str, object]:
+def quote_json(platform: Platform, quote: Quote) -> dict[str, object]:
+    """The answer of `/sim/quote`: the quote as set, in prices."""
     instrument = platform.instrument(quote.contract_id)
+    assert instrument is not None
     tick = instrument.product.tick_size
 
     def price(ticks: int | None) -> float | None:
