@@ -13,20 +13,19 @@ from typing import Any
 import msgspec
 import pytest
 
-from tradovate_sim.storage.rows import JournalEntry, Row
+from tradovate_sim.storage.rows import JournalEntry
 from tradovate_sim.storage.sqlite import SqliteStore, StoreClosedError, StoreError
 
 
-def make_row(entity_id: int = 1, **overrides: Any) -> Row:
-    fields: dict[str, Any] = {
-        "entity_type": "order",
-        "event_type": "Created",
-        "entity_id": entity_id,
-        "account_id": 7,
-        "body": msgspec.json.encode({"id": entity_id, "accountId": 7}),
-    }
-    fields.update(overrides)
-    return Row(**fields)
+def change(entity_id: int = 1, entity_type: str = "order", event_type: str = "Created",
+           entity: Any = None) -> dict[str, Any]:
+    """One `props` payload as the platform encodes it."""
+    return {"entityType": entity_type, "eventType": event_type,
+            "entity": {"id": entity_id, "accountId": 7} if entity is None else entity}
+
+
+def batch(*changes: dict[str, Any]) -> bytes:
+    return msgspec.json.encode(list(changes))
 
 
 async def open_store(path: Path, **options: Any) -> SqliteStore:
@@ -52,50 +51,50 @@ def ids_of(entries: list[JournalEntry]) -> list[int]:
 
 
 async def test_rows_are_loaded_when_store_is_reopened_after_commit(store: SqliteStore, db_path: Path) -> None:
-    await store.commit([make_row(1), make_row(2, entity_type="position", account_id=8)])
-    await store.commit([make_row(3, entity_type="user", account_id=None, body=b'{"id":3}')])
+    await store.commit(batch(change(1), change(2, entity_type="position")))
+    await store.commit(batch(change(3, entity_type="user", entity={"id": 3})))
     await store.close()
 
     reopened = await open_store(db_path)
     try:
         loaded = reopened.load()
         assert sorted(loaded) == [
-            ("order", 1, 7, b'{"id":1,"accountId":7}'),
-            ("position", 2, 8, b'{"id":2,"accountId":7}'),
-            ("user", 3, None, b'{"id":3}'),
+            ("order", 1, b'{"id":1,"accountId":7}'),
+            ("position", 2, b'{"id":2,"accountId":7}'),
+            ("user", 3, b'{"id":3}'),
         ]
-        assert [entry.seq for entry in reopened.journal()] == [1, 2, 3]
+        assert [(entry.seq, entry.entity_id) for entry in reopened.journal()] == [(1, 1), (1, 2), (2, 3)]
     finally:
         await reopened.close()
 
 
-async def test_body_and_account_are_replaced_when_entity_is_updated(store: SqliteStore) -> None:
-    await store.commit([make_row(1)])
+async def test_body_is_replaced_when_entity_is_updated(store: SqliteStore) -> None:
+    await store.commit(batch(change(1)))
 
-    seq = await store.commit([make_row(1, event_type="Updated", account_id=9, body=b'{"v":2}')])
+    seq = await store.commit(batch(change(1, event_type="Updated", entity={"id": 1, "v": 2})))
 
     assert seq == 2
-    assert store.load() == [("order", 1, 9, b'{"v":2}')]
+    assert store.load() == [("order", 1, b'{"id":1,"v":2}')]
 
 
 async def test_entity_is_removed_but_journal_kept_when_deleted(store: SqliteStore) -> None:
-    await store.commit([make_row(1), make_row(2)])
+    await store.commit(batch(change(1), change(2)))
 
-    await store.commit([make_row(1, event_type="Deleted")])
+    await store.commit(batch(change(1, event_type="Deleted")))
 
-    assert [(kind, entity_id) for kind, entity_id, _, _ in store.load()] == [("order", 2)]
+    assert [(kind, entity_id) for kind, entity_id, _ in store.load()] == [("order", 2)]
     journal = store.journal()
     assert [(e.seq, e.event_type, e.entity_id) for e in journal] == [
         (1, "Created", 1),
-        (2, "Created", 2),
-        (3, "Deleted", 1),
+        (1, "Created", 2),
+        (2, "Deleted", 1),
     ]
 
 
 async def test_last_change_wins_when_one_commit_creates_and_deletes_an_entity(store: SqliteStore) -> None:
-    seq = await store.commit([make_row(1), make_row(1, event_type="Updated"), make_row(1, event_type="Deleted")])
+    seq = await store.commit(batch(change(1), change(1, event_type="Updated"), change(1, event_type="Deleted")))
 
-    assert seq == 3
+    assert seq == 1
     assert store.load() == []
     assert [e.event_type for e in store.journal()] == ["Created", "Updated", "Deleted"]
 
@@ -104,63 +103,64 @@ async def test_seqs_are_unique_and_increasing_in_commit_order_when_200_tasks_com
     store: SqliteStore, db_path: Path
 ) -> None:
     async def place(entity_id: int) -> int:
-        return await store.commit([make_row(entity_id), make_row(entity_id, event_type="Updated")])
+        return await store.commit(batch(change(entity_id), change(entity_id, event_type="Updated")))
 
     seqs = await asyncio.gather(*(place(entity_id) for entity_id in range(200)))
 
-    assert seqs == [2 * (n + 1) for n in range(200)]
+    assert seqs == [n + 1 for n in range(200)]
     journal = store.journal(limit=1000)
-    assert [e.seq for e in journal] == list(range(1, 401))
+    assert [e.seq for e in journal] == [n // 2 + 1 for n in range(400)]
     assert ids_of(journal) == [n // 2 for n in range(400)]
     await store.close()
     reopened = await open_store(db_path)
     try:
-        assert sorted(entity_id for _, entity_id, _, _ in reopened.load()) == list(range(200))
+        assert sorted(entity_id for _, entity_id, _ in reopened.load()) == list(range(200))
     finally:
         await reopened.close()
 
 
 @pytest.mark.parametrize(
-    "bad_row",
+    "bad_commit",
     [
-        make_row(5, body="not bytes"),
-        make_row(5, body=object()),
-        make_row(2**63),
-        make_row(5, event_type="Moved"),
+        batch(change(5))[:-3],
+        batch(change(5), change(6, entity={"accountId": 7})),
+        batch(change(5), change(2**63)),
+        batch(change(5), change(6, event_type="Moved")),
+        b"[1, 2]",
     ],
-    ids=["text-body", "object-body", "id-overflow", "unknown-event"],
+    ids=["truncated-json", "entity-without-id", "id-overflow", "unknown-event", "not-props"],
 )
-async def test_only_its_own_commit_fails_when_one_row_cannot_be_stored(
-    store: SqliteStore, db_path: Path, bad_row: Row
+async def test_only_its_own_commit_fails_when_one_change_cannot_be_stored(
+    store: SqliteStore, db_path: Path, bad_commit: bytes
 ) -> None:
     blocker = sqlite3.connect(db_path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # hold the writer so the commits below queue into one batch
-    tasks = [asyncio.create_task(store.commit([make_row(n), bad_row] if n == 5 else [make_row(n)])) for n in range(10)]
+    tasks = [asyncio.create_task(store.commit(bad_commit if n == 5 else batch(change(n)))) for n in range(10)]
     await asyncio.sleep(0.05)
     blocker.execute("ROLLBACK")
     blocker.close()
 
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
 
-    assert isinstance(outcomes[5], Exception)
+    assert isinstance(outcomes[5], StoreError)
     assert [o for n, o in enumerate(outcomes) if n != 5] == list(range(1, 10))
     assert ids_of(store.journal()) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
-    assert sorted(entity_id for _, entity_id, _, _ in store.load()) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert sorted(entity_id for _, entity_id, _ in store.load()) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
 
 
-async def test_last_seq_is_returned_when_commit_has_no_rows(store: SqliteStore) -> None:
-    assert await store.commit([]) == 0
-    await store.commit([make_row(1), make_row(2)])
+async def test_last_seq_is_returned_when_commit_has_no_changes(store: SqliteStore) -> None:
+    assert await store.commit(None) == 0
+    await store.commit(batch(change(1), change(2)))
 
-    assert await store.commit([]) == 2
+    assert await store.commit(None) == 1
 
 
 async def test_meta_is_set_replaced_and_deleted_when_committed(store: SqliteStore) -> None:
-    await store.commit([], {"clock": b"1", "ids": b"100"})
-    await store.commit([make_row(1)], {"clock": b"2"})
+    await store.commit(None, {"clock": b"1", "ids": b"100"})
+    await store.commit(batch(change(1)), {"clock": b"2"})
     assert (store.get_meta("clock"), store.get_meta("ids")) == (b"2", b"100")
 
-    await store.commit([], {"ids": None})
+    await store.commit(None, {"ids": None})
 
     assert store.get_meta("ids") is None
     assert store.get_meta("never-set") is None
@@ -168,38 +168,42 @@ async def test_meta_is_set_replaced_and_deleted_when_committed(store: SqliteStor
 
 async def test_commit_is_refused_when_it_sets_the_schema_version(store: SqliteStore) -> None:
     with pytest.raises(ValueError, match="schema_version"):
-        await store.commit([], {"schema_version": None})
+        await store.commit(None, {"schema_version": None})
 
 
 async def test_journal_pages_when_after_seq_and_limit_are_given(store: SqliteStore) -> None:
-    await store.commit([make_row(n) for n in range(10)])
+    for n in range(10):
+        await store.commit(batch(change(n), change(n, event_type="Updated")))
 
     page = store.journal(after_seq=3, limit=4)
 
-    assert [e.seq for e in page] == [4, 5, 6, 7]
+    assert [(e.seq, e.entity_id, e.event_type) for e in page][:3] == [
+        (4, 3, "Created"), (4, 3, "Updated"), (5, 4, "Created")]
+    assert [e.seq for e in page] == [4, 4, 5, 5, 6, 6, 7, 7]
     assert store.journal(after_seq=10) == []
 
 
 async def test_everything_is_emptied_and_seqs_continue_when_reset(store: SqliteStore, db_path: Path) -> None:
-    await store.commit([make_row(1), make_row(2)], {"clock": b"1"})
+    await store.commit(batch(change(1)), {"clock": b"1"})
+    await store.commit(batch(change(2)))
 
     await store.reset()
 
     assert (store.load(), store.journal(), store.get_meta("clock")) == ([], [], None)
-    assert await store.commit([make_row(3)]) == 3
+    assert await store.commit(batch(change(3))) == 3
     await store.reset()
     await store.close()
     reopened = await open_store(db_path)
     try:
         assert reopened.load() == []
-        assert await reopened.commit([make_row(4)]) == 4
+        assert await reopened.commit(batch(change(4))) == 4
     finally:
         await reopened.close()
 
 
 async def test_queued_commits_land_when_store_is_closed_while_they_are_pending(db_path: Path) -> None:
     store = await open_store(db_path)
-    pending = [asyncio.create_task(store.commit([make_row(n)])) for n in range(50)]
+    pending = [asyncio.create_task(store.commit(batch(change(n)))) for n in range(50)]
     await asyncio.sleep(0)  # every task has queued its commit
 
     await store.close()
@@ -216,7 +220,7 @@ async def test_commit_and_reads_raise_when_store_is_closed(store: SqliteStore) -
     await store.close()
 
     with pytest.raises(StoreClosedError, match="closed"):
-        await store.commit([make_row(1)])
+        await store.commit(batch(change(1)))
     with pytest.raises(StoreClosedError):
         store.load()
     await store.close()  # closing twice is harmless
@@ -226,7 +230,7 @@ async def test_commit_raises_when_store_was_never_opened(db_path: Path) -> None:
     store = SqliteStore(str(db_path))
 
     with pytest.raises(StoreClosedError, match="not open"):
-        await store.commit([make_row(1)])
+        await store.commit(batch(change(1)))
     with pytest.raises(StoreClosedError, match="not open"):
         store.get_meta("clock")
     await store.close()  # closing a store that never opened is harmless
@@ -253,7 +257,6 @@ async def test_file_uses_wal_when_opened(store: SqliteStore, db_path: Path) -> N
 
 _CRASHING_CHILD = """
 import asyncio, sys
-from tradovate_sim.storage.rows import Row
 from tradovate_sim.storage.sqlite import SqliteStore
 
 async def main(path):
@@ -261,8 +264,7 @@ async def main(path):
     await store.open()
     async def committer(first):
         for n in range(first, 10**9, 8):
-            row = Row(entity_type="order", event_type="Created", entity_id=n, account_id=1, body=b"{}")
-            await store.commit([row])
+            await store.commit(b'[{"entityType":"order","eventType":"Created","entity":{"id":%d}}]' % n)
             print("acked", n, flush=True)
     await asyncio.gather(*(committer(k) for k in range(8)))
 
@@ -293,7 +295,7 @@ def test_every_acked_commit_is_present_when_the_writer_process_is_killed(db_path
     async def load() -> set[int]:
         store = await open_store(db_path)
         try:
-            return {entity_id for _, entity_id, _, _ in store.load()}
+            return {entity_id for _, entity_id, _ in store.load()}
         finally:
             await store.close()
 
@@ -301,7 +303,7 @@ def test_every_acked_commit_is_present_when_the_writer_process_is_killed(db_path
 
 
 async def test_commit_still_lands_when_its_caller_is_cancelled(store: SqliteStore, db_path: Path) -> None:
-    task = asyncio.create_task(store.commit([make_row(1)]))
+    task = asyncio.create_task(store.commit(batch(change(1))))
     await asyncio.sleep(0)  # the commit is queued
 
     task.cancel()
@@ -313,3 +315,26 @@ async def test_commit_still_lands_when_its_caller_is_cancelled(store: SqliteStor
         assert [e.entity_id for e in reopened.journal()] == [1]
     finally:
         await reopened.close()
+
+
+async def test_commits_fail_instead_of_hanging_when_the_writer_process_dies(store: SqliteStore) -> None:
+    assert await store.commit(batch(change(1))) == 1
+    pid = store.writer_pid
+    assert pid is not None
+
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(StoreError, match="writer process has stopped"):
+        for n in range(2, 10_000):  # the ones sent before the death is noticed fail too
+            await asyncio.wait_for(store.commit(batch(change(n))), 10)
+
+    assert store.writer_pid is None
+    with pytest.raises(StoreError, match="writer process has stopped"):
+        await store.commit(batch(change(99)))
+    assert [e.entity_id for e in store.journal()] == [1]  # reads still work
+
+
+async def test_one_group_lands_many_commits_sent_together(store: SqliteStore) -> None:
+    seqs = await asyncio.gather(*(store.commit(batch(change(n))) for n in range(500)))
+
+    assert seqs == list(range(1, 501))
+    assert len(store.load()) == 500

@@ -44,7 +44,6 @@ from tradovate_sim.model.enums import EventType
 from tradovate_sim.service.clock import Clock
 from tradovate_sim.service.ports import Publisher, Store
 from tradovate_sim.service.state import State
-from tradovate_sim.storage.rows import Row
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import ProductSpec
 from tradovate_sim.venue.market import Market
@@ -106,7 +105,7 @@ class Platform:
         self.state = State()
         self.ids = StateIds(self.state)
         rows = self.store.load()
-        for entity_type, _id, _account, body in sorted(rows, key=_load_order):
+        for entity_type, _id, body in sorted(rows, key=_load_order):
             decoder = self.decoders.get(entity_type)
             if decoder is None:
                 continue
@@ -122,13 +121,7 @@ class Platform:
         """Make `changes` durable, then apply and publish them. Returns the journal sequence number."""
         if not changes and not meta:
             return 0
-        encode = self.encoder.encode
-        rows = [
-            Row(entity_type=c.entity_type, event_type=c.event_type, entity_id=c.entity.id,
-                account_id=getattr(c.entity, "account_id", None), body=encode(c.entity))
-            for c in changes
-        ]
-        seq = await self.store.commit(rows, meta)
+        seq = await self.store.commit(self.encoder.encode(changes) if changes else None, meta)
         for change in changes:
             self.state.apply(change)
         self.fanout.publish(changes, seq)
@@ -243,5 +236,5 @@ _ORDER = {name: i for i, name in enumerate([
 ])}
 
 
-def _load_order(row: tuple[str, int, int | None, bytes]) -> tuple[int, int]:
+def _load_order(row: tuple[str, int, bytes]) -> tuple[int, int]:
     return (_ORDER.get(row[0], 99), row[1])

@@ -1,0 +1,260 @@
+"""The SQLite writer process: owns the file's only write connection and lands commits in groups.
+
+It runs as `python -m tradovate_sim.storage.writer PATH FULL|NORMAL`, started by `SqliteStore.open()`. Requests
+arrive on stdin and answers leave on stdout, both as length-prefixed msgpack frames. Every request that is
+waiting in the pipe when the previous group finishes joins the next group: one transaction, one fsync, then
+one answer per request. A process of its own, not a thread: the writer's work (binding rows, SQLite's
+b-tree updates) then never waits for the server's GIL, nor the server for the writer's.
+
+The journal holds one row per commit, its body the commit's changes as a JSON array of `props` payloads
+(`{"entityType", "eventType", "entity": {"id", ...}}`); `entity` holds the last state of each entity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import select
+import sqlite3
+import struct
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TypeAlias
+
+import msgspec
+
+SCHEMA_VERSION = 2
+SCHEMA_KEY = "schema_version"
+SEQ_FLOOR_KEY = "journal_seq_floor"  # the last seq before a reset, so that seqs are never reused
+RESERVED_KEYS = frozenset({SCHEMA_KEY, SEQ_FLOOR_KEY})
+BUSY_TIMEOUT_MS = 5_000
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS entity (
+        entity_type TEXT NOT NULL, id INTEGER NOT NULL, body BLOB NOT NULL,
+        PRIMARY KEY (entity_type, id)) STRICT""",
+    "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, body BLOB NOT NULL) STRICT",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID",
+)
+# Rows go through multi-row VALUES statements of a few fixed sizes (SQLite's statement cache keeps them).
+_INSERT_JOURNAL = ("INSERT INTO journal VALUES ", "")
+_UPSERT_ENTITIES = ("INSERT INTO entity VALUES ", " ON CONFLICT (entity_type, id) DO UPDATE SET body = excluded.body")
+_CHUNKS = (256, 64, 16, 4, 1)
+_DELETE_ENTITY = "DELETE FROM entity WHERE entity_type = ? AND id = ?"
+_UPSERT_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+_DELETE_META = "DELETE FROM meta WHERE key = ?"
+_EVENTS = frozenset({"Created", "Updated", "Deleted"})
+_FRAME = struct.Struct(">I")
+_READ_SIZE = 1 << 20
+_MAX_GROUP_BYTES = 8 << 20  # stop gathering requests into one group past this
+
+
+class Request(msgspec.Struct, frozen=True, array_like=True):
+    """One commit (or a reset) asked of the writer."""
+
+    id: int
+    changes: bytes | None = None
+    meta: dict[str, bytes | None] = {}
+    reset: bool = False
+
+
+class Answer(msgspec.Struct, frozen=True, array_like=True):
+    """The journal seq the request landed at, or why it did not land. Id 0 answers the start-up."""
+
+    id: int
+    seq: int = 0
+    error: str | None = None
+
+
+class JournalChange(msgspec.Struct, frozen=True, rename="camel"):
+    entity_type: str
+    event_type: str
+    entity: msgspec.Raw
+
+
+class Identified(msgspec.Struct):
+    id: int
+
+
+class _ChangeKey(msgspec.Struct, frozen=True, rename="camel"):
+    entity: Identified
+
+
+_CHANGES = msgspec.json.Decoder(list[JournalChange])
+_KEYS = msgspec.json.Decoder(list[_ChangeKey])
+_REQUEST = msgspec.msgpack.Decoder(Request)
+_ENCODE = msgspec.msgpack.Encoder().encode
+_EntityRow: TypeAlias = tuple[str, int, bytes]
+
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def frame(message: Request | Answer) -> bytes:
+    body = _ENCODE(message)
+    return _FRAME.pack(len(body)) + body
+
+
+def frames(buffer: bytearray) -> Iterator[bytes]:
+    """Take every complete frame off the front of `buffer`."""
+    start = 0
+    while len(buffer) - start >= 4:
+        (size,) = _FRAME.unpack_from(buffer, start)
+        if len(buffer) - start - 4 < size:
+            break
+        yield bytes(buffer[start + 4:start + 4 + size])
+        start += 4 + size
+    del buffer[:start]
+
+
+class Writer:
+    """The group-commit loop over one write connection."""
+
+    def __init__(self, path: str, synchronous: str) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+        self.conn = connect(path)
+        self.seq = 0
+        self._prepare(path, synchronous)
+
+    def _prepare(self, path: str, synchronous: str) -> None:
+        conn = self.conn
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+            raise RuntimeError(f"{path}: cannot switch to WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            version = str(SCHEMA_VERSION).encode()
+            conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (SCHEMA_KEY, version))
+            found = conn.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()[0]
+            if found != version:
+                raise RuntimeError(f"{path}: schema version {found!r}, this store reads {version!r}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        last = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
+        floor = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_FLOOR_KEY,)).fetchone()
+        self.seq = max(int(last), int(floor[0]) if floor else 0)
+
+    def write(self, requests: list[Request]) -> list[Answer]:
+        """Land `requests` in one transaction; if it fails, land them one by one so a bad one fails alone."""
+        conn, last_seq = self.conn, self.seq
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            answers = self._apply(requests)
+            conn.execute("COMMIT")
+            return answers
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self.seq = last_seq
+            if len(requests) > 1:
+                return [answer for request in requests for answer in self.write([request])]
+            return [Answer(id=requests[0].id, error=f"{type(exc).__name__}: {exc}")]
+
+    def _apply(self, requests: list[Request]) -> list[Answer]:
+        conn, seq = self.conn, self.seq
+        journal: list[tuple[int, bytes]] = []
+        entities: dict[tuple[str, int], _EntityRow | None] = {}
+        meta: dict[str, bytes | None] = {}
+        answers: list[Answer] = []
+        for request in requests:
+            if request.reset:
+                _flush(conn, journal, entities, meta)
+                journal, entities, meta = [], {}, {}
+                conn.execute("DELETE FROM entity")
+                conn.execute("DELETE FROM journal")
+                conn.execute("DELETE FROM meta WHERE key <> ?", (SCHEMA_KEY,))
+                conn.execute("INSERT INTO meta VALUES (?, ?)", (SEQ_FLOOR_KEY, str(seq).encode()))
+            if request.changes is not None:
+                seq += 1
+                journal.append((seq, request.changes))
+                keys = _KEYS.decode(request.changes)
+                for change, key in zip(_CHANGES.decode(request.changes), keys, strict=True):
+                    kind, entity_id = change.entity_type, key.entity.id
+                    if change.event_type not in _EVENTS:
+                        raise ValueError(f"{kind} {entity_id}: unknown eventType {change.event_type!r}")
+                    deleted = change.event_type == "Deleted"
+                    entities[(kind, entity_id)] = None if deleted else (kind, entity_id, bytes(change.entity))
+            meta.update(request.meta)
+            answers.append(Answer(id=request.id, seq=seq))
+        _flush(conn, journal, entities, meta)
+        self.seq = seq
+        return answers
+
+
+def _flush(
+    conn: sqlite3.Connection,
+    journal: list[tuple[int, bytes]],
+    entities: dict[tuple[str, int], _EntityRow | None],
+    meta: dict[str, bytes | None],
+) -> None:
+    """Write the gathered journal rows, the last state of each touched entity, and the meta keys."""
+    _insert(conn, _INSERT_JOURNAL, 2, journal)
+    _insert(conn, _UPSERT_ENTITIES, 3, [state for state in entities.values() if state is not None])
+    if deletes := [key for key, state in entities.items() if state is None]:
+        conn.executemany(_DELETE_ENTITY, deletes)
+    if upserts := [(k, v) for k, v in meta.items() if v is not None]:
+        conn.executemany(_UPSERT_META, upserts)
+    if removed := [(k,) for k, v in meta.items() if v is None]:
+        conn.executemany(_DELETE_META, removed)
+
+
+def _insert(conn: sqlite3.Connection, statement: tuple[str, str], width: int,
+            rows: Sequence[tuple[object, ...]]) -> None:
+    start = 0
+    while start < len(rows):
+        size = next(size for size in _CHUNKS if size <= len(rows) - start)
+        conn.execute(_values(statement, width, size), [v for row in rows[start:start + size] for v in row])
+        start += size
+
+
+@functools.cache
+def _values(statement: tuple[str, str], width: int, size: int) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return statement[0] + ", ".join([row] * size) + statement[1]
+
+
+def _send(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
+    """Answer the start-up (id 0), then land requests until stdin closes; every received request is answered."""
+    try:
+        writer = Writer(path, synchronous)
+    except Exception as exc:
+        _send(stdout, frame(Answer(id=0, error=f"{type(exc).__name__}: {exc}")))
+        return 1
+    with contextlib.suppress(OSError):  # a bigger pipe lets more requests join one group
+        import fcntl
+        fcntl.fcntl(stdin, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    _send(stdout, frame(Answer(id=0, seq=writer.seq)))
+    buffer = bytearray()
+    open_ = True
+    while open_:
+        data = os.read(stdin, _READ_SIZE)
+        open_ = bool(data)
+        buffer += data
+        while open_ and len(buffer) < _MAX_GROUP_BYTES and select.select([stdin], [], [], 0)[0]:
+            more = os.read(stdin, _READ_SIZE)
+            open_ = bool(more)
+            buffer += more
+        requests = [_REQUEST.decode(body) for body in frames(buffer)]
+        if requests:
+            _send(stdout, b"".join(frame(answer) for answer in writer.write(requests)))
+    writer.conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1], sys.argv[2]))
