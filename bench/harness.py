@@ -74,9 +74,23 @@ class Server:
             self.process.wait(10)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU the server process (all its threads) has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """User + system CPU the server process (all its threads) and its live children (the store's writer
+        process) have used so far."""
+        total = 0.0
+        for pid in [self.pid, *self.children()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone since listed
+                continue
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return total
+
+    def children(self) -> list[int]:
+        found: list[int] = []
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(pid) for pid in (task / "children").read_text().split()]
+        return found
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -1,8 +1,10 @@
 """Prices as integer ticks. Every conversion and rounding rule between wire prices and ticks lives here."""
 
+import functools
 from decimal import Decimal
 
 
+@functools.cache
 def decimals_of(tick_size: float) -> int:
     """How many decimals a price on this tick grid needs (0.25 -> 2, 0.01 -> 2, 1.0 -> 0, 0.00005 -> 5)."""
     exponent = Decimal(repr(tick_size)).normalize().as_tuple().exponent

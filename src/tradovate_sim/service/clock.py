@@ -10,23 +10,23 @@ def to_millis(moment: datetime) -> datetime:
 
 class Clock:
     def __init__(self, fixed: datetime | None = None) -> None:
-        self.fixed = fixed
+        self.fixed = None if fixed is None else to_millis(fixed)
 
     @property
     def is_real(self) -> bool:
         return self.fixed is None
 
     def now(self) -> datetime:
-        return to_millis(self.fixed if self.fixed is not None else datetime.now(UTC))
+        fixed = self.fixed
+        return fixed if fixed is not None else to_millis(datetime.now(UTC))
 
     def set(self, moment: datetime) -> None:
         """Freeze the clock at `moment` (naive times are taken as UTC)."""
-        self.fixed = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        self.fixed = self.fixed.astimezone(UTC)
+        self.fixed = to_millis((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC))
 
     def advance(self, seconds: float) -> None:
         """Move a frozen clock forward (or a real one: it freezes at now + seconds)."""
-        self.fixed = self.now() + timedelta(seconds=seconds)
+        self.fixed = to_millis(self.now() + timedelta(seconds=seconds))
 
     def resume(self) -> None:
         self.fixed = None

@@ -4,7 +4,8 @@ The store is the durable copy; this is what requests read. Changes reach it only
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from tradovate_sim.core.blotter import DONE
 from tradovate_sim.core.decision import Change
@@ -17,7 +18,6 @@ from tradovate_sim.model.entities import (
     Command,
     CommandReport,
     Contract,
-    ContractMaturity,
     Entity,
     ExecutionReport,
     Fill,
@@ -27,7 +27,6 @@ from tradovate_sim.model.entities import (
     OrderVersion,
     Position,
     Product,
-    ProductSession,
     TradingPermission,
     User,
     UserAccountAutoLiq,
@@ -84,9 +83,6 @@ OWNERS: dict[type, tuple[str, str | None]] = {
     FillPair: ("position_id", "position"),
     UserAccountRiskParameter: ("user_account_position_limit_id", "userAccountPositionLimit"),
 }
-INDEXED = frozenset({Order, OrderVersion, Command, Fill, Position, CashBalance, TradingPermission,
-                     UserAccountPositionLimit, UserAccountRiskParameter, AutoLiqTransaction, Contract, Product, User,
-                     Account})
 
 ACTIVE_PERMISSIONS = frozenset({TradingPermissionStatus.Accepted, TradingPermissionStatus.Approved})
 
@@ -132,75 +128,98 @@ class State:
             if master is not None:
                 self.children[(kind, getattr(entity, master))].pop(entity_id, None)
             return
-        is_new = entity_id not in table
-        table[entity_id] = entity
-        if is_new:  # masters and owners never change over an entity's life
+        if entity_id not in table:  # masters and owners never change over an entity's life
             master = MASTERS.get(kind)
             if master is not None:
                 self.children[(kind, getattr(entity, master))][entity_id] = None
-            account_id = self._owning_account(entity)
-            if account_id is not None:
-                self.account_of[(kind, entity_id)] = account_id
-        if type(entity) in INDEXED:
-            self._index(entity)
-
-    def _owning_account(self, entity: Entity) -> int | None:
-        rule = OWNERS.get(type(entity))
-        if rule is None:
-            return None
-        attribute, via = rule
-        value: int = getattr(entity, attribute)
-        return value if via is None else self.account_of.get((via, value))
-
-    def _index(self, entity: Entity) -> None:
-        match entity:
-            case Order():
-                key = (entity.account_id, entity.contract_id)
-                if entity.ord_status in DONE:
-                    self.working[key].pop(entity.id, None)
-                    if not self.working[key]:
-                        del self.working[key]
-                        self.working_by_contract[entity.contract_id].pop(entity.account_id, None)
-                else:
-                    self.working[key][entity.id] = None
-                    self.working_by_contract[entity.contract_id][entity.account_id] = None
-            case OrderVersion():
-                self.latest_version[entity.order_id] = entity.id
-            case Command():
-                if entity.order_id not in self.new_command_of:
-                    self.new_command_of[entity.order_id] = entity.id
-            case Fill():
-                if entity.id not in self.fills_of_order[entity.order_id]:
-                    self.fills_of_order[entity.order_id].append(entity.id)
-                account_id = self.account_of.get(("order", entity.order_id))
+            rule = OWNERS.get(type(entity))
+            if rule is not None:
+                value: int = getattr(entity, rule[0])
+                account_id = value if rule[1] is None else self.account_of.get((rule[1], value))
                 if account_id is not None:
-                    lots = self.open_fills[(account_id, entity.contract_id)]
-                    if entity.finally_paired < entity.qty and entity.active:
-                        lots[entity.id] = None
-                    else:
-                        lots.pop(entity.id, None)
-            case Position():
-                self.positions[(entity.account_id, entity.contract_id)] = entity.id
-                self.positions_of[entity.account_id][entity.contract_id] = entity.id
-            case CashBalance():
-                self.cash_of[entity.account_id] = entity.id
-            case TradingPermission():
-                key = (entity.user_id, entity.account_id)
-                if entity.status in ACTIVE_PERMISSIONS:
-                    self.permissions[key] = entity.id
-                else:
-                    self.permissions.pop(key, None)
-            case AutoLiqTransaction():
-                if entity.order_id is not None:
-                    self.closing_orders.add(entity.order_id)
-            case UserAccountPositionLimit():
-                self.limits_of[entity.account_id][entity.id] = None
-            case UserAccountRiskParameter():
-                self.params_of[entity.user_account_position_limit_id][entity.id] = None
-            case Contract() | Product() | User() | Account():
-                self.by_name[(type(entity).__name__, entity.name.lower())] = entity.id
-            case ContractMaturity() | ProductSession():
-                pass
+                    self.account_of[(kind, entity_id)] = account_id
+        table[entity_id] = entity
+        index = _INDEXES.get(type(entity))
+        if index is not None:
+            index(self, entity)
+
+    def _index_order(self, entity: Order) -> None:
+        key = (entity.account_id, entity.contract_id)
+        if entity.ord_status in DONE:
+            working = self.working.get(key)
+            if working is not None:
+                working.pop(entity.id, None)
+                if not working:
+                    del self.working[key]
+                    self.working_by_contract[entity.contract_id].pop(entity.account_id, None)
+        else:
+            self.working[key][entity.id] = None
+            self.working_by_contract[entity.contract_id][entity.account_id] = None
+
+    def _index_version(self, entity: OrderVersion) -> None:
+        self.latest_version[entity.order_id] = entity.id
+
+    def _index_command(self, entity: Command) -> None:
+        if entity.order_id not in self.new_command_of:
+            self.new_command_of[entity.order_id] = entity.id
+
+    def _index_fill(self, entity: Fill) -> None:
+        fills = self.fills_of_order[entity.order_id]
+        if entity.id not in fills:
+            fills.append(entity.id)
+        account_id = self.account_of.get(("order", entity.order_id))
+        if account_id is not None:
+            lots = self.open_fills[(account_id, entity.contract_id)]
+            if entity.finally_paired < entity.qty and entity.active:
+                lots[entity.id] = None
+            else:
+                lots.pop(entity.id, None)
+
+    def _index_position(self, entity: Position) -> None:
+        self.positions[(entity.account_id, entity.contract_id)] = entity.id
+        self.positions_of[entity.account_id][entity.contract_id] = entity.id
+
+    def _index_cash(self, entity: CashBalance) -> None:
+        self.cash_of[entity.account_id] = entity.id
+
+    def _index_permission(self, entity: TradingPermission) -> None:
+        key = (entity.user_id, entity.account_id)
+        if entity.status in ACTIVE_PERMISSIONS:
+            self.permissions[key] = entity.id
+        else:
+            self.permissions.pop(key, None)
+
+    def _index_auto_liq(self, entity: AutoLiqTransaction) -> None:
+        if entity.order_id is not None:
+            self.closing_orders.add(entity.order_id)
+
+    def _index_limit(self, entity: UserAccountPositionLimit) -> None:
+        self.limits_of[entity.account_id][entity.id] = None
+
+    def _index_parameter(self, entity: UserAccountRiskParameter) -> None:
+        self.params_of[entity.user_account_position_limit_id][entity.id] = None
+
+    def _index_name(self, entity: Contract | Product | User | Account) -> None:
+        self.by_name[(type(entity).__name__, entity.name.lower())] = entity.id
 
     def find(self, kind: type[Contract | Product | User | Account], name: str) -> int | None:
         return self.by_name.get((kind.__name__, name.lower()))
+
+
+# The index each entity type keeps up to date, by type.
+_INDEXES: dict[type, Callable[[State, Any], None]] = {
+    Order: State._index_order,
+    OrderVersion: State._index_version,
+    Command: State._index_command,
+    Fill: State._index_fill,
+    Position: State._index_position,
+    CashBalance: State._index_cash,
+    TradingPermission: State._index_permission,
+    AutoLiqTransaction: State._index_auto_liq,
+    UserAccountPositionLimit: State._index_limit,
+    UserAccountRiskParameter: State._index_parameter,
+    Contract: State._index_name,
+    Product: State._index_name,
+    User: State._index_name,
+    Account: State._index_name,
+}
