@@ -1,6 +1,7 @@
 """`tradovate-sim` command line: `serve` runs the server."""
 
 import argparse
+import asyncio
 import sys
 from types import FrameType
 
@@ -24,26 +25,55 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 5  # uvicorn's backstop: tasks still running this long after sockets closed are cancelled
+
+
 def graceful_server() -> type:
     import uvicorn
     from starlette.applications import Starlette
 
+    from tradovate_sim.server.websocket import SHUTDOWN_FLUSH_SECONDS
+
     class Graceful(uvicorn.Server):
-        """Sends every WebSocket the `shutdown` event (Maintenance) before uvicorn starts closing them."""
+        """On SIGTERM/SIGINT, first every WebSocket gets the `shutdown` event (Maintenance) and its close frame — or,
+        if its client does not read, has them written past the backpressure after SHUTDOWN_FLUSH_SECONDS — then
+        uvicorn shuts down (which resets connections still open SHUTDOWN_RELEASE_SECONDS later)."""
 
         def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
             super().__init__(config)
             self.starlette = app
+            self.signalled = False
+            self.closing_sockets: asyncio.Task[None] | None = None
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             loop = getattr(self.starlette.state, "loop", None)
-            if loop is None or self.should_exit:
-                super().handle_exit(sig, frame)
+            if loop is None or self.should_exit or self.signalled:
+                super().handle_exit(sig, frame)  # a second signal does not wait for the sockets
                 return
-            loop.call_soon_threadsafe(self.starlette.state.hub.shutdown)
-            loop.call_soon_threadsafe(loop.call_later, 0.3, super().handle_exit, sig, frame)
+            self.signalled = True
+            loop.call_soon_threadsafe(self.close_sockets, loop, sig, frame)
+
+        def close_sockets(self, loop: asyncio.AbstractEventLoop, sig: int, frame: FrameType | None) -> None:
+            def then_exit(_task: asyncio.Task[None]) -> None:
+                if not self.should_exit:
+                    uvicorn.Server.handle_exit(self, sig, frame)
+
+            hub = self.starlette.state.hub
+            hub.shutdown()
+            self.closing_sockets = loop.create_task(hub.closed(SHUTDOWN_FLUSH_SECONDS + 0.5))
+            self.closing_sockets.add_done_callback(then_exit)
 
     return Graceful
+
+
+def websocket_protocol() -> type[asyncio.Protocol] | str:
+    """Our uvicorn WebSocket protocol (connections always released; see server/protocol.py), or uvicorn's own when
+    this uvicorn lacks the sans-I/O implementation it extends."""
+    try:
+        from tradovate_sim.server.protocol import ReleasingWebSocketProtocol
+    except ImportError:  # pragma: no cover - an older uvicorn
+        return "auto"
+    return ReleasingWebSocketProtocol
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tradovate-sim: {error}", file=sys.stderr)
             return 2
         app = create_app(Runtime(settings))
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                                ws=websocket_protocol(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
         graceful_server()(config, app).run()
     return 0
 

@@ -3,15 +3,16 @@ requests `endpoint\\nid\\nquery\\nbody` dispatched through the same endpoint tab
 snapshots followed by `props` events, and market data (`md/subscribeQuote`, `md/subscribeDOM`)."""
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 from urllib.parse import parse_qsl
 
 import msgspec
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.types import Message
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller, Quote
@@ -24,12 +25,34 @@ from tradovate_sim.service.sync import Subscription, SyncRequest
 log = logging.getLogger("tradovate_sim.websocket")
 
 HEARTBEAT_SECONDS = 2.5
-MAX_PENDING_FRAMES = 10_000  # a client that lets more pile up is disconnected
+MAX_PENDING_FRAMES = 10_000  # a client that lets more pile up is told `c[1008,...]` and dropped
+MAX_PENDING_CHARS = 64 << 20  # likewise for 64 Mi characters of queued text (one larger frame alone is let through)
+CLOSE_FLUSH_SECONDS = 2.0  # a closing socket's queued frames get this long to go out; then the close is forced
+SHUTDOWN_FLUSH_SECONDS = 1.0  # the same on server shutdown
+RELEASE_SECONDS = 5.0  # after the close frame, a connection the client has not drained is reset
+SHUTDOWN_RELEASE_SECONDS = 1.0  # the same on server shutdown
 MAX_SOCKETS_PER_USER = 50
+FINISH_EXTENSION = "tradovate_sim.finish"  # scope extension of server/protocol.py: a close past the backpressure
+TOO_SLOW = (1008, "Client too slow: outbound buffer full")
+
+Finish = Callable[[Sequence[str], int, str, float], bool]
+
+
+def finisher(socket: WebSocket) -> Finish | None:
+    """The ASGI server's `finish` extension (server/protocol.py), if it offers one."""
+    extension = (socket.scope.get("extensions") or {}).get(FINISH_EXTENSION) or {}
+    finish = extension.get("finish")
+    return cast(Finish, finish) if callable(finish) else None
 
 
 class Connection:
-    """One client socket: its caller, its subscriptions and its outbox."""
+    """One client socket: its caller, its subscriptions and its outbox.
+
+    Closing: `close()` lets the sender send what is queued, then the goodbye (an optional notice such as the
+    `shutdown` event, then `c[code,"reason"]`) and the close frame. When that has not happened within the flush
+    bound, or at once when the outbox overflows, `force()` drops the queue and writes the goodbye and the close frame
+    behind whatever the transport already holds; the connection is reset if the client has not read it all within
+    the release bound."""
 
     def __init__(self, hub: "Hub", socket: WebSocket) -> None:
         self.hub = hub
@@ -39,23 +62,29 @@ class Connection:
         self.quotes: set[int] = set()
         self.doms: set[int] = set()
         self.frames: deque[str] = deque()
+        self.pending_chars = 0
         self.md_dirty: set[int] = set()
         self.wake = asyncio.Event()
         self.last_received = time.monotonic()
         self.last_sent = time.monotonic()
         self.closing: tuple[int, str] | None = None
+        self.goodbye: deque[str] = deque()  # what is still to be said before the close frame
+        self.release = RELEASE_SECONDS
+        self.deadline: asyncio.TimerHandle | None = None
+        self.finished = False  # the close frame is out (or the client is gone): nothing more is sent
         self.opened = time.monotonic()
         self.sender_task: asyncio.Task[None] | None = None
 
     def push(self, frame: str) -> None:
         if self.closing:
             return
-        if len(self.frames) >= MAX_PENDING_FRAMES:
-            self.close(1008, "Client too slow: outbound buffer full")
-            if self.sender_task is not None:
-                self.sender_task.cancel()  # it may be stuck writing to a client that does not read
+        if self.frames and (len(self.frames) >= MAX_PENDING_FRAMES
+                            or self.pending_chars + len(frame) > MAX_PENDING_CHARS):
+            self.close(*TOO_SLOW)
+            self.force()
             return
         self.frames.append(frame)
+        self.pending_chars += len(frame)
         self.wake.set()
 
     def reply(self, request_id: int, status: int, payload: object = None) -> None:
@@ -64,32 +93,70 @@ class Connection:
             message["d"] = payload
         self.push("a" + self.hub.codec.encode([message]).decode())
 
-    def close(self, code: int, reason: str) -> None:
-        if self.closing is None:
-            self.closing = (code, reason)
-            self.wake.set()
+    def close(self, code: int, reason: str, notice: str | None = None, *, flush: float = CLOSE_FLUSH_SECONDS,
+              release: float = RELEASE_SECONDS) -> None:
+        """Close after what is queued: `notice` (a frame), `c[code,"reason"]`, the close frame; forced after `flush`
+        seconds."""
+        if self.closing is not None:
+            return
+        self.closing = (code, reason)
+        if notice is not None:
+            self.goodbye.append(notice)
+        self.goodbye.append("c" + self.hub.codec.encode([code, reason]).decode())
+        self.release = release
+        self.deadline = asyncio.get_running_loop().call_later(flush, self.force)
+        self.wake.set()
+
+    def force(self) -> None:
+        """Drop what is queued; write the goodbye and the close frame past the backpressure (see `close`)."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.deadline is not None:
+            self.deadline.cancel()
+        if self.sender_task is not None:
+            self.sender_task.cancel()  # it may be stuck writing to a client that does not read
+        self.frames.clear()
+        self.pending_chars = 0
+        code, reason = self.closing or (1000, "Closed")
+        finish = finisher(self.socket)
+        if finish is not None:
+            finish(list(self.goodbye), close_code(code), reason[:120], self.release)
+        self.goodbye.clear()
+
+    def gone(self) -> None:
+        """The client disconnected: nothing more is sent."""
+        self.finished = True
+        if self.deadline is not None:
+            self.deadline.cancel()
 
     async def sender(self) -> None:
-        """Send frames in order; market data coalesced to the latest quote per contract."""
+        """Send frames in order; market data coalesced to the latest quote per contract; then the goodbye."""
         socket = self.socket
         while True:
             await self.wake.wait()
             self.wake.clear()
             while self.frames:
-                await socket.send_text(self.frames.popleft())
+                frame = self.frames.popleft()
+                self.pending_chars -= len(frame)
+                await socket.send_text(frame)
                 self.last_sent = time.monotonic()
+            if self.closing is not None:
+                break
             if self.md_dirty:
                 dirty, self.md_dirty = self.md_dirty, set()
-                frame = self.hub.market_frame(self, dirty)
-                if frame:
-                    await socket.send_text(frame)
+                market = self.hub.market_frame(self, dirty)
+                if market:
+                    await socket.send_text(market)
                     self.last_sent = time.monotonic()
-            if self.closing is not None:
-                code, reason = self.closing
-                with contextlib.suppress(Exception):
-                    await socket.send_text("c" + self.hub.codec.encode([code, reason]).decode())
-                    await socket.close(code=code if 1000 <= code < 5000 else 1000, reason=reason[:120])
-                return
+        while self.goodbye:
+            await socket.send_text(self.goodbye[0])
+            self.goodbye.popleft()
+        code, reason = self.closing
+        await socket.close(code=close_code(code), reason=reason[:120])
+        self.finished = True
+        if self.deadline is not None:
+            self.deadline.cancel()
 
 
 class Hub:
@@ -102,6 +169,7 @@ class Hub:
         self.codec = codec
         self.timeout = timeout
         self.connections: set[Connection] = set()
+        self.stopping = False
 
     @property
     def services(self) -> Services:
@@ -150,10 +218,21 @@ class Hub:
         return "a" + self.codec.encode([{"e": "md", "d": data}]).decode()
 
     def shutdown(self) -> None:
+        """Tell every socket `shutdown` (Maintenance) and close it; later sockets are closed the same way at once."""
+        self.stopping = True
         for connection in list(self.connections):
-            connection.push("a" + self.codec.encode([{"e": "shutdown", "d": {
-                "reasonCode": "Maintenance", "reason": "Server is shutting down"}}]).decode())
-            connection.close(1001, "Maintenance")
+            self.say_maintenance(connection)
+
+    def say_maintenance(self, connection: Connection) -> None:
+        notice = "a" + self.codec.encode([{"e": "shutdown", "d": {
+            "reasonCode": "Maintenance", "reason": "Server is shutting down"}}]).decode()
+        connection.close(1001, "Maintenance", notice, flush=SHUTDOWN_FLUSH_SECONDS, release=SHUTDOWN_RELEASE_SECONDS)
+
+    async def closed(self, within: float) -> None:
+        """Wait until every socket has sent its close frame (or been forced to), at most `within` seconds."""
+        senders = [c.sender_task for c in self.connections if c.sender_task is not None and not c.sender_task.done()]
+        if senders:
+            await asyncio.wait(senders, timeout=within)
 
     # --- one socket ---------------------------------------------------------------------------
 
@@ -161,19 +240,23 @@ class Hub:
         await socket.accept()
         connection = Connection(self, socket)
         self.connections.add(connection)
-        await socket.send_text("o")
+        connection.push("o")
         sender = asyncio.create_task(connection.sender())
         connection.sender_task = sender
         watchdog = asyncio.create_task(self.watch(connection))
+        if self.stopping:
+            self.say_maintenance(connection)
+        receive: asyncio.Task[Message] | None = None
+        disconnected = False
         try:
             while not sender.done():
                 receive = asyncio.create_task(socket.receive())
                 done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
                 if receive not in done:
-                    receive.cancel()
                     break
                 message = receive.result()
                 if message["type"] == "websocket.disconnect":
+                    disconnected = True
                     break
                 text = message.get("text")
                 if text is None:
@@ -181,19 +264,18 @@ class Hub:
                     text = raw.decode("utf-8", errors="replace")
                 connection.last_received = time.monotonic()
                 await self.handle(connection, text)
-        except WebSocketDisconnect:
-            pass
         finally:
             self.connections.discard(connection)
             watchdog.cancel()
-            if not sender.done():
-                connection.close(1000, "Closed")
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(sender, 2)
+            if receive is not None:
+                receive.cancel()
+            if disconnected:
+                connection.gone()
+            elif not connection.finished:  # the sender failed, or this task is being cancelled
+                connection.close(1011 if sender.done() else 1001, "Closed")
+                connection.force()
             sender.cancel()
-            if socket.client_state is WebSocketState.CONNECTED:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(socket.close(code=1008 if connection.closing else 1000), 1)
+            sender.add_done_callback(report_failure)
 
     async def watch(self, connection: Connection) -> None:
         """Server heartbeats; close sockets that never authorize or go silent."""
@@ -271,12 +353,11 @@ class Hub:
 
     def enforce_limit(self, connection: Connection) -> None:
         assert connection.caller is not None
-        mine = sorted((c for c in self.connections if c.caller is not None
+        mine = sorted((c for c in self.connections if c.caller is not None and c.closing is None
                        and c.caller.user_id == connection.caller.user_id), key=lambda c: c.opened)
         for old in mine[:max(0, len(mine) - MAX_SOCKETS_PER_USER)]:
-            old.push("a" + self.codec.encode([{"e": "shutdown", "d": {
+            old.close(4008, "ConnectionQuotaReached", "a" + self.codec.encode([{"e": "shutdown", "d": {
                 "reasonCode": "ConnectionQuotaReached", "reason": "Too many connections"}}]).decode())
-            old.close(4008, "ConnectionQuotaReached")
 
     def market_data(self, connection: Connection, key: str, request_id: int, body: str) -> None:
         request = decode_as(body.encode(), MdRequest)
@@ -309,6 +390,17 @@ class Hub:
 
 class MdRequest(msgspec.Struct, frozen=True, kw_only=True):
     symbol: str | int
+
+
+def close_code(code: int) -> int:
+    """A code a close frame may carry."""
+    return code if code in (1000, 1001, 1008, 1011) or 3000 <= code < 5000 else 1000
+
+
+def report_failure(task: "asyncio.Task[None]") -> None:
+    """Log a sender that failed other than by the client going away."""
+    if not task.cancelled() and (error := task.exception()) is not None and not isinstance(error, WebSocketDisconnect):
+        log.error("websocket sender failed", exc_info=error)
 
 
 def quote_entries(quote: Quote, tick: float) -> dict[str, object]:

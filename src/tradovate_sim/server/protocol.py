@@ -1,0 +1,120 @@
+"""uvicorn's WebSocket protocol (the sans-I/O `websockets` one), with two things ASGI cannot express.
+
+1. A connection is always released. uvicorn ends a connection with `transport.close()`, which waits for the write
+   buffer to drain first: a client that stopped reading keeps it open forever (and a SIGTERM waits for it forever).
+   Here every way a connection ends — the application returned, the server shuts down, a keepalive ping went
+   unanswered — arms a timer that resets the TCP connection (SO_LINGER 0, abort) if it is still open when it fires.
+2. A last word past the backpressure. ASGI's `websocket.send`/`websocket.close` wait until the transport is
+   writable, so nothing reaches a client whose buffers are full. The scope carries the extension
+   `FINISH_EXTENSION` with a `finish(texts, code, reason, release)` callable: it writes the text frames and a close
+   frame behind whatever is already buffered (no waiting), ends the application's receive and the sending side of
+   the stream, and resets the connection after `release` seconds if the client has not read it all by then.
+"""
+
+import contextlib
+import socket
+import struct
+from asyncio import TimerHandle
+from collections.abc import Sequence
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+from tradovate_sim.server.websocket import FINISH_EXTENSION, RELEASE_SECONDS, SHUTDOWN_RELEASE_SECONDS
+
+LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST and frees the socket at once
+
+
+class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
+    """`WebSocketsSansIOProtocol` whose connections end within a bound even when the client does not read."""
+
+    release_timer: TimerHandle | None = None
+    release_at: float = 0.0
+    eof_written = False  # by `finish`: the transport refuses any further write
+
+    async def run_asgi(self) -> None:
+        extensions = self.scope.get("extensions")
+        if extensions is not None:
+            extensions[FINISH_EXTENSION] = {"finish": self.finish}
+        try:
+            await super().run_asgi()
+        finally:
+            self.release_later(RELEASE_SECONDS)  # the application is done with it
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.release_later(SHUTDOWN_RELEASE_SECONDS)
+
+    def keepalive_timeout(self) -> None:
+        super().keepalive_timeout()
+        self.release_later(RELEASE_SECONDS)
+
+    def handle_ping(self) -> None:
+        if self.eof_written:
+            self.conn.data_to_send()  # no pong after our close frame
+            return
+        super().handle_ping()
+
+    def handle_parser_exception(self) -> None:
+        if self.eof_written:
+            self.conn.data_to_send()
+            self.transport.close()
+            return
+        super().handle_parser_exception()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.release_timer is not None:
+            self.release_timer.cancel()
+            self.release_timer = None
+        super().connection_lost(exc)
+
+    def finish(self, texts: Sequence[str], code: int, reason: str, release: float) -> bool:
+        """Write `texts` and a close frame now and end the sending side (FIN once the client has read them); reset
+        the connection after `release` seconds if it is still open. False when already closing (nothing written).
+
+        Reading goes on (and is discarded) until then: closing a socket with unread input would send a reset, and a
+        reset can destroy what the client has not read yet."""
+        if self.disconnected or self.close_sent or self.transport.is_closing() or self.conn.state is not State.OPEN:
+            self.release_later(release)
+            return False
+        for text in texts:
+            self.conn.send_text(text.encode())
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.eof_written = True
+        else:
+            self.transport.close()
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        # uvicorn closes the transport when the application returns unless a close timer runs; the client's close
+        # frame (or its end of the stream) closes it before this one fires
+        self.close_timer = self.loop.call_later(release, self.release)
+        self.release_later(release)
+        return True
+
+    def release_later(self, delay: float) -> None:
+        """Reset the connection in `delay` seconds unless it ends before (an earlier deadline wins)."""
+        if self.disconnected:
+            return
+        at = self.loop.time() + delay
+        if self.release_timer is not None and not self.release_timer.cancelled():
+            if self.release_at <= at:
+                return
+            self.release_timer.cancel()
+        self.release_at = at
+        self.release_timer = self.loop.call_later(delay, self.release)
+
+    def release(self) -> None:
+        self.release_timer = None
+        if self.disconnected:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:  # without it the abort still frees our side; the kernel may keep the connection a while
+            with contextlib.suppress(OSError, AttributeError, TypeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+        self.transport.abort()
