@@ -1,6 +1,7 @@
 """Durability: what the server acknowledged is still there after it is stopped (SIGTERM) or killed (SIGKILL) and
 started again on the same database, and the tokens it issued still work."""
 
+import os
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -168,3 +169,33 @@ def test_existing_client_flow_works_end_to_end_when_the_server_restarts(session:
     assert api.deps("fill", bought, token) == fill
     assert api.deps("position", account["id"], token) == position
     assert api.deps("cashBalance", account["id"], token)[0]["amount"] == 49995.82
+
+
+def writer_pids(server: ServerProcess) -> list[int]:
+    """The server's child processes: the store's writer."""
+    assert server.process is not None
+    found: list[int] = []
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
+
+
+def test_writes_answer_503_and_change_nothing_when_the_writer_process_dies(session: Session) -> None:
+    # Arrange
+    api, demo = session.api, session.demo
+    demo1 = session.accounts["DEMO1"]
+    resting = api.call("order/placeorder", limit(demo1, 6790.0), demo)["orderId"]
+    (writer,) = writer_pids(session.server)
+    # Act
+    os.kill(writer, signal.SIGKILL)
+    answers = [api.post("/v1/order/placeorder", limit(demo1, 6780.0), demo) for _ in range(3)]
+    cancel = api.post("/v1/order/cancelorder", {"orderId": resting}, demo)
+    # Assert
+    assert [a.status_code for a in answers] == [503, 503, 503]
+    assert "database" in answers[0].json()["errorText"]
+    assert cancel.status_code == 503
+    assert api.get("/v1/auth/me", demo).status_code == 200  # reads keep working
+    assert [o["id"] for o in api.entities("order", demo)] == [resting]
+    assert api.item("order", resting, demo)["ordStatus"] == "Working"
+    session.restart("term")
+    assert [o["id"] for o in session.api.entities("order", session.admin)] == [resting]

@@ -24,6 +24,7 @@ from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.errors import ApiError, denied, not_found
 from tradovate_sim.service.platform import Platform
+from tradovate_sim.storage.sqlite import StoreError
 
 log = logging.getLogger("tradovate_sim")
 JSON = "application/json"
@@ -73,6 +74,9 @@ def create_app(runtime: Runtime) -> Starlette:
                 return respond(codec, await handle(request))
             except ApiError as error:
                 return error_response(codec, error)
+            except StoreError as error:  # the database cannot take writes: nothing was applied
+                log.error("store error on %s %s: %s", request.method, request.url.path, error)
+                return respond(codec, {"errorText": "Service unavailable: the database cannot take writes"}, 503)
             except Exception:
                 log.exception("unhandled error on %s %s", request.method, request.url.path)
                 return respond(codec, {"errorText": "Internal server error"}, 500)
