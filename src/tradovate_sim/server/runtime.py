@@ -105,7 +105,6 @@ class Runtime:
         platform.load()
         platform.market.quotes.clear()
         platform.market.pinned.clear()
-        platform.locks.clear()
         await self.list_contracts()
         if self.services is not None:
             self.services.identity.restore()

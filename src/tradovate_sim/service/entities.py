@@ -120,6 +120,6 @@ def _deps(platform: Platform, caller: Caller, entity_type: str, master_ids: list
     if entity_type not in MASTERS:
         raise not_found(f"{entity_type} has no master")
     table = platform.state.entities[entity_type]
-    children = platform.state.children
-    found = [table[i] for m in master_ids for i in children.get((entity_type, m), {}) if i in table]
+    children = platform.state.children[entity_type]
+    found = [table[i] for m in master_ids for i in children.get(m, {}) if i in table]
     return _visible(platform, caller, entity_type, found)

@@ -5,7 +5,6 @@ changes durably, apply them to memory, publish them, answer.
 """
 
 import asyncio
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -74,6 +73,17 @@ class Fanout:
             subscriber.publish(changes, seq)
 
 
+class AccountLock:
+    """Serializes one account's commands; dropped when nobody holds or waits for it (thousands of idle accounts
+    keep no lock objects alive for the garbage collector to scan)."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class Platform:
     def __init__(self, store: Store, clock: Clock, catalogue: dict[str, ProductSpec], calendar: CmeCalendar,
                  market: Market) -> None:
@@ -85,7 +95,7 @@ class Platform:
         self.state = State()
         self.ids = StateIds(self.state)
         self.fanout = Fanout()
-        self.locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks: dict[int, AccountLock] = {}  # only while a command of that account runs or waits
         self.schedules: dict[str, tuple[date, sessions.Schedule]] = {}
         self.encoder = msgspec.json.Encoder()
         self.decoders = {name: msgspec.json.Decoder(cls) for name, cls in CLASSES.items()}
@@ -130,8 +140,17 @@ class Platform:
     @asynccontextmanager
     async def account(self, account_id: int) -> AsyncIterator[None]:
         """Serialize commands of one account."""
-        async with self.locks[account_id]:
-            yield
+        lock = self.locks.get(account_id)
+        if lock is None:
+            lock = self.locks[account_id] = AccountLock()
+        lock.users += 1
+        try:
+            async with lock.lock:
+                yield
+        finally:
+            lock.users -= 1
+            if lock.users == 0 and self.locks.get(account_id) is lock:
+                del self.locks[account_id]
 
     # --- time and market --------------------------------------------------------------------------
 
@@ -200,7 +219,7 @@ class Platform:
             order = state.entities["order"][order_id]
             version = state.entities["orderVersion"][state.latest_version[order_id]]
             assert isinstance(order, Order) and isinstance(version, OrderVersion)
-            done = [state.entities["fill"][f] for f in state.fills_of_order.get(order_id, [])]
+            done = [state.entities["fill"][f] for f in state.fills_of_order.get(order_id, ())]
             cum_qty = sum(f.qty for f in done if isinstance(f, Fill))
             cum_value = sum(f.qty * f.price for f in done if isinstance(f, Fill))
             working.append(WorkingOrder(order=order, version=version, command_id=state.new_command_of[order_id],

@@ -92,14 +92,15 @@ class State:
 
     def __init__(self) -> None:
         self.entities: dict[str, dict[int, Entity]] = defaultdict(dict)
-        self.children: dict[tuple[str, int], dict[int, None]] = defaultdict(dict)
-        self.account_of: dict[tuple[str, int], int] = {}
+        # Nested by type, then id (no tuple keys: fewer objects for the garbage collector to scan).
+        self.children: dict[str, defaultdict[int, dict[int, None]]] = defaultdict(lambda: defaultdict(dict))
+        self.account_of: dict[str, dict[int, int]] = defaultdict(dict)  # type -> id -> owning account
         self.working: dict[tuple[int, int], dict[int, None]] = defaultdict(dict)  # (account, contract) -> orders
         self.working_by_contract: dict[int, dict[int, None]] = defaultdict(dict)  # contract -> account ids
         self.positions: dict[tuple[int, int], int] = {}  # (account, contract) -> position id
         self.positions_of: dict[int, dict[int, int]] = defaultdict(dict)  # account -> contract -> position id
         self.open_fills: dict[tuple[int, int], dict[int, None]] = defaultdict(dict)
-        self.fills_of_order: dict[int, list[int]] = defaultdict(list)
+        self.fills_of_order: dict[int, tuple[int, ...]] = {}  # tuples of ints: untracked by the GC
         self.new_command_of: dict[int, int] = {}
         self.latest_version: dict[int, int] = {}
         self.by_name: dict[tuple[str, str], int] = {}
@@ -109,6 +110,10 @@ class State:
         self.params_of: dict[int, dict[int, None]] = defaultdict(dict)  # limit -> risk parameter ids
         self.max_ids: dict[str, int] = defaultdict(int)
         self.closing_orders: set[int] = set()  # orders sent by liquidations
+
+    def owner(self, entity_type: str, entity_id: int) -> int | None:
+        """The account an entity belongs to, if it belongs to one."""
+        return self.account_of[entity_type].get(entity_id)
 
     def get(self, entity_type: str, entity_id: int) -> Entity | None:
         return self.entities[entity_type].get(entity_id)
@@ -126,18 +131,18 @@ class State:
             table.pop(entity_id, None)
             master = MASTERS.get(kind)
             if master is not None:
-                self.children[(kind, getattr(entity, master))].pop(entity_id, None)
+                self.children[kind][getattr(entity, master)].pop(entity_id, None)
             return
         if entity_id not in table:  # masters and owners never change over an entity's life
             master = MASTERS.get(kind)
             if master is not None:
-                self.children[(kind, getattr(entity, master))][entity_id] = None
+                self.children[kind][getattr(entity, master)][entity_id] = None
             rule = OWNERS.get(type(entity))
             if rule is not None:
                 value: int = getattr(entity, rule[0])
-                account_id = value if rule[1] is None else self.account_of.get((rule[1], value))
+                account_id = value if rule[1] is None else self.account_of[rule[1]].get(value)
                 if account_id is not None:
-                    self.account_of[(kind, entity_id)] = account_id
+                    self.account_of[kind][entity_id] = account_id
         table[entity_id] = entity
         index = _INDEXES.get(type(entity))
         if index is not None:
@@ -164,10 +169,10 @@ class State:
             self.new_command_of[entity.order_id] = entity.id
 
     def _index_fill(self, entity: Fill) -> None:
-        fills = self.fills_of_order[entity.order_id]
+        fills = self.fills_of_order.get(entity.order_id, ())
         if entity.id not in fills:
-            fills.append(entity.id)
-        account_id = self.account_of.get(("order", entity.order_id))
+            self.fills_of_order[entity.order_id] = (*fills, entity.id)
+        account_id = self.account_of["order"].get(entity.order_id)
         if account_id is not None:
             lots = self.open_fills[(account_id, entity.contract_id)]
             if entity.finally_paired < entity.qty and entity.active:

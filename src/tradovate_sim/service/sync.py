@@ -90,9 +90,9 @@ class Subscription:
             if entity_type in REFERENCE or entity_type == "user":
                 continue
             rows = out[plural(entity_type)]
-            for (kind, entity_id), account_id in state.account_of.items():
-                if kind == entity_type and account_id in self.accounts:
-                    entity = state.get(kind, entity_id)
+            for entity_id, account_id in state.account_of[entity_type].items():
+                if account_id in self.accounts:
+                    entity = state.get(entity_type, entity_id)
                     if entity is not None:
                         rows.append(entity)
             rows.sort(key=lambda e: e.id)
@@ -135,7 +135,7 @@ class Subscription:
             return change.entity.id in self.users
         if kind in REFERENCE:
             return True
-        account_id = self.platform.state.account_of.get((kind, change.entity.id))
+        account_id = self.platform.state.owner(kind, change.entity.id)
         if account_id is not None and account_id not in self.accounts and self.wanted_accounts is None and \
                 organization_of_account(self.platform, account_id) is not None:
             owner = self.platform.state.get("account", account_id)

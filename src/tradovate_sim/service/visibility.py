@@ -36,5 +36,5 @@ def can_see(platform: Platform, caller: Caller, entity_type: str, entity_id: int
         return can_see_user(platform, caller, entity_id)
     if entity_type in ("credential", "userSession"):
         return False
-    account_id = platform.state.account_of.get((entity_type, entity_id))
+    account_id = platform.state.owner(entity_type, entity_id)
     return account_id is not None and can_see_account(platform, caller, account_id)
