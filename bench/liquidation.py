@@ -9,8 +9,9 @@ session) and provisions accounts held by one trader (`user/createevaluationaccou
 2. `POST /v1/order/liquidateposition` of the N accounts: liquidations/s, p50/p99, and the ratio to (1). Every answer
    must carry an `orderId`, and every account must end flat with nothing working.
 
-With py-spy installed (and without `--no-profile`), two more rounds run under py-spy (every busy thread, then the GIL
-holder only) and the functions the server spends its time in are printed. Every account is liquidated exactly once.
+With py-spy installed (and without `--no-profile`), one more round runs under py-spy (the server and the store's
+writer process, side by side) and the functions each spends its time in are printed. Every account is liquidated
+exactly once.
 
 `--scaling` instead measures one liquidation as the account's working orders grow (1, 10, 100, 1000) and as the
 accounts in the database grow (1k, 10k; 100k with `--big`). The client speaks raw HTTP/1.1 over asyncio streams
@@ -298,13 +299,12 @@ def py_spy() -> str | None:
 
 
 @contextlib.contextmanager
-def sampling(pid: int, output: Path, *, gil: bool, rate: int = 500) -> Iterator[None]:
-    """py-spy samples the server while the block runs, into raw collapsed stacks: every busy thread, or (`gil`)
-    only the thread holding the GIL, which shows where the interpreter's one core goes."""
+def sampling(pid: int, output: Path, *, rate: int = 500) -> Iterator[None]:
+    """py-spy samples a process's busy threads while the block runs, into raw collapsed stacks."""
     tool = py_spy()
     assert tool is not None
     process = subprocess.Popen([tool, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-                                "--threads", *(["--gil"] if gil else []), "--output", str(output)],
+                                "--threads", "--output", str(output)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(1.0)  # let py-spy attach
     try:
@@ -317,9 +317,8 @@ def sampling(pid: int, output: Path, *, gil: bool, rate: int = 500) -> Iterator[
 
 
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
-# Leaf frames where a thread waits rather than works (py-spy cannot always tell): the executor's idle workers,
-# the writer's queue.get, and uvloop's C loop (I/O and epoll wait happen below Runner.run, in C).
-IDLE_LEAVES = ("_worker (concurrent/futures/thread.py)", "SqliteStore._run (tradovate_sim/storage/sqlite.py)")
+# Leaf frames where a thread waits rather than works (py-spy cannot always tell): the executor's idle workers.
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py)",)
 
 
 def frame_name(frame: str, *, line: bool = False) -> str:
@@ -437,19 +436,23 @@ async def main_run(bench: Bench, args: argparse.Namespace, report: list[str]) ->
 
 
 async def profile(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
-    """Two more liquidation rounds on fresh accounts under py-spy: all busy threads, then the GIL holder only."""
+    """One more liquidation round on fresh accounts under py-spy, sampling the server (its event loop) and the
+    store's writer process side by side."""
     directory = Path(tempfile.mkdtemp(prefix="liquidation-profile-"))
-    for gil in (False, True):
-        accounts = await provision(bench, args.profile_accounts)
-        raw = directory / ("gil.txt" if gil else "threads.txt")
-        with sampling(bench.server.pid, raw, gil=gil):
-            profiled = await liquidate(bench, accounts, name="profiled (GIL)" if gil else "profiled (threads)")
-        print(profiled.line(), flush=True)
-        await verify_flat(bench, accounts)
+    accounts = await provision(bench, args.profile_accounts)
+    raws = {"server": directory / "server.txt"}
+    raws |= {f"writer process {pid}": directory / f"writer-{pid}.txt" for pid in bench.server.children()}
+    pids = {"server": bench.server.pid} | {name: int(name.rsplit(" ", 1)[1]) for name in raws if name != "server"}
+    with contextlib.ExitStack() as stack:
+        for name, raw in raws.items():
+            stack.enter_context(sampling(pids[name], raw))
+        profiled = await liquidate(bench, accounts, name="profiled")
+    print(profiled.line(), flush=True)
+    await verify_flat(bench, accounts)
+    for name, raw in raws.items():
         summary = summarize_profile(raw)
-        print("\n".join(summary), flush=True)
-        what = "the thread holding the GIL only (`--gil`)" if gil else "every busy thread"
-        report += ["", f"#### py-spy, {what}: {len(accounts)} more liquidations from {args.clients} clients at "
+        print(f"--- {name}", "\n".join(summary), sep="\n", flush=True)
+        report += ["", f"#### py-spy, {name}: {len(accounts)} more liquidations from {args.clients} clients at "
                    f"{profiled.rate:.0f}/s under the profiler (500 Hz; raw stacks in {raw})", "", *summary]
 
 
@@ -529,8 +532,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
     parser.add_argument("--me-requests", type=int, default=10_000, help="auth/me requests measured (default 10000)")
-    parser.add_argument("--profile-accounts", type=int, default=1500,
-                        help="accounts liquidated under py-spy, per profile (default 1500)")
+    parser.add_argument("--profile-accounts", type=int, default=3000,
+                        help="accounts liquidated under py-spy (default 3000)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
     parser.add_argument("--scaling", action="store_true", help="measure growth with working orders and accounts")
     parser.add_argument("--big", action="store_true", help="with --scaling, also 100k accounts")

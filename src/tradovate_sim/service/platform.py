@@ -101,6 +101,7 @@ class Platform:
         self.decoders = {name: msgspec.json.Decoder(cls) for name, cls in CLASSES.items()}
         self.spec_of_product: dict[int, ProductSpec] = {}
         self.quote_listeners: list[Callable[[Sequence[int]], None]] = []
+        self._trade_date: tuple[datetime, date] | None = None  # (minute, its trade date)
 
     def quotes_changed(self, contract_ids: Sequence[int]) -> None:
         """Tell market-data subscribers which quotes moved."""
@@ -158,7 +159,11 @@ class Platform:
         return self.clock.now()
 
     def trade_date(self, now: datetime) -> date:
-        return sessions.trade_date(now, self.calendar.is_business_day)
+        minute = now.replace(second=0, microsecond=0)  # the trade date rolls on a whole minute (17:00 CT)
+        cached = self._trade_date
+        if cached is None or cached[0] != minute:
+            cached = self._trade_date = (minute, sessions.trade_date(now, self.calendar.is_business_day))
+        return cached[1]
 
     def is_open(self, product: Product, now: datetime) -> bool:
         spec = self.spec_of_product.get(product.id)
