@@ -338,3 +338,15 @@ async def test_one_group_lands_many_commits_sent_together(store: SqliteStore) ->
 
     assert seqs == list(range(1, 501))
     assert len(store.load()) == 500
+
+
+async def test_the_writer_process_ignores_interrupts_meant_for_the_server(store: SqliteStore) -> None:
+    pid = store.writer_pid
+    assert pid is not None
+
+    os.kill(pid, signal.SIGINT)
+    os.kill(pid, signal.SIGTERM)
+    await asyncio.sleep(0.1)
+
+    assert await store.commit(batch(change(1))) == 1
+    assert store.writer_pid == pid

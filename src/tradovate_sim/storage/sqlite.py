@@ -68,7 +68,8 @@ class SqliteStore:
         Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         process = self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tradovate_sim.storage.writer", self._path, self._synchronous,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            start_new_session=True)  # signals meant for the server's terminal or group are not the writer's
         assert process.stdout is not None
         ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending[0] = ready

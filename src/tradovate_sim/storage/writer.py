@@ -16,6 +16,7 @@ import contextlib
 import functools
 import os
 import select
+import signal
 import sqlite3
 import struct
 import sys
@@ -257,4 +258,7 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C and the like are for the server: it closes our stdin when it is done, and we finish then.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(serve(sys.argv[1], sys.argv[2]))
