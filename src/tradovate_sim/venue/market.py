@@ -1,6 +1,8 @@
-"""The simulated market: one quote per contract, moved by a seeded random walk or set by hand.
+"""The simulated market: one quote per contract, moved by a seeded random walk or set by hand, and the tape of the
+trades those moves print.
 
-A quote set by hand is pinned: the walk leaves it alone until it is released, so tests are deterministic.
+A quote set by hand is pinned: the walk leaves it alone until it is released, so tests are deterministic. Every
+walk step is a trade (at the touch it moves away from); a quote set by hand is a trade when it carries `last`.
 """
 
 import random
@@ -9,6 +11,7 @@ from datetime import datetime
 import msgspec
 
 from tradovate_sim.core.view import Quote
+from tradovate_sim.venue.tape import Tape
 
 DEPTH_LEVELS = 10
 
@@ -19,11 +22,20 @@ class Market:
     def __init__(self, seed: int = 0) -> None:
         self.quotes: dict[int, Quote] = {}
         self.pinned: set[int] = set()
+        self.tapes: dict[int, Tape] = {}
         self.random = random.Random(seed)
 
+    def tape(self, contract_id: int) -> Tape:
+        tape = self.tapes.get(contract_id)
+        if tape is None:
+            tape = self.tapes[contract_id] = Tape()
+        return tape
+
     def seed_quote(self, contract_id: int, reference_ticks: int, size: int, now: datetime) -> None:
-        """Give a newly listed contract a one-tick-wide quote around its reference price."""
+        """Give a newly listed contract (or one whose quotes were cleared) a one-tick-wide quote around its
+        reference price and an empty tape."""
         if contract_id not in self.quotes:
+            self.tapes.pop(contract_id, None)
             self.quotes[contract_id] = Quote(
                 contract_id=contract_id, timestamp=now, bid=reference_ticks, ask=reference_ticks + 1,
                 bid_size=size, ask_size=size, last=reference_ticks, last_size=1, depth_size=size,
@@ -31,8 +43,10 @@ class Market:
             )
 
     def set(self, quote: Quote) -> None:
-        """Set a quote exactly and pin it against the walk."""
+        """Set a quote exactly and pin it against the walk; its `last`, if any, is a trade."""
+        before = self.quotes.get(quote.contract_id)
         self.quotes[quote.contract_id] = quote
+        self.tape(quote.contract_id).record(before, quote)
         self.pinned.add(quote.contract_id)
 
     def release(self, contract_id: int) -> None:
@@ -48,9 +62,11 @@ class Market:
                 continue
             step = 1 if self.random.random() < 0.5 else -1
             trade = quote.ask if step > 0 else quote.bid
-            self.quotes[contract_id] = msgspec.structs.replace(
+            moved_quote = msgspec.structs.replace(
                 quote, timestamp=now, bid=quote.bid + step, ask=quote.ask + step, last=trade,
                 last_size=self.random.randint(1, 5),
             )
+            self.quotes[contract_id] = moved_quote
+            self.tape(contract_id).record(quote, moved_quote)
             moved.append(contract_id)
         return moved
