@@ -1,6 +1,6 @@
 """Tradovate's WebSocket protocol on `/v1/websocket`: SockJS-style frames (`o`, `h`, `a[...]`, `c[code,"reason"]`),
 requests `endpoint\\nid\\nquery\\nbody` dispatched through the same endpoint table as REST, `user/syncrequest`
-snapshots followed by `props` events, and market data (`md/subscribeQuote`, `md/subscribeDOM`)."""
+snapshots followed by `props` events, and market data (`md/subscribeQuote`, `md/subscribeDOM`, `md/getChart`)."""
 
 import asyncio
 import logging
@@ -18,6 +18,7 @@ from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller, Quote
 from tradovate_sim.model.entities import Contract
 from tradovate_sim.server.codec import Codec, decode_as
+from tradovate_sim.service.chart import CancelChartRequest, ChartFeed, ChartRequest, chart_spec, check_range
 from tradovate_sim.service.endpoints import Endpoint, Services
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
 from tradovate_sim.service.sync import Subscription, SyncRequest
@@ -32,6 +33,7 @@ SHUTDOWN_FLUSH_SECONDS = 1.0  # the same on server shutdown
 RELEASE_SECONDS = 5.0  # after the close frame, a connection the client has not drained is reset
 SHUTDOWN_RELEASE_SECONDS = 1.0  # the same on server shutdown
 MAX_SOCKETS_PER_USER = 50
+MAX_CHARTS_PER_SOCKET = 100
 FINISH_EXTENSION = "tradovate_sim.finish"  # scope extension of server/protocol.py: a close past the backpressure
 TOO_SLOW = (1008, "Client too slow: outbound buffer full")
 
@@ -64,6 +66,8 @@ class Connection:
         self.frames: deque[str] = deque()
         self.pending_chars = 0
         self.md_dirty: set[int] = set()
+        self.charts: dict[int, ChartFeed] = {}  # by realtimeId
+        self.charts_dirty = False
         self.wake = asyncio.Event()
         self.last_received = time.monotonic()
         self.last_sent = time.monotonic()
@@ -149,6 +153,12 @@ class Connection:
                 if market:
                     await socket.send_text(market)
                     self.last_sent = time.monotonic()
+            if self.charts_dirty:
+                self.charts_dirty = False
+                chart = self.hub.chart_frame(self)
+                if chart:
+                    await socket.send_text(chart)
+                    self.last_sent = time.monotonic()
         while self.goodbye:
             await socket.send_text(self.goodbye[0])
             self.goodbye.popleft()
@@ -170,6 +180,7 @@ class Hub:
         self.timeout = timeout
         self.connections: set[Connection] = set()
         self.stopping = False
+        self.chart_ids = 0  # historicalId and realtimeId of the last chart
 
     @property
     def services(self) -> Services:
@@ -194,6 +205,14 @@ class Hub:
                 if hit:
                     connection.md_dirty.update(hit)
                     connection.wake.set()
+            if connection.charts and any(f.contract_id in contract_ids for f in connection.charts.values()):
+                connection.charts_dirty = True
+                connection.wake.set()
+
+    def chart_frame(self, connection: Connection) -> str | None:
+        """The realtime chart packets of every trade since the last frame, coalesced."""
+        packets = [packet for feed in connection.charts.values() for packet in feed.updates()]
+        return "a" + self.codec.encode([{"e": "chart", "d": {"charts": packets}}]).decode() if packets else None
 
     def market_frame(self, connection: Connection, contract_ids: set[int]) -> str | None:
         platform = self.services.platform
@@ -360,6 +379,15 @@ class Hub:
                 "reasonCode": "ConnectionQuotaReached", "reason": "Too many connections"}}]).decode())
 
     def market_data(self, connection: Connection, key: str, request_id: int, body: str) -> None:
+        if key == "md/getchart":
+            self.get_chart(connection, request_id, body)
+            return
+        if key == "md/cancelchart":
+            cancel = decode_as(body.encode(), CancelChartRequest)
+            if connection.charts.pop(cancel.subscription_id, None) is None:
+                raise not_found(f"subscriptionId: no chart {cancel.subscription_id} on this socket")
+            connection.reply(request_id, 200)
+            return
         request = decode_as(body.encode(), MdRequest)
         contract_id = self.resolve(request.symbol)
         match key:
@@ -377,6 +405,27 @@ class Hub:
         if key.startswith("md/subscribe"):
             connection.md_dirty.add(contract_id)
             connection.wake.set()
+
+    def get_chart(self, connection: Connection, request_id: int, body: str) -> None:
+        """Answer the ids, then the history up to `eoh`; realtime packets follow as trades print. The history is
+        built and the feed registered in one step of the event loop: no trade falls between them."""
+        request = decode_as(body.encode(), ChartRequest)
+        contract_id = self.resolve(request.symbol)
+        spec = chart_spec(request.chart_description)
+        check_range(request.time_range)
+        if len(connection.charts) >= MAX_CHARTS_PER_SOCKET:
+            raise bad_request(f"md/getChart: at most {MAX_CHARTS_PER_SOCKET} charts per socket")
+        platform = self.services.platform
+        instrument = platform.instrument(contract_id)
+        if instrument is None:
+            raise not_found(f"symbol: unknown contract {request.symbol!r}")
+        self.chart_ids += 2
+        feed = ChartFeed(platform, contract_id, instrument.product.tick_size, spec,
+                         historical_id=self.chart_ids - 1, realtime_id=self.chart_ids)
+        history = feed.history(request.time_range)
+        connection.charts[feed.realtime_id] = feed
+        connection.reply(request_id, 200, {"historicalId": feed.historical_id, "realtimeId": feed.realtime_id})
+        connection.push("a" + self.codec.encode([{"e": "chart", "d": {"charts": history}}]).decode())
 
     def resolve(self, symbol: str | int) -> int:
         platform = self.services.platform
