@@ -402,6 +402,11 @@ async def provision(server: Server, users: int, spread: int) -> Setup:
         await rest.call("POST", "/sim/quote", DEEP_QUOTE, admin)
         # Real clock when the ES session is open at wall time (then entity timestamps are wall times).
         await rest.call("POST", "/sim/clock", {"mode": "real"}, admin)
+        # tokens issued under the frozen clock may already be expired at wall time: log in again
+        admin = (await rest.call("POST", "/v1/auth/accesstokenrequest",
+                                 {"name": "admin", "password": ADMIN_PASSWORD}))["accessToken"]
+        demo = (await rest.call("POST", "/v1/auth/accesstokenrequest",
+                                {"name": "demo", "password": DEMO_PASSWORD}))["accessToken"]
         probe = {"accountId": accounts["DEMO1"], "action": "Buy", "symbol": SYMBOL, "orderQty": 1,
                  "orderType": "Market", "isAutomated": True}
         real = "orderId" in (result := await rest.call("POST", "/v1/order/placeorder", probe, demo)) and \

@@ -189,14 +189,19 @@ class Hub:
     # --- fan-out ------------------------------------------------------------------------------
 
     def publish(self, changes: Sequence[Change], seq: int) -> None:
+        frames: dict[tuple[int, ...], str] = {}  # sockets that select the same changes share one encoding
         for connection in self.connections:
             subscription = connection.subscription
             if subscription is None:
                 continue
             selected = subscription.select(changes)
             if selected:
-                events = [{"e": "props", "d": change} for change in selected]
-                connection.push("a" + self.codec.encode(events).decode())
+                key = tuple(map(id, selected))
+                frame = frames.get(key)
+                if frame is None:
+                    events = [{"e": "props", "d": change} for change in selected]
+                    frame = frames[key] = "a" + self.codec.encode(events).decode()
+                connection.push(frame)
 
     def quotes_changed(self, contract_ids: Sequence[int]) -> None:
         for connection in self.connections:
