@@ -31,6 +31,21 @@ from tradovate_sim.model.enums import (
     TrailingMaxDrawdownMode,
     UserStatus,
 )
+from tradovate_sim.model.ids import (
+    AccountId,
+    CommandId,
+    ContractId,
+    ContractMaturityId,
+    ExchangeId,
+    FillId,
+    FillPairId,
+    OrderId,
+    OrganizationId,
+    PositionId,
+    ProductId,
+    SessionId,
+    UserId,
+)
 
 
 class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True, gc=False):
@@ -54,31 +69,31 @@ class TradeTime(Wire, frozen=True):
 
 
 class Organization(Wire, frozen=True):
-    id: int
+    id: OrganizationId
     name: str
 
 
 class User(Wire, frozen=True):
-    id: int
+    id: UserId
     name: str
     timestamp: datetime
     email: str
     status: UserStatus
     professional: bool
-    organization_id: int | None = None
+    organization_id: OrganizationId | None = None
 
 
 class Credential(Wire, frozen=True):
     """Not a Tradovate entity: a user's argon2 password hash and role. Never served."""
 
-    id: int  # = user id
+    id: UserId  # = user id
     password_hash: str
     organization_admin: bool
 
 
 class UserSession(Wire, frozen=True):
-    id: int
-    user_id: int
+    id: SessionId
+    user_id: UserId
     start_time: datetime
     end_time: datetime | None = None
     app_id: str | None = None
@@ -87,9 +102,9 @@ class UserSession(Wire, frozen=True):
 
 
 class Account(Wire, frozen=True):
-    id: int
+    id: AccountId
     name: str
-    user_id: int
+    user_id: UserId
     account_type: AccountType
     restricted: bool
     closed: bool
@@ -107,19 +122,19 @@ class Account(Wire, frozen=True):
 
 class TradingPermission(Wire, frozen=True):
     id: int
-    user_id: int
-    account_id: int
+    user_id: UserId
+    account_id: AccountId
     account_holder_contact: str
     account_holder_email: str
     cta_contact: str
     cta_email: str
     status: TradingPermissionStatus
     updated: datetime | None = None
-    approved_by_id: int | None = None
+    approved_by_id: UserId | None = None
 
 
 class AccountRiskStatus(Wire, frozen=True):
-    id: int  # = account id
+    id: AccountId  # = account id
     admin_action: AdminAction | None = None
     admin_timestamp: datetime | None = None
     liquidate_only: datetime | None = None
@@ -130,7 +145,7 @@ class AccountRiskStatus(Wire, frozen=True):
 
 class CashBalance(Wire, frozen=True):
     id: int
-    account_id: int
+    account_id: AccountId
     timestamp: datetime
     trade_date: TradeDate
     currency_id: int
@@ -142,7 +157,7 @@ class CashBalance(Wire, frozen=True):
 
 class CashBalanceLog(Wire, frozen=True):
     id: int
-    account_id: int
+    account_id: AccountId
     timestamp: datetime
     trade_date: TradeDate
     currency_id: int
@@ -150,10 +165,10 @@ class CashBalanceLog(Wire, frozen=True):
     cash_change_type: CashChangeType
     delta: float
     realized_pn_l: float | None = msgspec.field(default=None, name="realizedPnL")
-    fill_pair_id: int | None = None
-    fill_id: int | None = None
+    fill_pair_id: FillPairId | None = None
+    fill_id: FillId | None = None
     comment: str | None = None
-    sender_id: int | None = None
+    sender_id: UserId | None = None
 
 
 # --- reference data -----------------------------------------------------------------------------
@@ -166,17 +181,17 @@ class Currency(Wire, frozen=True):
 
 
 class Exchange(Wire, frozen=True):
-    id: int
+    id: ExchangeId
     name: str
 
 
 class Product(Wire, frozen=True):
-    id: int
+    id: ProductId
     name: str
     currency_id: int
     product_type: ProductType
     description: str
-    exchange_id: int
+    exchange_id: ExchangeId
     contract_group_id: int
     status: ProductStatus
     months: str
@@ -188,7 +203,7 @@ class Product(Wire, frozen=True):
 
 
 class ProductSession(Wire, frozen=True):
-    id: int  # = product id
+    id: ProductId  # = product id
     open_time: TradeTime
     start_time: TradeTime
     stop_time: TradeTime
@@ -198,17 +213,17 @@ class ProductSession(Wire, frozen=True):
 
 
 class ContractMaturity(Wire, frozen=True):
-    id: int
-    product_id: int
+    id: ContractMaturityId
+    product_id: ProductId
     expiration_month: int
     expiration_date: datetime
     is_front: bool
 
 
 class Contract(Wire, frozen=True):
-    id: int
+    id: ContractId
     name: str
-    contract_maturity_id: int
+    contract_maturity_id: ContractMaturityId
     timestamp: datetime | None = None
 
 
@@ -216,21 +231,21 @@ class Contract(Wire, frozen=True):
 
 
 class Order(Wire, frozen=True):
-    id: int
-    account_id: int
-    contract_id: int
+    id: OrderId
+    account_id: AccountId
+    contract_id: ContractId
     timestamp: datetime
     action: OrderAction
     ord_status: OrdStatus
     admin: bool
-    oco_id: int | None = None
-    parent_id: int | None = None
-    linked_id: int | None = None
+    oco_id: OrderId | None = None
+    parent_id: OrderId | None = None
+    linked_id: OrderId | None = None
 
 
 class OrderVersion(Wire, frozen=True):
     id: int
-    order_id: int
+    order_id: OrderId
     order_qty: int
     order_type: OrderType
     price: float | None = None
@@ -242,21 +257,21 @@ class OrderVersion(Wire, frozen=True):
 
 
 class Command(Wire, frozen=True):
-    id: int
-    order_id: int
+    id: CommandId
+    order_id: OrderId
     timestamp: datetime
     command_type: CommandType
     command_status: CommandStatus
     cl_ord_id: str | None = None
-    sender_id: int | None = None
-    user_session_id: int | None = None
+    sender_id: UserId | None = None
+    user_session_id: SessionId | None = None
     custom_tag50: str | None = None
     is_automated: bool | None = None
 
 
 class CommandReport(Wire, frozen=True):
     id: int
-    command_id: int
+    command_id: CommandId
     timestamp: datetime
     command_status: CommandStatus
     reject_reason: FailureReason | None = None
@@ -266,12 +281,12 @@ class CommandReport(Wire, frozen=True):
 
 class ExecutionReport(Wire, frozen=True):
     id: int
-    command_id: int
+    command_id: CommandId
     name: str
-    account_id: int
-    contract_id: int
+    account_id: AccountId
+    contract_id: ContractId
     timestamp: datetime
-    order_id: int
+    order_id: OrderId
     exec_type: ExecType
     action: OrderAction
     trade_date: TradeDate | None = None
@@ -286,9 +301,9 @@ class ExecutionReport(Wire, frozen=True):
 
 
 class Fill(Wire, frozen=True):
-    id: int
-    order_id: int
-    contract_id: int
+    id: FillId
+    order_id: OrderId
+    contract_id: ContractId
     timestamp: datetime
     trade_date: TradeDate
     action: OrderAction
@@ -299,7 +314,7 @@ class Fill(Wire, frozen=True):
 
 
 class FillFee(Wire, frozen=True):
-    id: int  # = fill id
+    id: FillId  # = fill id
     clearing_fee: float | None = None
     exchange_fee: float | None = None
     nfa_fee: float | None = None
@@ -307,9 +322,9 @@ class FillFee(Wire, frozen=True):
 
 
 class Position(Wire, frozen=True):
-    id: int
-    account_id: int
-    contract_id: int
+    id: PositionId
+    account_id: AccountId
+    contract_id: ContractId
     timestamp: datetime
     trade_date: TradeDate
     net_pos: int
@@ -323,10 +338,10 @@ class Position(Wire, frozen=True):
 
 
 class FillPair(Wire, frozen=True):
-    id: int
-    position_id: int
-    buy_fill_id: int
-    sell_fill_id: int
+    id: FillPairId
+    position_id: PositionId
+    buy_fill_id: FillId
+    sell_fill_id: FillId
     qty: int
     buy_price: float
     sell_price: float
@@ -360,17 +375,17 @@ class PostTradeRisk(Wire, frozen=True):
 
 
 class UserAccountAutoLiq(PostTradeRisk, frozen=True, kw_only=True):
-    id: int  # = account id
+    id: AccountId  # = account id
 
 
 class UserAccountPositionLimit(Wire, frozen=True):
     id: int
-    account_id: int
+    account_id: AccountId
     active: bool
     total_by: TotalBy
-    contract_id: int | None = None
-    product_id: int | None = None
-    exchange_id: int | None = None
+    contract_id: ContractId | None = None
+    product_id: ProductId | None = None
+    exchange_id: ExchangeId | None = None
     product_type: ProductType | None = None
     contract_group_id: int | None = None
     short_limit: int | None = None
@@ -382,9 +397,9 @@ class UserAccountPositionLimit(Wire, frozen=True):
 class UserAccountRiskParameter(Wire, frozen=True):
     id: int
     user_account_position_limit_id: int
-    contract_id: int | None = None
-    product_id: int | None = None
-    exchange_id: int | None = None
+    contract_id: ContractId | None = None
+    product_id: ProductId | None = None
+    exchange_id: ExchangeId | None = None
     product_type: ProductType | None = None
     contract_group_id: int | None = None
     max_opening_order_qty: int | None = None
@@ -400,8 +415,8 @@ class AutoLiqTransaction(Wire, frozen=True):
     """Audit of one liquidation of one contract of one account."""
 
     id: int
-    account_id: int
-    contract_id: int
+    account_id: AccountId
+    contract_id: ContractId
     timestamp: datetime
     liquidated_net_pos: int
     cancelled_sell_limit_qty: int
@@ -410,8 +425,8 @@ class AutoLiqTransaction(Wire, frozen=True):
     cancelled_buy_stop_qty: int
     initiator: Initiator
     admin_action: AdminAction
-    order_id: int | None = None
-    user_id: int | None = None
+    order_id: OrderId | None = None
+    user_id: UserId | None = None
 
 
 Entity = (

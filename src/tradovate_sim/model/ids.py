@@ -13,3 +13,5 @@ OrderId = NewType("OrderId", int)
 CommandId = NewType("CommandId", int)
 FillId = NewType("FillId", int)
 PositionId = NewType("PositionId", int)
+FillPairId = NewType("FillPairId", int)
+SessionId = NewType("SessionId", int)  # a UserSession

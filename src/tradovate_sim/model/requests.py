@@ -4,7 +4,7 @@ Unknown fields are ignored (clients send extras such as `p-ticket`); ids must be
 """
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -18,8 +18,10 @@ from tradovate_sim.model.enums import (
     TimeInForce,
     TotalBy,
 )
+from tradovate_sim.model.ids import AccountId, ContractId, ExchangeId, OrderId, PositionId, ProductId, UserId
 
-Id = Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
+K = TypeVar("K", bound=int)
+Id = Annotated[K, msgspec.Meta(gt=0, le=2**63 - 1)]  # `Id[AccountId]`: a positive int64 of that kind
 Qty = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
 Price = Annotated[float, msgspec.Meta(gt=-1e12, lt=1e12)]
 Tag50 = Annotated[str, msgspec.Meta(max_length=64)]
@@ -39,11 +41,11 @@ class AccessTokenRequest(Wire, frozen=True):
 
 class PlaceOrder(Wire, frozen=True):
     action: OrderAction
-    symbol: str | Id
+    symbol: str | Id[ContractId]
     order_qty: Qty
     order_type: OrderType
     account_spec: str | None = None
-    account_id: Id | None = None
+    account_id: Id[AccountId] | None = None
     cl_ord_id: Tag50 | None = None
     price: Price | None = None
     stop_price: Price | None = None
@@ -79,7 +81,7 @@ class PlaceOSO(PlaceOrder, frozen=True, kw_only=True):
 
 
 class ModifyOrder(Wire, frozen=True):
-    order_id: Id
+    order_id: Id[OrderId]
     order_qty: Qty
     order_type: OrderType
     cl_ord_id: Tag50 | None = None
@@ -94,22 +96,22 @@ class ModifyOrder(Wire, frozen=True):
 
 
 class CancelOrder(Wire, frozen=True):
-    order_id: Id
+    order_id: Id[OrderId]
     cl_ord_id: Tag50 | None = None
     custom_tag50: Tag50 | None = None
     is_automated: bool | None = None
 
 
 class LiquidatePosition(Wire, frozen=True):
-    account_id: Id
-    contract_id: Id
+    account_id: Id[AccountId]
+    contract_id: Id[ContractId]
     admin: bool
     custom_tag50: Tag50 | None = None
     is_automated: bool | None = None
 
 
 class LiquidatePositions(Wire, frozen=True):
-    positions: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=100)]
+    positions: Annotated[list[Id[PositionId]], msgspec.Meta(min_length=1, max_length=100)]
     admin: bool
     custom_tag50: Tag50 | None = None
     is_automated: bool | None = None
@@ -130,11 +132,11 @@ class CreateEvaluationUsers(Wire, frozen=True):
 
 
 class PreTradeRiskParameter(Wire, frozen=True):
-    contract_id: Id | None = None
-    product_id: Id | None = None
-    exchange_id: Id | None = None
+    contract_id: Id[ContractId] | None = None
+    product_id: Id[ProductId] | None = None
+    exchange_id: Id[ExchangeId] | None = None
     product_type: ProductType | None = None
-    contract_group_id: Id | None = None
+    contract_group_id: Id[int] | None = None
     max_opening_order_qty: Annotated[int, msgspec.Meta(ge=0)] | None = None
     max_closing_order_qty: Annotated[int, msgspec.Meta(ge=0)] | None = None
     max_back_month: Annotated[int, msgspec.Meta(ge=0)] | None = None
@@ -148,11 +150,11 @@ class PreTradeRisk(Wire, frozen=True):
     total_by: TotalBy
     parameters: list[PreTradeRiskParameter]
     active: bool = True
-    contract_id: Id | None = None
-    product_id: Id | None = None
-    exchange_id: Id | None = None
+    contract_id: Id[ContractId] | None = None
+    product_id: Id[ProductId] | None = None
+    exchange_id: Id[ExchangeId] | None = None
     product_type: ProductType | None = None
-    contract_group_id: Id | None = None
+    contract_group_id: Id[int] | None = None
     short_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
     long_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
     exposed_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
@@ -160,8 +162,8 @@ class PreTradeRisk(Wire, frozen=True):
 
 
 class EvaluationAccount(Wire, frozen=True):
-    user_id: Id
-    template_account_id: Id
+    user_id: Id[UserId]
+    template_account_id: Id[AccountId]
     name: Name
     initial_balance: Annotated[float, msgspec.Meta(ge=0, le=1e9)]
     pre_trade_risk: list[PreTradeRisk] | None = None
@@ -173,26 +175,26 @@ class CreateEvaluationAccounts(Wire, frozen=True):
 
 
 class ChangeDemoBalance(Wire, frozen=True):
-    account_id: Id
+    account_id: Id[AccountId]
     cash_change: Annotated[float, msgspec.Meta(gt=-1_000_000, lt=1_000_000)]
     comment: Tag50 | None = None
 
 
 class GetCashBalanceSnapshot(Wire, frozen=True):
-    account_id: Id
+    account_id: Id[AccountId]
 
 
 class SetAdminAutoLiqAction(Wire, frozen=True):
-    account_id: Id
+    account_id: Id[AccountId]
     admin_action: AdminAction
     admin_action_reason_code: AdminActionReasonCode | None = None
     admin_action_reason: Text | None = None
 
 
 class RevokeTradingPermission(Wire, frozen=True):
-    trading_permission_id: Id
+    trading_permission_id: Id[int]
 
 
 class ResetDemoAccountState(Wire, frozen=True):
-    account_ids: list[Id]
+    account_ids: list[Id[AccountId]]
     reset_trade_date: TradeDate

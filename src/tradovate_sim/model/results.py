@@ -10,27 +10,28 @@ from tradovate_sim.model.entities import (
     Wire,
 )
 from tradovate_sim.model.enums import FailureReason, UserStatus
+from tradovate_sim.model.ids import AccountId, CommandId, OrderId, UserId
 
 
 class PlaceOrderResult(Wire, frozen=True):
     failure_reason: FailureReason | None = None
     failure_text: str | None = None
-    order_id: int | None = None
+    order_id: OrderId | None = None
 
 
 class PlaceOcoResult(PlaceOrderResult, frozen=True):
-    oco_id: int | None = None
+    oco_id: OrderId | None = None
 
 
 class PlaceOsoResult(PlaceOrderResult, frozen=True):
-    oso1_id: int | None = None
-    oso2_id: int | None = None
+    oso1_id: OrderId | None = None
+    oso2_id: OrderId | None = None
 
 
 class CommandResult(Wire, frozen=True):
     failure_reason: FailureReason | None = None
     failure_text: str | None = None
-    command_id: int | None = None
+    command_id: CommandId | None = None
 
 
 class SimpleResponse(Wire, frozen=True):
@@ -55,13 +56,13 @@ class AccessTokenResponse(Wire, frozen=True):
     expiration_time: datetime | None = None
     password_expiration_time: datetime | None = None
     user_status: UserStatus | None = None
-    user_id: int | None = None
+    user_id: UserId | None = None
     name: str | None = None
     has_live: bool | None = None
 
 
 class OAuthMeResponse(Wire, frozen=True):
-    user_id: int
+    user_id: UserId
     name: str
     full_name: str
     email: str
@@ -98,7 +99,7 @@ class TradingPermissionResponse(Wire, frozen=True):
 
 class EvaluationUserResult(Wire, frozen=True):
     error_text: str | None = None
-    user_id: int | None = None
+    user_id: UserId | None = None
 
 
 class CreateEvaluationUsersResponse(Wire, frozen=True):
@@ -108,7 +109,7 @@ class CreateEvaluationUsersResponse(Wire, frozen=True):
 
 class EvaluationAccountResult(Wire, frozen=True):
     error_text: str | None = None
-    account_id: int | None = None
+    account_id: AccountId | None = None
     trading_permission_id: int | None = None
 
 
