@@ -38,6 +38,7 @@ from tradovate_sim.model.enums import (
     OrdStatus,
     TimeInForce,
 )
+from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, FillPairId, OrderId, PositionId
 
 DONE = frozenset({OrdStatus.Filled, OrdStatus.Canceled, OrdStatus.Rejected, OrdStatus.Expired, OrdStatus.Completed})
 
@@ -85,18 +86,18 @@ class Blotter:
         self.changes: list[Change] = []
         self.position: Position | None = view.book.position
         self.open_fills = view.book.open_fills
-        self.working: dict[int, WorkingOrder] = {w.order.id: w for w in view.book.working}
+        self.working: dict[OrderId, WorkingOrder] = {w.order.id: w for w in view.book.working}
         self.cash = view.account.cash_balance
         self.tick_size = view.instrument.product.tick_size
         self.trade_date = to_trade_date(view.trade_date)
-        self.activated: set[int] = set()  # bracket legs sent during this decision, matched as arriving
+        self.activated: set[OrderId] = set()  # bracket legs sent during this decision, matched as arriving
 
     @property
-    def account_id(self) -> int:
+    def account_id(self) -> AccountId:
         return self.view.account.account.id
 
     @property
-    def contract_id(self) -> int:
+    def contract_id(self) -> ContractId:
         return self.view.instrument.contract.id
 
     @property
@@ -108,10 +109,10 @@ class Blotter:
 
     # --- new orders -------------------------------------------------------------------------------
 
-    def _command(self, order_id: int, kind: CommandType, status: CommandStatus, tags: Tags | Ticket | None,
+    def _command(self, order_id: OrderId, kind: CommandType, status: CommandStatus, tags: Tags | Ticket | None,
                  ) -> Command:
         command = Command(
-            id=self.ids.next("command"),
+            id=CommandId(self.ids.next("command")),
             order_id=order_id,
             timestamp=self.now,
             command_type=kind,
@@ -132,7 +133,7 @@ class Blotter:
             command_status=status, ord_status=ord_status, reject_reason=reason, text=text,
         )))
 
-    def _execution(self, command_id: int, order: Order, exec_type: ExecType, **fields: object) -> None:
+    def _execution(self, command_id: CommandId, order: Order, exec_type: ExecType, **fields: object) -> None:
         self.emit(created(ExecutionReport(
             id=self.ids.next("executionReport"), command_id=command_id, name=self.view.instrument.contract.name,
             account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now, order_id=order.id,
@@ -141,10 +142,10 @@ class Blotter:
         )))
 
     def open_order(self, ticket: Ticket, *, admin: bool = False, suspended: bool = False,
-                   oco_id: int | None = None, parent_id: int | None = None,
-                   order_id: int | None = None) -> WorkingOrder:
+                   oco_id: OrderId | None = None, parent_id: OrderId | None = None,
+                   order_id: OrderId | None = None) -> WorkingOrder:
         """Create an accepted order: order, version, command, report, execution report New (or a suspended leg)."""
-        order_id = order_id or self.ids.next("order")
+        order_id = order_id or OrderId(self.ids.next("order"))
         status = OrdStatus.Suspended if suspended else OrdStatus.Working
         order = Order(
             id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
@@ -160,16 +161,16 @@ class Blotter:
         self.working[order_id] = working
         return working
 
-    def _version(self, order_id: int, ticket: Ticket, qty: int) -> OrderVersion:
+    def _version(self, order_id: OrderId, ticket: Ticket, qty: int) -> OrderVersion:
         return OrderVersion(
             id=self.ids.next("orderVersion"), order_id=order_id, order_qty=qty, order_type=ticket.order_type,
             price=ticket.price, stop_price=ticket.stop_price, max_show=ticket.max_show,
             time_in_force=ticket.time_in_force, expire_time=ticket.expire_time, text=ticket.text,
         )
 
-    def reject_order(self, ticket: Ticket, reason: FailureReason, text: str, *, admin: bool = False) -> int:
+    def reject_order(self, ticket: Ticket, reason: FailureReason, text: str, *, admin: bool = False) -> OrderId:
         """Record a refused order (risk rejection): the order exists, Rejected, with the reason on its trail."""
-        order_id = self.ids.next("order")
+        order_id = OrderId(self.ids.next("order"))
         order = Order(
             id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
             action=ticket.action, ord_status=OrdStatus.Rejected, admin=admin,
@@ -193,7 +194,7 @@ class Blotter:
             self.working[order.id] = working
         return working
 
-    def cancel(self, order_id: int, *, tags: Tags | None = None, reason_text: str | None = None) -> int:
+    def cancel(self, order_id: OrderId, *, tags: Tags | None = None, reason_text: str | None = None) -> CommandId:
         """Cancel a working or suspended order with its full trail; returns the command id."""
         working = self.working[order_id]
         command = self._command(order_id, CommandType.Cancel, CommandStatus.AtExecution, tags)
@@ -207,7 +208,7 @@ class Blotter:
                             reason_text=reason_text or "Parent order cancelled")
         return command.id
 
-    def replace(self, order_id: int, ticket: Ticket, *, command_ticket: Ticket | None = None) -> int:
+    def replace(self, order_id: OrderId, ticket: Ticket, *, command_ticket: Ticket | None = None) -> CommandId:
         """Give a working order a new version (modify); returns the command id."""
         working = self.working[order_id]
         command = self._command(order_id, CommandType.Modify, CommandStatus.AtExecution, command_ticket or ticket)
@@ -218,15 +219,15 @@ class Blotter:
         self._execution(command.id, working.order, ExecType.Replaced, cum_qty=working.cum_qty)
         return command.id
 
-    def reject_command(self, order_id: int, kind: CommandType, reason: FailureReason, text: str,
-                       tags: Tags | Ticket | None = None) -> int:
+    def reject_command(self, order_id: OrderId, kind: CommandType, reason: FailureReason, text: str,
+                       tags: Tags | Ticket | None = None) -> CommandId:
         command = self._command(order_id, kind, CommandStatus.RiskRejected, tags)
         self._report(command, CommandStatus.RiskRejected, OrdStatus.Rejected, reason, text)
         return command.id
 
     # --- executions -------------------------------------------------------------------------------
 
-    def fill(self, order_id: int, qty: int, ticks: int) -> None:
+    def fill(self, order_id: OrderId, qty: int, ticks: int) -> None:
         """Execute `qty` of a working order at `ticks`: the whole trail from execution report to cash."""
         working = self.working[order_id]
         price = to_price(ticks, self.tick_size)
@@ -243,14 +244,14 @@ class Blotter:
         )
         trade_date = self.trade_date
         fill = Fill(
-            id=self.ids.next("fill"), order_id=order_id, contract_id=self.contract_id, timestamp=self.now,
+            id=FillId(self.ids.next("fill")), order_id=order_id, contract_id=self.contract_id, timestamp=self.now,
             trade_date=trade_date, action=working.order.action, qty=qty, price=price, active=True, finally_paired=0,
         )
         position = self.position
         is_new = position is None
         if position is None:
-            position = empty_position(self.ids.next("position"), self.account_id, self.contract_id, self.now,
-                                      self.view.trade_date)
+            position = empty_position(PositionId(self.ids.next("position")), self.account_id, self.contract_id,
+                                      self.now, self.view.trade_date)
         outcome = apply_fill(position, self.open_fills, fill, self.tick_size, self.view.trade_date)
         for paired in outcome.paired_fills:
             if paired.id == fill.id:
@@ -270,9 +271,9 @@ class Blotter:
         point_value = self.view.instrument.product.value_per_point
         for pairing in outcome.pairings:
             pair = FillPair(
-                id=self.ids.next("fillPair"), position_id=outcome.position.id, buy_fill_id=pairing.buy_fill_id,
-                sell_fill_id=pairing.sell_fill_id, qty=pairing.qty, buy_price=pairing.buy_price,
-                sell_price=pairing.sell_price, active=True,
+                id=FillPairId(self.ids.next("fillPair")), position_id=outcome.position.id,
+                buy_fill_id=pairing.buy_fill_id, sell_fill_id=pairing.sell_fill_id, qty=pairing.qty,
+                buy_price=pairing.buy_price, sell_price=pairing.sell_price, active=True,
             )
             self.emit(created(pair))
             pnl = to_money((pairing.sell_price - pairing.buy_price) * pairing.qty * point_value)
@@ -286,8 +287,8 @@ class Blotter:
         self.emit(updated(self.cash))
         self._after_fill(working, done)
 
-    def _cash(self, delta: float, kind: CashChangeType, *, fill_id: int | None = None,
-              fill_pair_id: int | None = None, realized: float = 0.0) -> None:
+    def _cash(self, delta: float, kind: CashChangeType, *, fill_id: FillId | None = None,
+              fill_pair_id: FillPairId | None = None, realized: float = 0.0) -> None:
         self.cash = msgspec.structs.replace(
             self.cash, timestamp=self.now, trade_date=self.trade_date,
             amount=to_money(self.cash.amount + delta),
@@ -323,7 +324,7 @@ class Blotter:
 
     # --- matching ---------------------------------------------------------------------------------
 
-    def match(self, arriving: frozenset[int] = frozenset()) -> None:
+    def match(self, arriving: frozenset[OrderId] = frozenset()) -> None:
         """Execute every working order that the current quote lets execute, oldest first; bracket legs that
         become working on the way are then matched as arriving orders (each order sees the book once)."""
         self._match(arriving, sorted(self.working))
@@ -331,7 +332,7 @@ class Blotter:
             legs, self.activated = frozenset(self.activated), set()
             self._match(legs, sorted(legs))
 
-    def _match(self, arriving: frozenset[int], order_ids: list[int]) -> None:
+    def _match(self, arriving: frozenset[OrderId], order_ids: list[OrderId]) -> None:
         quote = self.view.quote
         if quote is None or not self.view.is_open:
             return

@@ -13,6 +13,7 @@ from tradovate_sim.core.decision import Decision, created
 from tradovate_sim.core.view import OrderView
 from tradovate_sim.model.entities import AutoLiqTransaction
 from tradovate_sim.model.enums import AdminAction, FailureReason, Initiator, OrderAction, OrderType
+from tradovate_sim.model.ids import OrderId
 from tradovate_sim.model.requests import LiquidatePosition
 from tradovate_sim.model.results import PlaceOrderResult
 
@@ -62,7 +63,7 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
     for working_id in sorted(blotter.working):
         if working_id in blotter.working:  # not already cancelled with its parent or OCO sibling
             blotter.cancel(working_id, tags=tags, reason_text="Liquidation")
-    order_id: int | None = None
+    order_id: OrderId | None = None
     if net_pos != 0:
         ticket = Ticket(action=OrderAction.Sell if net_pos > 0 else OrderAction.Buy, order_type=OrderType.Market,
                         qty=abs(net_pos), text="Liquidation", custom_tag50=req.custom_tag50,

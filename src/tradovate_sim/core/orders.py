@@ -15,6 +15,7 @@ from tradovate_sim.core.decision import Decision
 from tradovate_sim.core.ticks import to_ticks
 from tradovate_sim.core.view import OrderView
 from tradovate_sim.model.enums import CommandType, FailureReason, OrderAction, OrderType, OrdStatus
+from tradovate_sim.model.ids import OrderId
 from tradovate_sim.model.requests import (
     CancelOrder,
     ModifyOrder,
@@ -77,7 +78,7 @@ def _exposure(blotter: Blotter) -> tuple[int, int]:
     return buys, sells
 
 
-def _refused(refusal: risk.Refusal, order_id: int | None = None) -> PlaceOrderResult:
+def _refused(refusal: risk.Refusal, order_id: OrderId | None = None) -> PlaceOrderResult:
     return PlaceOrderResult(failure_reason=refusal.reason, failure_text=refusal.text, order_id=order_id)
 
 
@@ -116,7 +117,7 @@ def place_oco(view: OrderView, req: PlaceOCO, now: datetime, ids: Ids) -> Decisi
         order_id = blotter.reject_order(first, refusal.reason, refusal.text)
         return Decision(result=PlaceOcoResult(failure_reason=refusal.reason, failure_text=refusal.text,
                                               order_id=order_id), changes=tuple(blotter.changes))
-    one = blotter.open_order(first, oco_id=ids.next("order"))
+    one = blotter.open_order(first, oco_id=OrderId(ids.next("order")))
     assert one.order.oco_id is not None
     other = blotter.open_order(second, oco_id=one.order.oco_id, order_id=one.order.oco_id)
     blotter.match(arriving=frozenset({one.order.id, other.order.id}))
@@ -142,8 +143,8 @@ def place_oso(view: OrderView, req: PlaceOSO, now: datetime, ids: Ids) -> Decisi
         return Decision(result=PlaceOsoResult(failure_reason=refusal.reason, failure_text=refusal.text,
                                               order_id=order_id), changes=tuple(blotter.changes))
     parent = blotter.open_order(entry)
-    leg_ids: list[int] = []
-    oco_id = ids.next("order") if len(legs) == 2 else None
+    leg_ids: list[OrderId] = []
+    oco_id = OrderId(ids.next("order")) if len(legs) == 2 else None
     for index, leg in enumerate(legs):
         assert not isinstance(leg, risk.Refusal)
         leg_order_id = oco_id if (index == 1 and oco_id is not None) else None
@@ -158,7 +159,8 @@ def place_oso(view: OrderView, req: PlaceOSO, now: datetime, ids: Ids) -> Decisi
     )
 
 
-def cancel(view: OrderView, req: CancelOrder, order_id: int, now: datetime, ids: Ids) -> Decision[CommandResult]:
+def cancel(view: OrderView, req: CancelOrder, order_id: OrderId, now: datetime,
+           ids: Ids) -> Decision[CommandResult]:
     refusal = can_act(view)
     if refusal:
         return Decision(result=CommandResult(failure_reason=refusal.reason, failure_text=refusal.text))

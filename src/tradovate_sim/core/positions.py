@@ -12,13 +12,14 @@ from tradovate_sim.core.ticks import to_price, to_ticks
 from tradovate_sim.core.view import Value
 from tradovate_sim.model.entities import Fill, Position, TradeDate
 from tradovate_sim.model.enums import OrderAction
+from tradovate_sim.model.ids import AccountId, ContractId, FillId, PositionId
 
 
 class Pairing(Value, frozen=True):
     """One fill pair to create: qty matched between a buy fill and a sell fill."""
 
-    buy_fill_id: int
-    sell_fill_id: int
+    buy_fill_id: FillId
+    sell_fill_id: FillId
     qty: int
     buy_price: float
     sell_price: float
@@ -44,7 +45,8 @@ def signed(fill: Fill) -> int:
     return fill.qty if fill.action is OrderAction.Buy else -fill.qty
 
 
-def empty_position(position_id: int, account_id: int, contract_id: int, now: datetime, day: date) -> Position:
+def empty_position(position_id: PositionId, account_id: AccountId, contract_id: ContractId, now: datetime,
+                   day: date) -> Position:
     return Position(
         id=position_id,
         account_id=account_id,

@@ -6,6 +6,7 @@ from tradovate_sim.core.blotter import Ticket
 from tradovate_sim.core.view import OrderView
 from tradovate_sim.model.entities import UserAccountPositionLimit
 from tradovate_sim.model.enums import AdminAction, FailureReason, OrderAction, OrderType, TotalBy
+from tradovate_sim.model.ids import ContractId, ExchangeId, ProductId
 
 
 class Refusal(msgspec.Struct, frozen=True):
@@ -74,8 +75,8 @@ def check_order(view: OrderView, ticket: Ticket, *, net_pos: int, working_buys: 
         view, ticket, net_pos=net_pos, working_buys=working_buys, working_sells=working_sells)
 
 
-def _applies(view: OrderView, scope: TotalBy, contract_id: int | None, product_id: int | None,
-             exchange_id: int | None) -> bool:
+def _applies(view: OrderView, scope: TotalBy, contract_id: ContractId | None, product_id: ProductId | None,
+             exchange_id: ExchangeId | None) -> bool:
     instrument = view.instrument
     match scope:
         case TotalBy.Contract:
@@ -101,8 +102,8 @@ def check_order_qty(view: OrderView, ticket: Ticket, reducing: bool) -> Refusal 
     return None
 
 
-def _applies_param(view: OrderView, contract_id: int | None, product_id: int | None,
-                   exchange_id: int | None) -> bool:
+def _applies_param(view: OrderView, contract_id: ContractId | None, product_id: ProductId | None,
+                   exchange_id: ExchangeId | None) -> bool:
     instrument = view.instrument
     if contract_id is not None:
         return contract_id == instrument.contract.id

@@ -22,6 +22,7 @@ from tradovate_sim.model.entities import (
     UserAccountPositionLimit,
     UserAccountRiskParameter,
 )
+from tradovate_sim.model.ids import CommandId, OrderId, OrganizationId, SessionId, UserId
 
 
 class Value(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -67,10 +68,10 @@ class Instrument(Value, frozen=True):
 class Caller(Value, frozen=True):
     """Who sends the command: a user, the organization's admin, or the server itself (user_id 0)."""
 
-    user_id: int
-    organization_id: int
+    user_id: UserId
+    organization_id: OrganizationId
     organization_admin: bool = False
-    session_id: int | None = None
+    session_id: SessionId | None = None
 
 
 class AccountState(Value, frozen=True):
@@ -89,7 +90,7 @@ class WorkingOrder(Value, frozen=True):
 
     order: Order
     version: OrderVersion
-    command_id: int  # the command that created it: execution reports refer to it
+    command_id: CommandId  # the command that created it: execution reports refer to it
     cum_qty: int = 0
     cum_value: float = 0.0  # sum of qty * price of its fills, for avgPx
     triggered: bool = False  # a stop that has triggered and now works as market / limit
@@ -101,7 +102,7 @@ class Book(Value, frozen=True):
     position: Position | None = None
     open_fills: tuple[Fill, ...] = ()  # fills not yet fully paired, oldest first
     working: tuple[WorkingOrder, ...] = ()
-    closing_orders: frozenset[int] = frozenset()  # ids of orders that liquidations sent
+    closing_orders: frozenset[OrderId] = frozenset()  # ids of orders that liquidations sent
 
 
 class OrderView(Value, frozen=True):
