@@ -33,6 +33,7 @@ from tradovate_sim.model.enums import (
     TradingPermissionStatus,
     UserStatus,
 )
+from tradovate_sim.model.ids import AccountId, OrganizationId, UserId
 from tradovate_sim.model.requests import (
     ChangeDemoBalance,
     CreateEvaluationAccounts,
@@ -59,8 +60,8 @@ USD = 1
 
 
 def new_user(platform: Platform, password_hash: str, *, name: str, email: str,
-             organization_id: int, admin: bool, now: datetime) -> tuple[User, list[Change]]:
-    user = User(id=platform.ids.next("user"), name=name, timestamp=now, email=email, status=UserStatus.Active,
+             organization_id: OrganizationId, admin: bool, now: datetime) -> tuple[User, list[Change]]:
+    user = User(id=UserId(platform.ids.next("user")), name=name, timestamp=now, email=email, status=UserStatus.Active,
                 professional=False, organization_id=organization_id)
     credential = Credential(id=user.id, password_hash=password_hash, organization_admin=admin)
     return user, [created(user), created(credential)]
@@ -71,10 +72,10 @@ def new_account(platform: Platform, *, user: User, name: str, balance: float, no
     """An account with its trading permission for `user`, a Normal risk status and its cash balance."""
     ids = platform.ids
     account = Account(
-        id=ids.next("account"), name=name, user_id=user.id, account_type=AccountType.Customer, restricted=False,
-        closed=False, active=True, archived=False, clearing_house_id=1, risk_category_id=1, auto_liq_profile_id=1,
-        margin_account_type=MarginAccountType.Speculator, legal_status=LegalStatus.Individual, timestamp=now,
-        evaluation_size=evaluation_size,
+        id=AccountId(ids.next("account")), name=name, user_id=user.id, account_type=AccountType.Customer,
+        restricted=False, closed=False, active=True, archived=False, clearing_house_id=1, risk_category_id=1,
+        auto_liq_profile_id=1, margin_account_type=MarginAccountType.Speculator, legal_status=LegalStatus.Individual,
+        timestamp=now, evaluation_size=evaluation_size,
     )
     trade_date = to_trade_date(platform.trade_date(now))
     permission = TradingPermission(
@@ -92,7 +93,7 @@ def new_account(platform: Platform, *, user: User, name: str, balance: float, no
     return account, [created(account), created(permission), created(risk), created(cash), created(log)]
 
 
-def _pre_trade(platform: Platform, account_id: int, risks: list[PreTradeRisk]) -> list[Change]:
+def _pre_trade(platform: Platform, account_id: AccountId, risks: list[PreTradeRisk]) -> list[Change]:
     changes: list[Change] = []
     for risk in risks:
         fields = msgspec.structs.asdict(risk)
@@ -107,7 +108,7 @@ def _pre_trade(platform: Platform, account_id: int, risks: list[PreTradeRisk]) -
     return changes
 
 
-def _post_trade(account_id: int, risk: PostTradeRisk) -> Change:
+def _post_trade(account_id: AccountId, risk: PostTradeRisk) -> Change:
     return created(UserAccountAutoLiq(id=account_id, **msgspec.structs.asdict(risk)))
 
 
@@ -172,7 +173,7 @@ async def create_evaluation_accounts(platform: Platform, caller: Caller,
     return CreateEvaluationAccountsResponse(results=results)
 
 
-def snapshot(platform: Platform, account_id: int) -> CashBalanceSnapshot:
+def snapshot(platform: Platform, account_id: AccountId) -> CashBalanceSnapshot:
     """Cash, realized and open P&L and net liquidation value of an account, marked at the last trade."""
     state = platform.state
     cash = state.get("cashBalance", state.cash_of.get(account_id, 0))

@@ -6,6 +6,7 @@ from tradovate_sim.core.decision import updated
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import AccountRiskStatus, Position
 from tradovate_sim.model.enums import AdminAction, AdminActionReasonCode
+from tradovate_sim.model.ids import AccountId
 from tradovate_sim.model.requests import LiquidatePosition, SetAdminAutoLiqAction
 from tradovate_sim.model.results import AccountRiskStatusResponse
 from tradovate_sim.service import orders
@@ -43,7 +44,7 @@ async def set_admin_auto_liq_action(platform: Platform, caller: Caller,
     return AccountRiskStatusResponse(account_risk_status=status, error_text="; ".join(errors) or None)
 
 
-async def liquidate_account(platform: Platform, caller: Caller, account_id: int) -> list[str]:
+async def liquidate_account(platform: Platform, caller: Caller, account_id: AccountId) -> list[str]:
     """Liquidate, as admin, every contract of the account that has a position or working orders."""
     state = platform.state
     contracts = {c for (a, c) in state.working if a == account_id}

@@ -13,13 +13,13 @@ import hmac
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Literal, NewType
+from typing import Literal
 
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from tradovate_sim.model.ids import UserId
+from tradovate_sim.model.ids import SessionId, UserId
 
 __all__ = [
     "ACCESS_TOKEN_LIFETIME",
@@ -31,7 +31,6 @@ __all__ = [
     "TokenSigner",
 ]
 
-SessionId = NewType("SessionId", int)
 TokenKind = Literal["access", "md"]
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=90)
@@ -120,7 +119,8 @@ class TokenSigner:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()
 
-    def issue(self, *, session_id: int, user_id: int, kind: TokenKind, expires: datetime, nonce: bytes) -> str:
+    def issue(self, *, session_id: SessionId, user_id: UserId, kind: TokenKind, expires: datetime,
+              nonce: bytes) -> str:
         """Sign a token; `nonce` is 8-32 random bytes (callers use `secrets.token_bytes(12)`)."""
         _require_aware(expires, "expires")
         if kind not in ("access", "md"):
@@ -129,8 +129,8 @@ class TokenSigner:
             raise ValueError("nonce must be 8 to 32 bytes")
         payload = self._encoder.encode(
             _Payload(
-                session_id=SessionId(session_id),
-                user_id=UserId(user_id),
+                session_id=session_id,
+                user_id=user_id,
                 kind=kind,
                 expires_ms=(expires - _EPOCH) // _ONE_MS,
                 nonce=bytes(nonce),
@@ -172,37 +172,36 @@ class SessionBook:
         self._by_user: dict[UserId, list[SessionId]] = {}
         self._owner: dict[SessionId, UserId] = {}
 
-    def open(self, user_id: int, session_id: int) -> list[SessionId]:
+    def open(self, user_id: UserId, session_id: SessionId) -> list[SessionId]:
         """Open a session; returns the ids of the sessions it ended (oldest first) to stay within the cap."""
-        user, session = UserId(user_id), SessionId(session_id)
-        if session in self._owner:
-            raise ValueError(f"session {session} is already open")
-        live = self._by_user.setdefault(user, [])
-        live.append(session)
-        self._owner[session] = user
+        if session_id in self._owner:
+            raise ValueError(f"session {session_id} is already open")
+        live = self._by_user.setdefault(user_id, [])
+        live.append(session_id)
+        self._owner[session_id] = user_id
         ended = live[: max(0, len(live) - self.MAX_SESSIONS_PER_USER)]
         for old in ended:
             self.end(old)
         return ended
 
-    def end(self, session_id: int) -> None:
+    def end(self, session_id: SessionId) -> None:
         """End a session; ending an unknown or already ended session does nothing."""
-        user = self._owner.pop(SessionId(session_id), None)
+        user = self._owner.pop(session_id, None)
         if user is None:
             return
         live = self._by_user[user]
-        live.remove(SessionId(session_id))
+        live.remove(session_id)
         if not live:
             del self._by_user[user]
 
-    def is_live(self, session_id: int) -> bool:
-        return SessionId(session_id) in self._owner
+    def is_live(self, session_id: SessionId) -> bool:
+        return session_id in self._owner
 
-    def live_sessions(self, user_id: int) -> list[SessionId]:
-        return list(self._by_user.get(UserId(user_id), ()))
+    def live_sessions(self, user_id: UserId) -> list[SessionId]:
+        return list(self._by_user.get(user_id, ()))
 
     @classmethod
-    def restore(cls, sessions: Iterable[tuple[int, int]]) -> "SessionBook":
+    def restore(cls, sessions: Iterable[tuple[UserId, SessionId]]) -> "SessionBook":
         """Rebuild from the store's (user_id, session_id) pairs in opening order; `open`'s cap applies."""
         book = cls()
         for user_id, session_id in sessions:

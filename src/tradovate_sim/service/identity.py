@@ -10,6 +10,7 @@ from tradovate_sim.core.decision import created, updated
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Credential, Organization, User, UserSession
 from tradovate_sim.model.enums import UserStatus
+from tradovate_sim.model.ids import OrganizationId, SessionId
 from tradovate_sim.model.requests import AccessTokenRequest
 from tradovate_sim.model.results import AccessTokenResponse, OAuthMeResponse
 from tradovate_sim.service.auth import (
@@ -62,7 +63,7 @@ class Identity:
         if not isinstance(user, User) or not isinstance(credential, Credential) or user.status is not \
                 UserStatus.Active:
             raise denied("Invalid or expired access token")
-        return Caller(user_id=user.id, organization_id=user.organization_id or 0,
+        return Caller(user_id=user.id, organization_id=user.organization_id or OrganizationId(0),
                       organization_admin=credential.organization_admin, session_id=claims.session_id)
 
     def caller_of_session(self, caller: Caller) -> Caller:
@@ -71,7 +72,7 @@ class Identity:
             raise denied("Session ended: authorize again")
         return caller
 
-    def _tokens(self, user: User, session_id: int, now: datetime) -> AccessTokenResponse:
+    def _tokens(self, user: User, session_id: SessionId, now: datetime) -> AccessTokenResponse:
         expires = now + ACCESS_TOKEN_LIFETIME
         issue = self.signer.issue
         return AccessTokenResponse(
@@ -96,7 +97,7 @@ class Identity:
         if user.status is not UserStatus.Active:
             return AccessTokenResponse(error_text=f"User status is {user.status}")
         now = platform.now()
-        session = UserSession(id=platform.ids.next("userSession"), user_id=user.id, start_time=now,
+        session = UserSession(id=SessionId(platform.ids.next("userSession")), user_id=user.id, start_time=now,
                               app_id=req.app_id, app_version=req.app_version)
         ended = self.sessions.open(user.id, session.id)
         changes = [created(session)]

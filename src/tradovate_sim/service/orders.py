@@ -9,6 +9,7 @@ from tradovate_sim.core.decision import Decision
 from tradovate_sim.core.view import Caller, OrderView
 from tradovate_sim.model.entities import Account, Contract, Order, Position
 from tradovate_sim.model.enums import AdminAction, FailureReason
+from tradovate_sim.model.ids import AccountId, ContractId, OrderId, PositionId
 from tradovate_sim.model.requests import (
     CancelOrder,
     LiquidatePosition,
@@ -48,7 +49,7 @@ def resolve_account(platform: Platform, caller: Caller, req: PlaceOrder) -> Acco
     return account
 
 
-def resolve_contract(platform: Platform, symbol: str | int) -> Contract | None:
+def resolve_contract(platform: Platform, symbol: str | ContractId) -> Contract | None:
     state = platform.state
     contract_id = symbol if isinstance(symbol, int) else state.find(Contract, symbol)
     if contract_id is None and isinstance(symbol, str) and symbol.isdigit():
@@ -57,7 +58,7 @@ def resolve_contract(platform: Platform, symbol: str | int) -> Contract | None:
     return contract if isinstance(contract, Contract) else None
 
 
-async def decide(platform: Platform, caller: Caller, account_id: int, contract_id: int,
+async def decide(platform: Platform, caller: Caller, account_id: AccountId, contract_id: ContractId,
                  decision: Callable[[OrderView], Decision[R]]) -> R | None:
     """Run one core decision on (account, contract) under the account's lock and commit it."""
     async with platform.account(account_id):
@@ -102,7 +103,7 @@ async def place_oso(platform: Platform, caller: Caller, req: PlaceOSO) -> PlaceO
                         lambda r, t: PlaceOsoResult(failure_reason=r, failure_text=t))
 
 
-def _order_of(platform: Platform, caller: Caller, order_id: int) -> Order | None:
+def _order_of(platform: Platform, caller: Caller, order_id: OrderId) -> Order | None:
     order = platform.state.get("order", order_id)
     if not isinstance(order, Order) or not can_see_account(platform, caller, order.account_id):
         return None
@@ -147,7 +148,7 @@ async def liquidate_positions(platform: Platform, caller: Caller, req: Liquidate
         return SimpleResponse(ok=False, error_text="positions: ids must be unique")
     errors: list[str] = []
 
-    async def one(position_id: int) -> None:
+    async def one(position_id: PositionId) -> None:
         position = platform.state.get("position", position_id)
         if not isinstance(position, Position) or not can_see_account(platform, caller, position.account_id):
             errors.append(f"position {position_id}: Unauthorized: unknown position")

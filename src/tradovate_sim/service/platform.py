@@ -40,6 +40,7 @@ from tradovate_sim.model.entities import (
     UserAccountRiskParameter,
 )
 from tradovate_sim.model.enums import EventType
+from tradovate_sim.model.ids import AccountId, ContractId, ProductId
 from tradovate_sim.service.clock import Clock
 from tradovate_sim.service.ports import Publisher, Store
 from tradovate_sim.service.state import State
@@ -95,15 +96,15 @@ class Platform:
         self.state = State()
         self.ids = StateIds(self.state)
         self.fanout = Fanout()
-        self.locks: dict[int, AccountLock] = {}  # only while a command of that account runs or waits
+        self.locks: dict[AccountId, AccountLock] = {}  # only while a command of that account runs or waits
         self.schedules: dict[str, tuple[date, sessions.Schedule]] = {}
         self.encoder = msgspec.json.Encoder()
         self.decoders = {name: msgspec.json.Decoder(cls) for name, cls in CLASSES.items()}
-        self.spec_of_product: dict[int, ProductSpec] = {}
-        self.quote_listeners: list[Callable[[Sequence[int]], None]] = []
+        self.spec_of_product: dict[ProductId, ProductSpec] = {}
+        self.quote_listeners: list[Callable[[Sequence[ContractId]], None]] = []
         self._trade_date: tuple[datetime, date] | None = None  # (minute, its trade date)
 
-    def quotes_changed(self, contract_ids: Sequence[int]) -> None:
+    def quotes_changed(self, contract_ids: Sequence[ContractId]) -> None:
         """Tell market-data subscribers which quotes moved."""
         if contract_ids:
             for listener in self.quote_listeners:
@@ -139,7 +140,7 @@ class Platform:
         return seq
 
     @asynccontextmanager
-    async def account(self, account_id: int) -> AsyncIterator[None]:
+    async def account(self, account_id: AccountId) -> AsyncIterator[None]:
         """Serialize commands of one account."""
         lock = self.locks.get(account_id)
         if lock is None:
@@ -179,6 +180,8 @@ class Platform:
     # --- views ------------------------------------------------------------------------------------
 
     def instrument(self, contract_id: int) -> Instrument | None:
+        """The contract's reference data, or None for an unknown id. Takes any `int`: quotes and market-data
+        requests (venue, WebSocket) carry contract ids that are not typed `ContractId`."""
         state = self.state
         contract = state.get("contract", contract_id)
         if not isinstance(contract, Contract):
@@ -193,7 +196,7 @@ class Platform:
         return Instrument(contract=contract, maturity=maturity, product=product, fees=fees,
                           last_trade_date=maturity.expiration_date.date())
 
-    def account_state(self, caller: Caller, account_id: int) -> AccountState | None:
+    def account_state(self, caller: Caller, account_id: AccountId) -> AccountState | None:
         state = self.state
         account = state.get("account", account_id)
         if not isinstance(account, Account):
@@ -215,7 +218,7 @@ class Platform:
             can_trade=(caller.user_id, account_id) in state.permissions,
         )
 
-    def book(self, account_id: int, contract_id: int) -> Book:
+    def book(self, account_id: AccountId, contract_id: ContractId) -> Book:
         state = self.state
         position = state.get("position", state.positions.get((account_id, contract_id), 0))
         fills = [state.entities["fill"][i] for i in state.open_fills.get((account_id, contract_id), {})]
@@ -236,7 +239,7 @@ class Platform:
             closing_orders=frozenset(w.order.id for w in working if w.order.id in state.closing_orders),
         )
 
-    def order_view(self, caller: Caller, account_id: int, contract_id: int) -> OrderView | None:
+    def order_view(self, caller: Caller, account_id: AccountId, contract_id: ContractId) -> OrderView | None:
         account = self.account_state(caller, account_id)
         instrument = self.instrument(contract_id)
         if account is None or instrument is None:

@@ -18,6 +18,7 @@ from tradovate_sim.model.entities import (
     TradeTime,
 )
 from tradovate_sim.model.enums import PriceFormatType, ProductStatus, ProductType
+from tradovate_sim.model.ids import ContractId, ContractMaturityId, ExchangeId, OrganizationId, ProductId
 from tradovate_sim.service.accounts import new_account, new_user
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.platform import Platform
@@ -39,13 +40,13 @@ def reference_changes(platform: Platform) -> list[Change]:
     exchanges = {e.name: e.id for e in platform.entities("exchange") if isinstance(e, Exchange)}
     for spec in platform.catalogue.values():
         if spec.exchange not in exchanges:
-            exchange = Exchange(id=platform.ids.next("exchange"), name=spec.exchange)
+            exchange = Exchange(id=ExchangeId(platform.ids.next("exchange")), name=spec.exchange)
             exchanges[spec.exchange] = exchange.id
             changes.append(created(exchange))
         if state.find(Product, spec.name) is not None:
             continue
         product = Product(
-            id=platform.ids.next("product"), name=spec.name, currency_id=1, product_type=ProductType.Futures,
+            id=ProductId(platform.ids.next("product")), name=spec.name, currency_id=1, product_type=ProductType.Futures,
             description=spec.description, exchange_id=exchanges[spec.exchange], contract_group_id=1,
             status=ProductStatus.Verified, months=spec.months, value_per_point=spec.value_per_point,
             price_format_type=PriceFormatType.Decimal, price_format=-spec.price_decimals, tick_size=spec.tick_size,
@@ -76,10 +77,11 @@ def contract_changes(platform: Platform, now: datetime) -> list[Change]:
             if state.find(Contract, maturity.contract_name) is not None:
                 continue
             expires = datetime.combine(maturity.last_trade_date, time(0, 0), tzinfo=UTC)
-            record = ContractMaturity(id=platform.ids.next("contractMaturity"), product_id=product.id,
-                                      expiration_month=maturity.expiration_month, expiration_date=expires,
+            record = ContractMaturity(id=ContractMaturityId(platform.ids.next("contractMaturity")),
+                                      product_id=product.id, expiration_month=maturity.expiration_month,
+                                      expiration_date=expires,
                                       is_front=maturity.contract_name == front)
-            contract = Contract(id=platform.ids.next("contract"), name=maturity.contract_name,
+            contract = Contract(id=ContractId(platform.ids.next("contract")), name=maturity.contract_name,
                                 contract_maturity_id=record.id, timestamp=now)
             changes += [created(record), created(contract)]
         for old in list(platform.entities("contractMaturity")):
@@ -109,7 +111,7 @@ def quote_contracts(platform: Platform, now: datetime) -> None:
 def organization_changes(platform: Platform, hashing: PasswordHashing, *, admin_name: str, admin_password: str,
                          demo_password: str | None, now: datetime) -> list[Change]:
     """The organization and its admin; with `demo_password`, the demo trader, two funded accounts and TEMPLATE."""
-    organization = Organization(id=platform.ids.next("organization"), name="tradovate-sim")
+    organization = Organization(id=OrganizationId(platform.ids.next("organization")), name="tradovate-sim")
     changes: list[Change] = [created(organization)]
     admin, made = new_user(platform, hashing.hash(admin_password), name=admin_name, email=f"{admin_name}@localhost",
                            organization_id=organization.id, admin=True, now=now)

@@ -11,11 +11,12 @@ from tradovate_sim.core import orders
 from tradovate_sim.core.ticks import to_ticks
 from tradovate_sim.core.view import Caller, Quote
 from tradovate_sim.model.entities import Contract
+from tradovate_sim.model.ids import ContractId, OrganizationId, UserId
 from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.venue.market import DEPTH_LEVELS
 
-SYSTEM = Caller(user_id=0, organization_id=0)
+SYSTEM = Caller(user_id=UserId(0), organization_id=OrganizationId(0))
 MAX_DEPTH_LEVELS = 1000
 EARLIEST = datetime(2001, 1, 1, tzinfo=UTC)  # the exchange calendar covers 2000-2040
 LATEST = datetime(2039, 12, 31, tzinfo=UTC)
@@ -43,7 +44,7 @@ def move_clock(platform: Platform, req: "ClockRequest") -> None:
 
 
 class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    contract_id: int | None = None
+    contract_id: ContractId | None = None
     symbol: str | None = None
     bid: float | None = None
     ask: float | None = None
@@ -67,7 +68,7 @@ class ClockState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     mode: str
 
 
-async def match_contract(platform: Platform, contract_id: int) -> None:
+async def match_contract(platform: Platform, contract_id: ContractId) -> None:
     """Let every account with working orders in the contract trade against its current quote."""
     for account_id in list(platform.state.working_by_contract.get(contract_id, {})):
         async with platform.account(account_id):
@@ -143,7 +144,7 @@ class MarketLoop:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            moved = self.platform.market.walk(self.platform.now())
+            moved = [ContractId(c) for c in self.platform.market.walk(self.platform.now())]
             self.platform.quotes_changed(moved)
             for contract_id in moved:
                 await match_contract(self.platform, contract_id)

@@ -34,6 +34,7 @@ from tradovate_sim.model.entities import (
     UserAccountRiskParameter,
 )
 from tradovate_sim.model.enums import EventType, TradingPermissionStatus
+from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, OrderId, PositionId, UserId
 
 # The master of each entity type for `deps`/`ldeps`: the attribute holding the master's id.
 MASTERS: dict[str, str] = {
@@ -94,24 +95,25 @@ class State:
         self.entities: dict[str, dict[int, Entity]] = defaultdict(dict)
         # Nested by type, then id (no tuple keys: fewer objects for the garbage collector to scan).
         self.children: dict[str, defaultdict[int, dict[int, None]]] = defaultdict(lambda: defaultdict(dict))
-        self.account_of: dict[str, dict[int, int]] = defaultdict(dict)  # type -> id -> owning account
-        self.working: dict[tuple[int, int], dict[int, None]] = defaultdict(dict)  # (account, contract) -> orders
-        self.working_by_contract: dict[int, dict[int, None]] = defaultdict(dict)  # contract -> account ids
-        self.positions: dict[tuple[int, int], int] = {}  # (account, contract) -> position id
-        self.positions_of: dict[int, dict[int, int]] = defaultdict(dict)  # account -> contract -> position id
-        self.open_fills: dict[tuple[int, int], dict[int, None]] = defaultdict(dict)
-        self.fills_of_order: dict[int, tuple[int, ...]] = {}  # tuples of ints: untracked by the GC
-        self.new_command_of: dict[int, int] = {}
-        self.latest_version: dict[int, int] = {}
+        self.account_of: dict[str, dict[int, AccountId]] = defaultdict(dict)  # type -> id -> owning account
+        # (account, contract) -> orders
+        self.working: dict[tuple[AccountId, ContractId], dict[OrderId, None]] = defaultdict(dict)
+        self.working_by_contract: dict[ContractId, dict[AccountId, None]] = defaultdict(dict)  # contract -> accounts
+        self.positions: dict[tuple[AccountId, ContractId], PositionId] = {}  # (account, contract) -> position
+        self.positions_of: dict[AccountId, dict[ContractId, PositionId]] = defaultdict(dict)
+        self.open_fills: dict[tuple[AccountId, ContractId], dict[FillId, None]] = defaultdict(dict)
+        self.fills_of_order: dict[OrderId, tuple[FillId, ...]] = {}  # tuples of ints: untracked by the GC
+        self.new_command_of: dict[OrderId, CommandId] = {}
+        self.latest_version: dict[OrderId, int] = {}  # order -> its latest orderVersion id
         self.by_name: dict[tuple[str, str], int] = {}
-        self.permissions: dict[tuple[int, int], int] = {}  # (user, account) -> active permission id
-        self.cash_of: dict[int, int] = {}  # account -> cash balance id
-        self.limits_of: dict[int, dict[int, None]] = defaultdict(dict)  # account -> position limit ids
+        self.permissions: dict[tuple[UserId, AccountId], int] = {}  # (user, account) -> active permission id
+        self.cash_of: dict[AccountId, int] = {}  # account -> cash balance id
+        self.limits_of: dict[AccountId, dict[int, None]] = defaultdict(dict)  # account -> position limit ids
         self.params_of: dict[int, dict[int, None]] = defaultdict(dict)  # limit -> risk parameter ids
         self.max_ids: dict[str, int] = defaultdict(int)
-        self.closing_orders: set[int] = set()  # orders sent by liquidations
+        self.closing_orders: set[OrderId] = set()  # orders sent by liquidations
 
-    def owner(self, entity_type: str, entity_id: int) -> int | None:
+    def owner(self, entity_type: str, entity_id: int) -> AccountId | None:
         """The account an entity belongs to, if it belongs to one."""
         return self.account_of[entity_type].get(entity_id)
 
@@ -139,8 +141,8 @@ class State:
                 self.children[kind][getattr(entity, master)][entity_id] = None
             rule = OWNERS.get(type(entity))
             if rule is not None:
-                value: int = getattr(entity, rule[0])
-                account_id = value if rule[1] is None else self.account_of[rule[1]].get(value)
+                value = getattr(entity, rule[0])  # the account's id, or the id of a master of type rule[1]
+                account_id: AccountId | None = value if rule[1] is None else self.account_of[rule[1]].get(value)
                 if account_id is not None:
                     self.account_of[kind][entity_id] = account_id
         table[entity_id] = entity

@@ -8,6 +8,7 @@ import msgspec
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Account, Contract, ContractMaturity, Entity, Order, Position, Product
+from tradovate_sim.model.ids import AccountId, UserId
 from tradovate_sim.service.errors import bad_request
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import REFERENCE, can_see_account, organization_of_account
@@ -33,8 +34,8 @@ class ShardingExpression(msgspec.Struct, frozen=True, kw_only=True, rename="came
 
 
 class SyncRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    users: list[int] | None = None
-    accounts: list[int] | None = None
+    users: list[UserId] | None = None
+    accounts: list[AccountId] | None = None
     split_responses: bool | None = None
     sharding_expression: ShardingExpression | None = None
     entity_types: list[str] | None = None
@@ -59,8 +60,8 @@ class Subscription:
         self.shard = shard
         self.wanted_accounts = frozenset(req.accounts) if req.accounts else None
         self.wanted_users = frozenset(req.users) if req.users else None
-        self.accounts: set[int] = {a.id for a in self._candidates() if self.follows_account(a)}
-        self.users: set[int] = {caller.user_id} | {
+        self.accounts: set[AccountId] = {a.id for a in self._candidates() if self.follows_account(a)}
+        self.users: set[UserId] = {caller.user_id} | {
             a.user_id for a in self._candidates() if a.id in self.accounts}
 
     def _candidates(self) -> Iterable[Account]:
