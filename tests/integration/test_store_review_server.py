@@ -129,11 +129,6 @@ def test_acknowledged_orders_are_whole_and_the_writer_exits_when_the_server_ends
     api.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: no single-writer lock (storage/writer.py Writer.__init__/_prepare): after the server is killed its "
-    "writer still lands what was in its pipe; when that happens after the restarted server's writer has read the "
-    "last seq, the new writer's seq is stale and every commit of the new server fails (503, 'UNIQUE constraint "
-    "failed: journal.seq'), while the late commit is in the file but not in the new server's memory"))
 def test_a_restarted_server_keeps_working_when_the_old_writer_lands_its_last_commits_late(
         tmp_path: Path, servers: list[ServerProcess]) -> None:
     # Arrange: a commit waits in the pipe of a writer that is slow (SIGSTOP stands in for a stalled disk)
@@ -153,12 +148,20 @@ def test_a_restarted_server_keeps_working_when_the_old_writer_lands_its_last_com
             with pytest.raises(httpx.HTTPError):
                 in_flight.result()
         api.close()
-        # Act: the server restarts (committing nothing yet), then the old writer lands what it had
-        server, api = start(servers, db)
+        # Act: the server restarts while the old writer still holds the file; the old one then lands what it had
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            restarted = pool.submit(start, servers, db)
+            time.sleep(1.0)
+            assert not restarted.done()  # the new writer waits for the old one (the single-writer lock)
+            os.kill(writer, signal.SIGCONT)
+            server, api = restarted.result(timeout=30)
     finally:
         os.kill(writer, signal.SIGCONT)
     wait_until(lambda: exited(writer), "the old writer lands its last commit and exits")
+    balance = next(c for c in api.entities("cashBalance", admin) if c["accountId"] == demo1)["amount"]
     answer = api.post("/v1/cashBalance/changedemobalance", {"accountId": demo1, "cashChange": 2.0}, admin)
+    after = next(c for c in api.entities("cashBalance", admin) if c["accountId"] == demo1)["amount"]
     api.close()
-    # Assert
+    # Assert: the late commit is in the new server's memory, and the new server commits
     assert answer.status_code == 200, answer.text
+    assert after == balance + 2.0

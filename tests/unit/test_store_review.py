@@ -1,6 +1,6 @@
 """Review of the durable store (storage/sqlite.py, storage/writer.py) and of how the runtime uses it: group
 semantics driven directly through `Writer` (exact group composition), the pipe protocol through `SqliteStore`
-(huge and many commits, close, cancel, readers), and bugs marked xfail."""
+(huge and many commits, close, cancel, readers); the bugs it found are fixed."""
 
 import asyncio
 import gc
@@ -47,7 +47,7 @@ async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
 def writer(db_path: Path) -> Iterator[Writer]:
     made = Writer(str(db_path), "NORMAL")
     yield made
-    made.conn.close()
+    made.close()
 
 
 def state_of(path: Path) -> tuple[list[tuple[str, int, bytes]], list[tuple[int, bytes]], dict[str, bytes]]:
@@ -84,7 +84,7 @@ def test_a_group_lands_like_its_commits_one_by_one_when_one_of_them_is_bad(tmp_p
         one_by_one = [answer for request in GROUP for answer in single.write([request])]
     finally:
         for made in (grouped, fallback, single):
-            made.conn.close()
+            made.close()
 
     assert outcome(in_one) == outcome(one_by_one) == [1, 2, 2, 3, 4, 5]
     assert outcome(with_bad) == [1, 2, 2, "error", 3, 4, 5]  # the bad one takes no seq: no gap
@@ -110,12 +110,12 @@ def test_commits_before_a_reset_in_the_same_group_are_wiped_and_seqs_continue(wr
     entities, journal, meta = state_of(db_path)
     assert (entities, [seq for seq, _ in journal]) == ([("order", 3, b'{"id":3}')], [3])
     assert meta == {SEQ_FLOOR_KEY: b"2"}
-    writer.conn.close()
+    writer.close()
     reopened = Writer(str(db_path), "NORMAL")
     try:
         assert outcome(reopened.write([Request(id=1, reset=True), Request(id=2, changes=batch(change(4)))])) == [3, 4]
     finally:
-        reopened.conn.close()
+        reopened.close()
     assert state_of(db_path)[2] == {SEQ_FLOOR_KEY: b"3"}
 
 
@@ -262,11 +262,6 @@ async def test_no_writer_process_or_descriptor_is_left_when_stores_are_opened_an
 # --- bugs ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: nothing keeps a second writer off the file (storage/writer.py Writer.__init__/_prepare take no lock): "
-    "a writer that starts while another still writes (a restarted server while the killed one's writer drains "
-    "its pipe, or two servers on one file) reads a seq that goes stale, so every later commit of one of them "
-    "fails with 'UNIQUE constraint failed: journal.seq'"))
 async def test_a_second_store_on_the_same_file_is_refused_or_keeps_working(db_path: Path) -> None:
     first = SqliteStore(str(db_path))
     await first.open()
@@ -288,10 +283,6 @@ async def test_a_second_store_on_the_same_file_is_refused_or_keeps_working(db_pa
         await first.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: one request the writer cannot decode kills the writer for every caller (storage/writer.py serve(): "
-    "`_REQUEST.decode` is outside any try; storage/sqlite.py commit() does not check meta values are bytes): "
-    "a str meta value stops the process and every later commit fails 'writer process has stopped'"))
 async def test_a_malformed_commit_fails_alone(store: SqliteStore) -> None:
     with pytest.raises((StoreError, TypeError, ValueError)):
         await store.commit(None, {"k": "text"})  # type: ignore[dict-item]
@@ -307,10 +298,6 @@ def restore_gc() -> Iterator[None]:
     gc.set_threshold(*thresholds)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Runtime.reset is two durable steps (server/runtime.py: store.reset() then platform.commit(seed, meta)): "
-    "a crash between them leaves an empty file without the seed and token secret, so the next start seeds anew "
-    "with a new secret and every issued token (kept across resets by design) is dead"))
 async def test_a_crash_during_reset_keeps_the_seed_and_token_secret(tmp_path: Path, restore_gc: None) -> None:
     settings = Settings(db=f"sqlite:///{tmp_path / 'reset.db'}", quotes="manual", admin_password="admin-pw",
                         demo_password="demo-pw")
@@ -320,11 +307,12 @@ async def test_a_crash_during_reset_keeps_the_seed_and_token_secret(tmp_path: Pa
     secret = runtime.store.get_meta(SECRET_KEY)
     reset = runtime.store.reset
 
-    async def reset_then_crash() -> None:
-        await reset()
+    async def reset_then_crash(*args: Any, **kwargs: Any) -> int:
+        seq = await reset(*args, **kwargs)
         pid = runtime.store.writer_pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)  # the server dies here: nothing more reaches the file
+        return seq
 
     runtime.store.reset = reset_then_crash  # type: ignore[method-assign]
     with pytest.raises(StoreError):

@@ -93,7 +93,6 @@ class Runtime:
         secret = self.store.get_meta(SECRET_KEY)
         assert raw is not None and secret is not None
         sessions = [s for s in platform.entities("userSession")]
-        await self.store.reset()
         changes: list[Change] = []
         for entity_type, body in msgspec.json.decode(raw, type=list[tuple[str, msgspec.Raw]]):
             entity = platform.decoders[entity_type].decode(body)
@@ -101,7 +100,8 @@ class Runtime:
         seeded_users = {c.entity.id for c in changes if c.entity_type == "user"}
         changes += [Change(entity_type="userSession", event_type=EventType.Created, entity=s)
                     for s in sessions if getattr(s, "user_id", None) in seeded_users]
-        await platform.commit(changes, {SEED_KEY: raw, SECRET_KEY: secret})
+        # one durable step: a crash leaves the old state or the seeded one, never an empty file without the secret
+        await self.store.reset(platform.encoder.encode(changes), {SEED_KEY: raw, SECRET_KEY: secret})
         platform.load()
         platform.market.quotes.clear()
         platform.market.pinned.clear()

@@ -130,14 +130,23 @@ class Platform:
                 self.spec_of_product[product.id] = spec
 
     async def commit(self, changes: Sequence[Change], meta: dict[str, bytes | None] | None = None) -> int:
-        """Make `changes` durable, then apply and publish them. Returns the journal sequence number."""
+        """Make `changes` durable, then apply and publish them. Returns the journal sequence number.
+
+        Memory follows the file even when the caller is cancelled while it waits: the changes are applied when
+        the store confirms them, in the order the store confirms commits (which is the order they were made)."""
         if not changes and not meta:
             return 0
-        seq = await self.store.commit(self.encoder.encode(changes) if changes else None, meta)
-        for change in changes:
-            self.state.apply(change)
-        self.fanout.publish(changes, seq)
-        return seq
+        landing = self.store.submit(self.encoder.encode(changes) if changes else None, meta)
+
+        def landed(done: asyncio.Future[int]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return  # nothing was written: memory stays as it is
+            for change in changes:
+                self.state.apply(change)
+            self.fanout.publish(changes, done.result())
+
+        landing.add_done_callback(landed)
+        return await asyncio.shield(landing)
 
     @asynccontextmanager
     async def account(self, account_id: AccountId) -> AsyncIterator[None]:

@@ -37,6 +37,17 @@ _ID_DECODER = msgspec.json.Decoder(Identified)
 _ANSWER = msgspec.msgpack.Decoder(Answer)
 
 
+def _checked(meta: Mapping[str, bytes | None] | None) -> dict[str, bytes | None]:
+    if not meta:
+        return {}
+    if not RESERVED_KEYS.isdisjoint(meta):
+        raise ValueError(f"meta keys {sorted(RESERVED_KEYS)} belong to the store")
+    for key, value in meta.items():
+        if not isinstance(key, str) or not (value is None or isinstance(value, bytes)):
+            raise TypeError(f"meta {key!r}: keys are str and values bytes or None")
+    return dict(meta)
+
+
 class StoreError(Exception):
     """The store cannot do what was asked (not open, closed, an incompatible file, or a write that failed)."""
 
@@ -100,9 +111,11 @@ class SqliteStore:
         its `id`), in order; `None` commits only `meta`. Returns the seq of this commit's journal row, or the
         current last seq when there are no changes. Cancelling the caller does not withdraw a sent commit.
         """
-        if meta and not RESERVED_KEYS.isdisjoint(meta):
-            raise ValueError(f"meta keys {sorted(RESERVED_KEYS)} belong to the store")
-        return await self._submit(changes, dict(meta) if meta else {}, reset=False)
+        return await self.submit(changes, meta)
+
+    def submit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None = None) -> asyncio.Future[int]:
+        """`commit` as a future, sent at once: futures resolve in the order the commits were submitted."""
+        return self._submit(changes, _checked(meta), reset=False)
 
     def get_meta(self, key: str) -> bytes | None:
         found = self._read().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -119,9 +132,10 @@ class SqliteStore:
             for seq, body in found for change in _JOURNAL_DECODER.decode(body)
         ]
 
-    async def reset(self) -> None:
-        """Delete every entity, journal entry and meta key, durably; journal seqs are never reused."""
-        await self._submit(None, {}, reset=True)
+    async def reset(self, changes: bytes | None = None, meta: Mapping[str, bytes | None] | None = None) -> int:
+        """Delete every entity, journal entry and meta key, then commit `changes` and `meta`, in one durable
+        transaction (a crash leaves the old state or the new one); journal seqs are never reused."""
+        return await self._submit(changes, _checked(meta), reset=True)
 
     async def close(self) -> None:
         """Land every sent commit, stop the writer process and close the read connection."""
@@ -142,6 +156,8 @@ class SqliteStore:
         await process.wait()
 
     def _submit(self, changes: bytes | None, meta: dict[str, bytes | None], *, reset: bool) -> asyncio.Future[int]:
+        if changes is not None and not isinstance(changes, bytes):
+            raise TypeError(f"changes must be bytes or None, not {type(changes).__name__}")
         process = self._process
         if self._closed or process is None or process.stdin is None:
             raise StoreClosedError("the store is closed" if self._closed else "the store is not open")

@@ -13,6 +13,7 @@ The journal holds one row per commit, its body the commit's changes as a JSON ar
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import os
 import select
@@ -20,6 +21,7 @@ import signal
 import sqlite3
 import struct
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
@@ -30,6 +32,7 @@ SCHEMA_KEY = "schema_version"
 SEQ_FLOOR_KEY = "journal_seq_floor"  # the last seq before a reset, so that seqs are never reused
 RESERVED_KEYS = frozenset({SCHEMA_KEY, SEQ_FLOOR_KEY})
 BUSY_TIMEOUT_MS = 5_000
+LOCK_WAIT_SECONDS = 10.0
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS entity (
@@ -68,6 +71,10 @@ class Answer(msgspec.Struct, frozen=True, array_like=True):
     error: str | None = None
 
 
+class _RequestId(msgspec.Struct, frozen=True, array_like=True):
+    id: int
+
+
 class JournalChange(msgspec.Struct, frozen=True, rename="camel"):
     entity_type: str
     event_type: str
@@ -85,6 +92,7 @@ class _ChangeKey(msgspec.Struct, frozen=True, rename="camel"):
 _CHANGES = msgspec.json.Decoder(list[JournalChange])
 _KEYS = msgspec.json.Decoder(list[_ChangeKey])
 _REQUEST = msgspec.msgpack.Decoder(Request)
+_REQUEST_ID = msgspec.msgpack.Decoder(_RequestId)
 _ENCODE = msgspec.msgpack.Encoder().encode
 _EntityRow: TypeAlias = tuple[str, int, bytes]
 
@@ -115,9 +123,10 @@ def frames(buffer: bytearray) -> Iterator[bytes]:
 class Writer:
     """The group-commit loop over one write connection."""
 
-    def __init__(self, path: str, synchronous: str) -> None:
+    def __init__(self, path: str, synchronous: str, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+        self.lock = _exclusive(path + ".writer.lock", lock_wait)  # held for the life of this process
         self.conn = connect(path)
         self.seq = 0
         self._prepare(path, synchronous)
@@ -143,6 +152,12 @@ class Writer:
         last = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
         floor = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_FLOOR_KEY,)).fetchone()
         self.seq = max(int(last), int(floor[0]) if floor else 0)
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.lock >= 0:
+            os.close(self.lock)  # releases the lock
+            self.lock = -1
 
     def write(self, requests: list[Request]) -> list[Answer]:
         """Land `requests` in one transaction; if it fails, land them one by one so a bad one fails alone."""
@@ -223,6 +238,32 @@ def _values(statement: tuple[str, str], width: int, size: int) -> str:
     return statement[0] + ", ".join([row] * size) + statement[1]
 
 
+def _exclusive(lock_path: str, wait: float) -> int:
+    """Hold an exclusive lock on `lock_path`: one writer per file. A writer left by a killed server still lands
+    what was already in its pipe and then exits; the new one waits for that (up to `wait` seconds) before it
+    reads the last seq, instead of both writing at once."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise RuntimeError(f"another writer process holds {lock_path} (another server on the same "
+                                   f"database?); waited {wait:g} s") from None
+            time.sleep(0.02)
+
+
+def _decode(body: bytes) -> Request | Answer:
+    """A request, or (when it cannot be read) the answer that says so to its sender, if its id can be read."""
+    try:
+        return _REQUEST.decode(body)
+    except msgspec.DecodeError as exc:
+        return Answer(id=_REQUEST_ID.decode(body).id, error=f"malformed request: {exc}")
+
+
 def _send(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -237,7 +278,6 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
         _send(stdout, frame(Answer(id=0, error=f"{type(exc).__name__}: {exc}")))
         return 1
     with contextlib.suppress(OSError):  # a bigger pipe lets more requests join one group
-        import fcntl
         fcntl.fcntl(stdin, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     _send(stdout, frame(Answer(id=0, seq=writer.seq)))
     buffer = bytearray()
@@ -250,10 +290,12 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
             more = os.read(stdin, _READ_SIZE)
             open_ = bool(more)
             buffer += more
-        requests = [_REQUEST.decode(body) for body in frames(buffer)]
-        if requests:
-            _send(stdout, b"".join(frame(answer) for answer in writer.write(requests)))
-    writer.conn.close()
+        decoded = [_decode(body) for body in frames(buffer)]
+        requests = [r for r in decoded if isinstance(r, Request)]
+        answers = {a.id: a for a in writer.write(requests)} if requests else {}
+        if decoded:
+            _send(stdout, b"".join(frame(answers[r.id] if isinstance(r, Request) else r) for r in decoded))
+    writer.close()
     return 0
 
 
