@@ -286,6 +286,7 @@ ABSURD_QUOTES = [
     ("depth-levels-a-billion", {"depthLevels": 10**9, "depthSize": 1}, "depthLevels"),
     ("negative-depth-levels", {"depthLevels": -1}, "depthLevels"),
     ("negative-last-size", {"last": 6800.0, "lastSize": -5}, "lastSize"),
+    ("zero-last-size", {"last": 6800.0, "lastSize": 0}, "lastSize"),
 ]
 
 

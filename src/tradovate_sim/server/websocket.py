@@ -153,7 +153,7 @@ class Connection:
                 if market:
                     await socket.send_text(market)
                     self.last_sent = time.monotonic()
-            if self.charts_dirty:
+            if self.charts_dirty and not self.frames:  # never ahead of a getChart reply and its history
                 self.charts_dirty = False
                 chart = self.hub.chart_frame(self)
                 if chart:
@@ -287,6 +287,8 @@ class Hub:
                     raw = message.get("bytes") or b""
                     text = raw.decode("utf-8", errors="replace")
                 connection.last_received = time.monotonic()
+                if connection.closing is not None:
+                    continue  # a socket being closed carries out nothing more: its answer could not be sent
                 await self.handle(connection, text)
         finally:
             self.connections.discard(connection)
@@ -389,7 +391,9 @@ class Hub:
             return
         if key == "md/cancelchart":
             cancel = decode_as(body.encode(), CancelChartRequest)
-            if connection.charts.pop(cancel.subscription_id, None) is None:
+            chart_id = next((key for key, feed in connection.charts.items()  # the realtimeId, or the historicalId
+                             if cancel.subscription_id in (feed.realtime_id, feed.historical_id)), None)
+            if chart_id is None or connection.charts.pop(chart_id, None) is None:
                 raise not_found(f"subscriptionId: no chart {cancel.subscription_id} on this socket")
             connection.reply(request_id, 200)
             return

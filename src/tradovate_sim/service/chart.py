@@ -93,6 +93,7 @@ class ChartFeed:
         self.spec = spec
         self.historical_id = historical_id
         self.realtime_id = realtime_id
+        self.market = platform.market
         self.tape = platform.market.tape(contract_id)
         self.trade_dates = TradeDates(platform)
         self.seen = self.tape.last_id  # realtime starts after the history's last trade
@@ -111,12 +112,18 @@ class ChartFeed:
             packets = self.tick_packets(self.historical_id, "db", chosen)
         else:
             built = bars(self.tape.trades, self.spec, self.trade_dates)
+            if closest is not None:  # a bar counts from its first trade (a daily bar is stamped after its evening)
+                built = [b for b in built if b.opened <= closest]
             packets = self.bar_packets(self.historical_id, window(
-                built, lambda b: b.timestamp, closest=closest, as_far=as_far, as_much=time_range.as_much_as_elements))
+                built, lambda b: b.timestamp, as_far=as_far, as_much=time_range.as_much_as_elements))
         return [*packets, {"id": self.historical_id, "eoh": True}]
 
     def updates(self) -> list[Packet]:
         """Packets for the trades since the last call (none when there were none)."""
+        tape = self.market.tape(self.contract_id)
+        if tape is not self.tape:  # the contract's quotes were seeded again (`/sim/reset`): a new, empty tape
+            self.tape, self.seen = tape, 0
+            self.stream = None if self.spec.ticks else BarStream(tape, self.spec, self.trade_dates, from_start=True)
         trades = self.tape.since(self.seen)
         if not trades:
             return []

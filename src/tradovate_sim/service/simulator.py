@@ -104,10 +104,11 @@ async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
     bid, ask = _ticks(req.bid, tick, "bid"), _ticks(req.ask, tick, "ask")
     if bid is not None and ask is not None and bid >= ask:
         raise bad_request("bid: must be below ask")
-    for field, size in (("bidSize", req.bid_size), ("askSize", req.ask_size), ("depthSize", req.depth_size),
-                        ("lastSize", req.last_size)):
+    for field, size in (("bidSize", req.bid_size), ("askSize", req.ask_size), ("depthSize", req.depth_size)):
         if size is not None and not 0 <= size <= 1_000_000:
             raise bad_request(f"{field}: must be between 0 and 1000000")
+    if req.last_size is not None and not 1 <= req.last_size <= 1_000_000:
+        raise bad_request("lastSize: a trade is between 1 and 1000000 lots")
     if req.depth_levels is not None and not 0 <= req.depth_levels <= MAX_DEPTH_LEVELS:
         raise bad_request(f"depthLevels: must be between 0 and {MAX_DEPTH_LEVELS}")
     for field, price in (("bid", req.bid), ("ask", req.ask), ("last", req.last)):

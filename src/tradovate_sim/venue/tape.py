@@ -126,6 +126,8 @@ class Bar(msgspec.Struct, kw_only=True, gc=False):
     high: int
     low: int
     close: int
+    opened: datetime  # its first trade's time: what time ranges compare (a daily bar is stamped after its session's
+    # evening trades: 00:00 UTC of its trade date)
     up_volume: int = 0
     down_volume: int = 0
     up_ticks: int = 0
@@ -136,7 +138,7 @@ class Bar(msgspec.Struct, kw_only=True, gc=False):
     @classmethod
     def first(cls, spec: ChartSpec, key: int, trade: Trade, trade_date: date) -> "Bar":
         bar = cls(key=key, timestamp=spec.start(key, trade), trade_date=trade_date, open=trade.price,
-                  high=trade.price, low=trade.price, close=trade.price)
+                  high=trade.price, low=trade.price, close=trade.price, opened=trade.timestamp)
         bar.count(trade)
         return bar
 
@@ -177,15 +179,22 @@ class BarStream:
     """Bars kept current as trades arrive: `update` answers the bars the new trades changed, each in full (every
     trade the tape holds in it so far)."""
 
-    def __init__(self, tape: Tape, spec: ChartSpec, trade_dates: TradeDates) -> None:
+    def __init__(self, tape: Tape, spec: ChartSpec, trade_dates: TradeDates, *, from_start: bool = False) -> None:
+        """A stream of the trades after those the tape holds now, or (`from_start`) of all of them."""
         self.tape = tape
         self.spec = spec
         self.trade_dates = trade_dates
         self.current: Bar | None = None
-        self.newest = max((spec.key(t, trade_dates(t.timestamp)) for t in tape.trades), default=None)
+        self.newest = None if from_start else max(
+            (spec.key(t, trade_dates(t.timestamp)) for t in tape.trades), default=None)
+        self.last_id = 0 if from_start else tape.last_id  # the last trade seen
 
     def update(self, trades: Sequence[Trade]) -> list[Bar]:
         changed: dict[int, Bar] = {}
+        if trades and trades[0].id != self.last_id + 1:
+            self.current = None  # the tape dropped trades this stream never saw: rebuild from what it holds
+        if trades:
+            self.last_id = trades[-1].id
         for trade in trades:
             trade_date = self.trade_dates(trade.timestamp)
             key = self.spec.key(trade, trade_date)
