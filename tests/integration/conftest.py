@@ -5,11 +5,13 @@ open ES session (2026-11-24 15:00 UTC) and `POST /sim/reset` brings the database
 state, so tests never depend on the real date or on each other. Durability tests start their own servers.
 """
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, OPEN_TIME, Api, Desk, ServerProcess, Tokens
+from ws_client import Opener, WsClient, authorized
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +55,17 @@ def desk(api: Api, tokens: Tokens) -> Desk:
         template=accounts["TEMPLATE"]["id"], demo_user=accounts["DEMO1"]["userId"],
         admin_user=accounts["TEMPLATE"]["userId"], front=api.find("contract", FRONT, admin)["id"],
     )
+
+
+@pytest.fixture
+async def ws(server: ServerProcess) -> AsyncIterator[Opener]:
+    """Opens authorized sockets on the session's server; closes them after the test."""
+    opened: list[WsClient] = []
+
+    async def open_socket(token: str) -> WsClient:
+        client = await authorized(server.base_url, token)
+        opened.append(client)
+        return client
+
+    yield open_socket
+    await asyncio.gather(*(client.close() for client in opened))

@@ -2,31 +2,15 @@
 `/sim/quote`, time ranges, tick charts (base price/time plus offsets), daily bars across the trade-date roll,
 `md/cancelChart`, and bad input answered with the field at fault."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import pytest
-from server import ADMIN, ADMIN_PASSWORD, FRONT, Desk, ServerProcess
-from ws_client import JSON, WsClient, authorized
+from server import ADMIN, ADMIN_PASSWORD, FRONT, Desk
+from ws_client import JSON, Opener, WsClient
 
-Opener = Callable[[str], Awaitable[WsClient]]
 TICK = 0.25
 MINUTE = {"underlyingType": "MinuteBar", "elementSize": 1, "elementSizeUnit": "UnderlyingUnits"}
 TICKS = {"underlyingType": "Tick", "elementSize": 1, "elementSizeUnit": "UnderlyingUnits"}
 
-
-@pytest.fixture
-async def ws(server: ServerProcess) -> AsyncIterator[Opener]:
-    opened: list[WsClient] = []
-
-    async def open_socket(token: str) -> WsClient:
-        client = await authorized(server.base_url, token)
-        opened.append(client)
-        return client
-
-    yield open_socket
-    for client in opened:
-        await client.close()
 
 
 def packets(client: WsClient, start: int = 0) -> list[JSON]:

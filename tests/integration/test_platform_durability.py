@@ -171,21 +171,12 @@ def test_existing_client_flow_works_end_to_end_when_the_server_restarts(session:
     assert api.deps("cashBalance", account["id"], token)[0]["amount"] == 49995.82
 
 
-def writer_pids(server: ServerProcess) -> list[int]:
-    """The server's child processes: the store's writer."""
-    assert server.process is not None
-    found: list[int] = []
-    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
-        found += [int(pid) for pid in (task / "children").read_text().split()]
-    return found
-
-
 def test_writes_answer_503_and_change_nothing_when_the_writer_process_dies(session: Session) -> None:
     # Arrange
     api, demo = session.api, session.demo
     demo1 = session.accounts["DEMO1"]
     resting = api.call("order/placeorder", limit(demo1, 6790.0), demo)["orderId"]
-    (writer,) = writer_pids(session.server)
+    (writer,) = session.server.children()
     # Act
     os.kill(writer, signal.SIGKILL)
     answers = [api.post("/v1/order/placeorder", limit(demo1, 6780.0), demo) for _ in range(3)]

@@ -19,15 +19,6 @@ import pytest
 from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, OPEN_TIME, Api, ServerProcess, limit, quote
 
 
-def children(server: ServerProcess) -> list[int]:
-    """The server's child processes (the store's writer)."""
-    assert server.process is not None
-    found: list[int] = []
-    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
-        found += [int(pid) for pid in (task / "children").read_text().split()]
-    return found
-
-
 def exited(pid: int) -> bool:
     """Gone, or a zombie nobody has reaped yet (a container's init may not reap)."""
     try:
@@ -92,7 +83,7 @@ def test_acknowledged_orders_are_whole_and_the_writer_exits_when_the_server_ends
         admin, demo = api.token(ADMIN, ADMIN_PASSWORD), api.token(DEMO, DEMO_PASSWORD)
     api.sim("quote", quote(), admin)
     accounts = [a["id"] for a in api.entities("account", admin) if a["name"] in ("DEMO1", "DEMO2")]
-    (writer,) = children(server)
+    (writer,) = server.children()
     acknowledged: list[int] = []
     stop = threading.Event()
 
@@ -136,7 +127,7 @@ def test_a_restarted_server_keeps_working_when_the_old_writer_lands_its_last_com
     server, api = start(servers, db)
     admin = api.token(ADMIN, ADMIN_PASSWORD)
     demo1 = next(a["id"] for a in api.entities("account", admin) if a["name"] == "DEMO1")
-    (writer,) = children(server)
+    (writer,) = server.children()
     os.kill(writer, signal.SIGSTOP)
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -13,15 +13,14 @@ import os
 import signal
 import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from server import ADMIN, ADMIN_PASSWORD, BACK, FRONT, OPEN_TIME, Api, Desk, ServerProcess, evaluation_account, limit
-from ws_client import JSON, RawSocket, WsClient, authorized
+from ws_client import JSON, Opener, RawSocket, WsClient, authorized
 
-Opener = Callable[[str], Awaitable[WsClient]]
 MINUTE = {"underlyingType": "MinuteBar", "elementSize": 1, "elementSizeUnit": "UnderlyingUnits"}
 DAILY = {**MINUTE, "underlyingType": "DailyBar"}
 TICKS = {"underlyingType": "Tick", "elementSize": 1, "elementSizeUnit": "UnderlyingUnits"}
@@ -30,18 +29,6 @@ TICK = 0.25
 MAX_CHARTS = 100  # documented: at most 100 charts per socket
 SHUTDOWN_BOUND = 3.0  # documented: SIGTERM ends the server within about this long
 
-
-@pytest.fixture
-async def ws(server: ServerProcess) -> AsyncIterator[Opener]:
-    opened: list[WsClient] = []
-
-    async def open_socket(token: str) -> WsClient:
-        client = await authorized(server.base_url, token)
-        opened.append(client)
-        return client
-
-    yield open_socket
-    await asyncio.gather(*(client.close() for client in opened))
 
 
 def packets(client: WsClient, start: int = 0) -> list[JSON]:
