@@ -29,7 +29,6 @@ import contextlib
 import http.client
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from typing import Any
 
 import harness
 import msgspec
-from harness import Server, replace_block
+from harness import Connection, Server, replace_block
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -65,44 +64,6 @@ JSON = dict[str, Any]
 def client_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
-
-
-# --- HTTP: a small keep-alive client ----------------------------------------------------------------------------------
-
-
-class Http:
-    """One keep-alive HTTP/1.1 connection; requests on it are sequential."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, port: int) -> "Http":
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(reader, writer)
-
-    async def call(self, method: str, path: str, body: object = None, token: str | None = None) -> Any:
-        payload = None if body is None else json.dumps(body).encode()
-        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n"
-        if token:
-            head += f"Authorization: Bearer {token}\r\n"
-        if payload is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-        self.writer.write((head + "\r\n").encode() + (payload or b""))
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = next((int(v) for n, _, v in (line.partition(":") for line in lines[1:])
-                       if n.lower() == "content-length"), 0)
-        data = await self.reader.readexactly(length) if length else b""
-        if status != 200:
-            raise RuntimeError(f"{method} {path}: HTTP {status} {data[:300]!r}")
-        return json.loads(data) if data else None
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 # --- WebSocket clients ---------------------------------------------------------------------------------------------
@@ -223,11 +184,11 @@ async def props_phase(server: Server, sockets: list[Socket], demo: str, accounts
     socket has every order's events."""
     sent: dict[int, float] = {}  # orderId -> monotonic time its request was sent
     before = [(s.props, len(s.created)) for s in sockets]
-    connections = [await Http.open(server.port) for _ in range(clients)]
+    connections = [await Connection.open("127.0.0.1", server.port) for _ in range(clients)]
     counter = iter(range(orders))
     cpu0, server_cpu0, start = client_cpu_seconds(), server.cpu_seconds(), time.monotonic()
 
-    async def place(rest: Http) -> None:
+    async def place(rest: Connection) -> None:
         for k in counter:
             body = {"accountId": accounts[k % len(accounts)], "action": "Buy" if k // len(accounts) % 2 == 0
                     else "Sell", "symbol": SYMBOL, "orderQty": 1, "orderType": "Market", "isAutomated": True}
@@ -274,7 +235,7 @@ async def props_bench(server: Server, admin: str, demo: str, accounts: Sequence[
         for orders, clients in rounds:
             result = await props_phase(server, sockets, demo, accounts, orders=orders, clients=clients)
             if real_clock:  # the orders' own timestamps (wall time at the decision), from one REST query
-                rest = await Http.open(server.port)
+                rest = await Connection.open("127.0.0.1", server.port)
                 stamps = {e["id"]: parse_time(e["timestamp"])
                           for e in await rest.call("GET", "/v1/order/list", None, demo)}
                 rest.close()
@@ -389,7 +350,7 @@ class Setup:
 async def provision(server: Server, users: int, spread: int) -> Setup:
     """Admin and trader tokens, DEMO1 and `spread` more accounts of the trader, `users` tokens for market data, and
     whether the clock runs real."""
-    rest = await Http.open(server.port)
+    rest = await Connection.open("127.0.0.1", server.port)
     try:
         login = await rest.call("POST", "/v1/auth/accesstokenrequest", {"name": "admin", "password": ADMIN_PASSWORD})
         admin = login["accessToken"]

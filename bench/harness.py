@@ -1,7 +1,9 @@
-"""What the benchmarks share: a `tradovate-sim serve` subprocess on loopback, the machine's description, and
-replacing a generated block of RESULTS.md."""
+"""What the benchmarks share: a `tradovate-sim serve` subprocess on loopback, a raw HTTP/1.1 keep-alive client,
+the machine's description, and replacing a generated block of RESULTS.md."""
 
+import asyncio
 import contextlib
+import json
 import os
 import platform
 import signal
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -118,3 +121,53 @@ def replace_block(path: Path, begin: str, end: str, block: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block.rstrip("\n") + "\n"
     path.write_text(text)
+
+
+# --- a small HTTP/1.1 keep-alive client (cheap enough not to be the bottleneck) -----------------------------------
+
+
+class Connection:
+    """One keep-alive connection; requests on it are sequential."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.host = host
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> "Connection":
+        reader, writer = await asyncio.open_connection(host, port)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def request(self, method: str, path: str, body: bytes | None = None,
+                      token: str | None = None) -> tuple[int, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if token:
+            head += f"Authorization: Bearer {token}\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write((head + "\r\n").encode() + (body or b""))
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "transfer-encoding":
+                raise RuntimeError("chunked responses are not supported by this client")
+        return status, await self.reader.readexactly(length) if length else b""
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def call(self, method: str, path: str, body: object = None, token: str | None = None) -> Any:
+        """A JSON request; the decoded JSON answer (an error for anything but 200)."""
+        status, data = await self.request(method, path, None if body is None else json.dumps(body).encode(), token)
+        if status != 200:
+            raise RuntimeError(f"{method} {path}: HTTP {status} {data[:300]!r}")
+        return json.loads(data) if data else None

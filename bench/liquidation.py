@@ -28,7 +28,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import Server, machine, replace_block
+from harness import Connection, Server, machine, replace_block
 
 OPEN_TIME = "2026-11-24T15:00:00Z"  # a Tuesday, 09:00 in Chicago: the ES session is open
 SYMBOL = "ESZ6"
@@ -56,49 +55,6 @@ JSON = dict[str, Any]
 
 
 # --- the server ----------------------------------------------------------------------------------------------------
-
-
-# --- a small HTTP/1.1 keep-alive client ------------------------------------------------------------------------------
-
-
-class Connection:
-    """One keep-alive connection; requests on it are sequential."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.host = host
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> "Connection":
-        reader, writer = await asyncio.open_connection(host, port)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(reader, writer, f"{host}:{port}")
-
-    async def request(self, method: str, path: str, body: bytes | None = None,
-                      token: str | None = None) -> tuple[int, bytes]:
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-        if token:
-            head += f"Authorization: Bearer {token}\r\n"
-        if body is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        self.writer.write((head + "\r\n").encode() + (body or b""))
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            elif name.lower() == "transfer-encoding":
-                raise RuntimeError("chunked responses are not supported by this client")
-        return status, await self.reader.readexactly(length) if length else b""
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 @dataclass
