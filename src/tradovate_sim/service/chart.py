@@ -65,24 +65,6 @@ def yyyymmdd(day: date) -> int:
     return day.year * 10_000 + day.month * 100 + day.day
 
 
-class TradeDates:
-    """The platform's trade date of an instant, remembered per UTC hour (the roll is at 17:00 Chicago time, always
-    on a whole UTC hour)."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        self.known: dict[datetime, date] = {}
-
-    def __call__(self, moment: datetime) -> date:
-        hour = moment.replace(minute=0, second=0, microsecond=0)
-        found = self.known.get(hour)
-        if found is None:
-            if len(self.known) > 10_000:
-                self.known.clear()
-            found = self.known[hour] = self.platform.trade_date(hour)
-        return found
-
-
 class ChartFeed:
     """One `md/getChart` subscription: its history once, then the elements each new trade changes."""
 
@@ -95,7 +77,7 @@ class ChartFeed:
         self.realtime_id = realtime_id
         self.market = platform.market
         self.tape = platform.market.tape(contract_id)
-        self.trade_dates = TradeDates(platform)
+        self.trade_dates = platform.trade_date
         self.seen = self.tape.last_id  # realtime starts after the history's last trade
         self.stream = None if spec.ticks else BarStream(self.tape, spec, self.trade_dates)
 

@@ -102,7 +102,7 @@ class Platform:
         self.decoders = {name: msgspec.json.Decoder(cls) for name, cls in CLASSES.items()}
         self.spec_of_product: dict[ProductId, ProductSpec] = {}
         self.quote_listeners: list[Callable[[Sequence[ContractId]], None]] = []
-        self._trade_date: tuple[datetime, date] | None = None  # (minute, its trade date)
+        self._trade_dates: dict[datetime, date] = {}  # UTC hour -> trade date
 
     def quotes_changed(self, contract_ids: Sequence[ContractId]) -> None:
         """Tell market-data subscribers which quotes moved."""
@@ -169,11 +169,15 @@ class Platform:
         return self.clock.now()
 
     def trade_date(self, now: datetime) -> date:
-        minute = now.replace(second=0, microsecond=0)  # the trade date rolls on a whole minute (17:00 CT)
-        cached = self._trade_date
-        if cached is None or cached[0] != minute:
-            cached = self._trade_date = (minute, sessions.trade_date(now, self.calendar.is_business_day))
-        return cached[1]
+        """The CME trade date of `now`, remembered per UTC hour (the roll, 17:00 Chicago, is on a whole UTC hour);
+        every request and every chart bar asks, so it is computed once per hour seen."""
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        found = self._trade_dates.get(hour)
+        if found is None:
+            if len(self._trade_dates) >= 10_000:
+                self._trade_dates.clear()
+            found = self._trade_dates[hour] = sessions.trade_date(hour, self.calendar.is_business_day)
+        return found
 
     def is_open(self, product: Product, now: datetime) -> bool:
         spec = self.spec_of_product.get(product.id)
