@@ -158,3 +158,34 @@ def test_low_water_is_the_minimum_seen(first: float, second: float) -> None:
     two = evaluate(rules, mark(second, high_water=one.high_water, low_water=one.low_water))
     assert two.low_water == min(first, second)
     assert two.high_water == max(first, second)
+
+
+amounts = st.one_of(st.none(), st.integers(1, 5_000_000).map(lambda c: c / 100))
+percents = st.one_of(st.none(), st.integers(1, 10_000).map(lambda c: c / 100))
+rule_sets = st.builds(
+    PostTradeRisk, daily_loss_alert=amounts, daily_loss_liq_only=amounts, daily_loss_auto_liq=amounts,
+    daily_loss_percentage_auto_liq=percents, weekly_loss_auto_liq=amounts, daily_profit_auto_liq=amounts,
+    weekly_profit_auto_liq=amounts, trailing_max_drawdown=amounts, trailing_max_drawdown_limit=amounts,
+    trailing_max_drawdown_mode=st.sampled_from(TrailingMaxDrawdownMode), margin_percentage_auto_liq=percents,
+    margin_percentage_alert=percents)
+
+
+offsets = st.integers(0, 500_000).map(lambda c: c / 100)
+near_base = st.integers(-500_000, 500_000).map(lambda c: 100_000 + c / 100)
+
+
+@given(rule_sets, near_base, st.tuples(offsets, offsets), st.integers(-500_000, 500_000).map(lambda c: c / 100),
+       st.integers(0, 1_000_000).map(lambda c: c / 100))
+def test_inside_the_calm_band_evaluating_again_changes_nothing(rules: PostTradeRisk, first: float,
+                                                                water: tuple[float, float], move: float,
+                                                                margin: float) -> None:
+    up, down = water
+    verdict = evaluate(rules, mark(first, margin_used=margin, high_water=first + up, low_water=first - down))
+    second = round(first + move, 2)
+    if not verdict.calm_low < second < verdict.calm_high:
+        return
+    again = evaluate(rules, mark(second, margin_used=margin, high_water=verdict.high_water,
+                                 low_water=verdict.low_water, fired=verdict.fired))
+    assert again.breaches == ()
+    assert again.fired == verdict.fired
+    assert (again.high_water, again.low_water) == (verdict.high_water, verdict.low_water)

@@ -18,6 +18,7 @@ Definitions (docs/behaviour.md, "Post-trade risk"):
   new trade date's base, a recovery) or when an admin clears the account (`cleared`).
 """
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -76,6 +77,8 @@ class Verdict(Value, frozen=True):
     trailing_level: float | None  # the trailing drawdown level alone
     breaches: tuple[Breach, ...] = ()  # rules breached now and not at the previous evaluation: act on these
     fired: frozenset[str] = frozenset()  # every rule breached now: the next evaluation's `Mark.fired`
+    calm_low: float = -math.inf  # while calm_low < net liq < calm_high, with the same bases, margin, time and
+    calm_high: float = math.inf  # `fired`, evaluating again changes nothing: the shell's fast path per quote
 
 
 def cents(amount: float) -> float:
@@ -164,11 +167,13 @@ def evaluate(rules: PostTradeRisk, mark: Mark, *, close: bool = False) -> Verdic
         high = max(high, net_liq)
     breaches: list[Breach] = []
     levels: dict[Effect, list[float]] = {_Q: [], _L: []}
+    below, above = [low], [high if rules.trailing_max_drawdown_mode is not TrailingMaxDrawdownMode.EOD else math.inf]
     for rule in _LEVEL_RULES:
         amount = _amount(rules, rule.name)
         if amount is None:
             continue
         level = cents(rule.level(amount, mark))
+        (below if rule.below else above).append(level)
         if rule.below and rule.effect in levels:
             levels[rule.effect].append(level)
         if net_liq <= level if rule.below else net_liq >= level:
@@ -178,6 +183,7 @@ def evaluate(rules: PostTradeRisk, mark: Mark, *, close: bool = False) -> Verdic
     trailing = trailing_level(rules, high)
     if trailing is not None:
         levels[_Q].append(trailing)
+        below.append(trailing)
         if net_liq <= trailing:
             breaches.append(Breach(rule="trailingMaxDrawdown", effect=_Q, span=Span.UntilCleared, level=trailing,
                                    value=net_liq, text=f"trailing drawdown: net liquidation value {net_liq:.2f} "
@@ -185,6 +191,8 @@ def evaluate(rules: PostTradeRisk, mark: Mark, *, close: bool = False) -> Verdic
     used = _margin_percentage(mark.margin_used, net_liq)
     for name, effect in _MARGIN_RULES:
         pct = _amount(rules, name)
+        if pct is not None and mark.margin_used > 0:
+            below.append(mark.margin_used * 100 / pct if pct > 0 else math.inf)
         if pct is not None and used >= pct:
             breaches.append(Breach(rule=name, effect=effect, span=Span.Day, level=pct, value=used,
                                    text=f"margin rule {name}: margin used is {used:.2f} % of the net liquidation "
@@ -196,7 +204,7 @@ def evaluate(rules: PostTradeRisk, mark: Mark, *, close: bool = False) -> Verdic
     return Verdict(high_water=high, low_water=low, auto_liq_level=max(levels[_Q], default=None),
                    liq_only_level=max(levels[_L], default=None), trailing_level=trailing,
                    breaches=tuple(b for b in breaches if b.rule not in mark.fired),
-                   fired=frozenset(b.rule for b in breaches))
+                   fired=frozenset(b.rule for b in breaches), calm_low=max(below), calm_high=min(above))
 
 
 _FLATTEN = "flattenTimestamp@"
