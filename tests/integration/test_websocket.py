@@ -473,11 +473,20 @@ async def test_liquidation_is_seen_as_cancels_then_closing_order_then_its_fill_t
         assert {e["entity"]["accountId"] for e in events if e["entityType"] == "order"} == {desk.demo1}
 
 
+async def wait_for_count(count: Callable[[], int], target: int, within: float = 60.0) -> None:
+    """Wait until `count()` reaches `target` (a generous bound only against a hung server, not a speed check)."""
+    deadline = time.monotonic() + within
+    while count() < target:
+        assert time.monotonic() < deadline, f"only {count()} of {target} operations done in {within} s"
+        await asyncio.sleep(0.02)
+
+
 async def test_snapshot_then_events_rebuild_the_state_under_concurrent_orders(desk: Desk, ws: Opener,
                                                                               server: ServerProcess) -> None:
     desk.quote(bid=6800.0, ask=6800.25, bid_size=1000, ask_size=1000)
     stop_churning = threading.Event()
     done: list[int] = []
+    progress = [0]
 
     def churn() -> None:
         """Orders, fills and cancels on both demo accounts as fast as REST answers."""
@@ -496,19 +505,21 @@ async def test_snapshot_then_events_rebuild_the_state_under_concurrent_orders(de
                 elif resting:
                     api.call("order/cancelorder", {"orderId": resting.pop(0)}, desk.demo)
                 k += 1
+                progress[0] = k
             done.append(k)
 
     worker = threading.Thread(target=churn)
     worker.start()
     try:
-        await asyncio.sleep(0.6)
+        await wait_for_count(lambda: progress[0], 20)  # orders in flight before the snapshot...
         client = await ws(desk.demo)
         snapshot = await client.sync()
-        await asyncio.sleep(1.5)
+        seen = progress[0]
+        await wait_for_count(lambda: progress[0], seen + 40)  # ...and after it, however slow the machine
     finally:
         stop_churning.set()
         await asyncio.to_thread(worker.join, 10)
-    assert done and done[0] > 50, done
+    assert done and done[0] >= 60, done
 
     def rest_state() -> dict[str, dict[int, JSON]]:
         return {kind: {e["id"]: e for e in desk.api.entities(kind, desk.demo)} for kind in ORDER_TYPES}
