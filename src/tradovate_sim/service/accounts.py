@@ -2,6 +2,7 @@
 trading permissions, cash snapshots."""
 
 import asyncio
+import re
 from datetime import datetime
 from typing import TypeVar
 
@@ -122,6 +123,7 @@ def _require_admin(caller: Caller) -> None:
 
 
 MAX_FULL_NAME = 60  # firstName and lastName together, as Tradovate checks
+_MISSING = re.compile(r"Object missing required field `(\w+)`")
 
 
 def convert_items(items: list[BatchItem], shape: type[S]) -> list[S | str]:
@@ -131,9 +133,18 @@ def convert_items(items: list[BatchItem], shape: type[S]) -> list[S | str]:
         try:
             converted.append(msgspec.convert(item, shape))
         except msgspec.ValidationError as error:
-            message = str(error)
-            converted.append(field_message(message) if " - at `" in message else message)
+            converted.append(item_message(str(error)))
     return converted
+
+
+def item_message(message: str) -> str:
+    """What is wrong with a batch item, led by the field: `email: Expected ...`, `firstName: required`."""
+    text, _, where = message.rpartition(" - at `") if " - at `" in message else (message, "", "")
+    missing = _MISSING.fullmatch(text)
+    if missing is None:
+        return field_message(message) if where else message
+    path = where.rstrip("`").removeprefix("$.").removeprefix("$")
+    return f"{path + '.' if path else ''}{missing.group(1)}: required"
 
 
 def _checked_user(item: EvaluationUser | str) -> EvaluationUser | str:
