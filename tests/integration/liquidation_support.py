@@ -20,7 +20,7 @@ DEMO = "demo"
 DEMO_PASSWORD = "demo-pw-liquidation"
 
 OPEN_TIME = "2026-11-24T15:00:00Z"  # a Tuesday, 09:00 in Chicago: ES, NQ and CL are trading
-SATURDAY = "2026-11-21T15:00:00Z"  # every CME Globex session is closed; before OPEN_TIME so tokens stay valid
+SATURDAY = "2026-11-21T15:00:00Z"  # every CME Globex session is closed
 ES = "ESZ6"
 NQ = "NQZ6"
 BID, ASK = 6800.0, 6800.25  # ES around which every test trades

@@ -24,7 +24,7 @@ DEMO_PASSWORD = "demo-pw-integration"
 
 # A Tuesday in the ES session (09:00 in Chicago); the Friday ESZ6 trades for the last time is 2026-12-18.
 OPEN_TIME = "2026-11-24T15:00:00Z"
-SATURDAY = "2026-11-21T15:00:00Z"  # before OPEN_TIME, so tokens issued at OPEN_TIME stay valid
+SATURDAY = "2026-11-21T15:00:00Z"  # every CME Globex session is closed (tokens live in real time: any date works)
 AFTER_ESZ6_EXPIRY = "2026-12-21T15:00:00Z"  # a Monday in the ES session, after ESZ6's last trade date
 
 FRONT = "ESZ6"
@@ -202,7 +202,7 @@ class Api:
 
 class Tokens:
     """The seeded users' tokens, kept for the session and renewed by logging in again when one has died
-    (a moved clock expires it; a third login of the same user ends its session)."""
+    (after 90 minutes of wall time, or when a third login of the same user ends its session)."""
 
     def __init__(self, api: Api) -> None:
         self.api = api

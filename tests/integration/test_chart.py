@@ -41,9 +41,9 @@ def bar(timestamp: str, o: float, h: float, low: float, c: float, **volumes: int
     return {"timestamp": timestamp, "open": o, "high": h, "low": low, "close": c, **fields, **volumes}
 
 
-BAR_1500 = bar("2026-11-24T15:00:00Z", 6800.0, 6800.5, 6800.0, 6800.5, upVolume=3, upTicks=2, bidVolume=2,
+BAR_1500 = bar("2026-11-24T15:00:00.000Z", 6800.0, 6800.5, 6800.0, 6800.5, upVolume=3, upTicks=2, bidVolume=2,
                offerVolume=1)
-BAR_1501 = bar("2026-11-24T15:01:00Z", 6799.75, 6799.75, 6799.75, 6799.75, downVolume=3, downTicks=1, bidVolume=3)
+BAR_1501 = bar("2026-11-24T15:01:00.000Z", 6799.75, 6799.75, 6799.75, 6799.75, downVolume=3, downTicks=1, bidVolume=3)
 
 
 async def get_chart(client: WsClient, body: JSON) -> tuple[int, int, list[JSON]]:
@@ -74,7 +74,7 @@ async def test_minute_bars_history_then_realtime_then_cancel(desk: Desk, ws: Ope
     start = len(client.events)
     trade(desk, 6800.0, 6800.25, 6800.25, 4)  # still 15:01: the current bar grows
     await client.wait_until(lambda: bool(of(client, realtime, start)), what="a realtime bar")
-    grown = bar("2026-11-24T15:01:00Z", 6799.75, 6800.25, 6799.75, 6800.25, upVolume=4, downVolume=3, upTicks=1,
+    grown = bar("2026-11-24T15:01:00.000Z", 6799.75, 6800.25, 6799.75, 6800.25, upVolume=4, downVolume=3, upTicks=1,
                 downTicks=1, bidVolume=3, offerVolume=4)
     assert of(client, realtime, start) == [{"id": realtime, "td": 20261124, "bars": [grown]}]
     assert of(client, fence_rt, start) == [{"id": fence_rt, "td": 20261124, "bars": [grown]}]
@@ -82,7 +82,7 @@ async def test_minute_bars_history_then_realtime_then_cancel(desk: Desk, ws: Ope
     start = len(client.events)
     trade(desk, 6800.25, 6800.5, 6800.5, 1, advance=60)  # 15:02: a new bar
     await client.wait_until(lambda: bool(of(client, realtime, start)), what="a new realtime bar")
-    new_bar = bar("2026-11-24T15:02:00Z", 6800.5, 6800.5, 6800.5, 6800.5, upVolume=1, upTicks=1, offerVolume=1)
+    new_bar = bar("2026-11-24T15:02:00.000Z", 6800.5, 6800.5, 6800.5, 6800.5, upVolume=1, upTicks=1, offerVolume=1)
     assert [p["bars"] for p in of(client, realtime, start)] == [[new_bar]]
 
     assert await client.request("md/cancelChart", {"subscriptionId": realtime}) == {"s": 200, "i": 3}
@@ -127,7 +127,7 @@ async def test_tick_chart_sends_base_price_and_time_with_offsets(desk: Desk, ws:
 
 async def test_daily_bars_split_at_the_trade_date_roll(desk: Desk, ws: Opener) -> None:
     desk.api.set_clock("2026-11-24T22:50:00Z", desk.admin)  # 16:50 in Chicago: trade date 2026-11-24
-    admin = desk.api.token(ADMIN, ADMIN_PASSWORD)  # the earlier token expired with the clock move
+    admin = desk.api.token(ADMIN, ADMIN_PASSWORD)  # a fresh session (tokens outlive clock moves)
     desk.api.set_quote(admin, bid=6800.0, ask=6800.25, last=6800.0, lastSize=1)
     desk.api.set_clock("2026-11-24T23:10:00Z", admin)  # 17:10 in Chicago: trade date 2026-11-25
     desk.api.set_quote(admin, bid=6801.0, ask=6801.25, last=6801.0, lastSize=2)
@@ -137,8 +137,8 @@ async def test_daily_bars_split_at_the_trade_date_roll(desk: Desk, ws: Opener) -
         "symbol": FRONT, "chartDescription": {**MINUTE, "underlyingType": "DailyBar"}})
     assert [(p["td"], [(b["timestamp"], b["open"], b["high"], b["low"], b["close"]) for b in p["bars"]])
             for p in history] == [
-        (20261124, [("2026-11-24T00:00:00Z", 6800.0, 6800.0, 6800.0, 6800.0)]),
-        (20261125, [("2026-11-25T00:00:00Z", 6801.0, 6801.0, 6800.5, 6800.5)]),
+        (20261124, [("2026-11-24T00:00:00.000Z", 6800.0, 6800.0, 6800.0, 6800.0)]),
+        (20261125, [("2026-11-25T00:00:00.000Z", 6801.0, 6801.0, 6800.5, 6800.5)]),
     ]
     assert all(p["id"] == historical for p in history)
 

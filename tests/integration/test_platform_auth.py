@@ -1,13 +1,12 @@
 """Auth over HTTP: access tokens, renewal, `auth/me`, the two-session cap, expiry, and 401 on every operation."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, OPEN_TIME, Api, Desk
+from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, Api, Desk
 
 from tradovate_sim.service import endpoints
 
-OPEN = datetime.fromisoformat(OPEN_TIME)
 TOKEN_LIFE = timedelta(minutes=90)
 
 # What the issue requires of the endpoint table: every one of these must exist (and so be checked below).
@@ -43,7 +42,7 @@ def test_login_returns_tokens_expiring_in_90_minutes_when_credentials_are_good(d
     # Assert
     assert result["accessToken"] and result["mdAccessToken"]
     assert result["accessToken"] != result["mdAccessToken"]
-    assert datetime.fromisoformat(result["expirationTime"]) == OPEN + TOKEN_LIFE
+    assert datetime.fromisoformat(result["expirationTime"]) > datetime.now(UTC)  # wall time: test_wire_fidelity.py
     assert (result["userId"], result["name"], result["userStatus"]) == (desk.demo_user, DEMO, "Active")
     assert "errorText" not in result
     names = sorted(a["name"] for a in desk.api.entities("account", result["accessToken"]))
@@ -72,11 +71,13 @@ def test_renew_issues_a_new_working_token_with_a_fresh_expiry_when_token_is_vali
     desk.create_user("renewer")
     first = desk.api.token("renewer", "renewer-pw")
     desk.api.sim("clock", {"advanceSeconds": 600}, desk.admin)
+    before = datetime.now(UTC).replace(microsecond=0)
     # Act
     renewed = desk.api.call("auth/renewaccesstoken", None, first)
     # Assert
     assert renewed["accessToken"] != first
-    assert datetime.fromisoformat(renewed["expirationTime"]) == OPEN + timedelta(seconds=600) + TOKEN_LIFE
+    after = datetime.now(UTC)
+    assert before + TOKEN_LIFE <= datetime.fromisoformat(renewed["expirationTime"]) <= after + TOKEN_LIFE
     me = desk.api.query("auth/me", renewed["accessToken"])
     assert me["name"] == "renewer"
 
@@ -102,19 +103,8 @@ def test_third_login_ends_the_oldest_session_when_user_already_has_two(desk: Des
     assert desk.api.get("/v1/auth/me", third).status_code == 200
 
 
-def test_token_is_refused_when_its_90_minutes_have_passed(desk: Desk) -> None:
-    # Arrange
-    desk.create_user("expiring")
-    token = desk.api.token("expiring", "expiring-pw")
-    desk.api.set_clock((OPEN + TOKEN_LIFE - timedelta(seconds=1)).isoformat(), desk.admin)
-    assert desk.api.get("/v1/auth/me", token).status_code == 200
-    admin = desk.api.token(ADMIN, ADMIN_PASSWORD)  # the desk's admin token may not outlive the move
-    # Act
-    desk.api.set_clock((OPEN + TOKEN_LIFE).isoformat(), admin)
-    # Assert
-    response = desk.api.get("/v1/auth/me", token)
-    assert response.status_code == 401
-    assert response.json()["errorText"] == "Invalid or expired access token"
+# A token expires by the wall clock, 90 minutes after it was issued (tests/unit/test_identity.py; a moved simulated
+# clock expires nothing: tests/integration/test_wire_fidelity.py).
 
 
 def test_endpoint_table_offers_every_operation_the_issue_requires_when_listed() -> None:

@@ -133,26 +133,12 @@ CASES = [
     Case("users-empty", "/v1/user/createevaluationusers", lambda d: {"users": []}, "users", as_admin=True),
     Case("users-too-many", "/v1/user/createevaluationusers",
          lambda d: {"users": [evaluation_user(f"u{i}") for i in range(101)]}, "users", as_admin=True),
-    Case("user-missing-email", "/v1/user/createevaluationusers",
-         lambda d: {"users": [{k: v for k, v in evaluation_user("x").items() if k != "email"}]}, "email",
+    Case("users-not-a-list", "/v1/user/createevaluationusers", lambda d: {"users": evaluation_user("x")}, "users",
          as_admin=True),
-    Case("user-empty-name", "/v1/user/createevaluationusers",
-         lambda d: {"users": [{**evaluation_user("x"), "name": ""}]}, "users[0].name", as_admin=True),
-    Case("accounts-missing", "/v1/user/createevaluationaccounts", lambda d: {}, "accounts", as_admin=True),
-    Case("account-negative-balance", "/v1/user/createevaluationaccounts", account_of(initialBalance=-1.0),
-         "accounts[0].initialBalance", as_admin=True),
-    Case("account-absurd-balance", "/v1/user/createevaluationaccounts", account_of(initialBalance=1e10),
-         "accounts[0].initialBalance", as_admin=True),
-    Case("account-zero-template", "/v1/user/createevaluationaccounts", account_of(templateAccountId=0),
-         "accounts[0].templateAccountId", as_admin=True),
-    Case("account-unknown-total-by", "/v1/user/createevaluationaccounts",
-         account_of(preTradeRisk=[{"totalBy": "Nope", "parameters": []}]), "totalBy", as_admin=True),
-    Case("account-negative-long-limit", "/v1/user/createevaluationaccounts",
-         account_of(preTradeRisk=[{"totalBy": "Contract", "parameters": [], "longLimit": -1}]), "longLimit",
-         as_admin=True),
-    Case("account-negative-max-qty", "/v1/user/createevaluationaccounts",
-         account_of(preTradeRisk=[{"totalBy": "Contract", "parameters": [{"maxOpeningOrderQty": -1}]}]),
-         "maxOpeningOrderQty", as_admin=True),
+    Case("users-item-not-an-object", "/v1/user/createevaluationusers",
+         lambda d: {"users": [evaluation_user("x"), "y"]}, "users[1]", as_admin=True),
+    Case("accounts-item-not-an-object", "/v1/user/createevaluationaccounts", lambda d: {"accounts": [7]},
+         "accounts[0]", as_admin=True),
     Case("balance-absurd-change", "/v1/cashBalance/changedemobalance",
          lambda d: {"accountId": d.demo1, "cashChange": 1e12}, "cashChange", as_admin=True),
     Case("balance-account-as-string", "/v1/cashBalance/changedemobalance",
@@ -212,6 +198,52 @@ def test_bad_request_answers_4xx_naming_the_field_and_writes_nothing_when_input_
     # Assert
     assert 400 <= response.status_code < 500, response.text
     assert case.names in response.json()["errorText"]
+    assert written(desk) == before
+
+
+@dataclass(frozen=True)
+class ItemCase:
+    """One invalid item of a provisioning batch: refused in its own result (HTTP 200), naming the field."""
+
+    name: str
+    operation: str
+    body: Body
+    names: str
+
+
+ITEM_CASES = [
+    ItemCase("user-missing-email", "user/createevaluationusers",
+             lambda d: {"users": [{k: v for k, v in evaluation_user("x").items() if k != "email"}]}, "email"),
+    ItemCase("user-empty-name", "user/createevaluationusers",
+             lambda d: {"users": [{**evaluation_user("x"), "name": ""}]}, "name"),
+    ItemCase("account-negative-balance", "user/createevaluationaccounts", account_of(initialBalance=-1.0),
+             "initialBalance"),
+    ItemCase("account-absurd-balance", "user/createevaluationaccounts", account_of(initialBalance=1e10),
+             "initialBalance"),
+    ItemCase("account-zero-template", "user/createevaluationaccounts", account_of(templateAccountId=0),
+             "templateAccountId"),
+    ItemCase("account-unknown-total-by", "user/createevaluationaccounts",
+             account_of(preTradeRisk=[{"totalBy": "Nope", "parameters": []}]), "preTradeRisk[0].totalBy"),
+    ItemCase("account-negative-long-limit", "user/createevaluationaccounts",
+             account_of(preTradeRisk=[{"totalBy": "Contract", "parameters": [], "longLimit": -1}]),
+             "preTradeRisk[0].longLimit"),
+    ItemCase("account-negative-max-qty", "user/createevaluationaccounts",
+             account_of(preTradeRisk=[{"totalBy": "Contract", "parameters": [{"maxOpeningOrderQty": -1}]}]),
+             "preTradeRisk[0].parameters[0].maxOpeningOrderQty"),
+]
+
+
+@pytest.mark.parametrize("case", ITEM_CASES, ids=[c.name for c in ITEM_CASES])
+def test_invalid_batch_item_is_refused_in_its_result_naming_the_field_and_writes_nothing(
+        desk: Desk, case: ItemCase) -> None:
+    # Arrange
+    before = written(desk)
+    # Act
+    response = desk.api.post(f"/v1/{case.operation}", case.body(desk), desk.admin)
+    # Assert
+    assert response.status_code == 200, response.text
+    [result] = response.json()["results"]
+    assert result["errorText"].startswith(case.names), result
     assert written(desk) == before
 
 
@@ -332,5 +364,5 @@ def test_absurd_clock_answers_400_and_keeps_the_clock_when_posted(own_server: tu
     response = api.post("/sim/clock", body, admin)
     # Assert
     assert response.status_code == 400, response.text
-    assert api.get("/sim/clock", admin).json()["now"] == "2026-11-24T15:00:00Z"
+    assert api.get("/sim/clock", admin).json()["now"] == "2026-11-24T15:00:00.000Z"
     assert api.login(ADMIN, ADMIN_PASSWORD).get("accessToken")

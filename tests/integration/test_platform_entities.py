@@ -85,7 +85,7 @@ def test_contract_find_leads_to_its_maturity_product_and_exchange_when_named(des
     # Assert
     assert contract["id"] == desk.front
     assert (maturity["expirationMonth"], maturity["expirationDate"], maturity["isFront"]) == (
-        202612, "2026-12-18T00:00:00Z", True)
+        202612, "2026-12-18T00:00:00.000Z", True)
     assert (product["name"], product["tickSize"], product["valuePerPoint"]) == ("ES", 0.25, 50.0)
     assert (product["productType"], product["currencyId"]) == ("Futures", 1)
     assert exchange["name"] == "CME"
@@ -96,7 +96,7 @@ def test_back_month_is_not_front_when_two_maturities_are_listed(desk: Desk) -> N
     back = desk.api.find("contract", BACK, desk.demo)
     maturity = desk.api.item("contractMaturity", back["contractMaturityId"], desk.demo)
     assert (maturity["expirationMonth"], maturity["expirationDate"], maturity["isFront"]) == (
-        202703, "2027-03-19T00:00:00Z", False)
+        202703, "2027-03-19T00:00:00.000Z", False)
 
 
 @pytest.mark.parametrize("root", CATALOGUE_ROOTS)

@@ -69,11 +69,11 @@ def test_quote_is_refused_with_the_field_named_when_it_is_invalid(desk: Desk, bo
 
 def test_clock_is_frozen_and_can_be_advanced_when_set(desk: Desk) -> None:
     # Arrange: the desk fixture set OPEN_TIME
-    assert desk.api.get("/sim/clock", desk.admin).json() == {"now": "2026-11-24T15:00:00Z", "mode": "fixed"}
+    assert desk.api.get("/sim/clock", desk.admin).json() == {"now": "2026-11-24T15:00:00.000Z", "mode": "fixed"}
     # Act
     advanced = desk.api.sim("clock", {"advanceSeconds": 90}, desk.admin)
     # Assert
-    assert advanced == {"now": "2026-11-24T15:01:30Z", "mode": "fixed"}
+    assert advanced == {"now": "2026-11-24T15:01:30.000Z", "mode": "fixed"}
     assert desk.api.get("/sim/clock", desk.admin).json() == advanced
 
 
@@ -119,7 +119,7 @@ def test_sim_control_answers_401_when_caller_is_not_an_organization_admin(
         response = desk.api.post(f"/sim/{action}", body, token)
     # Assert
     assert response.status_code == 401
-    assert desk.api.get("/sim/clock", desk.admin).json()["now"] == "2026-11-24T15:00:00Z"
+    assert desk.api.get("/sim/clock", desk.admin).json()["now"] == "2026-11-24T15:00:00.000Z"
     assert len(desk.api.entities("order", desk.admin)) == 1
 
 

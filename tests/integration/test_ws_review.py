@@ -182,17 +182,17 @@ async def test_clock_moved_back_rebuilds_the_older_bar_in_full_and_matches_a_fre
     trade(desk, 6799.0, 5)  # back in the 15:00 bar
     await client.wait_until(lambda: bool(of(client, realtime, start)), what="the rebuilt bar")
     rebuilt = latest_bars(of(client, realtime, start))
-    assert list(rebuilt) == ["2026-11-24T15:00:00Z"]
+    assert list(rebuilt) == ["2026-11-24T15:00:00.000Z"]
     _, _, fresh = await get_chart(client, {"symbol": FRONT, "chartDescription": MINUTE})
     truth = latest_bars(fresh)
-    assert rebuilt["2026-11-24T15:00:00Z"] == truth["2026-11-24T15:00:00Z"]
-    assert (truth["2026-11-24T15:00:00Z"]["open"], truth["2026-11-24T15:00:00Z"]["close"]) == (6800.0, 6799.0)
+    assert rebuilt["2026-11-24T15:00:00.000Z"] == truth["2026-11-24T15:00:00.000Z"]
+    assert (truth["2026-11-24T15:00:00.000Z"]["open"], truth["2026-11-24T15:00:00.000Z"]["close"]) == (6800.0, 6799.0)
     start = len(client.events)
     desk.api.set_clock("2026-11-24T15:02:10Z", desk.admin)
     trade(desk, 6802.0, 1)  # forward again, into the 15:02 bar: rebuilt with its earlier trade
     await client.wait_until(lambda: bool(of(client, realtime, start)), what="the 15:02 bar")
-    assert latest_bars(of(client, realtime, start))["2026-11-24T15:02:00Z"] == {
-        "timestamp": "2026-11-24T15:02:00Z", "open": 6801.0, "high": 6802.0, "low": 6801.0, "close": 6802.0,
+    assert latest_bars(of(client, realtime, start))["2026-11-24T15:02:00.000Z"] == {
+        "timestamp": "2026-11-24T15:02:00.000Z", "open": 6801.0, "high": 6802.0, "low": 6801.0, "close": 6802.0,
         "upVolume": 2, "downVolume": 0, "upTicks": 2, "downTicks": 0, "bidVolume": 0, "offerVolume": 2}
 
 
@@ -204,8 +204,8 @@ async def test_frozen_clock_trades_share_one_minute_bar_and_ticks_keep_their_ids
     for price in prices:
         trade(desk, price, 2)
     await client.wait_until(lambda: len(tick_ids(of(client, tick_rt))) == len(prices), what="every tick")
-    assert latest_bars(of(client, minute_rt)) == {"2026-11-24T15:00:00Z": {
-        "timestamp": "2026-11-24T15:00:00Z", "open": 6800.0, "high": 6800.5, "low": 6799.75, "close": 6800.0,
+    assert latest_bars(of(client, minute_rt)) == {"2026-11-24T15:00:00.000Z": {
+        "timestamp": "2026-11-24T15:00:00.000Z", "open": 6800.0, "high": 6800.5, "low": 6799.75, "close": 6800.0,
         "upVolume": 6, "downVolume": 4, "upTicks": 3, "downTicks": 2, "bidVolume": 6, "offerVolume": 4}}
     ticks = absolute_ticks(of(client, tick_rt))
     assert [t[0] for t in ticks] == sorted({t[0] for t in ticks})  # increasing, no repeats
@@ -234,12 +234,12 @@ async def test_realtime_ticks_and_minute_bars_split_at_the_trade_date_roll(desk:
         desk.api.set_clock("2026-11-24T23:00:10Z", admin)  # 17:00:10 in Chicago: trade date 2026-11-25
         trade(desk, 6800.5, token=admin)
         await client.wait_until(lambda: len(tick_ids(of(client, tick_rt))) == 2, what="both realtime ticks")
-        await client.wait_until(lambda: "2026-11-24T23:00:00Z" in latest_bars(of(client, minute_rt)),
+        await client.wait_until(lambda: "2026-11-24T23:00:00.000Z" in latest_bars(of(client, minute_rt)),
                                 what="the 23:00 bar")
         by_date = {p["td"]: [t["id"] for t in p["tks"]] for p in of(client, tick_rt)}
         assert sorted(by_date) == [20261124, 20261125] and all(len(ids) == 1 for ids in by_date.values()), by_date
         minute_dates = {b["timestamp"]: p["td"] for p in of(client, minute_rt) for b in p["bars"]}
-        assert minute_dates == {"2026-11-24T22:59:00Z": 20261124, "2026-11-24T23:00:00Z": 20261125}
+        assert minute_dates == {"2026-11-24T22:59:00.000Z": 20261124, "2026-11-24T23:00:00.000Z": 20261125}
     finally:
         await client.close()
 

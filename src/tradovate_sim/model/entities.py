@@ -4,7 +4,7 @@ Fields follow the partner OpenAPI schemas. Optional wire fields default to None 
 required ones have no default and are always sent. `ENTITY_TYPES` names every entity type this server keeps.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -52,6 +52,23 @@ class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defau
     """Base of every wire shape: frozen, keyword-only, camelCase, None fields omitted. Untracked by the
     garbage collector (`gc=False`): an immutable value cannot be part of a reference cycle, and with hundreds of
     thousands of entities in memory full collections would otherwise dominate tail latency."""
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A client's datetime in UTC: an offset is converted, a time without one is taken as UTC (clients send
+    `2026-11-24T15:00:00.452Z`, but also `...:00Z`, `...:00.452` or `...:00+01:00`)."""
+    if moment is None or moment.tzinfo is UTC:
+        return moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def normalize_times(shape: msgspec.Struct, *names: str) -> None:
+    """Make the named datetime fields of a just-decoded client shape UTC (its `__post_init__` calls this)."""
+    for name in names:
+        moment = getattr(shape, name)
+        utc = as_utc(moment)
+        if utc is not moment:
+            msgspec.structs.force_setattr(shape, name, utc)
 
 
 class TradeDate(Wire, frozen=True):
@@ -372,6 +389,9 @@ class PostTradeRisk(Wire, frozen=True):
     daily_profit_auto_liq: float | None = None
     weekly_profit_auto_liq: float | None = None
     do_not_unlock: bool | None = None
+
+    def __post_init__(self) -> None:
+        normalize_times(self, "flatten_timestamp")
 
 
 class UserAccountAutoLiq(PostTradeRisk, frozen=True, kw_only=True):

@@ -4,11 +4,11 @@ Unknown fields are ignored (clients send extras such as `p-ticket`); ids must be
 """
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from tradovate_sim.model.entities import PostTradeRisk, TradeDate, Wire
+from tradovate_sim.model.entities import PostTradeRisk, TradeDate, Wire, normalize_times
 from tradovate_sim.model.enums import (
     AdminAction,
     AdminActionReasonCode,
@@ -56,6 +56,9 @@ class PlaceOrder(Wire, frozen=True):
     custom_tag50: Tag50 | None = None
     is_automated: bool | None = None
 
+    def __post_init__(self) -> None:
+        normalize_times(self, "expire_time")
+
 
 class RestrainedOrderVersion(Wire, frozen=True):
     """A bracket or OCO leg: quantity comes from the parent order."""
@@ -69,6 +72,9 @@ class RestrainedOrderVersion(Wire, frozen=True):
     time_in_force: TimeInForce | None = None
     expire_time: datetime | None = None
     text: Tag50 | None = None
+
+    def __post_init__(self) -> None:
+        normalize_times(self, "expire_time")
 
 
 class PlaceOCO(PlaceOrder, frozen=True, kw_only=True):
@@ -94,6 +100,9 @@ class ModifyOrder(Wire, frozen=True):
     custom_tag50: Tag50 | None = None
     is_automated: bool | None = None
 
+    def __post_init__(self) -> None:
+        normalize_times(self, "expire_time")
+
 
 class CancelOrder(Wire, frozen=True):
     order_id: Id[OrderId]
@@ -118,17 +127,26 @@ class LiquidatePositions(Wire, frozen=True):
 
 
 class EvaluationUser(Wire, frozen=True):
+    """One user of `user/createevaluationusers`; `firstName` and `lastName` together hold at most 60 characters
+    (checked by the handler, which reports it for the item)."""
+
     name: Name
     email: Annotated[str, msgspec.Meta(min_length=3, max_length=128)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-    first_name: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
-    last_name: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    first_name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    last_name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     tradovate_subscription_plan_id: int | None = None
     entitlement_ids: list[int] | None = None
 
 
+# A batch is decoded in two steps so that one bad item fails alone: the body must be an object whose list holds 1 to
+# 100 JSON objects (else 400); each object is then converted to its shape (`EvaluationUser`, `EvaluationAccount`) by
+# the handler, and an item that does not convert gets its own `errorText` in the answer.
+BatchItem = dict[str, Any]
+
+
 class CreateEvaluationUsers(Wire, frozen=True):
-    users: Annotated[list[EvaluationUser], msgspec.Meta(min_length=1, max_length=100)]
+    users: Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=100)]  # each an EvaluationUser
 
 
 class PreTradeRiskParameter(Wire, frozen=True):
@@ -171,7 +189,7 @@ class EvaluationAccount(Wire, frozen=True):
 
 
 class CreateEvaluationAccounts(Wire, frozen=True):
-    accounts: Annotated[list[EvaluationAccount], msgspec.Meta(min_length=1, max_length=100)]
+    accounts: Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=100)]  # each an EvaluationAccount
 
 
 class ChangeDemoBalance(Wire, frozen=True):

@@ -142,4 +142,4 @@ def quote_json(platform: Platform, quote: Quote) -> dict[str, object]:
     return {"contractId": quote.contract_id, "symbol": instrument.contract.name, "bid": price(quote.bid),
             "ask": price(quote.ask), "bidSize": quote.bid_size, "askSize": quote.ask_size,
             "last": price(quote.last), "depthSize": quote.depth_size, "depthLevels": quote.depth_levels,
-            "timestamp": quote.timestamp.isoformat()}
+            "timestamp": quote.timestamp}

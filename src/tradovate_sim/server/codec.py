@@ -1,22 +1,24 @@
-"""JSON in and out of the server: decoders built once per request type, errors that name the field."""
+"""JSON in and out of the server: decoders built once per request type, errors that name the field, and one rule
+for every datetime on the wire.
 
-from typing import Any, TypeVar
+Datetimes go out as Tradovate sends them: UTC, exactly three fractional digits and `Z` (`2026-11-24T15:00:00.452Z`,
+`2026-11-24T15:00:00.000Z`), in REST answers, WebSocket replies and events, and `/sim` answers alike. msgspec writes
+six digits or none, so `Codec.encode` rewrites the value of every field that a wire shape declares as a datetime (the
+names are read from the declarations; a user's text is never touched). Every datetime the server holds is UTC: its
+clocks and calendar say UTC, and a client's datetimes are made UTC when decoded (`model.entities.as_utc`).
+"""
+
+from datetime import datetime
+from typing import Any, TypeVar, get_args
 
 import msgspec
 
+from tradovate_sim.model.entities import Wire
 from tradovate_sim.service.endpoints import Endpoint
-from tradovate_sim.service.errors import bad_request
+from tradovate_sim.service.errors import bad_request, field_message
+from tradovate_sim.service.simulator import ClockState
 
 T = TypeVar("T")
-
-
-def field_message(message: str) -> str:
-    """msgspec says 'Expected `int`, got `str` - at `$.accountId`'; lead with the field."""
-    text, _, where = message.rpartition(" - at `")
-    if not text:
-        return f"body: {message}"
-    field = where.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
-    return f"{field}: {text}"
 
 
 def decode_as(raw: bytes, kind: type[T]) -> T:
@@ -29,11 +31,60 @@ def decode_as(raw: bytes, kind: type[T]) -> T:
         raise bad_request(f"body: malformed JSON ({error})") from None
 
 
+def _mentions_datetime(annotation: object) -> bool:
+    return annotation is datetime or any(_mentions_datetime(arg) for arg in get_args(annotation))
+
+
+def time_field_names() -> frozenset[bytes]:
+    """The wire names of every datetime field of every wire shape (`Wire` and its subclasses, the `/sim/clock`
+    answer); market-data and chart payloads use `timestamp`, which entities declare too."""
+    shapes: list[type[msgspec.Struct]] = [ClockState]
+    pending: list[type[msgspec.Struct]] = [Wire]
+    while pending:
+        shape = pending.pop()
+        shapes.append(shape)
+        pending.extend(shape.__subclasses__())
+    return frozenset(field.encode_name.encode() for shape in shapes for field in msgspec.structs.fields(shape)
+                     if _mentions_datetime(field.type))
+
+
+_SECONDS = len(b"2026-11-24T15:00:00")
+_MICROS = len(b".452000")
+_SHAPE = b"--T::"  # bytes 4, 7, 10, 13 and 16 of "2026-11-24T15:00:00"
+
+
+def to_wire_times(raw: bytes, names: frozenset[bytes]) -> bytes:
+    """`raw` JSON (as msgspec writes it) with each UTC datetime value of a field in `names` written with exactly
+    three fractional digits: `...:00Z` becomes `...:00.000Z`, `...:00.452000Z` becomes `...:00.452Z`.
+
+    Finds each `Z"` (a C-speed search: the bytes in between are copied, never looped over in Python), then checks
+    that a datetime ends there and that it is the value of a named field, `"name":"` right before it. Inside a JSON
+    string every quote is escaped, so no text can look like that."""
+    end = raw.find(b'Z"')
+    parts: list[bytes] = []
+    copied = 0
+    while end >= 0:
+        micros = end > _SECONDS + _MICROS and raw[end - _MICROS] == 0x2E  # "."
+        begin = end - _SECONDS - (_MICROS if micros else 0)
+        if begin >= 5 and raw[begin - 3:begin] == b'":"' and raw[begin + 4:begin + 17:3] == _SHAPE \
+                and raw[raw.rfind(b'"', 0, begin - 3) + 1:begin - 3] in names:
+            cut = end - 3 if micros else end
+            parts.append(raw[copied:cut])
+            parts.append(b"" if micros else b".000")
+            copied = end
+        end = raw.find(b'Z"', end + 2)
+    if not parts:
+        return raw
+    parts.append(raw[copied:])
+    return b"".join(parts)
+
+
 class Codec:
     """Encoder and per-request-type decoders, built once per app."""
 
     def __init__(self, table: dict[str, Endpoint]) -> None:
         self.encoder = msgspec.json.Encoder()
+        self.time_fields = time_field_names()
         self.decoders: dict[type, msgspec.json.Decoder[Any]] = {
             e.request: msgspec.json.Decoder(e.request) for e in table.values() if e.request is not None
         }
@@ -49,4 +100,5 @@ class Codec:
             raise bad_request(f"body: malformed JSON ({error})") from None
 
     def encode(self, payload: object) -> bytes:
-        return self.encoder.encode(payload)
+        """JSON of `payload`, its datetimes in Tradovate's form (see the module's docstring)."""
+        return to_wire_times(self.encoder.encode(payload), self.time_fields)

@@ -12,7 +12,7 @@ from tradovate_sim.core.decision import Change
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.service import seed
 from tradovate_sim.service.auth import PasswordHashing
-from tradovate_sim.service.clock import Clock
+from tradovate_sim.service.clock import Clock, WallClock
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.platform import Platform
@@ -48,8 +48,8 @@ class Runtime:
         await self.list_contracts()
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
-        self.services = Services(platform=self.platform, identity=Identity(self.platform, secret, self.hashing),
-                                 hashing=self.hashing)
+        identity = Identity(self.platform, secret, self.hashing, WallClock())  # tokens and sessions: real time
+        self.services = Services(platform=self.platform, identity=identity, hashing=self.hashing)
         gc.collect()
         gc.freeze()  # what was loaded lives as long as the server: keep it out of every later collection
         gc.set_threshold(20_000, 20, 20)  # requests allocate little that cycles; collect less often

@@ -345,7 +345,7 @@ class Hub:
         key = name.strip("/").lower()
         if key == "authorize":
             try:
-                connection.caller = services.identity.caller(body.strip())
+                connection.caller = services.identity.caller(authorize_token(body))
             except ApiError:
                 connection.reply(request_id, 401, "Invalid access token")
                 connection.close(4401, "Invalid access token")
@@ -448,6 +448,18 @@ class Hub:
 
 class MdRequest(msgspec.Struct, frozen=True, kw_only=True):
     symbol: str | int
+
+
+def authorize_token(body: str) -> str:
+    """The token of an `authorize` body: the raw token, or the token as a JSON string (`"<token>"`), which clients
+    that JSON-encode every body send. Anything else is returned as it is, and refused as a bad token."""
+    text = body.strip()
+    if text.startswith('"'):
+        try:
+            return msgspec.json.decode(text, type=str).strip()
+        except msgspec.DecodeError:  # ValidationError is one
+            return text
+    return text
 
 
 def close_code(code: int) -> int:

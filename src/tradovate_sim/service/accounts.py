@@ -2,7 +2,9 @@
 trading permissions, cash snapshots."""
 
 import asyncio
+import re
 from datetime import datetime
+from typing import TypeVar
 
 import msgspec
 
@@ -35,10 +37,12 @@ from tradovate_sim.model.enums import (
 )
 from tradovate_sim.model.ids import AccountId, OrganizationId, UserId
 from tradovate_sim.model.requests import (
+    BatchItem,
     ChangeDemoBalance,
     CreateEvaluationAccounts,
     CreateEvaluationUsers,
     EvaluationAccount,
+    EvaluationUser,
     GetCashBalanceSnapshot,
     PreTradeRisk,
     RevokeTradingPermission,
@@ -52,11 +56,12 @@ from tradovate_sim.model.results import (
     TradingPermissionResponse,
 )
 from tradovate_sim.service.auth import PasswordHashing
-from tradovate_sim.service.errors import denied, not_found
+from tradovate_sim.service.errors import denied, field_message, not_found
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import can_see_account, can_see_user
 
 USD = 1
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def new_user(platform: Platform, password_hash: str, *, name: str, email: str,
@@ -117,15 +122,54 @@ def _require_admin(caller: Caller) -> None:
         raise denied()
 
 
+MAX_FULL_NAME = 60  # firstName and lastName together, as Tradovate checks
+_MISSING = re.compile(r"Object missing required field `(\w+)`")
+
+
+def convert_items(items: list[BatchItem], shape: type[S]) -> list[S | str]:
+    """Each item of a batch as `shape`, or the text of what is wrong with it (`email: Expected ...`)."""
+    converted: list[S | str] = []
+    for item in items:
+        try:
+            converted.append(msgspec.convert(item, shape))
+        except msgspec.ValidationError as error:
+            converted.append(item_message(str(error)))
+    return converted
+
+
+def item_message(message: str) -> str:
+    """What is wrong with a batch item, led by the field: `email: Expected ...`, `firstName: required`."""
+    text, _, where = message.rpartition(" - at `") if " - at `" in message else (message, "", "")
+    missing = _MISSING.fullmatch(text)
+    if missing is None:
+        return field_message(message) if where else message
+    path = where.rstrip("`").removeprefix("$.").removeprefix("$")
+    return f"{path + '.' if path else ''}{missing.group(1)}: required"
+
+
+def _checked_user(item: EvaluationUser | str) -> EvaluationUser | str:
+    if isinstance(item, EvaluationUser) and len(item.first_name) + len(item.last_name) > MAX_FULL_NAME:
+        return f"firstName, lastName: more than {MAX_FULL_NAME} characters together"
+    return item
+
+
 async def create_evaluation_users(platform: Platform, caller: Caller, hashing: PasswordHashing,
                                   req: CreateEvaluationUsers) -> CreateEvaluationUsersResponse:
+    """Create the valid users of the batch in one commit; every item gets its result, in order (an `errorText` for
+    an invalid or duplicate one)."""
     _require_admin(caller)
+    items = [_checked_user(item) for item in convert_items(req.users, EvaluationUser)]
+    valid = [item for item in items if isinstance(item, EvaluationUser)]
+    hashes = iter(await asyncio.to_thread(lambda: [hashing.hash(u.password) for u in valid]))
     results: list[EvaluationUserResult] = []
     changes: list[Change] = []
     seen: set[str] = set()
     now = platform.now()
-    hashes = await asyncio.to_thread(lambda: [hashing.hash(u.password) for u in req.users])
-    for item, password_hash in zip(req.users, hashes, strict=True):
+    for item in items:
+        if isinstance(item, str):
+            results.append(EvaluationUserResult(error_text=item))
+            continue
+        password_hash = next(hashes)
         key = item.name.lower()
         if platform.state.find(User, item.name) is not None or key in seen:
             results.append(EvaluationUserResult(error_text=f"User {item.name} already exists"))
@@ -161,11 +205,15 @@ def _evaluation_account(platform: Platform, caller: Caller, item: EvaluationAcco
 
 async def create_evaluation_accounts(platform: Platform, caller: Caller,
                                      req: CreateEvaluationAccounts) -> CreateEvaluationAccountsResponse:
+    """Create the valid accounts of the batch in one commit; every item gets its result, in order."""
     _require_admin(caller)
     results: list[EvaluationAccountResult] = []
     changes: list[Change] = []
     names: set[str] = set()
-    for item in req.accounts:
+    for item in convert_items(req.accounts, EvaluationAccount):
+        if isinstance(item, str):
+            results.append(EvaluationAccountResult(error_text=item))
+            continue
         result, made = _evaluation_account(platform, caller, item, names)
         results.append(result)
         changes.extend(made)

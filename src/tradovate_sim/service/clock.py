@@ -1,4 +1,6 @@
-"""The server's clock: wall time by default, or a time set by hand that stays put until moved."""
+"""The server's clocks: the simulated one (wall time by default, or a time set by hand that stays put until moved),
+which markets, orders and fills follow; and the wall clock, which tokens and sessions follow whatever the simulated
+one does."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,6 +8,13 @@ from datetime import UTC, datetime, timedelta
 def to_millis(moment: datetime) -> datetime:
     """Tradovate timestamps carry milliseconds."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class WallClock:
+    """Real time, in milliseconds, whatever `/sim/clock` says."""
+
+    def now(self) -> datetime:
+        return to_millis(datetime.now(UTC))
 
 
 class Clock:

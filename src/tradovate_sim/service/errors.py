@@ -20,3 +20,12 @@ def not_found(message: str) -> ApiError:
 
 def denied(message: str = "Access is denied") -> ApiError:
     return ApiError(401, message)
+
+
+def field_message(message: str) -> str:
+    """msgspec says 'Expected `int`, got `str` - at `$.accountId`'; lead with the field."""
+    text, _, where = message.rpartition(" - at `")
+    if not text:
+        return f"body: {message}"
+    field = where.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
+    return f"{field}: {text}"

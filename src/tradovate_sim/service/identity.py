@@ -1,4 +1,7 @@
-"""Logging in, renewing, `auth/me`, and turning a bearer token into the `Caller` of a request."""
+"""Logging in, renewing, `auth/me`, and turning a bearer token into the `Caller` of a request.
+
+Tokens and sessions live in real time: expiry, `expirationTime` and the `userSession` start and end times are read
+from the wall clock passed in, never from the simulated clock that `/sim/clock` moves."""
 
 import asyncio
 import secrets
@@ -22,6 +25,7 @@ from tradovate_sim.service.auth import (
 )
 from tradovate_sim.service.errors import denied
 from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.ports import TimeSource
 
 VERIFIED_CACHE = 100_000
 BAD_CREDENTIALS = "Incorrect username or password. Please try again."
@@ -30,8 +34,9 @@ BAD_CREDENTIALS = "Incorrect username or password. Please try again."
 class Identity:
     """Passwords, tokens and live sessions of one server."""
 
-    def __init__(self, platform: Platform, secret: bytes, hashing: PasswordHashing) -> None:
+    def __init__(self, platform: Platform, secret: bytes, hashing: PasswordHashing, wall: TimeSource) -> None:
         self.platform = platform
+        self.wall = wall
         self.signer = TokenSigner(secret)
         self.hashing = hashing
         self.sessions = SessionBook()
@@ -48,7 +53,7 @@ class Identity:
         """The caller a bearer token stands for; raises a 401 ApiError when it is missing, bad or expired."""
         if not token:
             raise denied("Authorization: Bearer <accessToken> is required")
-        now = self.platform.now()
+        now = self.wall.now()
         claims = self.verified.get(token)
         if claims is None:
             claims = self.signer.verify(token, now)
@@ -96,7 +101,7 @@ class Identity:
             return AccessTokenResponse(error_text=BAD_CREDENTIALS)
         if user.status is not UserStatus.Active:
             return AccessTokenResponse(error_text=f"User status is {user.status}")
-        now = platform.now()
+        now = self.wall.now()
         session = UserSession(id=SessionId(platform.ids.next("userSession")), user_id=user.id, start_time=now,
                               app_id=req.app_id, app_version=req.app_version)
         ended = self.sessions.open(user.id, session.id)
@@ -111,7 +116,7 @@ class Identity:
     async def renew(self, caller: Caller) -> AccessTokenResponse:
         user = self.platform.state.get("user", caller.user_id)
         assert isinstance(user, User) and caller.session_id is not None
-        return self._tokens(user, caller.session_id, self.platform.now())
+        return self._tokens(user, caller.session_id, self.wall.now())
 
     def me(self, caller: Caller) -> OAuthMeResponse:
         user = self.platform.state.get("user", caller.user_id)

@@ -1,7 +1,8 @@
-"""What the service needs from the outside, as Protocols: a durable store and a publisher of changes."""
+"""What the service needs from the outside, as Protocols: a durable store, a publisher of changes, a time source."""
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from tradovate_sim.core.decision import Change
@@ -20,3 +21,9 @@ class Publisher(Protocol):
     """Receives every committed change, in commit order (WebSocket `props` fan-out)."""
 
     def publish(self, changes: Sequence[Change], seq: int) -> None: ...
+
+
+class TimeSource(Protocol):
+    """Tells the time (UTC, aware). The wall clock for tokens and sessions; a fake in tests."""
+
+    def now(self) -> datetime: ...
