@@ -3,10 +3,12 @@ leaves in one `write` of the transport, head and body together (issue 8, point 3
 transport that records each write, so the count is exact."""
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from uvicorn.server import ServerState
 
 from tradovate_sim.server.protocol import OneWriteHttpProtocol
@@ -158,3 +160,15 @@ async def test_an_error_500_is_one_write() -> None:
     transport, _ = await serve(app, GET)
     assert len(transport.writes) == 1
     assert transport.writes[0].startswith(b"HTTP/1.1 500") and transport.writes[0].endswith(b"Internal Server Error")
+
+
+async def test_a_finished_request_leaves_no_reference_cycle_for_the_collector() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        before = sum(1 for o in gc.get_objects() if isinstance(o, RequestResponseCycle))
+        await serve(fixed(), GET, GET, GET)
+        after = sum(1 for o in gc.get_objects() if isinstance(o, RequestResponseCycle))
+    finally:
+        gc.enable()
+    assert after == before  # freed by reference counting alone, with the collector off

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+import weakref
 from asyncio import TimerHandle
 from collections.abc import Sequence
 from typing import Any
@@ -51,21 +52,23 @@ class ResponseWriter(asyncio.Transport):
     response starts, then each piece of the body: the head of a response with a `content-length` (not to a HEAD
     request, which has no body to wait for) is held and goes out in the same `write` as the body's first bytes
     (uvicorn writes the body even when it is empty). What is held is written before the transport closes (an
-    application that fails after starting its response); it is dropped if the client has gone."""
+    application that fails after starting its response); it is dropped if the client has gone.
+
+    The cycle is referenced weakly: a reference cycle per request would be garbage only the collector frees."""
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         super().__init__()
         self.transport = transport
-        self.cycle = cycle
+        self.cycle = weakref.ref(cycle)
         self.head: bytes | None = None
         self.head_seen = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self.head is not None:
             data, self.head = self.head + data, None
-        elif not self.head_seen and self.cycle.response_started:  # the head (a 100 Continue goes before it)
-            self.head_seen = True
-            if self.cycle.chunked_encoding is False and self.cycle.scope["method"] != "HEAD":
+        elif not self.head_seen and (cycle := self.cycle()) is not None and cycle.response_started:
+            self.head_seen = True  # this is the head (a 100 Continue goes before the response starts)
+            if cycle.chunked_encoding is False and cycle.scope["method"] != "HEAD":
                 self.head = bytes(data)
                 return
         self.transport.write(data)
