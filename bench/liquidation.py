@@ -17,8 +17,16 @@ exactly once.
 accounts in the database grow (1k, 10k; 100k with `--big`). The client speaks raw HTTP/1.1 over asyncio streams
 (uvloop when present) so that it stays cheap; its CPU use is reported next to the server's.
 
+`--open-loop RATE` instead offers liquidations at a fixed rate for `--duration` seconds (default 10), whatever the
+answers (each request waits only for a free connection of `--connections`, default 256): p50/p99/p99.9/max latency
+are measured from each request's scheduled send time, so a pause of the server delays every request scheduled
+during it. Beside it a probe stream sends `GET auth/me` every 5 ms on a connection of its own, also measured from
+its schedule: its worst latency is the longest the server's event loop did not answer (a pause in the loop;
+a stall of the writer process alone delays the liquidations but not the probe).
+
 Run: `.venv/bin/python bench/liquidation.py [--accounts 1000] [--clients 32] [--results bench/RESULTS.md]`
      `.venv/bin/python bench/liquidation.py --scaling [--big] [--results bench/RESULTS.md]`
+     `.venv/bin/python bench/liquidation.py --open-loop 1000 [--duration 10] [--results bench/RESULTS.md]`
 """
 
 import argparse
@@ -412,6 +420,119 @@ async def profile(bench: Bench, args: argparse.Namespace, report: list[str]) -> 
                    f"{profiled.rate:.0f}/s under the profiler (500 Hz; raw stacks in {raw})", "", *summary]
 
 
+PROBE_INTERVAL = 0.005  # the probe stream: one `GET auth/me` every 5 ms
+
+
+@dataclass
+class OpenLoop:
+    """Latencies (s) from each request's scheduled send time, with that time (s into the run); the probe stream's
+    likewise."""
+
+    latencies: list[tuple[float, float]]
+    probes: list[tuple[float, float]]
+    wall: float
+    server_cpu: float
+    client_cpu: float
+
+    def percentile(self, q: float, probes: bool = False) -> float:
+        ordered = sorted(latency for _, latency in (self.probes if probes else self.latencies))
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
+
+
+async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections: list[Connection]) -> OpenLoop:
+    """Send one liquidation per account at `rate`/s on schedule, each on the next free connection; probe the
+    server with `GET auth/me` every PROBE_INTERVAL on a connection of its own meanwhile."""
+    requests = liquidations(bench, accounts)
+    free: asyncio.Queue[Connection] = asyncio.Queue()
+    for connection in connections[1:]:
+        free.put_nowait(connection)
+    latencies: list[tuple[float, float]] = []  # (scheduled, latency)
+    probes: list[tuple[float, float]] = []
+    failures: list[str] = []
+    clock = time.perf_counter  # not the loop's time: uvloop's counts whole milliseconds
+    start = clock() + 0.1
+    end = start + len(requests) / rate
+
+    async def one(request: Request, scheduled: float) -> None:
+        connection = await free.get()
+        try:
+            status, body = await connection.request(request.method, request.path, request.body, bench.trader)
+        finally:
+            free.put_nowait(connection)
+        latencies.append((scheduled - start, clock() - scheduled))
+        if status != 200 or b'"orderId"' not in body or b"failureReason" in body:
+            failures.append(f"HTTP {status} {body[:300]!r}")
+
+    async def probe() -> None:
+        scheduled = start
+        while scheduled < end:
+            await asyncio.sleep(max(0.0, scheduled - clock()))
+            status, _ = await connections[0].request("GET", "/v1/auth/me", None, bench.trader)
+            probes.append((scheduled - start, clock() - scheduled))
+            if status != 200:
+                failures.append(f"probe: HTTP {status}")
+            # the next probe is scheduled after the answer: a pause delays one probe, not a queue of them
+            scheduled = max(scheduled + PROBE_INTERVAL, clock())
+
+    server_cpu, client_cpu = bench.server.cpu_seconds(), time.process_time()
+    tasks = [asyncio.create_task(probe())]
+    for index, request in enumerate(requests):
+        scheduled = start + index / rate
+        delay = scheduled - clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(request, scheduled)))
+    await asyncio.gather(*tasks)
+    wall = clock() - start
+    if failures:
+        raise RuntimeError(f"{len(failures)} failed requests, first: {failures[0]}")
+    return OpenLoop(latencies=latencies, probes=probes, wall=wall, server_cpu=bench.server.cpu_seconds() - server_cpu,
+                    client_cpu=time.process_time() - client_cpu)
+
+
+async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
+    """Liquidations offered at a fixed rate (open loop) for a fixed time, after a closed-loop warm-up."""
+    rates = args.open_loop
+    report += [
+        f"- Open loop: liquidations offered at a fixed rate for {args.duration:g} s each, every one of a fresh account "
+        "(a 1-lot ESZ6 position and 3 working orders), whatever the answers; each request waits only for a free "
+        f"connection of {args.connections}. Latency from each request's scheduled send time. Probe: `GET auth/me` "
+        f"every {PROBE_INTERVAL * 1000:g} ms on a connection of its own, also from its schedule; its worst latency "
+        "is the longest the event loop did not answer.",
+        "",
+        "| offered/s | requests | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | probe p50 ms | probe max ms | "
+        "server CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    warm = await provision(bench, 200)
+    await liquidate(bench, warm)
+    for rate in rates:
+        count = int(rate * args.duration)
+        started = time.perf_counter()
+        accounts = await provision(bench, count)
+        print(f"{rate}/s: provisioned {count} accounts in {time.perf_counter() - started:.0f} s", flush=True)
+        # fresh connections on both sides of the run: the server closes those idle for 5 s (uvicorn's keep-alive)
+        connections = [await Connection.open("127.0.0.1", bench.server.port) for _ in range(args.connections + 1)]
+        try:
+            result = await offer(bench, rate, accounts, connections)
+        finally:
+            for connection in connections:
+                connection.close()
+        bench.close()
+        await bench.connect()
+        await verify_flat(bench, accounts)
+        line = (f"| {rate:g} | {count} | {count / result.wall:.0f} | {result.percentile(0.5):.2f} | "
+                f"{result.percentile(0.99):.2f} | {result.percentile(0.999):.2f} | {result.percentile(1.0):.2f} | "
+                f"{result.percentile(0.5, probes=True):.2f} | {result.percentile(1.0, probes=True):.2f} | "
+                f"{result.server_cpu / result.wall:.0%} |")
+        print(line, flush=True)
+        for name, series in (("liquidations", result.latencies), ("probes", result.probes)):
+            worst = sorted(series, key=lambda pair: -pair[1])[:5]
+            print(f"  worst {name} (sent at s: ms): "
+                  + ", ".join(f"{at:.3f}: {latency * 1000:.0f}" for at, latency in worst), flush=True)
+        report.append(line)
+
+
 async def scaling_run(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
     report += ["- One liquidation as the account's working orders grow: liquidations one at a time (one client) of "
                "fresh accounts holding a 1-lot position and k working orders on ESZ6.", "",
@@ -460,7 +581,7 @@ async def run(args: argparse.Namespace) -> list[str]:
     server = Server(directory, db_name="bench.db", admin_password=ADMIN_PASSWORD)
     server.start()
     bench = Bench(server=server, clients=args.clients)
-    mode = "scaling" if args.scaling else "throughput"
+    mode = mode_of(args)
     command = " ".join(["python bench/liquidation.py", *sys.argv[1:]])
     report = [f"### Liquidation {mode}: `{command}`", "",
               f"- Machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
@@ -471,6 +592,8 @@ async def run(args: argparse.Namespace) -> list[str]:
         await set_up(bench)
         if args.scaling:
             await scaling_run(bench, args, report)
+        elif args.open_loop:
+            await open_loop_run(bench, args, report)
         else:
             await main_run(bench, args, report)
     finally:
@@ -480,6 +603,10 @@ async def run(args: argparse.Namespace) -> list[str]:
         raise RuntimeError(f"the server logged an unhandled error:\n{server.log()[-3000:]}")
     shutil.rmtree(directory, ignore_errors=True)
     return report
+
+
+def mode_of(args: argparse.Namespace) -> str:
+    return "scaling" if args.scaling else "open loop" if args.open_loop else "throughput"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -493,6 +620,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
     parser.add_argument("--scaling", action="store_true", help="measure growth with working orders and accounts")
     parser.add_argument("--big", action="store_true", help="with --scaling, also 100k accounts")
+    parser.add_argument("--open-loop", type=float, nargs="+", metavar="RATE",
+                        help="offer liquidations at each fixed RATE per second (open loop) instead")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per open-loop rate (default 10)")
+    parser.add_argument("--connections", type=int, default=256,
+                        help="open loop: connections the requests take turns on (default 256)")
     parser.add_argument("--results", type=Path, help="write the section into this Markdown file (e.g. RESULTS.md)")
     return parser.parse_args(argv)
 
@@ -507,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     report = runner(run(args))
     print("\n".join(report))
     if args.results is not None:
-        write_results(args.results, "scaling" if args.scaling else "throughput", report)
+        write_results(args.results, mode_of(args), report)
         print(f"written to {args.results}")
     return 0
 

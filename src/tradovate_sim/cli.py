@@ -66,6 +66,16 @@ def graceful_server() -> type:
     return Graceful
 
 
+def http_protocol() -> type[asyncio.Protocol] | str:
+    """Our uvicorn HTTP protocol (each response in one write; see server/protocol.py), or uvicorn's own when this
+    uvicorn or its httptools is missing."""
+    try:
+        from tradovate_sim.server.protocol import OneWriteHttpProtocol
+    except ImportError:  # pragma: no cover - an older uvicorn
+        return "auto"
+    return OneWriteHttpProtocol
+
+
 def websocket_protocol() -> type[asyncio.Protocol] | str:
     """Our uvicorn WebSocket protocol (connections always released; see server/protocol.py), or uvicorn's own when
     this uvicorn lacks the sans-I/O implementation it extends."""
@@ -92,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         app = create_app(Runtime(settings))
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                                ws=websocket_protocol(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+                                http=http_protocol(), ws=websocket_protocol(),
+                                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
         graceful_server()(config, app).run()
     return 0
 

@@ -1,4 +1,11 @@
-"""uvicorn's WebSocket protocol (the sans-I/O `websockets` one), with two things ASGI cannot express.
+"""uvicorn's protocols, with what ASGI cannot express: a response in one write, and WebSockets always released.
+
+HTTP (`OneWriteHttpProtocol`, uvicorn's httptools protocol): uvicorn writes a response's head and its body in two
+`write` calls, so two TCP segments; a client that closes its connection right after reading the head loses the
+body. Here the head of a response with a known `content-length` is held back and written together with the first
+bytes of the body, in one `write`.
+
+WebSocket (`ReleasingWebSocketProtocol`, uvicorn's sans-I/O `websockets` one):
 
 1. A connection is always released. uvicorn ends a connection with `transport.close()`, which waits for the write
    buffer to drain first: a client that stopped reading keeps it open forever (and a SIGTERM waits for it forever).
@@ -11,18 +18,75 @@
    the stream, and resets the connection after `release` seconds if the client has not read it all by then.
 """
 
+import asyncio
 import contextlib
 import socket
 import struct
+import weakref
 from asyncio import TimerHandle
 from collections.abc import Sequence
+from typing import Any
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
 from tradovate_sim.server.websocket import FINISH_EXTENSION, RELEASE_SECONDS, SHUTDOWN_RELEASE_SECONDS
 
 LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST and frees the socket at once
+
+
+class OneWriteHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol whose responses (with a `content-length`) leave in one `write`: each request's
+    cycle writes through a `ResponseWriter` instead of the connection's transport."""
+
+    def on_headers_complete(self) -> None:
+        previous = self.cycle
+        super().on_headers_complete()  # makes the request's cycle; its task starts on a later loop iteration
+        if self.cycle is not previous:  # not an upgrade to a WebSocket
+            self.cycle.transport = ResponseWriter(self.transport, self.cycle)
+
+
+class ResponseWriter(asyncio.Transport):
+    """The connection's transport as one request/response cycle sees it. The cycle writes the head when the
+    response starts, then each piece of the body: the head of a response with a `content-length` (not to a HEAD
+    request, which has no body to wait for) is held and goes out in the same `write` as the body's first bytes
+    (uvicorn writes the body even when it is empty). What is held is written before the transport closes (an
+    application that fails after starting its response); it is dropped if the client has gone.
+
+    The cycle is referenced weakly: a reference cycle per request would be garbage only the collector frees."""
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        super().__init__()
+        self.transport = transport
+        self.cycle = weakref.ref(cycle)
+        self.head: bytes | None = None
+        self.head_seen = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.head is not None:
+            data, self.head = self.head + data, None
+        elif not self.head_seen and (cycle := self.cycle()) is not None and cycle.response_started:
+            self.head_seen = True  # this is the head (a 100 Continue goes before the response starts)
+            if cycle.chunked_encoding is False and cycle.scope["method"] != "HEAD":
+                self.head = bytes(data)
+                return
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        if self.head is not None:
+            head, self.head = self.head, None
+            self.transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.transport.get_extra_info(name, default)
 
 
 class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
