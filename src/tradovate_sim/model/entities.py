@@ -83,6 +83,15 @@ class User(Wire, frozen=True):
     organization_id: OrganizationId | None = None
 
 
+class UserProperty(Wire, frozen=True):
+    """A user's value of one `Property` (Tradovate's per-user settings)."""
+
+    id: int
+    user_id: UserId
+    property_id: int
+    value: str | None = None
+
+
 class Credential(Wire, frozen=True):
     """Not a Tradovate entity: a user's argon2 password hash and role. Never served."""
 
@@ -432,6 +441,7 @@ class AutoLiqTransaction(Wire, frozen=True):
 Entity = (
     Organization
     | User
+    | UserProperty
     | Credential
     | UserSession
     | Account

@@ -39,6 +39,7 @@ from tradovate_sim.model.entities import (
     UserAccountAutoLiq,
     UserAccountPositionLimit,
     UserAccountRiskParameter,
+    UserProperty,
     UserSession,
 )
 
@@ -114,8 +115,11 @@ _ILFS = Queries.ITEM | Queries.LIST | Queries.FIND | Queries.SUGGEST
 
 # In load order: masters and owners before the kinds that go through them.
 KINDS: tuple[Kind, ...] = (
-    Kind(struct=Organization, name="organization", plural="organizations", owner=Internal(), queries=_ILFS),
+    Kind(struct=Organization, name="organization", plural="organizations", owner=OwnedByOrganization("id"),
+         queries=_ILFS),
     Kind(struct=User, name="user", plural="users", owner=OwnedByUser("id"), queries=_ILFS, synced=True),
+    Kind(struct=UserProperty, name="userProperty", plural="userProperties", owner=OwnedByUser("user_id"),
+         master="user_id", queries=_ID),
     Kind(struct=Credential, name="credential", plural="credentials", owner=Internal()),
     Kind(struct=UserSession, name="userSession", plural="userSessions", owner=Internal()),
     Kind(struct=Account, name="account", plural="accounts", owner=OwnedByAccount("id"), master="user_id",
