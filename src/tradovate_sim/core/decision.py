@@ -4,8 +4,9 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from tradovate_sim.model.entities import ENTITY_TYPES, Entity, Wire
+from tradovate_sim.model.entities import Entity, Wire
 from tradovate_sim.model.enums import EventType
+from tradovate_sim.model.kinds import ENTITY_TYPES
 
 R = TypeVar("R")
 

@@ -1,7 +1,7 @@
 """Tradovate's entities: one frozen Struct each, camelCase on the wire through `rename="camel"`.
 
 Fields follow the partner OpenAPI schemas. Optional wire fields default to None and are omitted when None;
-required ones have no default and are always sent. `ENTITY_TYPES` names every entity type this server keeps.
+required ones have no default and are always sent. `model.kinds` declares what the server does with each.
 """
 
 from datetime import UTC, datetime
@@ -98,6 +98,15 @@ class User(Wire, frozen=True):
     status: UserStatus
     professional: bool
     organization_id: OrganizationId | None = None
+
+
+class UserProperty(Wire, frozen=True):
+    """A user's value of one `Property` (Tradovate's per-user settings)."""
+
+    id: int
+    user_id: UserId
+    property_id: int
+    value: str | None = None
 
 
 class Credential(Wire, frozen=True):
@@ -452,6 +461,7 @@ class AutoLiqTransaction(Wire, frozen=True):
 Entity = (
     Organization
     | User
+    | UserProperty
     | Credential
     | UserSession
     | Account
@@ -479,35 +489,3 @@ Entity = (
     | UserAccountRiskParameter
     | AutoLiqTransaction
 )
-
-# Tradovate's entity-type name (singular camelCase, as in `props` events and URL paths) for each Struct.
-ENTITY_TYPES: dict[type[Entity], str] = {
-    Organization: "organization",
-    User: "user",
-    Credential: "credential",
-    UserSession: "userSession",
-    Account: "account",
-    TradingPermission: "tradingPermission",
-    AccountRiskStatus: "accountRiskStatus",
-    CashBalance: "cashBalance",
-    CashBalanceLog: "cashBalanceLog",
-    Currency: "currency",
-    Exchange: "exchange",
-    Product: "product",
-    ProductSession: "productSession",
-    ContractMaturity: "contractMaturity",
-    Contract: "contract",
-    Order: "order",
-    OrderVersion: "orderVersion",
-    Command: "command",
-    CommandReport: "commandReport",
-    ExecutionReport: "executionReport",
-    Fill: "fill",
-    FillFee: "fillFee",
-    Position: "position",
-    FillPair: "fillPair",
-    UserAccountAutoLiq: "userAccountAutoLiq",
-    UserAccountPositionLimit: "userAccountPositionLimit",
-    UserAccountRiskParameter: "userAccountRiskParameter",
-    AutoLiqTransaction: "autoLiqTransaction",
-}

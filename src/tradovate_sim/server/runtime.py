@@ -9,6 +9,7 @@ from typing import TextIO
 import msgspec
 
 from tradovate_sim.core.decision import Change
+from tradovate_sim.model.entities import UserSession
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.service import seed
 from tradovate_sim.service.auth import PasswordHashing
@@ -92,14 +93,14 @@ class Runtime:
         raw = self.store.get_meta(SEED_KEY)
         secret = self.store.get_meta(SECRET_KEY)
         assert raw is not None and secret is not None
-        sessions = [s for s in platform.entities("userSession")]
+        sessions = list(platform.entities(UserSession))
         changes: list[Change] = []
         for entity_type, body in msgspec.json.decode(raw, type=list[tuple[str, msgspec.Raw]]):
             entity = platform.decoders[entity_type].decode(body)
             changes.append(Change(entity_type=entity_type, event_type=EventType.Created, entity=entity))
         seeded_users = {c.entity.id for c in changes if c.entity_type == "user"}
         changes += [Change(entity_type="userSession", event_type=EventType.Created, entity=s)
-                    for s in sessions if getattr(s, "user_id", None) in seeded_users]
+                    for s in sessions if s.user_id in seeded_users]
         # one durable step: a crash leaves the old state or the seeded one, never an empty file without the secret
         await self.store.reset(platform.encoder.encode(changes), {SEED_KEY: raw, SECRET_KEY: secret})
         platform.load()

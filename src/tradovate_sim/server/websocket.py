@@ -441,7 +441,7 @@ class Hub:
         contract_id = symbol if isinstance(symbol, int) else platform.state.find(Contract, symbol)
         if contract_id is None and isinstance(symbol, str) and symbol.isdigit():
             contract_id = int(symbol)
-        if contract_id is None or platform.state.get("contract", contract_id) is None:
+        if contract_id is None or platform.state.get(Contract, contract_id) is None:
             raise not_found(f"symbol: unknown contract {symbol!r}")
         return contract_id
 

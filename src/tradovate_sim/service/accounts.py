@@ -185,11 +185,11 @@ async def create_evaluation_users(platform: Platform, caller: Caller, hashing: P
 
 def _evaluation_account(platform: Platform, caller: Caller, item: EvaluationAccount,
                         names: set[str]) -> tuple[EvaluationAccountResult, list[Change]]:
-    user = platform.state.get("user", item.user_id)
-    if not isinstance(user, User) or not can_see_user(platform, caller, user.id):
+    user = platform.state.get(User, item.user_id)
+    if user is None or not can_see_user(platform, caller, user.id):
         return EvaluationAccountResult(error_text=f"userId: unknown user {item.user_id}"), []
-    template = platform.state.get("account", item.template_account_id)
-    if not isinstance(template, Account) or not can_see_account(platform, caller, template.id):
+    template = platform.state.get(Account, item.template_account_id)
+    if template is None or not can_see_account(platform, caller, template.id):
         return EvaluationAccountResult(error_text=f"templateAccountId: unknown account {item.template_account_id}"), []
     if platform.state.find(Account, item.name) is not None or item.name.lower() in names:
         return EvaluationAccountResult(error_text=f"name: account {item.name} already exists"), []
@@ -224,13 +224,13 @@ async def create_evaluation_accounts(platform: Platform, caller: Caller,
 def snapshot(platform: Platform, account_id: AccountId) -> CashBalanceSnapshot:
     """Cash, realized and open P&L and net liquidation value of an account, marked at the last trade."""
     state = platform.state
-    cash = state.get("cashBalance", state.cash_of.get(account_id, 0))
-    if not isinstance(cash, CashBalance):
+    cash = state.get(CashBalance, state.cash_of.get(account_id, 0))
+    if cash is None:
         return CashBalanceSnapshot(error_text="No cash balance")
     open_pnl = 0.0
     for contract_id, position_id in state.positions_of.get(account_id, {}).items():
-        position = state.entities["position"][position_id]
-        if not isinstance(position, Position) or position.net_pos == 0:
+        position = state.table(Position)[position_id]
+        if position.net_pos == 0:
             continue
         instrument = platform.instrument(contract_id)
         quote = platform.market.quotes.get(contract_id)
@@ -263,9 +263,8 @@ async def change_demo_balance(platform: Platform, caller: Caller, req: ChangeDem
         raise not_found(f"account {req.account_id} not found")
     async with platform.account(req.account_id):
         state = platform.state
-        account = state.get("account", req.account_id)
-        cash = state.get("cashBalance", state.cash_of.get(req.account_id, 0))
-        assert isinstance(account, Account) and isinstance(cash, CashBalance)
+        account = state.table(Account)[req.account_id]
+        cash = state.table(CashBalance)[state.cash_of[req.account_id]]
         if account.closed:
             return CashBalanceSnapshot(error_text="Demo account is closed")
         now = platform.now()
@@ -282,8 +281,8 @@ async def change_demo_balance(platform: Platform, caller: Caller, req: ChangeDem
 async def revoke_trading_permission(platform: Platform, caller: Caller,
                                     req: RevokeTradingPermission) -> TradingPermissionResponse:
     _require_admin(caller)
-    permission = platform.state.get("tradingPermission", req.trading_permission_id)
-    if not isinstance(permission, TradingPermission) or not can_see_account(platform, caller,
+    permission = platform.state.get(TradingPermission, req.trading_permission_id)
+    if permission is None or not can_see_account(platform, caller,
                                                                              permission.account_id):
         raise not_found(f"tradingPermission {req.trading_permission_id} not found")
     revoked = msgspec.structs.replace(permission, status=TradingPermissionStatus.Revoked,

@@ -29,8 +29,7 @@ async def set_admin_auto_liq_action(platform: Platform, caller: Caller,
     if req.admin_action_reason_code is AdminActionReasonCode.Other and not req.admin_action_reason:
         return AccountRiskStatusResponse(error_text="Admin Action Reason should be specified")
     async with platform.account(req.account_id):
-        current = platform.state.get("accountRiskStatus", req.account_id)
-        assert isinstance(current, AccountRiskStatus)
+        current = platform.state.table(AccountRiskStatus)[req.account_id]
         now = platform.now()
         liquidate_only = now if req.admin_action is AdminAction.LiquidateOnlyModeImmediately else None
         status = msgspec.structs.replace(current, admin_action=req.admin_action, admin_timestamp=now,
@@ -49,8 +48,7 @@ async def liquidate_account(platform: Platform, caller: Caller, account_id: Acco
     state = platform.state
     contracts = {c for (a, c) in state.working if a == account_id}
     for contract_id, position_id in state.positions_of.get(account_id, {}).items():
-        position = state.entities["position"][position_id]
-        if isinstance(position, Position) and position.net_pos != 0:
+        if state.table(Position)[position_id].net_pos != 0:
             contracts.add(contract_id)
     errors = []
     for contract_id in sorted(contracts):

@@ -8,6 +8,7 @@ import msgspec
 
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model import requests as rq
+from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
 from tradovate_sim.service import accounts, admin, entities, orders
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.identity import Identity
@@ -43,10 +44,10 @@ def _command(name: str, request: type, run: Callable[[Services, Caller, Any], Aw
     return Endpoint(name=name, handler=handler, request=request)
 
 
-def _entity_query(entity_type: str, operation: str) -> Endpoint:
+def _entity_query(kind: Kind, operation: str) -> Endpoint:
     async def handler(services: Services, caller: Caller | None, _b: Any, query: Mapping[str, str]) -> object:
-        return entities.query(services.platform, _caller(caller), entity_type, operation, query)
-    return Endpoint(name=f"{entity_type}/{operation}", handler=handler)
+        return entities.query(services.platform, _caller(caller), kind, operation, query)
+    return Endpoint(name=f"{kind.name}/{operation}", handler=handler)
 
 
 async def _login(services: Services, _c: Caller | None, body: Any, _q: Mapping[str, str]) -> object:
@@ -89,8 +90,8 @@ def build() -> dict[str, Endpoint]:
         _command("accountRiskStatus/setAdminAutoLiqAction", rq.SetAdminAutoLiqAction,
                  lambda s, c, b: admin.set_admin_auto_liq_action(s.platform, c, b)),
     ]
-    for entity_type, letters in entities.OPERATIONS.items():
-        for operation, letter in entities.OPERATION_LETTER.items():
-            if letter in letters:
-                table.append(_entity_query(entity_type, operation))
+    for kind in KINDS:
+        for operation, queries in QUERY_OF_OPERATION.items():
+            if queries in kind.queries:
+                table.append(_entity_query(kind, operation))
     return {endpoint.name.lower(): endpoint for endpoint in table}

@@ -5,42 +5,11 @@ from collections.abc import Iterable, Mapping
 
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Entity
+from tradovate_sim.model.kinds import Kind
 from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.state import MASTERS
 from tradovate_sim.service.visibility import can_see
 
-# Operations each entity type offers (Tradovate's partner API): I item+items, L list, F find, S suggest, D deps+ldeps.
-OPERATIONS: dict[str, str] = {
-    "user": "ILFS",
-    "account": "ILFSD",
-    "accountRiskStatus": "ILD",
-    "cashBalance": "ILD",
-    "cashBalanceLog": "ID",
-    "tradingPermission": "ILD",
-    "exchange": "ILFS",
-    "product": "ILFSD",
-    "productSession": "ID",
-    "contractMaturity": "ID",
-    "contract": "IFSD",
-    "currency": "ILFS",
-    "order": "ILD",
-    "orderVersion": "ILD",
-    "command": "ILD",
-    "commandReport": "ILD",
-    "executionReport": "ILD",
-    "fill": "ILD",
-    "fillFee": "ILD",
-    "fillPair": "ILD",
-    "position": "ILFD",
-    "userAccountAutoLiq": "ILD",
-    "userAccountPositionLimit": "ID",
-    "userAccountRiskParameter": "ID",
-    "autoLiqTransaction": "ILD",
-    "organization": "ILFS",
-}
-
-OPERATION_LETTER = {"item": "I", "items": "I", "list": "L", "find": "F", "suggest": "S", "deps": "D", "ldeps": "D"}
 MAX_IDS = 1000
 
 
@@ -67,59 +36,60 @@ def parse_ids(query: Mapping[str, str], key: str) -> list[int]:
     return [parse_id({key: p.strip()}, key) for p in parts]
 
 
-def _visible(platform: Platform, caller: Caller, entity_type: str, entities: Iterable[Entity]) -> list[Entity]:
-    return [e for e in entities if can_see(platform, caller, entity_type, e.id)]
+def _visible(platform: Platform, caller: Caller, kind: Kind, entities: Iterable[Entity]) -> list[Entity]:
+    return [e for e in entities if can_see(platform, caller, kind, e)]
 
 
-def query(platform: Platform, caller: Caller, entity_type: str, operation: str,
+def query(platform: Platform, caller: Caller, kind: Kind, operation: str,
           params: Mapping[str, str]) -> Entity | list[Entity]:
-    """Answer `entity_type/operation?params` for `caller`."""
-    table = platform.state.entities[entity_type]
+    """Answer `<kind>/<operation>?params` for `caller`."""
+    entity_type = kind.name
+    table = platform.state.table(kind.struct)
     match operation:
         case "item":
             entity_id = parse_id(params, "id")
             entity = table.get(entity_id)
-            if entity is None or not can_see(platform, caller, entity_type, entity_id):
+            if entity is None or not can_see(platform, caller, kind, entity):
                 raise not_found(f"{entity_type} {entity_id} not found")
             return entity
         case "items":
             ids = parse_ids(params, "ids")
-            return _visible(platform, caller, entity_type, (table[i] for i in ids if i in table))
+            return _visible(platform, caller, kind, (table[i] for i in ids if i in table))
         case "list":
-            return _visible(platform, caller, entity_type, table.values())
+            return _visible(platform, caller, kind, table.values())
         case "find":
             name = params.get("name")
             if not name:
                 raise bad_request("name: query parameter is required")
-            for entity in _by_name(platform, caller, entity_type, name.lower(), exact=True):
+            for entity in _by_name(platform, caller, kind, name.lower(), exact=True):
                 return entity
             raise not_found(f"{entity_type} named {name!r} not found")
         case "suggest":
             text = params.get("t", "").lower()
             limit = parse_id(params, "l") if "l" in params else 10
-            return _by_name(platform, caller, entity_type, text, exact=False)[:limit]
+            return _by_name(platform, caller, kind, text, exact=False)[:limit]
         case "deps":
-            return _deps(platform, caller, entity_type, [parse_id(params, "masterid")])
+            return _deps(platform, caller, kind, [parse_id(params, "masterid")])
         case "ldeps":
-            return _deps(platform, caller, entity_type, parse_ids(params, "masterids"))
+            return _deps(platform, caller, kind, parse_ids(params, "masterids"))
     raise not_found(f"{entity_type}/{operation} is not an operation")
 
 
-def _by_name(platform: Platform, caller: Caller, entity_type: str, text: str, *, exact: bool) -> list[Entity]:
+def _by_name(platform: Platform, caller: Caller, kind: Kind, text: str, *, exact: bool) -> list[Entity]:
     found = []
-    for entity in platform.state.entities[entity_type].values():
+    for entity in platform.state.table(kind.struct).values():
         name = getattr(entity, "name", None)
         if not isinstance(name, str):
             continue
         if (name.lower() == text) if exact else (text in name.lower()):
             found.append(entity)
-    return sorted(_visible(platform, caller, entity_type, found), key=lambda e: e.id)
+    return sorted(_visible(platform, caller, kind, found), key=lambda e: e.id)
 
 
-def _deps(platform: Platform, caller: Caller, entity_type: str, master_ids: list[int]) -> list[Entity]:
-    if entity_type not in MASTERS:
-        raise not_found(f"{entity_type} has no master")
-    table = platform.state.entities[entity_type]
-    children = platform.state.children[entity_type]
+def _deps(platform: Platform, caller: Caller, kind: Kind, master_ids: list[int]) -> list[Entity]:
+    if kind.master is None:
+        raise not_found(f"{kind.name} has no master")
+    table = platform.state.table(kind.struct)
+    children = platform.state.children[kind.name]
     found = [table[i] for m in master_ids for i in children.get(m, {}) if i in table]
-    return _visible(platform, caller, entity_type, found)
+    return _visible(platform, caller, kind, found)

@@ -45,8 +45,7 @@ class Identity:
         self.restore()
 
     def restore(self) -> None:
-        live = sorted((s for s in self.platform.entities("userSession")
-                       if isinstance(s, UserSession) and s.end_time is None), key=lambda s: s.id)
+        live = sorted((s for s in self.platform.entities(UserSession) if s.end_time is None), key=lambda s: s.id)
         self.sessions = SessionBook.restore((s.user_id, s.id) for s in live)
 
     def caller(self, token: str | None) -> Caller:
@@ -63,10 +62,9 @@ class Identity:
                 self.verified[token] = claims
         if claims is None or claims.expires <= now or not self.sessions.is_live(claims.session_id):
             raise denied("Invalid or expired access token")
-        user = self.platform.state.get("user", claims.user_id)
-        credential = self.platform.state.get("credential", claims.user_id)
-        if not isinstance(user, User) or not isinstance(credential, Credential) or user.status is not \
-                UserStatus.Active:
+        user = self.platform.state.get(User, claims.user_id)
+        credential = self.platform.state.get(Credential, claims.user_id)
+        if user is None or credential is None or user.status is not UserStatus.Active:
             raise denied("Invalid or expired access token")
         return Caller(user_id=user.id, organization_id=user.organization_id or OrganizationId(0),
                       organization_admin=credential.organization_admin, session_id=claims.session_id)
@@ -92,9 +90,9 @@ class Identity:
         """Open a session (ending the oldest beyond two) or answer HTTP 200 with `errorText`."""
         platform = self.platform
         user_id = platform.state.find(User, req.name)
-        user = platform.state.get("user", user_id or 0)
-        credential = platform.state.get("credential", user_id or 0)
-        if not isinstance(user, User) or not isinstance(credential, Credential):
+        user = platform.state.get(User, user_id or 0)
+        credential = platform.state.get(Credential, user_id or 0)
+        if user is None or credential is None:
             await asyncio.to_thread(self.hashing.verify, self.dummy_hash, req.password)
             return AccessTokenResponse(error_text=BAD_CREDENTIALS)
         if not await asyncio.to_thread(self.hashing.verify, credential.password_hash, req.password):
@@ -107,22 +105,21 @@ class Identity:
         ended = self.sessions.open(user.id, session.id)
         changes = [created(session)]
         for old in ended:
-            previous = platform.state.get("userSession", old)
-            if isinstance(previous, UserSession):
+            previous = platform.state.get(UserSession, old)
+            if previous is not None:
                 changes.append(updated(msgspec.structs.replace(previous, end_time=now)))
         await platform.commit(changes)
         return self._tokens(user, session.id, now)
 
     async def renew(self, caller: Caller) -> AccessTokenResponse:
-        user = self.platform.state.get("user", caller.user_id)
-        assert isinstance(user, User) and caller.session_id is not None
+        user = self.platform.state.table(User)[caller.user_id]
+        assert caller.session_id is not None
         return self._tokens(user, caller.session_id, self.wall.now())
 
     def me(self, caller: Caller) -> OAuthMeResponse:
-        user = self.platform.state.get("user", caller.user_id)
-        assert isinstance(user, User)
-        organization = self.platform.state.get("organization", user.organization_id or 0)
+        user = self.platform.state.table(User)[caller.user_id]
+        organization = self.platform.state.get(Organization, user.organization_id or 0)
         return OAuthMeResponse(
             user_id=user.id, name=user.name, full_name=user.name, email=user.email, email_verified=True,
-            is_trial=False, organization_name=organization.name if isinstance(organization, Organization) else None,
+            is_trial=False, organization_name=organization.name if organization is not None else None,
         )

@@ -41,8 +41,8 @@ def resolve_account(platform: Platform, caller: Caller, req: PlaceOrder) -> Acco
         return Violations(violations=[Violation(constraint="accountId", value="",
                                                 description="accountId or accountSpec should be specified")])
     account_id = req.account_id or state.find(Account, req.account_spec or "")
-    account = state.get("account", account_id or 0)
-    if not isinstance(account, Account) or not can_see_account(platform, caller, account.id):
+    account = state.get(Account, account_id or 0)
+    if account is None or not can_see_account(platform, caller, account.id):
         return None
     if req.account_id is not None and req.account_spec and account.name.lower() != req.account_spec.lower():
         return None
@@ -54,8 +54,7 @@ def resolve_contract(platform: Platform, symbol: str | ContractId) -> Contract |
     contract_id = symbol if isinstance(symbol, int) else state.find(Contract, symbol)
     if contract_id is None and isinstance(symbol, str) and symbol.isdigit():
         contract_id = int(symbol)
-    contract = state.get("contract", contract_id or 0)
-    return contract if isinstance(contract, Contract) else None
+    return state.get(Contract, contract_id or 0)
 
 
 async def decide(platform: Platform, caller: Caller, account_id: AccountId, contract_id: ContractId,
@@ -104,8 +103,8 @@ async def place_oso(platform: Platform, caller: Caller, req: PlaceOSO) -> PlaceO
 
 
 def _order_of(platform: Platform, caller: Caller, order_id: OrderId) -> Order | None:
-    order = platform.state.get("order", order_id)
-    if not isinstance(order, Order) or not can_see_account(platform, caller, order.account_id):
+    order = platform.state.get(Order, order_id)
+    if order is None or not can_see_account(platform, caller, order.account_id):
         return None
     return order
 
@@ -133,7 +132,7 @@ async def liquidate_position(platform: Platform, caller: Caller, req: LiquidateP
     """Cancel every working order of the account on the contract, then close the position (see core)."""
     if not can_see_account(platform, caller, req.account_id):
         return PlaceOrderResult(failure_reason=FailureReason.Unauthorized, failure_text=_UNAUTHORIZED)
-    if not isinstance(platform.state.get("contract", req.contract_id), Contract):
+    if platform.state.get(Contract, req.contract_id) is None:
         return PlaceOrderResult(failure_reason=FailureReason.InvalidContract,
                                 failure_text=f"Unknown contract id {req.contract_id}")
     result = await decide(
@@ -149,8 +148,8 @@ async def liquidate_positions(platform: Platform, caller: Caller, req: Liquidate
     errors: list[str] = []
 
     async def one(position_id: PositionId) -> None:
-        position = platform.state.get("position", position_id)
-        if not isinstance(position, Position) or not can_see_account(platform, caller, position.account_id):
+        position = platform.state.get(Position, position_id)
+        if position is None or not can_see_account(platform, caller, position.account_id):
             errors.append(f"position {position_id}: Unauthorized: unknown position")
             return
         result = await liquidate_position(platform, caller, LiquidatePosition(

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from typing import TypeVar, overload
 
 import msgspec
 
@@ -23,7 +24,6 @@ from tradovate_sim.core.view import (
     WorkingOrder,
 )
 from tradovate_sim.model.entities import (
-    ENTITY_TYPES,
     Account,
     AccountRiskStatus,
     CashBalance,
@@ -41,6 +41,7 @@ from tradovate_sim.model.entities import (
 )
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.ids import AccountId, ContractId, ProductId
+from tradovate_sim.model.kinds import KINDS
 from tradovate_sim.service.clock import Clock
 from tradovate_sim.service.ports import Publisher, Store
 from tradovate_sim.service.state import State
@@ -48,7 +49,8 @@ from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import ProductSpec
 from tradovate_sim.venue.market import Market
 
-CLASSES: dict[str, type[Entity]] = {name: cls for cls, name in ENTITY_TYPES.items()}
+CLASSES: dict[str, type[Entity]] = {kind.name: kind.struct for kind in KINDS}
+E = TypeVar("E", bound=Entity)
 
 
 class StateIds:
@@ -123,8 +125,7 @@ class Platform:
                 continue
             entity = decoder.decode(body)
             self.state.apply(Change(entity_type=entity_type, event_type=EventType.Created, entity=entity))
-        for product in self.state.entities["product"].values():
-            assert isinstance(product, Product)
+        for product in self.state.table(Product).values():
             spec = self.catalogue.get(product.name)
             if spec is not None:
                 self.spec_of_product[product.id] = spec
@@ -196,13 +197,11 @@ class Platform:
         """The contract's reference data, or None for an unknown id. Takes any `int`: quotes and market-data
         requests (venue, WebSocket) carry contract ids that are not typed `ContractId`."""
         state = self.state
-        contract = state.get("contract", contract_id)
-        if not isinstance(contract, Contract):
+        contract = state.get(Contract, contract_id)
+        if contract is None:
             return None
-        maturity = state.get("contractMaturity", contract.contract_maturity_id)
-        assert isinstance(maturity, ContractMaturity)
-        product = state.get("product", maturity.product_id)
-        assert isinstance(product, Product)
+        maturity = state.table(ContractMaturity)[contract.contract_maturity_id]
+        product = state.table(Product)[maturity.product_id]
         spec = self.spec_of_product.get(product.id)
         fees = Fees(commission=spec.commission, exchange_fee=spec.exchange_fee, clearing_fee=spec.clearing_fee,
                     nfa_fee=spec.nfa_fee) if spec else Fees()
@@ -211,43 +210,41 @@ class Platform:
 
     def account_state(self, caller: Caller, account_id: AccountId) -> AccountState | None:
         state = self.state
-        account = state.get("account", account_id)
-        if not isinstance(account, Account):
+        account = state.get(Account, account_id)
+        if account is None:
             return None
-        risk = state.get("accountRiskStatus", account_id)
-        cash = state.get("cashBalance", state.cash_of.get(account_id, 0))
-        auto_liq = state.get("userAccountAutoLiq", account_id)
-        limits = [state.entities["userAccountPositionLimit"][i] for i in state.limits_of.get(account_id, {})]
-        params = [state.entities["userAccountRiskParameter"][p] for lim in limits for p in
-                  state.params_of.get(lim.id, {})]
-        positions = [state.entities["position"][pid] for pid in state.positions_of.get(account_id, {}).values()]
-        assert isinstance(risk, AccountRiskStatus) and isinstance(cash, CashBalance)
+        limits = state.table(UserAccountPositionLimit)
+        params = state.table(UserAccountRiskParameter)
+        positions = state.table(Position)
         return AccountState(
-            account=account, risk_status=risk, cash_balance=cash,
-            auto_liq=auto_liq if isinstance(auto_liq, UserAccountAutoLiq) else None,
-            position_limits=tuple(x for x in limits if isinstance(x, UserAccountPositionLimit)),
-            risk_parameters=tuple(x for x in params if isinstance(x, UserAccountRiskParameter)),
-            positions=tuple(x for x in positions if isinstance(x, Position)),
+            account=account, risk_status=state.table(AccountRiskStatus)[account_id],
+            cash_balance=state.table(CashBalance)[state.cash_of[account_id]],
+            auto_liq=state.get(UserAccountAutoLiq, account_id),
+            position_limits=tuple(limits[i] for i in state.limits_of.get(account_id, {})),
+            risk_parameters=tuple(params[p] for i in state.limits_of.get(account_id, {})
+                                  for p in state.params_of.get(i, {})),
+            positions=tuple(positions[pid] for pid in state.positions_of.get(account_id, {}).values()),
             can_trade=(caller.user_id, account_id) in state.permissions,
         )
 
     def book(self, account_id: AccountId, contract_id: ContractId) -> Book:
         state = self.state
-        position = state.get("position", state.positions.get((account_id, contract_id), 0))
-        fills = [state.entities["fill"][i] for i in state.open_fills.get((account_id, contract_id), {})]
+        fills = state.table(Fill)
+        orders = state.table(Order)
+        versions = state.table(OrderVersion)
         working: list[WorkingOrder] = []
         for order_id in state.working.get((account_id, contract_id), {}):
-            order = state.entities["order"][order_id]
-            version = state.entities["orderVersion"][state.latest_version[order_id]]
-            assert isinstance(order, Order) and isinstance(version, OrderVersion)
-            done = [state.entities["fill"][f] for f in state.fills_of_order.get(order_id, ())]
-            cum_qty = sum(f.qty for f in done if isinstance(f, Fill))
-            cum_value = sum(f.qty * f.price for f in done if isinstance(f, Fill))
+            order = orders[order_id]
+            version = versions[state.latest_version[order_id]]
+            done = [fills[f] for f in state.fills_of_order.get(order_id, ())]
+            cum_qty = sum(f.qty for f in done)
+            cum_value = sum(f.qty * f.price for f in done)
             working.append(WorkingOrder(order=order, version=version, command_id=state.new_command_of[order_id],
                                         cum_qty=cum_qty, cum_value=cum_value))
         return Book(
-            position=position if isinstance(position, Position) else None,
-            open_fills=tuple(sorted((f for f in fills if isinstance(f, Fill)), key=lambda f: f.id)),
+            position=state.get(Position, state.positions.get((account_id, contract_id), 0)),
+            open_fills=tuple(sorted((fills[i] for i in state.open_fills.get((account_id, contract_id), {})),
+                                    key=lambda f: f.id)),
             working=tuple(working),
             closing_orders=frozenset(w.order.id for w in working if w.order.id in state.closing_orders),
         )
@@ -264,16 +261,20 @@ class Platform:
             trade_date=self.trade_date(now),
         )
 
-    def entities(self, entity_type: str) -> Iterator[Entity]:
-        return iter(self.state.entities[entity_type].values())
+    @overload
+    def entities(self, kind: type[E]) -> Iterator[E]: ...
+
+    @overload
+    def entities(self, kind: str) -> Iterator[Entity]: ...
+
+    def entities(self, kind: type | str) -> Iterator[Entity]:
+        """Every entity of one kind (a Struct, typed; or Tradovate's name for it)."""
+        table = self.state.entities[kind] if isinstance(kind, str) else self.state.tables[kind]
+        return iter(table.values())
 
 
-# Masters load before their details so that owning-account indexes resolve.
-_ORDER = {name: i for i, name in enumerate([
-    "organization", "user", "credential", "userSession", "account", "tradingPermission", "accountRiskStatus",
-    "cashBalance", "currency", "exchange", "product", "productSession", "contractMaturity", "contract", "order",
-    "orderVersion", "command", "commandReport", "executionReport", "position", "fill", "fillFee", "fillPair",
-])}
+# The kinds' order: masters load before their details so that owning-account indexes resolve.
+_ORDER = {kind.name: i for i, kind in enumerate(KINDS)}
 
 
 def _load_order(row: tuple[str, int, bytes]) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from tradovate_sim.model.entities import (
     Product,
     ProductSession,
     TradeTime,
+    User,
 )
 from tradovate_sim.model.enums import PriceFormatType, ProductStatus, ProductType
 from tradovate_sim.model.ids import ContractId, ContractMaturityId, ExchangeId, OrganizationId, ProductId
@@ -35,9 +36,9 @@ def reference_changes(platform: Platform) -> list[Change]:
     """Exchanges, products and product sessions of the catalogue not yet in the state."""
     state = platform.state
     changes: list[Change] = []
-    if state.get("currency", 1) is None:
+    if state.get(Currency, 1) is None:
         changes.append(created(Currency(id=1, name="USD", symbol="$")))
-    exchanges = {e.name: e.id for e in platform.entities("exchange") if isinstance(e, Exchange)}
+    exchanges = {e.name: e.id for e in platform.entities(Exchange)}
     for spec in platform.catalogue.values():
         if spec.exchange not in exchanges:
             exchange = Exchange(id=ExchangeId(platform.ids.next("exchange")), name=spec.exchange)
@@ -66,8 +67,7 @@ def contract_changes(platform: Platform, now: datetime) -> list[Change]:
     state = platform.state
     changes: list[Change] = []
     today = platform.trade_date(now)
-    for product in list(platform.entities("product")):
-        assert isinstance(product, Product)
+    for product in list(platform.entities(Product)):
         spec = platform.spec_of_product.get(product.id)
         if spec is None:
             continue
@@ -84,12 +84,10 @@ def contract_changes(platform: Platform, now: datetime) -> list[Change]:
             contract = Contract(id=ContractId(platform.ids.next("contract")), name=maturity.contract_name,
                                 contract_maturity_id=record.id, timestamp=now)
             changes += [created(record), created(contract)]
-        for old in list(platform.entities("contractMaturity")):
-            assert isinstance(old, ContractMaturity)
+        for old in list(platform.entities(ContractMaturity)):
             if old.product_id != product.id:
                 continue
-            current = next((c for c in platform.entities("contract") if isinstance(c, Contract)
-                            and c.contract_maturity_id == old.id), None)
+            current = next((c for c in platform.entities(Contract) if c.contract_maturity_id == old.id), None)
             is_front = current is not None and current.name == front
             if old.is_front != is_front:
                 changes.append(updated(msgspec.structs.replace(old, is_front=is_front)))
@@ -98,8 +96,7 @@ def contract_changes(platform: Platform, now: datetime) -> list[Change]:
 
 def quote_contracts(platform: Platform, now: datetime) -> None:
     """Give every listed contract without a quote one around its product's reference price."""
-    for contract in platform.entities("contract"):
-        assert isinstance(contract, Contract)
+    for contract in platform.entities(Contract):
         instrument = platform.instrument(contract.id)
         spec = platform.spec_of_product.get(instrument.product.id) if instrument else None
         if instrument is None or spec is None:
@@ -131,5 +128,5 @@ def organization_changes(platform: Platform, hashing: PasswordHashing, *, admin_
 
 
 def is_empty(platform: Platform) -> bool:
-    return not platform.state.entities["user"]
+    return not platform.state.table(User)
 

@@ -4,86 +4,41 @@ The store is the durable copy; this is what requests read. Changes reach it only
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, cast, overload
 
 from tradovate_sim.core.blotter import DONE
 from tradovate_sim.core.decision import Change
 from tradovate_sim.model.entities import (
     Account,
-    AccountRiskStatus,
     AutoLiqTransaction,
     CashBalance,
-    CashBalanceLog,
     Command,
-    CommandReport,
     Contract,
     Entity,
-    ExecutionReport,
     Fill,
-    FillFee,
-    FillPair,
     Order,
     OrderVersion,
     Position,
     Product,
     TradingPermission,
     User,
-    UserAccountAutoLiq,
     UserAccountPositionLimit,
     UserAccountRiskParameter,
 )
 from tradovate_sim.model.enums import EventType, TradingPermissionStatus
 from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, OrderId, PositionId, UserId
+from tradovate_sim.model.kinds import ENTITY_TYPES, KINDS, OwnedByAccount
 
-# The master of each entity type for `deps`/`ldeps`: the attribute holding the master's id.
-MASTERS: dict[str, str] = {
-    "account": "user_id",
-    "tradingPermission": "user_id",
-    "cashBalance": "account_id",
-    "cashBalanceLog": "account_id",
-    "accountRiskStatus": "id",
-    "userAccountAutoLiq": "id",
-    "userAccountPositionLimit": "account_id",
-    "order": "account_id",
-    "position": "account_id",
-    "autoLiqTransaction": "account_id",
-    "userAccountRiskParameter": "user_account_position_limit_id",
-    "command": "order_id",
-    "fill": "order_id",
-    "orderVersion": "order_id",
-    "commandReport": "command_id",
-    "executionReport": "command_id",
-    "fillFee": "id",
-    "fillPair": "position_id",
-    "contract": "contract_maturity_id",
-    "contractMaturity": "product_id",
-    "productSession": "id",
-    "product": "exchange_id",
+# Derived from the kinds: the attribute holding each kind's master (deps/ldeps), and how to find its account: the
+# attribute holding the account's id and, when that is the id of a master, that master's kind.
+_MASTERS: dict[str, str] = {kind.name: kind.master for kind in KINDS if kind.master is not None}
+_ACCOUNT_RULES: dict[str, tuple[str, str | None]] = {
+    kind.name: (kind.owner.attribute, None if kind.owner.via is None else ENTITY_TYPES[kind.owner.via])
+    for kind in KINDS if isinstance(kind.owner, OwnedByAccount)
 }
 
-# How to find an entity's account: (attribute, None) holds the account id; (attribute, type) names a master of
-# that type whose account is already known.
-OWNERS: dict[type, tuple[str, str | None]] = {
-    Account: ("id", None),
-    AccountRiskStatus: ("id", None),
-    UserAccountAutoLiq: ("id", None),
-    Order: ("account_id", None),
-    Position: ("account_id", None),
-    CashBalance: ("account_id", None),
-    CashBalanceLog: ("account_id", None),
-    ExecutionReport: ("account_id", None),
-    TradingPermission: ("account_id", None),
-    UserAccountPositionLimit: ("account_id", None),
-    AutoLiqTransaction: ("account_id", None),
-    OrderVersion: ("order_id", "order"),
-    Command: ("order_id", "order"),
-    Fill: ("order_id", "order"),
-    CommandReport: ("command_id", "command"),
-    FillFee: ("id", "fill"),
-    FillPair: ("position_id", "position"),
-    UserAccountRiskParameter: ("user_account_position_limit_id", "userAccountPositionLimit"),
-}
+E = TypeVar("E", bound=Entity)
 
 ACTIVE_PERMISSIONS = frozenset({TradingPermissionStatus.Accepted, TradingPermissionStatus.Approved})
 
@@ -92,7 +47,11 @@ class State:
     """Entities by type and id, plus indexes by master, account, contract and name."""
 
     def __init__(self) -> None:
+        # Every kind's table, by Tradovate's name and by Struct (the same dicts).
         self.entities: dict[str, dict[int, Entity]] = defaultdict(dict)
+        self.tables: dict[type, dict[int, Entity]] = {}  # keyed by the Struct
+        for kind in KINDS:
+            self.tables[kind.struct] = self.entities[kind.name]
         # Nested by type, then id (no tuple keys: fewer objects for the garbage collector to scan).
         self.children: dict[str, defaultdict[int, dict[int, None]]] = defaultdict(lambda: defaultdict(dict))
         self.account_of: dict[str, dict[int, AccountId]] = defaultdict(dict)  # type -> id -> owning account
@@ -117,8 +76,19 @@ class State:
         """The account an entity belongs to, if it belongs to one."""
         return self.account_of[entity_type].get(entity_id)
 
-    def get(self, entity_type: str, entity_id: int) -> Entity | None:
-        return self.entities[entity_type].get(entity_id)
+    @overload
+    def get(self, kind: type[E], entity_id: int) -> E | None: ...
+
+    @overload
+    def get(self, kind: str, entity_id: int) -> Entity | None: ...
+
+    def get(self, kind: type | str, entity_id: int) -> Entity | None:
+        """The entity of that kind (a Struct, typed; or Tradovate's name for it) and id, if there is one."""
+        return (self.entities[kind] if isinstance(kind, str) else self.tables[kind]).get(entity_id)
+
+    def table(self, kind: type[E]) -> Mapping[int, E]:
+        """Every entity of one kind, by id."""
+        return cast(Mapping[int, E], self.tables[kind])
 
     def load(self, changes: Iterable[Change]) -> None:
         for change in changes:
@@ -131,15 +101,15 @@ class State:
         self.max_ids[kind] = max(self.max_ids[kind], entity_id)
         if change.event_type is EventType.Deleted:
             table.pop(entity_id, None)
-            master = MASTERS.get(kind)
+            master = _MASTERS.get(kind)
             if master is not None:
                 self.children[kind][getattr(entity, master)].pop(entity_id, None)
             return
         if entity_id not in table:  # masters and owners never change over an entity's life
-            master = MASTERS.get(kind)
+            master = _MASTERS.get(kind)
             if master is not None:
                 self.children[kind][getattr(entity, master)][entity_id] = None
-            rule = OWNERS.get(type(entity))
+            rule = _ACCOUNT_RULES.get(kind)
             if rule is not None:
                 value = getattr(entity, rule[0])  # the account's id, or the id of a master of type rule[1]
                 account_id: AccountId | None = value if rule[1] is None else self.account_of[rule[1]].get(value)

@@ -7,24 +7,29 @@ import msgspec
 
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller
-from tradovate_sim.model.entities import Account, Contract, ContractMaturity, Entity, Order, Position, Product
+from tradovate_sim.model.entities import (
+    Account,
+    Contract,
+    ContractMaturity,
+    Currency,
+    Entity,
+    Exchange,
+    Order,
+    Position,
+    Product,
+    User,
+)
 from tradovate_sim.model.ids import AccountId, UserId
+from tradovate_sim.model.kinds import KIND_NAMED, KINDS
 from tradovate_sim.service.errors import bad_request
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import REFERENCE, can_see_account, organization_of_account
 
-ACCOUNT_TYPES = (
-    "account", "accountRiskStatus", "userAccountAutoLiq", "cashBalance", "cashBalanceLog", "position", "fillPair",
-    "order", "command", "commandReport", "executionReport", "orderVersion", "fill", "fillFee", "tradingPermission",
-    "userAccountPositionLimit", "userAccountRiskParameter", "autoLiqTransaction",
-)
-DEFAULT_TYPES = (*ACCOUNT_TYPES, "user", "contract", "contractMaturity", "product", "exchange", "currency")
-IRREGULAR_PLURALS = {"accountRiskStatus": "accountRiskStatuses", "currency": "currencies",
-                     "contractMaturity": "contractMaturities"}
+DEFAULT_TYPES = tuple(kind.name for kind in KINDS if kind.synced)
 
 
 def plural(entity_type: str) -> str:
-    return IRREGULAR_PLURALS.get(entity_type, entity_type + "s")
+    return KIND_NAMED[entity_type].plural
 
 
 class ShardingExpression(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -65,9 +70,7 @@ class Subscription:
             a.user_id for a in self._candidates() if a.id in self.accounts}
 
     def _candidates(self) -> Iterable[Account]:
-        for account in self.platform.entities("account"):
-            if isinstance(account, Account):
-                yield account
+        return self.platform.entities(Account)
 
     def follows_account(self, account: Account) -> bool:
         if not can_see_account(self.platform, self.caller, account.id):
@@ -98,7 +101,7 @@ class Subscription:
                         rows.append(entity)
             rows.sort(key=lambda e: e.id)
         if "user" in self.types:
-            out["users"] = [u for u in (state.get("user", i) for i in sorted(self.users)) if u is not None]
+            out["users"] = [u for u in (state.get(User, i) for i in sorted(self.users)) if u is not None]
         self._reference(out)
         return out
 
@@ -107,19 +110,19 @@ class Subscription:
         state = self.platform.state
         contract_ids = {e.contract_id for e in (*out.get("orders", []), *out.get("positions", []))
                         if isinstance(e, Order | Position)}
-        contracts = [c for c in (state.get("contract", i) for i in sorted(contract_ids)) if isinstance(c, Contract)]
-        maturities = [m for m in (state.get("contractMaturity", c.contract_maturity_id) for c in contracts)
-                      if isinstance(m, ContractMaturity)]
-        products = [p for p in (state.get("product", i) for i in sorted({m.product_id for m in maturities}))
-                    if isinstance(p, Product)]
-        exchanges = [e for e in (state.get("exchange", i) for i in sorted({p.exchange_id for p in products}))
+        contracts = [c for c in (state.get(Contract, i) for i in sorted(contract_ids)) if c is not None]
+        maturities = [m for m in (state.get(ContractMaturity, c.contract_maturity_id) for c in contracts)
+                      if m is not None]
+        products = [p for p in (state.get(Product, i) for i in sorted({m.product_id for m in maturities}))
+                    if p is not None]
+        exchanges = [e for e in (state.get(Exchange, i) for i in sorted({p.exchange_id for p in products}))
                      if e is not None]
-        for kind, rows in (("contract", contracts), ("contractMaturity", maturities), ("product", products),
-                           ("exchange", exchanges)):
+        rows: Sequence[Sequence[Entity]] = (contracts, maturities, products, exchanges)
+        for kind, found in zip(("contract", "contractMaturity", "product", "exchange"), rows, strict=True):
             if kind in self.types:
-                out[plural(kind)] = list(rows)
+                out[plural(kind)] = list(found)
         if "currency" in self.types:
-            out["currencies"] = list(self.platform.entities("currency"))
+            out["currencies"] = list(self.platform.entities(Currency))
 
     def admits(self, change: Change) -> bool:
         """Whether a committed change goes to this socket."""
@@ -139,8 +142,8 @@ class Subscription:
         account_id = self.platform.state.owner(kind, change.entity.id)
         if account_id is not None and account_id not in self.accounts and self.wanted_accounts is None and \
                 organization_of_account(self.platform, account_id) is not None:
-            owner = self.platform.state.get("account", account_id)
-            if isinstance(owner, Account) and self.follows_account(owner):
+            owner = self.platform.state.get(Account, account_id)
+            if owner is not None and self.follows_account(owner):
                 self.accounts.add(account_id)
         return account_id in self.accounts
 

@@ -1,20 +1,30 @@
 """Who may see what: a trader sees the accounts they hold a trading permission for and what hangs off them;
-an organization admin sees everything of their organization; reference data is visible to all."""
+an organization admin sees everything of their organization; reference data is visible to all. Each kind's owner
+rule (`model.kinds`) says which of these applies."""
 
 from tradovate_sim.core.view import Caller
-from tradovate_sim.model.entities import Account, User
+from tradovate_sim.model.entities import Account, Entity, User
 from tradovate_sim.model.ids import AccountId, OrganizationId, UserId
+from tradovate_sim.model.kinds import (
+    KINDS,
+    Internal,
+    Kind,
+    OwnedByAccount,
+    OwnedByOrganization,
+    OwnedByUser,
+    Reference,
+)
 from tradovate_sim.service.platform import Platform
 
-REFERENCE = frozenset({"exchange", "product", "productSession", "contractMaturity", "contract", "currency"})
+REFERENCE = frozenset(kind.name for kind in KINDS if isinstance(kind.owner, Reference))
 
 
 def organization_of_account(platform: Platform, account_id: AccountId) -> OrganizationId | None:
-    account = platform.state.get("account", account_id)
-    if not isinstance(account, Account):
+    account = platform.state.get(Account, account_id)
+    if account is None:
         return None
-    owner = platform.state.get("user", account.user_id)
-    return owner.organization_id if isinstance(owner, User) else None
+    owner = platform.state.get(User, account.user_id)
+    return owner.organization_id if owner is not None else None
 
 
 def can_see_account(platform: Platform, caller: Caller, account_id: AccountId) -> bool:
@@ -26,16 +36,20 @@ def can_see_account(platform: Platform, caller: Caller, account_id: AccountId) -
 def can_see_user(platform: Platform, caller: Caller, user_id: UserId) -> bool:
     if user_id == caller.user_id:
         return True
-    user = platform.state.get("user", user_id)
-    return caller.organization_admin and isinstance(user, User) and user.organization_id == caller.organization_id
+    user = platform.state.get(User, user_id)
+    return caller.organization_admin and user is not None and user.organization_id == caller.organization_id
 
 
-def can_see(platform: Platform, caller: Caller, entity_type: str, entity_id: int) -> bool:
-    if entity_type in REFERENCE:
-        return True
-    if entity_type == "user":
-        return can_see_user(platform, caller, UserId(entity_id))
-    if entity_type in ("credential", "userSession"):
-        return False
-    account_id = platform.state.owner(entity_type, entity_id)
-    return account_id is not None and can_see_account(platform, caller, account_id)
+def can_see(platform: Platform, caller: Caller, kind: Kind, entity: Entity) -> bool:
+    match kind.owner:
+        case Reference():
+            return True
+        case Internal():
+            return False
+        case OwnedByUser(attribute=attribute):
+            return can_see_user(platform, caller, getattr(entity, attribute))
+        case OwnedByOrganization(attribute=attribute):
+            return bool(getattr(entity, attribute) == caller.organization_id)
+        case OwnedByAccount():
+            account_id = platform.state.owner(kind.name, entity.id)
+            return account_id is not None and can_see_account(platform, caller, account_id)
