@@ -118,6 +118,7 @@ class Connection:
         self.finished = True
         if self.deadline is not None:
             self.deadline.cancel()
+            self.deadline = None
         if self.sender_task is not None:
             self.sender_task.cancel()  # it may be stuck writing to a client that does not read
         self.frames.clear()
@@ -133,6 +134,12 @@ class Connection:
         self.finished = True
         if self.deadline is not None:
             self.deadline.cancel()
+
+    def sender_done(self, task: "asyncio.Task[None]") -> None:
+        """Log a sender that failed other than by the client going away; forget the task, whose exception's traceback
+        holds this connection (a cycle that would keep every closed connection alive until a full collection)."""
+        self.sender_task = None
+        report_failure(task)
 
     async def sender(self) -> None:
         """Send frames in order; market data coalesced to the latest quote per contract; then the goodbye."""
@@ -301,7 +308,7 @@ class Hub:
                 connection.close(1011 if sender.done() else 1001, "Closed")
                 connection.force()
             sender.cancel()
-            sender.add_done_callback(report_failure)
+            sender.add_done_callback(connection.sender_done)
 
     async def watch(self, connection: Connection) -> None:
         """Server heartbeats; close sockets that never authorize or go silent."""
