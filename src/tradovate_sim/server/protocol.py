@@ -39,7 +39,7 @@ class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
         # (bound methods), so the two keep each other (and the request's buffers) alive until a full collection.
         # Nothing uses that parser after the upgrade: cut the cycle so refcounting frees them.
         if upgraded_from is not self and getattr(upgraded_from, "parser", None) is not None:
-            upgraded_from.parser = None
+            upgraded_from.parser = None  # type: ignore[attr-defined]
 
     async def run_asgi(self) -> None:
         extensions = self.scope.get("extensions")
