@@ -54,6 +54,7 @@ def create_app(runtime: Runtime) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         holder["services"] = await runtime.start()
+        holder["services"].identity.session_listeners.append(hub.sessions_ended)
         app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
         runtime.platform.quote_listeners.append(hub.quotes_changed)
