@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -75,6 +75,9 @@ def create_app(runtime: Runtime) -> Starlette:
                 return respond(codec, await handle(request))
             except ApiError as error:
                 return error_response(codec, error)
+            except ClientDisconnect:  # left in the middle of its body: no one to answer; one line, no traceback
+                log.warning("client disconnected during the request body of %s %s", request.method, request.url.path)
+                return respond(codec, {"errorText": "body: the client disconnected"}, 400)
             except StoreError as error:  # the database cannot take writes: nothing was applied
                 log.error("store error on %s %s: %s", request.method, request.url.path, error)
                 return respond(codec, {"errorText": "Service unavailable: the database cannot take writes"}, 503)

@@ -82,6 +82,8 @@ async def match_contract(platform: Platform, contract_id: ContractId) -> None:
 def _ticks(value: float | None, tick_size: float, field: str) -> int | None:
     if value is None:
         return None
+    if not -1e9 < value < 1e9:  # before the conversion, which overflows on the largest floats
+        raise bad_request(f"{field}: must be between -1e9 and 1e9")
     ticks = to_ticks(value, tick_size)
     if ticks is None:
         raise bad_request(f"{field}: {value} is not on the tick grid of {tick_size}")
@@ -111,9 +113,6 @@ async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
         raise bad_request("lastSize: a trade is between 1 and 1000000 lots")
     if req.depth_levels is not None and not 0 <= req.depth_levels <= MAX_DEPTH_LEVELS:
         raise bad_request(f"depthLevels: must be between 0 and {MAX_DEPTH_LEVELS}")
-    for field, price in (("bid", req.bid), ("ask", req.ask), ("last", req.last)):
-        if price is not None and not -1e9 < price < 1e9:
-            raise bad_request(f"{field}: must be between -1e9 and 1e9")
     previous = platform.market.quotes.get(contract_id)
     spec = platform.spec_of_product.get(instrument.product.id)
     default = spec.display_size if spec else 10
