@@ -110,5 +110,7 @@ class Runtime:
         await self.list_contracts()
 
     async def stop(self) -> None:
-        await self.loop.stop()
-        await self.store.close()
+        try:
+            await self.loop.stop()
+        finally:
+            await self.store.close()  # whatever became of the market loop
