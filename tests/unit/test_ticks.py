@@ -71,3 +71,8 @@ def test_nearest_ticks_snaps_to_the_grid_when_price_is_near_a_tick(tick_size: fl
                                                (0.1 + 0.2, 0.3)])
 def test_to_money_keeps_cents_when_amount_has_more_decimals(amount: float, money: float) -> None:
     assert to_money(amount) == money
+
+
+@pytest.mark.parametrize("price", [1e308, -1e308, float("inf"), float("nan")])
+def test_to_ticks_is_none_when_the_price_has_no_tick_count(price: float) -> None:
+    assert to_ticks(price, 0.25) is None

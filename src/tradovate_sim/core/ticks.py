@@ -1,6 +1,7 @@
 """Prices as integer ticks. Every conversion and rounding rule between wire prices and ticks lives here."""
 
 import functools
+import math
 from decimal import Decimal
 
 
@@ -12,8 +13,12 @@ def decimals_of(tick_size: float) -> int:
 
 
 def to_ticks(price: float, tick_size: float) -> int | None:
-    """The tick count of a price, or None when the price is not on the grid (beyond float noise)."""
-    ticks = round(price / tick_size)
+    """The tick count of a price, or None when the price is not on the grid (beyond float noise) or has no tick
+    count (infinite or NaN, or so large that the division overflows)."""
+    exact = price / tick_size
+    if not math.isfinite(exact):
+        return None
+    ticks = round(exact)
     if abs(ticks * tick_size - price) > tick_size * 1e-6:
         return None
     return ticks

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -54,6 +54,7 @@ def create_app(runtime: Runtime) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         holder["services"] = await runtime.start()
+        holder["services"].identity.session_listeners.append(hub.sessions_ended)
         app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
         runtime.platform.quote_listeners.append(hub.quotes_changed)
@@ -74,6 +75,9 @@ def create_app(runtime: Runtime) -> Starlette:
                 return respond(codec, await handle(request))
             except ApiError as error:
                 return error_response(codec, error)
+            except ClientDisconnect:  # left in the middle of its body: no one to answer; one line, no traceback
+                log.warning("client disconnected during the request body of %s %s", request.method, request.url.path)
+                return respond(codec, {"errorText": "body: the client disconnected"}, 400)
             except StoreError as error:  # the database cannot take writes: nothing was applied
                 log.error("store error on %s %s: %s", request.method, request.url.path, error)
                 return respond(codec, {"errorText": "Service unavailable: the database cannot take writes"}, 503)

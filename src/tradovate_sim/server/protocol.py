@@ -23,7 +23,7 @@ import contextlib
 import socket
 import struct
 import weakref
-from asyncio import TimerHandle
+from asyncio import BaseTransport, TimerHandle
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,6 +96,15 @@ class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
     release_at: float = 0.0
     eof_written = False  # by `finish`: the transport refuses any further write
 
+    def connection_made(self, transport: BaseTransport) -> None:
+        upgraded_from = transport.get_protocol()
+        super().connection_made(transport)
+        # uvicorn's HTTP protocol hands its transport over here and is dropped, but its parser holds its callbacks
+        # (bound methods), so the two keep each other (and the request's buffers) alive until a full collection.
+        # Nothing uses that parser after the upgrade: cut the cycle so refcounting frees them.
+        if upgraded_from is not self and getattr(upgraded_from, "parser", None) is not None:
+            upgraded_from.parser = None  # type: ignore[attr-defined]
+
     async def run_asgi(self) -> None:
         extensions = self.scope.get("extensions")
         if extensions is not None:
@@ -103,6 +112,8 @@ class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
         try:
             await super().run_asgi()
         finally:
+            if extensions is not None:  # the scope held `self.finish`: a cycle that kept every connection alive
+                extensions.pop(FINISH_EXTENSION, None)
             self.release_later(RELEASE_SECONDS)  # the application is done with it
 
     def shutdown(self) -> None:
@@ -131,6 +142,7 @@ class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
             self.release_timer.cancel()
             self.release_timer = None
         super().connection_lost(exc)
+        self.conn.parser.close()  # the sans-I/O parser is a generator holding its protocol: a cycle; no data follows
 
     def finish(self, texts: Sequence[str], code: int, reason: str, release: float) -> bool:
         """Write `texts` and a close frame now and end the sending side (FIN once the client has read them); reset

@@ -104,12 +104,14 @@ class Runtime:
         # one durable step: a crash leaves the old state or the seeded one, never an empty file without the secret
         await self.store.reset(platform.encoder.encode(changes), {SEED_KEY: raw, SECRET_KEY: secret})
         platform.load()
+        if self.services is not None:  # before anything is published: sockets of the sessions it ends hear no more
+            self.services.identity.restore()
         platform.market.quotes.clear()
         platform.market.pinned.clear()
         await self.list_contracts()
-        if self.services is not None:
-            self.services.identity.restore()
 
     async def stop(self) -> None:
-        await self.loop.stop()
-        await self.store.close()
+        try:
+            await self.loop.stop()
+        finally:
+            await self.store.close()  # whatever became of the market loop

@@ -21,7 +21,7 @@ from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.service.chart import CancelChartRequest, ChartFeed, ChartRequest, chart_spec, check_range
 from tradovate_sim.service.endpoints import Endpoint, Services
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
-from tradovate_sim.service.sync import Subscription, SyncRequest
+from tradovate_sim.service.sync import Subscription, SyncRequest, changes_access
 
 log = logging.getLogger("tradovate_sim.websocket")
 
@@ -36,6 +36,7 @@ MAX_SOCKETS_PER_USER = 50
 MAX_CHARTS_PER_SOCKET = 100
 FINISH_EXTENSION = "tradovate_sim.finish"  # scope extension of server/protocol.py: a close past the backpressure
 TOO_SLOW = (1008, "Client too slow: outbound buffer full")
+SESSION_ENDED = (4401, "Session ended")
 
 Finish = Callable[[Sequence[str], int, str, float], bool]
 
@@ -118,6 +119,7 @@ class Connection:
         self.finished = True
         if self.deadline is not None:
             self.deadline.cancel()
+            self.deadline = None
         if self.sender_task is not None:
             self.sender_task.cancel()  # it may be stuck writing to a client that does not read
         self.frames.clear()
@@ -133,6 +135,12 @@ class Connection:
         self.finished = True
         if self.deadline is not None:
             self.deadline.cancel()
+
+    def sender_done(self, task: "asyncio.Task[None]") -> None:
+        """Log a sender that failed other than by the client going away; forget the task, whose exception's traceback
+        holds this connection (a cycle that would keep every closed connection alive until a full collection)."""
+        self.sender_task = None
+        report_failure(task)
 
     async def sender(self) -> None:
         """Send frames in order; market data coalesced to the latest quote per contract; then the goodbye."""
@@ -190,11 +198,12 @@ class Hub:
 
     def publish(self, changes: Sequence[Change], seq: int) -> None:
         frames: dict[tuple[int, ...], str] = {}  # sockets that select the same changes share one encoding
+        recheck = changes_access(changes)
         for connection in self.connections:
             subscription = connection.subscription
             if subscription is None:
                 continue
-            selected = subscription.select(changes)
+            selected = subscription.select(changes, recheck)
             if selected:
                 key = tuple(map(id, selected))
                 frame = frames.get(key)
@@ -240,6 +249,23 @@ class Hub:
         if not data:
             return None
         return "a" + self.codec.encode([{"e": "md", "d": data}]).decode()
+
+    def sessions_ended(self) -> None:
+        """Close every socket whose session has ended (a third login of its user, a reset that ended it): its
+        subscriptions are dropped at once, what was already queued goes out, then `c[4401,"Session ended"]`."""
+        identity = self.services.identity
+        for connection in list(self.connections):
+            caller = connection.caller
+            if caller is None or connection.closing is not None or \
+                    (caller.session_id is not None and identity.sessions.is_live(caller.session_id)):
+                continue
+            connection.subscription = None
+            connection.quotes.clear()
+            connection.doms.clear()
+            connection.md_dirty.clear()
+            connection.charts.clear()
+            connection.charts_dirty = False
+            connection.close(*SESSION_ENDED)
 
     def shutdown(self) -> None:
         """Tell every socket `shutdown` (Maintenance) and close it; later sockets are closed the same way at once."""
@@ -301,7 +327,7 @@ class Hub:
                 connection.close(1011 if sender.done() else 1001, "Closed")
                 connection.force()
             sender.cancel()
-            sender.add_done_callback(report_failure)
+            sender.add_done_callback(connection.sender_done)
 
     async def watch(self, connection: Connection) -> None:
         """Server heartbeats; close sockets that never authorize or go silent."""

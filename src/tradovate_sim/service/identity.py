@@ -5,6 +5,7 @@ from the wall clock passed in, never from the simulated clock that `/sim/clock` 
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
@@ -42,11 +43,17 @@ class Identity:
         self.sessions = SessionBook()
         self.verified: dict[str, TokenClaims] = {}  # tokens whose signature was checked; expiry is checked each time
         self.dummy_hash = hashing.hash(secrets.token_hex(16))  # equal work for unknown users
+        self.session_listeners: list[Callable[[], None]] = []  # told at once when sessions end (the WebSocket hub)
         self.restore()
 
     def restore(self) -> None:
         live = sorted((s for s in self.platform.entities(UserSession) if s.end_time is None), key=lambda s: s.id)
         self.sessions = SessionBook.restore((s.user_id, s.id) for s in live)
+        self.sessions_ended()
+
+    def sessions_ended(self) -> None:
+        for listener in self.session_listeners:
+            listener()
 
     def caller(self, token: str | None) -> Caller:
         """The caller a bearer token stands for; raises a 401 ApiError when it is missing, bad or expired."""
@@ -103,6 +110,8 @@ class Identity:
         session = UserSession(id=SessionId(platform.ids.next("userSession")), user_id=user.id, start_time=now,
                               app_id=req.app_id, app_version=req.app_version)
         ended = self.sessions.open(user.id, session.id)
+        if ended:
+            self.sessions_ended()
         changes = [created(session)]
         for old in ended:
             previous = platform.state.get(UserSession, old)

@@ -2,7 +2,7 @@
 crosses."""
 
 import asyncio
-import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -15,6 +15,8 @@ from tradovate_sim.model.ids import ContractId, OrganizationId, UserId
 from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.venue.market import DEPTH_LEVELS
+
+log = logging.getLogger("tradovate_sim.market")
 
 SYSTEM = Caller(user_id=UserId(0), organization_id=OrganizationId(0))
 MAX_DEPTH_LEVELS = 1000
@@ -82,6 +84,8 @@ async def match_contract(platform: Platform, contract_id: ContractId) -> None:
 def _ticks(value: float | None, tick_size: float, field: str) -> int | None:
     if value is None:
         return None
+    if not -1e9 < value < 1e9:  # before the conversion, which overflows on the largest floats
+        raise bad_request(f"{field}: must be between -1e9 and 1e9")
     ticks = to_ticks(value, tick_size)
     if ticks is None:
         raise bad_request(f"{field}: {value} is not on the tick grid of {tick_size}")
@@ -111,9 +115,6 @@ async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
         raise bad_request("lastSize: a trade is between 1 and 1000000 lots")
     if req.depth_levels is not None and not 0 <= req.depth_levels <= MAX_DEPTH_LEVELS:
         raise bad_request(f"depthLevels: must be between 0 and {MAX_DEPTH_LEVELS}")
-    for field, price in (("bid", req.bid), ("ask", req.ask), ("last", req.last)):
-        if price is not None and not -1e9 < price < 1e9:
-            raise bad_request(f"{field}: must be between -1e9 and 1e9")
     previous = platform.market.quotes.get(contract_id)
     spec = platform.spec_of_product.get(instrument.product.id)
     default = spec.display_size if spec else 10
@@ -143,15 +144,33 @@ class MarketLoop:
         self.task = asyncio.create_task(self.run(), name="market-loop")
 
     async def run(self) -> None:
+        """Tick until cancelled. A tick that fails is logged with its traceback and the market goes on with the
+        next one; a failure that repeats is logged at the 1st, 2nd, 4th, 8th, ... tick of the streak."""
+        failures = 0
         while True:
             await asyncio.sleep(self.interval)
-            moved = [ContractId(c) for c in self.platform.market.walk(self.platform.now())]
-            self.platform.quotes_changed(moved)
-            for contract_id in moved:
-                await match_contract(self.platform, contract_id)
+            try:
+                await self.tick()
+            except Exception:
+                failures += 1
+                if failures & (failures - 1) == 0:
+                    log.exception("market tick failed (%d in a row); the market goes on", failures)
+            else:
+                failures = 0
+
+    async def tick(self) -> None:
+        """Move the synthetic quotes one step and fill what they cross."""
+        moved = [ContractId(c) for c in self.platform.market.walk(self.platform.now())]
+        self.platform.quotes_changed(moved)
+        for contract_id in moved:
+            await match_contract(self.platform, contract_id)
 
     async def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self.task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # it ended on a failure `run` does not survive: say so, the shutdown goes on
+                log.exception("market loop had failed")

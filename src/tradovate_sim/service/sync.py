@@ -17,6 +17,7 @@ from tradovate_sim.model.entities import (
     Order,
     Position,
     Product,
+    TradingPermission,
     User,
 )
 from tradovate_sim.model.ids import AccountId, UserId
@@ -26,6 +27,7 @@ from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import REFERENCE, can_see_account, organization_of_account
 
 DEFAULT_TYPES = tuple(kind.name for kind in KINDS if kind.synced)
+ACCESS_TYPES = frozenset({"tradingPermission"})  # the changes that can end a caller's sight of an account
 
 
 def plural(entity_type: str) -> str:
@@ -147,5 +149,30 @@ class Subscription:
                 self.accounts.add(account_id)
         return account_id in self.accounts
 
-    def select(self, changes: Sequence[Change]) -> list[Change]:
+    def select(self, changes: Sequence[Change], recheck: bool = False) -> list[Change]:
+        """The changes this socket receives. `recheck` (the batch may change who sees what, see `changes_access`)
+        first drops the accounts the caller may no longer see; the revocation of the caller's own permission is the
+        last thing it receives about such an account."""
+        lost = self.drop_unseen() if recheck else frozenset()
+        if lost:
+            return [c for c in changes if self.admits(c) or self.is_own_revocation(c, lost)]
         return [c for c in changes if self.admits(c)]
+
+    def drop_unseen(self) -> frozenset[AccountId]:
+        """Stop following the accounts the caller may no longer see (a revoked trading permission); those accounts."""
+        lost = frozenset(a for a in self.accounts if not can_see_account(self.platform, self.caller, a))
+        if lost:
+            self.accounts -= lost
+            owners = (self.platform.state.get("account", a) for a in self.accounts)
+            self.users = {self.caller.user_id} | {a.user_id for a in owners if isinstance(a, Account)}
+        return lost
+
+    def is_own_revocation(self, change: Change, lost: frozenset[AccountId]) -> bool:
+        permission = change.entity
+        return change.entity_type in self.types and isinstance(permission, TradingPermission) and \
+            permission.account_id in lost and permission.user_id == self.caller.user_id
+
+
+def changes_access(changes: Sequence[Change]) -> bool:
+    """Whether a committed batch may take an account away from someone who saw it (then `select` rechecks)."""
+    return any(c.entity_type in ACCESS_TYPES for c in changes)

@@ -1,0 +1,110 @@
+"""The synthetic market survives a tick that fails (and says so in the log); shutdown always closes the store."""
+
+import asyncio
+import gc
+import io
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tradovate_sim.server.runtime import Runtime
+from tradovate_sim.service.auth import PasswordHashing
+from tradovate_sim.service.simulator import MarketLoop
+from tradovate_sim.settings import Settings
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    thresholds = gc.get_threshold()
+    settings = Settings(db=f"sqlite:///{tmp_path / 'market.db'}", quotes="synthetic", tick_seconds=0.01,
+                        admin_password="admin-pw", seed="none")
+    made = Runtime(settings, out=io.StringIO(), hashing=PasswordHashing(time_cost=1, memory_cost=8, parallelism=1))
+    await made.start()
+    try:
+        yield made
+    finally:
+        await made.stop()
+        gc.unfreeze()  # Runtime.start freezes the heap and raises the thresholds
+        gc.set_threshold(*thresholds)
+
+
+async def test_market_goes_on_and_the_failure_is_logged_when_one_tick_raises(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # Arrange: the first tick's walk raises, later ones work
+    walk = runtime.platform.market.walk
+    calls: list[datetime] = []
+    went_on = asyncio.Event()
+
+    def failing_once(now: datetime) -> list[int]:
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("one bad tick")
+        if len(calls) >= 3:
+            went_on.set()
+        return walk(now)
+
+    monkeypatch.setattr(runtime.platform.market, "walk", failing_once)
+    caplog.set_level(logging.ERROR, logger="tradovate_sim.market")
+    # Act
+    await asyncio.wait_for(went_on.wait(), 30)
+    # Assert
+    assert runtime.loop.task is not None and not runtime.loop.task.done()
+    failures = [r for r in caplog.records if r.name == "tradovate_sim.market"]
+    assert [r.getMessage() for r in failures] == ["market tick failed (1 in a row); the market goes on"]
+    assert failures[0].exc_info is not None and str(failures[0].exc_info[1]) == "one bad tick"
+
+
+async def test_a_failure_that_repeats_is_logged_at_doubling_intervals(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[datetime] = []
+    eight = asyncio.Event()
+
+    def always_failing(now: datetime) -> list[int]:
+        calls.append(now)
+        if len(calls) == 9:
+            eight.set()
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(runtime.platform.market, "walk", always_failing)
+    caplog.set_level(logging.ERROR, logger="tradovate_sim.market")
+    await asyncio.wait_for(eight.wait(), 30)
+    counts = [r.args[0] for r in caplog.records if r.name == "tradovate_sim.market" and isinstance(r.args, tuple)]
+    assert counts[:4] == [1, 2, 4, 8]
+
+
+async def test_shutdown_closes_the_store_even_when_stopping_the_market_loop_fails(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Arrange
+    closed: list[bool] = []
+    close = runtime.store.close
+
+    async def failing_stop() -> None:
+        raise RuntimeError("the loop would not stop")
+
+    async def recorded_close() -> None:
+        closed.append(True)
+        await close()
+
+    monkeypatch.setattr(runtime.loop, "stop", failing_stop)
+    monkeypatch.setattr(runtime.store, "close", recorded_close)
+    # Act
+    with pytest.raises(RuntimeError, match="would not stop"):
+        await runtime.stop()
+    # Assert
+    assert closed == [True]
+
+
+async def test_stopping_a_market_loop_that_had_died_logs_it_and_returns(
+        runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    async def died() -> None:
+        raise RuntimeError("died earlier")
+
+    loop = MarketLoop(runtime.platform, 1.0)
+    loop.task = asyncio.create_task(died())
+    await asyncio.sleep(0)
+    caplog.set_level(logging.ERROR, logger="tradovate_sim.market")
+    await loop.stop()
+    assert [r.getMessage() for r in caplog.records if r.name == "tradovate_sim.market"] == ["market loop had failed"]
