@@ -272,13 +272,18 @@ def test_server_starts_on_a_plain_absolute_file_path(tmp_path: Path) -> None:
     assert path.is_file() and path.with_name("sim.db.writer.lock").exists()
 
 
-@pytest.mark.parametrize("case", ["directory", "not-a-database", "postgres-url", "empty-sqlite-url"])
+@pytest.mark.parametrize("case", ["directory", "directory-url", "not-a-database", "not-a-database-url",
+                                  "postgres-url", "empty-sqlite-url"])
 def test_bad_db_is_one_line_and_a_failing_exit_status(tmp_path: Path, case: str) -> None:
     # Arrange
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"not a database at all" * 10)
-    db = {"directory": str(tmp_path), "not-a-database": str(garbage), "postgres-url": "postgresql://localhost/sim",
-          "empty-sqlite-url": "sqlite:///"}[case]
+    db, named = {"directory": (str(tmp_path), str(tmp_path)),
+                 "directory-url": (f"sqlite:///{tmp_path}", str(tmp_path)),
+                 "not-a-database": (str(garbage), str(garbage)),
+                 "not-a-database-url": (f"sqlite:///{garbage}", str(garbage)),
+                 "postgres-url": ("postgresql://localhost/sim", "postgresql://localhost/sim"),
+                 "empty-sqlite-url": ("sqlite:///", "'sqlite:///'")}[case]
     command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--port", "1", "--db", db]
 
     # Act
@@ -289,5 +294,5 @@ def test_bad_db_is_one_line_and_a_failing_exit_status(tmp_path: Path, case: str)
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("tradovate-sim: --db") and db.rstrip("/") in lines[0]
+    assert lines[0].startswith("tradovate-sim: --db") and named in lines[0]
     assert "Traceback" not in done.stderr
