@@ -1,8 +1,7 @@
 """`--db` forms: a plain file path, `sqlite:///relative`, `sqlite:////absolute`; anything else is one clear error."""
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import pytest
 
