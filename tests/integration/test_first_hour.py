@@ -11,7 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, Api, Desk, ServerProcess
+from server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    AFTER_ESZ6_EXPIRY,
+    BACK,
+    DEMO,
+    DEMO_PASSWORD,
+    FRONT,
+    Api,
+    Desk,
+    ServerProcess,
+    Tokens,
+)
 
 
 class FlaggedServer(ServerProcess):
@@ -158,6 +170,26 @@ def test_restart_warns_when_a_password_names_a_user_the_database_lacks(lives: Li
     # Assert
     assert "warning    --demo-password not applied: there is no user 'demo' in this database" in log
     assert "errorText" in api.login(DEMO, "demo-pw-1")
+
+
+# --- 12: what the README shows ---------------------------------------------------------------------
+
+
+def test_contract_suggest_first_names_the_front_month_when_the_clock_is_past_an_expiry(desk: Desk,
+                                                                                       tokens: Tokens) -> None:
+    # Arrange
+    before = [c["name"] for c in desk.api.query("contract/suggest", desk.demo, t="ES", l=3)]
+    micro = desk.api.query("contract/suggest", desk.demo, t="MES", l=1)
+
+    # Act: the Monday after ESZ6's last trade date (ESM7 gets listed; ESZ6 stays)
+    desk.api.set_clock(AFTER_ESZ6_EXPIRY, tokens.of(ADMIN, ADMIN_PASSWORD))
+    demo = tokens.of(DEMO, DEMO_PASSWORD)
+    after = [c["name"] for c in desk.api.query("contract/suggest", demo, t="es", l=10)]
+
+    # Assert
+    assert before == [FRONT, BACK, "MESZ6"]
+    assert [c["name"] for c in micro] == ["MESZ6"]
+    assert after[:2] == [BACK, "ESM7"] and after.index(FRONT) < after.index("MESH7")
 
 
 # --- 14: /sim/quote ----------------------------------------------------------------------------------
