@@ -1,7 +1,10 @@
 """What a first-time user meets: what a start and a restart print, passwords given on a restart, `GET /sim/quote`,
 releasing a one-sided quote, and the forms of `--db` (a plain path; a bad one is one line)."""
 
+import asyncio
+import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +26,7 @@ from server import (
     Desk,
     ServerProcess,
     Tokens,
+    order,
 )
 
 
@@ -123,6 +127,7 @@ def test_restart_prints_its_urls_and_where_the_passwords_are_when_none_is_given(
     assert "first start" not in second.replace("were printed at the first start", "")
     assert "passwords  were printed at the first start" in second
     assert "--admin-password PW" in second and "--demo-password PW" in second
+    assert "TRADOVATE_SIM_ADMIN_PASSWORD=PW" in second and "TRADOVATE_SIM_DEMO_PASSWORD=PW" in second
     assert admin_password not in second and demo_password not in second
     assert "accessToken" in api.login(DEMO, demo_password)
 
@@ -190,6 +195,62 @@ def test_contract_suggest_first_names_the_front_month_when_the_clock_is_past_an_
     assert before == [FRONT, BACK, "MESZ6"]
     assert [c["name"] for c in micro] == ["MESZ6"]
     assert after[:2] == [BACK, "ESM7"] and after.index(FRONT) < after.index("MESH7")
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_block(language: str, index: int, base_url: str) -> str:
+    """A fenced block of the README, pointed at `base_url` instead of the default port."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.S)
+    return str(blocks[index]).replace("http://127.0.0.1:8000", base_url).replace("ws://127.0.0.1:8000",
+                                                                                base_url.replace("http", "ws"))
+
+
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None, reason="needs curl and bash")
+def test_readme_commands_find_ids_trade_and_read_back_when_run_as_printed(desk: Desk, server: ServerProcess) -> None:
+    # Arrange: the README's "Using it" commands, with the demo password
+    script = readme_block("sh", 1, server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
+    script += '\necho; echo "found $ACCOUNT $SYMBOL $CONTRACT $USER_ID"\n'
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # `python3` as the tests run it
+
+    # Act
+    done = subprocess.run(["bash", "-eu", "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PATH": path})
+
+    # Assert: the ids it looked up, an order, the position, the cash, the liquidation
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"found {desk.demo1} {FRONT} {desk.front} {desk.demo_user}"
+    assert done.stdout.count('{"orderId":') == 2, done.stdout
+    assert '"netPos":1' in done.stdout and '"totalCashValue":' in done.stdout
+    assert desk.position(desk.demo1)["netPos"] == 0
+
+
+async def test_readme_websocket_snippet_prints_the_snapshot_then_props_events(desk: Desk,
+                                                                              server: ServerProcess) -> None:
+    # Arrange
+    snippet = readme_block("python", 0, server.base_url)
+    env = {**os.environ, "TOKEN": desk.demo, "USER_ID": str(desk.demo_user)}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-u", "-c", snippet, env=env,
+                                                   stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        snapshot = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+
+        # Act
+        desk.place(order(desk.demo1))
+        events: list[str] = []
+        while not events or events[-1] != "Updated cashBalance":
+            line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
+            assert line, "the snippet ended"
+            events.append(line.rsplit(" ", 1)[0])
+    finally:
+        process.kill()
+        await process.wait()
+
+    # Assert
+    assert snapshot.startswith("snapshot: {") and "'accounts': 2" in snapshot
+    assert events[0] == "Created order" and "Created fill" in events and "Created position" in events
 
 
 # --- 14: /sim/quote ----------------------------------------------------------------------------------

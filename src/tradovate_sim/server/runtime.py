@@ -104,8 +104,9 @@ class Runtime:
             if password:
                 lines.append(await self.set_password(name, password, flag))
         if not all(password for _, password, _ in given):
-            lines.append("  passwords  were printed at the first start; to set one, start with --admin-password PW"
-                         " or --demo-password PW")
+            lines += ["  passwords  were printed at the first start; to set one, start again with"
+                      " --admin-password PW or --demo-password PW",
+                      "             (or TRADOVATE_SIM_ADMIN_PASSWORD=PW, TRADOVATE_SIM_DEMO_PASSWORD=PW)"]
         print("\n".join(lines), file=self.out, flush=True)
 
     def urls(self) -> str:
