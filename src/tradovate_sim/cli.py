@@ -14,7 +14,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     serve = commands.add_parser("serve", help="run the server (TRADOVATE_SIM_* variables set the same options)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--db", help="sqlite:///path/file.db (default sqlite:///tradovate-sim.db)")
+    serve.add_argument("--db", help="a file path, or sqlite:///relative.db / sqlite:////absolute.db"
+                                    " (default sqlite:///tradovate-sim.db)")
     serve.add_argument("--admin-user", dest="admin_user")
     serve.add_argument("--admin-password", dest="admin_password")
     serve.add_argument("--demo-password", dest="demo_password")
@@ -29,9 +30,12 @@ GRACEFUL_SHUTDOWN_SECONDS = 5  # uvicorn's backstop: tasks still running this lo
 
 
 def graceful_server() -> type:
+    import socket
+
     import uvicorn
     from starlette.applications import Starlette
 
+    from tradovate_sim.server.runtime import Runtime, StartupError
     from tradovate_sim.server.websocket import SHUTDOWN_FLUSH_SECONDS
 
     class Graceful(uvicorn.Server):
@@ -39,11 +43,24 @@ def graceful_server() -> type:
         if its client does not read, has them written past the backpressure after SHUTDOWN_FLUSH_SECONDS — then
         uvicorn shuts down (which resets connections still open SHUTDOWN_RELEASE_SECONDS later)."""
 
-        def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        def __init__(self, config: uvicorn.Config, app: Starlette, runtime: Runtime) -> None:
             super().__init__(config)
             self.starlette = app
+            self.runtime = runtime
+            self.failed = False
             self.signalled = False
             self.closing_sockets: asyncio.Task[None] | None = None
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            """Open the runtime before the app's lifespan, so that a database it cannot open is one line on stderr
+            (and exit status 1) rather than a lifespan traceback."""
+            try:
+                await self.runtime.start()
+            except StartupError as error:
+                print(f"tradovate-sim: {error}", file=sys.stderr, flush=True)
+                self.failed = self.should_exit = True
+                return
+            await super().startup(sockets)
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             loop = getattr(self.starlette.state, "loop", None)
@@ -92,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         from tradovate_sim.server.app import create_app
-        from tradovate_sim.server.runtime import Runtime
+        from tradovate_sim.server.runtime import Runtime, StartupError
 
         overrides = {k: v for k, v in vars(args).items() if k != "command"}
         try:
@@ -100,11 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"tradovate-sim: {error}", file=sys.stderr)
             return 2
-        app = create_app(Runtime(settings))
+        try:
+            runtime = Runtime(settings)
+        except StartupError as error:
+            print(f"tradovate-sim: {error}", file=sys.stderr)
+            return 1
+        app = create_app(runtime)
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                                 http=http_protocol(), ws=websocket_protocol(),
                                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
-        graceful_server()(config, app).run()
+        server = graceful_server()(config, app, runtime)
+        server.run()
+        if server.failed:
+            return 1
     return 0
 
 

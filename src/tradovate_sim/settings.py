@@ -24,9 +24,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def sqlite_path(self) -> Path:
-        if not self.db.startswith("sqlite:///"):
-            raise ValueError(f"--db: only sqlite:///path URLs are supported, got {self.db!r}")
-        return Path(self.db.removeprefix("sqlite:///"))
+        """The database file: `sqlite:///relative.db`, `sqlite:////absolute.db`, or a plain file path."""
+        db = self.db.strip()
+        if "://" in db:
+            if not db.startswith("sqlite:///"):
+                raise ValueError(f"--db: expected a file path or sqlite:///path, got {self.db!r}")
+            db = db.removeprefix("sqlite:///")
+        if db in ("", ":memory:") or db.endswith("/"):
+            raise ValueError(f"--db: expected a database file path, got {self.db!r}")
+        return Path(db).expanduser()
 
 
 def from_environment(overrides: dict[str, object], environ: dict[str, str] | None = None) -> Settings:

@@ -53,7 +53,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        holder["services"] = await runtime.start()
+        holder["services"] = runtime.services or await runtime.start()  # the CLI's server starts it first
         holder["services"].identity.session_listeners.append(hub.sessions_ended)
         app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
@@ -112,6 +112,8 @@ def create_app(runtime: Runtime) -> Starlette:
         if action == "quote" and request.method == "POST":
             quote = await simulator.set_quote(platform, decode_as(raw, simulator.QuoteRequest))
             return quote_json(platform, quote)
+        if action == "quote":
+            return quote_json(platform, simulator.current_quote(platform, request.query_params))
         if action == "clock":
             if request.method == "POST":
                 simulator.move_clock(platform, decode_as(raw, simulator.ClockRequest))

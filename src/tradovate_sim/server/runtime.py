@@ -8,8 +8,8 @@ from typing import TextIO
 
 import msgspec
 
-from tradovate_sim.core.decision import Change
-from tradovate_sim.model.entities import UserSession
+from tradovate_sim.core.decision import Change, updated
+from tradovate_sim.model.entities import Credential, User, UserSession
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.service import seed
 from tradovate_sim.service.auth import PasswordHashing
@@ -19,13 +19,18 @@ from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
-from tradovate_sim.storage.sqlite import SqliteStore
+from tradovate_sim.storage.sqlite import SqliteStore, StoreError
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import load_catalogue
 from tradovate_sim.venue.market import Market
 
 SEED_KEY = "seed"
 SECRET_KEY = "token_secret"
+DEMO_USER = "demo"
+
+
+class StartupError(Exception):
+    """The server cannot start for a reason the user can fix (the database path or file); one line says which."""
 
 
 class Runtime:
@@ -34,7 +39,12 @@ class Runtime:
         self.out = out
         self.hashing = hashing or PasswordHashing()
         path = settings.sqlite_path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise StartupError(f"--db {path}: is a directory, not a database file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StartupError(f"--db {path}: cannot create its directory: {error.strerror}") from None
         self.store = SqliteStore(str(path), synchronous="FULL" if settings.synchronous == "FULL" else "NORMAL")
         catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
         self.platform = Platform(self.store, Clock(), catalogue, CmeCalendar(), Market(seed=0))
@@ -42,10 +52,15 @@ class Runtime:
         self.services: Services | None = None
 
     async def start(self) -> Services:
-        await self.store.open()
+        try:
+            await self.store.open()
+        except StoreError as error:
+            raise StartupError(f"--db {self.settings.sqlite_path}: {error}") from None
         self.platform.load()
         if seed.is_empty(self.platform):
             await self.first_start()
+        else:
+            await self.restart()
         await self.list_contracts()
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
@@ -69,8 +84,7 @@ class Runtime:
         encoded = msgspec.json.encode([(c.entity_type, c.entity) for c in changes])
         await platform.commit(changes, {SEED_KEY: encoded, SECRET_KEY: secrets.token_bytes(32)})
         base = f"http://{settings.host}:{settings.port}"
-        lines = [f"tradovate-sim: first start, database {settings.sqlite_path}",
-                 f"  REST       {base}/v1   WebSocket ws://{settings.host}:{settings.port}/v1/websocket",
+        lines = [f"tradovate-sim: first start, database {settings.sqlite_path.absolute()}", self.urls(),
                  f"  admin      name {settings.admin_user!r}"
                  + ("" if settings.admin_password else f" password {admin_password!r} (shown once)")]
         if demo_password is not None:
@@ -79,6 +93,48 @@ class Runtime:
         lines.append(f"  log in:    curl -s {base}/v1/auth/accesstokenrequest -H 'Content-Type: application/json'"
                      " -d '{\"name\": \"demo\", \"password\": \"...\"}'")
         print("\n".join(lines), file=self.out, flush=True)
+
+    async def restart(self) -> None:
+        """A start on an existing database: where it serves, and the passwords given now applied."""
+        settings = self.settings
+        lines = [f"tradovate-sim: database {settings.sqlite_path.absolute()}", self.urls()]
+        given = [(settings.admin_user, settings.admin_password, "--admin-password"),
+                 (DEMO_USER, settings.demo_password, "--demo-password")]
+        for name, password, flag in given:
+            if password:
+                lines.append(await self.set_password(name, password, flag))
+        if not all(password for _, password, _ in given):
+            lines += ["  passwords  were printed at the first start; to set one, start again with"
+                      " --admin-password PW or --demo-password PW",
+                      "             (or TRADOVATE_SIM_ADMIN_PASSWORD=PW, TRADOVATE_SIM_DEMO_PASSWORD=PW)"]
+        print("\n".join(lines), file=self.out, flush=True)
+
+    def urls(self) -> str:
+        host, port = self.settings.host, self.settings.port
+        return f"  REST       http://{host}:{port}/v1   WebSocket ws://{host}:{port}/v1/websocket"
+
+    async def set_password(self, name: str, password: str, flag: str) -> str:
+        """Give the user `name` this password, durably (the seed kept for /sim/reset too); a changed password ends
+        the user's open sessions. Returns the line that says what happened."""
+        platform = self.platform
+        user_id = platform.state.find(User, name)
+        credential = platform.state.get("credential", user_id) if user_id is not None else None
+        if not isinstance(credential, Credential):
+            return f"  warning    {flag} not applied: there is no user {name!r} in this database"
+        if self.hashing.verify(credential.password_hash, password):
+            return f"  {name:<10} password as given by {flag} (unchanged)"
+        changed = msgspec.structs.replace(credential, password_hash=self.hashing.hash(password))
+        now = platform.now()
+        changes = [updated(changed)]
+        changes += [updated(msgspec.structs.replace(s, end_time=now)) for s in platform.entities("userSession")
+                    if isinstance(s, UserSession) and s.user_id == credential.id and s.end_time is None]
+        raw = self.store.get_meta(SEED_KEY)
+        assert raw is not None
+        seeded = [(entity_type, changed if entity_type == "credential" and
+                   platform.decoders[entity_type].decode(body).id == changed.id else body)
+                  for entity_type, body in msgspec.json.decode(raw, type=list[tuple[str, msgspec.Raw]])]
+        await platform.commit(changes, {SEED_KEY: msgspec.json.encode(seeded)})
+        return f"  {name:<10} password set from {flag}; its open sessions were ended"
 
     async def list_contracts(self) -> None:
         """Contracts of the nearest maturities for the clock's date, with quotes."""

@@ -2,9 +2,10 @@
 ldeps, suggest. Each answers only what the caller may see; an unknown or hidden id is a 404."""
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 from tradovate_sim.core.view import Caller
-from tradovate_sim.model.entities import Entity
+from tradovate_sim.model.entities import Contract, ContractMaturity, Entity
 from tradovate_sim.model.kinds import Kind
 from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
@@ -67,7 +68,10 @@ def query(platform: Platform, caller: Caller, kind: Kind, operation: str,
         case "suggest":
             text = params.get("t", "").lower()
             limit = parse_id(params, "l") if "l" in params else 10
-            return _by_name(platform, caller, kind, text, exact=False)[:limit]
+            found = _by_name(platform, caller, kind, text, exact=False)
+            if kind.struct is Contract:
+                found.sort(key=lambda contract: _contract_rank(platform, contract, text))
+            return found[:limit]
         case "deps":
             return _deps(platform, caller, kind, [parse_id(params, "masterid")])
         case "ldeps":
@@ -84,6 +88,16 @@ def _by_name(platform: Platform, caller: Caller, kind: Kind, text: str, *, exact
         if (name.lower() == text) if exact else (text in name.lower()):
             found.append(entity)
     return sorted(_visible(platform, caller, kind, found), key=lambda e: e.id)
+
+
+def _contract_rank(platform: Platform, contract: Entity, text: str) -> tuple[bool, bool, datetime, int]:
+    """Suggested contracts: named from the text's start first (`ES` before `MES`), then those still trading, the
+    nearest expiry first, so that `contract/suggest?t=ES&l=1` is the front month."""
+    assert isinstance(contract, Contract)
+    maturity = platform.state.get(ContractMaturity, contract.contract_maturity_id)
+    expires = maturity.expiration_date if maturity is not None else datetime.max.replace(tzinfo=UTC)
+    expired = expires.date() < platform.trade_date(platform.now())
+    return not contract.name.lower().startswith(text), expired, expires, contract.id
 
 
 def _deps(platform: Platform, caller: Caller, kind: Kind, master_ids: list[int]) -> list[Entity]:

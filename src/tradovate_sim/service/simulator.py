@@ -3,15 +3,17 @@ crosses."""
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 
 from tradovate_sim.core import orders
-from tradovate_sim.core.ticks import to_ticks
-from tradovate_sim.core.view import Caller, Quote
+from tradovate_sim.core.ticks import nearest_ticks, to_ticks
+from tradovate_sim.core.view import Caller, Instrument, Quote
 from tradovate_sim.model.entities import Contract
 from tradovate_sim.model.ids import ContractId, OrganizationId, UserId
+from tradovate_sim.service.entities import parse_id
 from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.venue.market import DEPTH_LEVELS
@@ -92,17 +94,37 @@ def _ticks(value: float | None, tick_size: float, field: str) -> int | None:
     return ticks
 
 
-async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
-    state = platform.state
-    if req.contract_id is None and not req.symbol:
+def _instrument(platform: Platform, contract_id: ContractId | None, symbol: str | None) -> Instrument:
+    """The contract a /sim/quote request names by `contractId` or `symbol`: a 400 when neither, a 404 naming it when
+    it is not listed."""
+    if contract_id is None and not symbol:
         raise bad_request("symbol: contractId or symbol is required")
-    contract_id = req.contract_id or (state.find(Contract, req.symbol) if req.symbol else None)
-    instrument = platform.instrument(contract_id or 0)
+    instrument = platform.instrument(contract_id or (platform.state.find(Contract, symbol) if symbol else None) or 0)
     if instrument is None:
-        raise not_found(f"contract {req.contract_id or req.symbol!r} not found")
+        raise not_found(f"contract {contract_id or symbol!r} not found")
+    return instrument
+
+
+def current_quote(platform: Platform, query: Mapping[str, str]) -> Quote:
+    """`GET /sim/quote?symbol=ESZ6` (or `?contractId=`): the contract's quote now."""
+    params = {key.lower(): value for key, value in query.items()}
+    contract_id = ContractId(parse_id(params, "contractid")) if "contractid" in params else None
+    instrument = _instrument(platform, contract_id, params.get("symbol"))
+    quote = platform.market.quotes.get(instrument.contract.id)
+    if quote is None:
+        raise not_found(f"contract {instrument.contract.name!r} has no quote")
+    return quote
+
+
+async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
+    instrument = _instrument(platform, req.contract_id, req.symbol)
     contract_id = instrument.contract.id
     if req.release:
-        platform.market.release(contract_id)
+        spec = platform.spec_of_product.get(instrument.product.id)
+        reference = nearest_ticks(spec.reference_price, spec.tick_size) if spec else 0
+        if platform.market.release(contract_id, platform.now(), reference):
+            platform.quotes_changed([contract_id])
+            await match_contract(platform, contract_id)
         return platform.market.quotes[contract_id]
     tick = instrument.product.tick_size
     bid, ask = _ticks(req.bid, tick, "bid"), _ticks(req.ask, tick, "ask")

@@ -49,8 +49,25 @@ class Market:
         self.tape(quote.contract_id).record(before, quote)
         self.pinned.add(quote.contract_id)
 
-    def release(self, contract_id: int) -> None:
+    def release(self, contract_id: int, now: datetime, reference_ticks: int) -> bool:
+        """Hand a pinned quote back to the walk. One pinned one-sided gets its missing side one tick away from the
+        other, an empty one a one-tick-wide quote at its last trade (else `reference_ticks`), so that the walk can
+        move it; returns whether the quote changed (releasing prints no trade)."""
         self.pinned.discard(contract_id)
+        quote = self.quotes.get(contract_id)
+        if quote is None or (quote.bid is not None and quote.ask is not None):
+            return False
+        if quote.bid is not None:
+            bid, ask, size = quote.bid, quote.bid + 1, quote.bid_size
+        elif quote.ask is not None:
+            bid, ask, size = quote.ask - 1, quote.ask, quote.ask_size
+        else:
+            bid = quote.last if quote.last is not None else reference_ticks
+            ask, size = bid + 1, max(quote.bid_size, quote.ask_size)
+        self.quotes[contract_id] = msgspec.structs.replace(
+            quote, timestamp=now, bid=bid, ask=ask, bid_size=quote.bid_size if quote.bid is not None else size,
+            ask_size=quote.ask_size if quote.ask is not None else size)
+        return True
 
     def walk(self, now: datetime, probability: float = 0.3) -> list[int]:
         """Move each unpinned quote by one tick up or down with `probability`; returns the ids that moved."""

@@ -1,0 +1,391 @@
+"""What a first-time user meets: what a start and a restart print, passwords given on a restart, `GET /sim/quote`,
+releasing a one-sided quote, and the forms of `--db` (a plain path; a bad one is one line)."""
+
+import asyncio
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    AFTER_ESZ6_EXPIRY,
+    BACK,
+    DEMO,
+    DEMO_PASSWORD,
+    FRONT,
+    Api,
+    Desk,
+    ServerProcess,
+    Tokens,
+    order,
+)
+
+
+class FlaggedServer(ServerProcess):
+    """A server whose `--db` value, passwords, seed and quote source a test chooses."""
+
+    def __init__(self, db_path: Path, log_path: Path, *, db: str | None = None, admin_password: str | None = None,
+                 demo_password: str | None = None, seed: str = "demo", quotes: str = "manual") -> None:
+        super().__init__(db_path, log_path)
+        self.db = db or f"sqlite:///{db_path}"
+        self.passwords = {"--admin-password": admin_password, "--demo-password": demo_password}
+        self.seed = seed
+        self.quotes = quotes
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--db", self.db, "--seed", self.seed, "--quotes", self.quotes]
+        for flag, password in self.passwords.items():
+            if password:
+                command += [flag, password]
+        return command
+
+
+class Lives:
+    """Successive servers on one database file, each with its own log."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.db_path = directory / "first-hour.db"
+        self.count = 0
+        self.server: FlaggedServer | None = None
+        self.api: Api | None = None
+
+    def start(self, **flags: Any) -> tuple[Api, str]:
+        """Stop the running server (SIGTERM), start the next; its client and what it printed."""
+        self.stop()
+        self.count += 1
+        self.server = FlaggedServer(self.db_path, self.directory / f"life-{self.count}.log", **flags)
+        self.server.start()
+        self.api = Api(self.server.base_url)
+        return self.api, self.server.log()
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.close()
+            self.api = None
+        if self.server is not None:
+            try:
+                self.server.stop()
+            finally:
+                self.server.kill()
+
+
+@pytest.fixture
+def lives(tmp_path: Path) -> Iterator[Lives]:
+    made = Lives(tmp_path)
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+def urls(port: int) -> str:
+    return f"REST       http://127.0.0.1:{port}/v1   WebSocket ws://127.0.0.1:{port}/v1/websocket"
+
+
+def printed_password(log: str, name: str) -> str:
+    found = re.search(rf"name '{name}' password '([^']+)'", log)
+    assert found, log
+    return found.group(1)
+
+
+def stored_hash(db_path: Path, user_id: int) -> str:
+    with sqlite3.connect(db_path) as connection:
+        row = connection.execute("SELECT json_extract(body, '$.passwordHash') FROM entity "
+                                 "WHERE entity_type = 'credential' AND id = ?", (user_id,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+# --- 13: start-up and restart -------------------------------------------------------------------------
+
+
+def test_restart_prints_its_urls_and_where_the_passwords_are_when_none_is_given(lives: Lives) -> None:
+    # Arrange: a first start that generates and prints both passwords
+    api, first = lives.start()
+    assert lives.server is not None
+    assert urls(lives.server.port) in first
+    admin_password, demo_password = printed_password(first, ADMIN), printed_password(first, DEMO)
+    assert "accessToken" in api.login(ADMIN, admin_password)
+
+    # Act
+    api, second = lives.start()
+
+    # Assert: the URLs of this start, no password, and how to set one; the printed passwords still work
+    assert lives.server is not None
+    assert urls(lives.server.port) in second
+    assert "first start" not in second.replace("were printed at the first start", "")
+    assert "passwords  were printed at the first start" in second
+    assert "--admin-password PW" in second and "--demo-password PW" in second
+    assert "TRADOVATE_SIM_ADMIN_PASSWORD=PW" in second and "TRADOVATE_SIM_DEMO_PASSWORD=PW" in second
+    assert admin_password not in second and demo_password not in second
+    assert "accessToken" in api.login(DEMO, demo_password)
+
+
+def test_restart_with_a_new_password_sets_it_durably_and_ends_the_old_sessions(lives: Lives) -> None:
+    # Arrange
+    api, _ = lives.start(admin_password="admin-pw-1", demo_password="demo-pw-1")
+    old_admin = api.token(ADMIN, "admin-pw-1")
+    admin_id = api.query("auth/me", old_admin)["userId"]
+    old_hash = stored_hash(lives.db_path, admin_id)
+
+    # Act: the same password again, then a new one
+    api, same = lives.start(admin_password="admin-pw-1", demo_password="demo-pw-1")
+    still = api.get("/v1/auth/me", old_admin).status_code
+    api, changed = lives.start(admin_password="admin-pw-2", demo_password="demo-pw-2")
+
+    # Assert: an unchanged password keeps sessions; a new one is stored as a new argon2 hash and ends them
+    assert "admin      password as given by --admin-password (unchanged)" in same
+    assert still == 200
+    assert "admin      password set from --admin-password" in changed
+    assert "demo       password set from --demo-password" in changed
+    assert "were printed at the first start" not in changed
+    assert api.get("/v1/auth/me", old_admin).status_code == 401
+    assert "errorText" in api.login(ADMIN, "admin-pw-1")
+    assert "errorText" in api.login(DEMO, "demo-pw-1")
+    new_hash = stored_hash(lives.db_path, admin_id)
+    assert new_hash.startswith("$argon2id$") and new_hash != old_hash and "admin-pw-2" not in new_hash
+
+    # Assert: /sim/reset keeps the new passwords, and so does a restart without the flags
+    admin = api.token(ADMIN, "admin-pw-2")
+    api.reset(admin)
+    assert "accessToken" in api.login(DEMO, "demo-pw-2")
+    api, _ = lives.start()
+    assert "accessToken" in api.login(ADMIN, "admin-pw-2")
+    assert "accessToken" in api.login(DEMO, "demo-pw-2")
+
+
+def test_restart_warns_when_a_password_names_a_user_the_database_lacks(lives: Lives) -> None:
+    # Arrange: no demo data, so no demo user
+    lives.start(admin_password="admin-pw-1", seed="none")
+
+    # Act
+    api, log = lives.start(admin_password="admin-pw-1", demo_password="demo-pw-1", seed="none")
+
+    # Assert
+    assert "warning    --demo-password not applied: there is no user 'demo' in this database" in log
+    assert "errorText" in api.login(DEMO, "demo-pw-1")
+
+
+# --- 12: what the README shows ---------------------------------------------------------------------
+
+
+def test_contract_suggest_first_names_the_front_month_when_the_clock_is_past_an_expiry(desk: Desk,
+                                                                                       tokens: Tokens) -> None:
+    # Arrange
+    before = [c["name"] for c in desk.api.query("contract/suggest", desk.demo, t="ES", l=3)]
+    micro = desk.api.query("contract/suggest", desk.demo, t="MES", l=1)
+
+    # Act: the Monday after ESZ6's last trade date (ESM7 gets listed; ESZ6 stays)
+    desk.api.set_clock(AFTER_ESZ6_EXPIRY, tokens.of(ADMIN, ADMIN_PASSWORD))
+    demo = tokens.of(DEMO, DEMO_PASSWORD)
+    after = [c["name"] for c in desk.api.query("contract/suggest", demo, t="es", l=10)]
+
+    # Assert
+    assert before == [FRONT, BACK, "MESZ6"]
+    assert [c["name"] for c in micro] == ["MESZ6"]
+    assert after[:2] == [BACK, "ESM7"] and after.index(FRONT) < after.index("MESH7")
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_block(language: str, index: int, base_url: str) -> str:
+    """A fenced block of the README, pointed at `base_url` instead of the default port."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.S)
+    return str(blocks[index]).replace("http://127.0.0.1:8000", base_url).replace("ws://127.0.0.1:8000",
+                                                                                base_url.replace("http", "ws"))
+
+
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None, reason="needs curl and bash")
+def test_readme_commands_find_ids_trade_and_read_back_when_run_as_printed(desk: Desk, server: ServerProcess) -> None:
+    # Arrange: the README's "Using it" commands, with the demo password
+    script = readme_block("sh", 1, server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
+    script += '\necho; echo "found $ACCOUNT $SYMBOL $CONTRACT $USER_ID"\n'
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # `python3` as the tests run it
+
+    # Act
+    done = subprocess.run(["bash", "-eu", "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PATH": path})
+
+    # Assert: the ids it looked up, an order, the position, the cash, the liquidation
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"found {desk.demo1} {FRONT} {desk.front} {desk.demo_user}"
+    assert done.stdout.count('{"orderId":') == 2, done.stdout
+    assert '"netPos":1' in done.stdout and '"totalCashValue":' in done.stdout
+    assert desk.position(desk.demo1)["netPos"] == 0
+
+
+async def test_readme_websocket_snippet_prints_the_snapshot_then_props_events(desk: Desk,
+                                                                              server: ServerProcess) -> None:
+    # Arrange
+    snippet = readme_block("python", 0, server.base_url)
+    env = {**os.environ, "TOKEN": desk.demo, "USER_ID": str(desk.demo_user)}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-u", "-c", snippet, env=env,
+                                                   stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        snapshot = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+
+        # Act
+        desk.place(order(desk.demo1))
+        events: list[str] = []
+        while not events or events[-1] != "Updated cashBalance":
+            line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
+            assert line, "the snippet ended"
+            events.append(line.rsplit(" ", 1)[0])
+    finally:
+        process.kill()
+        await process.wait()
+
+    # Assert
+    assert snapshot.startswith("snapshot: {") and "'accounts': 2" in snapshot
+    assert events[0] == "Created order" and "Created fill" in events and "Created position" in events
+
+
+# --- 14: /sim/quote ----------------------------------------------------------------------------------
+
+
+def test_get_quote_answers_what_post_set(desk: Desk) -> None:
+    # Arrange
+    posted = desk.quote(bid=6801.0, ask=6801.5, bid_size=7, ask_size=9, last=6801.25, depthSize=3)
+
+    # Act
+    by_symbol = desk.api.get("/sim/quote", desk.admin, symbol=FRONT)
+    by_id = desk.api.get("/sim/quote", desk.admin, contractId=desk.front)
+
+    # Assert
+    assert by_symbol.status_code == 200, by_symbol.text
+    assert by_symbol.json() == posted
+    assert by_id.json() == posted
+
+
+@pytest.mark.parametrize(("params", "status", "names"), [
+    ({"symbol": "NOPE9"}, 404, "NOPE9"),
+    ({"contractId": 999999}, 404, "999999"),
+    ({}, 400, "symbol"),
+    ({"contractId": "x"}, 400, "contractid"),
+], ids=["unknown-symbol", "unknown-id", "missing", "bad-id"])
+def test_get_quote_names_what_is_wrong_when_the_contract_is_unknown_or_missing(
+        desk: Desk, params: dict[str, object], status: int, names: str) -> None:
+    # Act
+    response = desk.api.get("/sim/quote", desk.admin, **params)
+
+    # Assert
+    assert response.status_code == status, response.text
+    assert names in response.json()["errorText"]
+
+
+@pytest.mark.parametrize(("pinned", "released"), [
+    ({"bid": 6800.0}, (6800.0, 6800.25)),
+    ({"ask": 6800.0}, (6799.75, 6800.0)),
+], ids=["bid-only", "ask-only"])
+def test_release_fills_the_empty_side_when_the_quote_was_pinned_one_sided(
+        desk: Desk, pinned: dict[str, float], released: tuple[float, float]) -> None:
+    # Arrange
+    desk.api.sim("quote", {"symbol": FRONT, **pinned}, desk.admin)
+
+    # Act
+    answer = desk.api.sim("quote", {"symbol": FRONT, "release": True}, desk.admin)
+
+    # Assert
+    assert (answer["bid"], answer["ask"]) == released
+    assert desk.api.get("/sim/quote", desk.admin, symbol=FRONT).json() == answer
+
+
+def test_released_one_sided_quote_moves_with_the_walk_again(tmp_path: Path) -> None:
+    # Arrange: a server with the synthetic market; its admin pins ESZ6 bid-only, then releases it
+    server = FlaggedServer(tmp_path / "walk.db", tmp_path / "server.log", admin_password=ADMIN_PASSWORD,
+                           demo_password=DEMO_PASSWORD, quotes="synthetic")
+    server.start()
+    try:
+        with Api(server.base_url) as api:
+            admin = api.token(ADMIN, ADMIN_PASSWORD)
+            api.sim("quote", {"symbol": FRONT, "bid": 6800.0}, admin)
+            released = api.sim("quote", {"symbol": FRONT, "release": True}, admin)
+
+            # Act: watch the quote (the walk moves a quote with probability 0.3 every 0.5 s)
+            seen = released
+            deadline = time.monotonic() + 60
+            while seen["bid"] == released["bid"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+                seen = api.get("/sim/quote", admin, symbol=FRONT).json()
+
+        # Assert
+        assert seen["bid"] != released["bid"], f"the walk never moved the released quote {released}"
+        assert seen["ask"] == seen["bid"] + 0.25
+    finally:
+        server.kill()
+
+
+def test_post_quote_replaces_the_whole_quote_when_fields_are_omitted(desk: Desk) -> None:
+    # Arrange
+    desk.quote(bid=6800.0, ask=6800.25, bid_size=3, ask_size=4, last=6800.0, depthSize=5, depthLevels=2)
+
+    # Act
+    answer = desk.api.sim("quote", {"symbol": FRONT, "ask": 6801.0}, desk.admin)
+
+    # Assert: as docs/behaviour.md says (sizes are ES's display size, 20; depthSize is kept)
+    assert answer["bid"] is None and answer["last"] is None
+    assert (answer["ask"], answer["bidSize"], answer["askSize"]) == (6801.0, 20, 20)
+    assert (answer["depthSize"], answer["depthLevels"]) == (5, 10)
+
+
+# --- 15: --db --------------------------------------------------------------------------------------
+
+
+def test_server_starts_on_a_plain_absolute_file_path(tmp_path: Path) -> None:
+    # Arrange
+    path = tmp_path / "plain" / "sim.db"
+    server = FlaggedServer(path, tmp_path / "server.log", db=str(path), admin_password=ADMIN_PASSWORD,
+                           demo_password=DEMO_PASSWORD)
+
+    # Act
+    server.start()
+    try:
+        with Api(server.base_url) as api:
+            token = api.token(DEMO, DEMO_PASSWORD)
+            accounts = api.entities("account", token)
+    finally:
+        server.stop()
+
+    # Assert: the database and the writer's lock are where the path says
+    assert f"database {path}" in server.log()
+    assert {a["name"] for a in accounts} == {"DEMO1", "DEMO2"}
+    assert path.is_file() and path.with_name("sim.db.writer.lock").exists()
+
+
+@pytest.mark.parametrize("case", ["directory", "directory-url", "not-a-database", "not-a-database-url",
+                                  "postgres-url", "empty-sqlite-url"])
+def test_bad_db_is_one_line_and_a_failing_exit_status(tmp_path: Path, case: str) -> None:
+    # Arrange
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 10)
+    db, named = {"directory": (str(tmp_path), str(tmp_path)),
+                 "directory-url": (f"sqlite:///{tmp_path}", str(tmp_path)),
+                 "not-a-database": (str(garbage), str(garbage)),
+                 "not-a-database-url": (f"sqlite:///{garbage}", str(garbage)),
+                 "postgres-url": ("postgresql://localhost/sim", "postgresql://localhost/sim"),
+                 "empty-sqlite-url": ("sqlite:///", "'sqlite:///'")}[case]
+    command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--port", "1", "--db", db]
+
+    # Act
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    # Assert
+    assert done.returncode != 0
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("tradovate-sim: --db") and named in lines[0]
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,31 @@
+"""`--db` forms: a plain file path, `sqlite:///relative`, `sqlite:////absolute`; anything else is one clear error."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tradovate_sim.settings import Settings, from_environment
+
+
+@pytest.mark.parametrize(("db", "path"), [
+    ("sqlite:///tradovate-sim.db", Path("tradovate-sim.db")),
+    ("sqlite:///data/sim.db", Path("data/sim.db")),
+    ("sqlite:////abs/dir/sim.db", Path("/abs/dir/sim.db")),
+    ("/abs/dir/sim.db", Path("/abs/dir/sim.db")),
+    ("data/sim.db", Path("data/sim.db")),
+    ("sim.db", Path("sim.db")),
+])
+def test_sqlite_path_is_the_file_when_db_is_a_url_or_a_plain_path(db: str, path: Path) -> None:
+    assert Settings(db=db).sqlite_path == path
+
+
+def test_sqlite_path_expands_home_when_db_starts_with_a_tilde() -> None:
+    assert Settings(db="~/sim.db").sqlite_path == Path.home() / "sim.db"
+
+
+@pytest.mark.parametrize("db", ["postgresql://localhost/sim", "sqlite://sim.db", "sqlite:///", "", ":memory:",
+                                "sqlite:///:memory:", "data/"])
+def test_settings_refuse_db_naming_it_when_it_is_no_database_file(db: str) -> None:
+    with pytest.raises(ValueError, match=r"^--db: expected .*" + re.escape(repr(db))):
+        from_environment({"db": db}, environ={})
