@@ -216,3 +216,19 @@ class RevokeTradingPermission(Wire, frozen=True):
 class ResetDemoAccountState(Wire, frozen=True):
     account_ids: list[Id[AccountId]]
     reset_trade_date: TradeDate
+
+
+class ShardingExpression(Wire, frozen=True):
+    expression_type: str
+    divisor: int
+    remainder: int
+
+
+class SyncRequest(Wire, frozen=True):
+    """`user/syncrequest` (WebSocket): the accounts and users to follow, and which entity types."""
+
+    users: list[UserId] | None = None
+    accounts: list[AccountId] | None = None
+    split_responses: bool | None = None
+    sharding_expression: ShardingExpression | None = None
+    entity_types: list[str] | None = None

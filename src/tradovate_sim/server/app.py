@@ -16,14 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from tradovate_sim.core.view import Caller, Quote
+from tradovate_sim.core.view import Caller
+from tradovate_sim.model.simulator import ClockRequest, ClockState, QuoteRequest, ResetState
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.errors import ApiError, denied, not_found
-from tradovate_sim.service.platform import Platform
 from tradovate_sim.storage.sqlite import StoreError
 
 log = logging.getLogger("tradovate_sim")
@@ -110,19 +110,19 @@ def create_app(runtime: Runtime) -> Starlette:
         raw = await request.body() if request.method == "POST" else b""
         platform = runtime.platform
         if action == "quote" and request.method == "POST":
-            quote = await simulator.set_quote(platform, decode_as(raw, simulator.QuoteRequest))
-            return quote_json(platform, quote)
+            quote = await simulator.set_quote(platform, decode_as(raw, QuoteRequest))
+            return simulator.quote_state(platform, quote)
         if action == "quote":
-            return quote_json(platform, simulator.current_quote(platform, request.query_params))
+            return simulator.quote_state(platform, simulator.current_quote(platform, request.query_params))
         if action == "clock":
             if request.method == "POST":
-                simulator.move_clock(platform, decode_as(raw, simulator.ClockRequest))
+                simulator.move_clock(platform, decode_as(raw, ClockRequest))
                 await runtime.list_contracts()
             clock = platform.clock
-            return simulator.ClockState(now=clock.now(), mode="real" if clock.is_real else "fixed")
+            return ClockState(now=clock.now(), mode="real" if clock.is_real else "fixed")
         if action == "reset" and request.method == "POST":
             await runtime.reset()
-            return {"ok": True}
+            return ResetState(ok=True)
         raise not_found(f"Unknown simulator control /sim/{action}")
 
     routes = [
@@ -134,18 +134,3 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.hub = hub  # the CLI's server tells sockets about a shutdown before uvicorn closes them
     return app
-
-
-def quote_json(platform: Platform, quote: Quote) -> dict[str, object]:
-    """The answer of `/sim/quote`: the quote as set, in prices."""
-    instrument = platform.instrument(quote.contract_id)
-    assert instrument is not None
-    tick = instrument.product.tick_size
-
-    def price(ticks: int | None) -> float | None:
-        return None if ticks is None else round(ticks * tick, 10)
-
-    return {"contractId": quote.contract_id, "symbol": instrument.contract.name, "bid": price(quote.bid),
-            "ask": price(quote.ask), "bidSize": quote.bid_size, "askSize": quote.ask_size,
-            "last": price(quote.last), "depthSize": quote.depth_size, "depthLevels": quote.depth_levels,
-            "timestamp": quote.timestamp}

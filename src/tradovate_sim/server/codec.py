@@ -16,7 +16,6 @@ import msgspec
 from tradovate_sim.model.entities import Wire
 from tradovate_sim.service.endpoints import Endpoint
 from tradovate_sim.service.errors import bad_request, field_message
-from tradovate_sim.service.simulator import ClockState
 
 T = TypeVar("T")
 
@@ -36,9 +35,9 @@ def _mentions_datetime(annotation: object) -> bool:
 
 
 def time_field_names() -> frozenset[bytes]:
-    """The wire names of every datetime field of every wire shape (`Wire` and its subclasses, the `/sim/clock`
-    answer); market-data and chart payloads use `timestamp`, which entities declare too."""
-    shapes: list[type[msgspec.Struct]] = [ClockState]
+    """The wire names of every datetime field of every wire shape: `Wire` and its subclasses (entities, requests,
+    results, market data, the simulator controls' shapes)."""
+    shapes: list[type[msgspec.Struct]] = []
     pending: list[type[msgspec.Struct]] = [Wire]
     while pending:
         shape = pending.pop()

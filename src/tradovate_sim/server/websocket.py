@@ -15,13 +15,16 @@ from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tradovate_sim.core.decision import Change
-from tradovate_sim.core.view import Caller, Quote
+from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Contract
+from tradovate_sim.model.market import CancelChart, ChartData, ChartSubscription, GetChart, MarketData, MdRequest
+from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.server.codec import Codec, decode_as
-from tradovate_sim.service.chart import CancelChartRequest, ChartFeed, ChartRequest, chart_spec, check_range
+from tradovate_sim.service.chart import ChartFeed, chart_spec, check_range
 from tradovate_sim.service.endpoints import Endpoint, Services
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
-from tradovate_sim.service.sync import Subscription, SyncRequest, changes_access
+from tradovate_sim.service.market_data import dom_packet, quote_packet
+from tradovate_sim.service.sync import Subscription, changes_access
 
 log = logging.getLogger("tradovate_sim.websocket")
 
@@ -226,7 +229,7 @@ class Hub:
     def chart_frame(self, connection: Connection) -> str | None:
         """The realtime chart packets of every trade since the last frame, coalesced."""
         packets = [packet for feed in connection.charts.values() for packet in feed.updates()]
-        return "a" + self.codec.encode([{"e": "chart", "d": {"charts": packets}}]).decode() if packets else None
+        return "a" + self.codec.encode([{"e": "chart", "d": ChartData(charts=packets)}]).decode() if packets else None
 
     def market_frame(self, connection: Connection, contract_ids: set[int]) -> str | None:
         platform = self.services.platform
@@ -238,16 +241,12 @@ class Hub:
                 continue
             tick = instrument.product.tick_size
             if contract_id in connection.quotes:
-                quotes.append(quote_entries(quote, tick))
+                quotes.append(quote_packet(quote, tick))
             if contract_id in connection.doms:
-                doms.append(dom_entries(quote, tick))
-        data: dict[str, object] = {}
-        if quotes:
-            data["quotes"] = quotes
-        if doms:
-            data["doms"] = doms
-        if not data:
+                doms.append(dom_packet(quote, tick))
+        if not quotes and not doms:
             return None
+        data = MarketData(quotes=quotes or None, doms=doms or None)
         return "a" + self.codec.encode([{"e": "md", "d": data}]).decode()
 
     def sessions_ended(self) -> None:
@@ -416,7 +415,7 @@ class Hub:
             self.get_chart(connection, request_id, body)
             return
         if key == "md/cancelchart":
-            cancel = decode_as(body.encode(), CancelChartRequest)
+            cancel = decode_as(body.encode(), CancelChart)
             chart_id = next((key for key, feed in connection.charts.items()  # the realtimeId, or the historicalId
                              if cancel.subscription_id in (feed.realtime_id, feed.historical_id)), None)
             if chart_id is None or connection.charts.pop(chart_id, None) is None:
@@ -444,7 +443,7 @@ class Hub:
     def get_chart(self, connection: Connection, request_id: int, body: str) -> None:
         """Answer the ids, then the history up to `eoh`; realtime packets follow as trades print. The history is
         built and the feed registered in one step of the event loop: no trade falls between them."""
-        request = decode_as(body.encode(), ChartRequest)
+        request = decode_as(body.encode(), GetChart)
         contract_id = self.resolve(request.symbol)
         spec = chart_spec(request.chart_description)
         check_range(request.time_range)
@@ -459,8 +458,9 @@ class Hub:
                          historical_id=self.chart_ids - 1, realtime_id=self.chart_ids)
         history = feed.history(request.time_range)
         connection.charts[feed.realtime_id] = feed
-        connection.reply(request_id, 200, {"historicalId": feed.historical_id, "realtimeId": feed.realtime_id})
-        connection.push("a" + self.codec.encode([{"e": "chart", "d": {"charts": history}}]).decode())
+        connection.reply(request_id, 200, ChartSubscription(historical_id=feed.historical_id,
+                                                            realtime_id=feed.realtime_id))
+        connection.push("a" + self.codec.encode([{"e": "chart", "d": ChartData(charts=history)}]).decode())
 
     def resolve(self, symbol: str | int) -> int:
         platform = self.services.platform
@@ -470,10 +470,6 @@ class Hub:
         if contract_id is None or platform.state.get(Contract, contract_id) is None:
             raise not_found(f"symbol: unknown contract {symbol!r}")
         return contract_id
-
-
-class MdRequest(msgspec.Struct, frozen=True, kw_only=True):
-    symbol: str | int
 
 
 def authorize_token(body: str) -> str:
@@ -497,30 +493,3 @@ def report_failure(task: "asyncio.Task[None]") -> None:
     """Log a sender that failed other than by the client going away."""
     if not task.cancelled() and (error := task.exception()) is not None and not isinstance(error, WebSocketDisconnect):
         log.error("websocket sender failed", exc_info=error)
-
-
-def quote_entries(quote: Quote, tick: float) -> dict[str, object]:
-    def price(ticks: int) -> float:
-        return round(ticks * tick, 10)
-
-    entries: dict[str, dict[str, float | int]] = {}
-    if quote.bid is not None:
-        entries["Bid"] = {"price": price(quote.bid), "size": quote.bid_size}
-    if quote.ask is not None:
-        entries["Offer"] = {"price": price(quote.ask), "size": quote.ask_size}
-    if quote.last is not None:
-        entries["Trade"] = {"price": price(quote.last), "size": quote.last_size}
-    return {"timestamp": quote.timestamp, "contractId": quote.contract_id, "entries": entries}
-
-
-def dom_entries(quote: Quote, tick: float) -> dict[str, object]:
-    def side(top: int | None, size: int, step: int) -> list[dict[str, float | int]]:
-        if top is None:
-            return []
-        levels = [{"price": round(top * tick, 10), "size": size}]
-        levels += [{"price": round((top + step * k) * tick, 10), "size": quote.depth_size}
-                   for k in range(1, quote.depth_levels + 1) if quote.depth_size > 0]
-        return levels
-
-    return {"contractId": quote.contract_id, "timestamp": quote.timestamp,
-            "bids": side(quote.bid, quote.bid_size, -1), "offers": side(quote.ask, quote.ask_size, 1)}

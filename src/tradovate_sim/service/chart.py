@@ -3,38 +3,12 @@ packets, built from the market's tape (venue/tape.py)."""
 
 from datetime import UTC, date, datetime
 
-import msgspec
-
+from tradovate_sim.model.market import ChartBar, ChartDescription, ChartPacket, ChartTick, TimeRange
 from tradovate_sim.service.errors import bad_request
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.venue.tape import KINDS, Bar, BarStream, ChartSpec, Trade, bars, by_trade_date, window
 
 MAX_ELEMENT_SIZE = 1_000_000
-Packet = dict[str, object]
-
-
-class ChartDescription(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    underlying_type: str
-    element_size: int
-    element_size_unit: str
-    with_histogram: bool = False  # accepted; no histogram packets are sent
-
-
-class TimeRange(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    closest_timestamp: datetime | None = None
-    closest_tick_id: int | None = None
-    as_far_as_timestamp: datetime | None = None
-    as_much_as_elements: int | None = None
-
-
-class ChartRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    symbol: str | int
-    chart_description: ChartDescription
-    time_range: TimeRange = msgspec.field(default_factory=TimeRange)
-
-
-class CancelChartRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    subscription_id: int
 
 
 def chart_spec(description: ChartDescription) -> ChartSpec:
@@ -81,10 +55,10 @@ class ChartFeed:
         self.seen = self.tape.last_id  # realtime starts after the history's last trade
         self.stream = None if spec.ticks else BarStream(self.tape, spec, self.trade_dates)
 
-    def history(self, time_range: TimeRange) -> list[Packet]:
+    def history(self, time_range: TimeRange) -> list[ChartPacket]:
         """The packets of the history, ending with `{"id": historicalId, "eoh": true}`."""
         closest, as_far = utc(time_range.closest_timestamp), utc(time_range.as_far_as_timestamp)
-        packets: list[Packet]
+        packets: list[ChartPacket]
         if self.spec.ticks:
             trades = list(self.tape.trades)
             if time_range.closest_tick_id is not None:
@@ -98,9 +72,9 @@ class ChartFeed:
                 built = [b for b in built if b.opened <= closest]
             packets = self.bar_packets(self.historical_id, window(
                 built, lambda b: b.timestamp, as_far=as_far, as_much=time_range.as_much_as_elements))
-        return [*packets, {"id": self.historical_id, "eoh": True}]
+        return [*packets, ChartPacket(id=self.historical_id, eoh=True)]
 
-    def updates(self) -> list[Packet]:
+    def updates(self) -> list[ChartPacket]:
         """Packets for the trades since the last call (none when there were none)."""
         tape = self.market.tape(self.contract_id)
         if tape is not self.tape:  # the contract's quotes were seeded again (`/sim/reset`): a new, empty tape
@@ -119,34 +93,31 @@ class ChartFeed:
     def price(self, ticks: int) -> float:
         return round(ticks * self.tick_size, 10)
 
-    def bar_packets(self, packet_id: int, chosen: list[Bar]) -> list[Packet]:
-        packets: list[Packet] = []
-        current: list[dict[str, object]] | None = None
+    def bar_packets(self, packet_id: int, chosen: list[Bar]) -> list[ChartPacket]:
+        packets: list[ChartPacket] = []
+        current: list[ChartBar] | None = None
         last_date: date | None = None
         for bar in chosen:
             if current is None or bar.trade_date != last_date:
                 current, last_date = [], bar.trade_date
-                packets.append({"id": packet_id, "td": yyyymmdd(bar.trade_date), "bars": current})
-            current.append({
-                "timestamp": bar.timestamp, "open": self.price(bar.open), "high": self.price(bar.high),
-                "low": self.price(bar.low), "close": self.price(bar.close), "upVolume": bar.up_volume,
-                "downVolume": bar.down_volume, "upTicks": bar.up_ticks, "downTicks": bar.down_ticks,
-                "bidVolume": bar.bid_volume, "offerVolume": bar.offer_volume,
-            })
+                packets.append(ChartPacket(id=packet_id, td=yyyymmdd(bar.trade_date), bars=current))
+            current.append(ChartBar(
+                timestamp=bar.timestamp, open=self.price(bar.open), high=self.price(bar.high),
+                low=self.price(bar.low), close=self.price(bar.close), up_volume=bar.up_volume,
+                down_volume=bar.down_volume, up_ticks=bar.up_ticks, down_ticks=bar.down_ticks,
+                bid_volume=bar.bid_volume, offer_volume=bar.offer_volume))
         return packets
 
-    def tick_packets(self, packet_id: int, source: str, trades: list[Trade]) -> list[Packet]:
-        packets: list[Packet] = []
+    def tick_packets(self, packet_id: int, source: str, trades: list[Trade]) -> list[ChartPacket]:
+        packets: list[ChartPacket] = []
         for trade_date, group in by_trade_date(trades, self.trade_dates):
             base_price, base_time = group[0].price, group[0].millis
-            ticks: list[dict[str, int]] = []
-            for trade in group:
-                tick = {"id": trade.id, "t": trade.millis - base_time, "p": trade.price - base_price, "s": trade.size}
-                if trade.bid is not None:
-                    tick["b"], tick["bs"] = trade.bid - base_price, trade.bid_size
-                if trade.ask is not None:
-                    tick["a"], tick["as"] = trade.ask - base_price, trade.ask_size
-                ticks.append(tick)
-            packets.append({"id": packet_id, "s": source, "td": yyyymmdd(trade_date), "bp": base_price,
-                            "bt": base_time, "ts": self.tick_size, "tks": ticks})
+            ticks = [ChartTick(id=trade.id, t=trade.millis - base_time, p=trade.price - base_price, s=trade.size,
+                               b=None if trade.bid is None else trade.bid - base_price,
+                               bs=None if trade.bid is None else trade.bid_size,
+                               a=None if trade.ask is None else trade.ask - base_price,
+                               as_=None if trade.ask is None else trade.ask_size)
+                     for trade in group]
+            packets.append(ChartPacket(id=packet_id, s=source, td=yyyymmdd(trade_date), bp=base_price, bt=base_time,
+                                       ts=self.tick_size, tks=ticks))
         return packets

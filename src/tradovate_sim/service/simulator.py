@@ -6,13 +6,12 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-import msgspec
-
 from tradovate_sim.core import orders
 from tradovate_sim.core.ticks import nearest_ticks, to_ticks
 from tradovate_sim.core.view import Caller, Instrument, Quote
 from tradovate_sim.model.entities import Contract
 from tradovate_sim.model.ids import ContractId, OrganizationId, UserId
+from tradovate_sim.model.simulator import ClockRequest, QuoteRequest, QuoteState
 from tradovate_sim.service.entities import parse_id
 from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
@@ -26,7 +25,7 @@ EARLIEST = datetime(2001, 1, 1, tzinfo=UTC)  # the exchange calendar covers 2000
 LATEST = datetime(2039, 12, 31, tzinfo=UTC)
 
 
-def move_clock(platform: Platform, req: "ClockRequest") -> None:
+def move_clock(platform: Platform, req: ClockRequest) -> None:
     """Apply a /sim/clock request; times outside the calendar's range are refused and change nothing."""
     clock = platform.clock
     if req.mode is not None and req.mode != "real":
@@ -45,31 +44,6 @@ def move_clock(platform: Platform, req: "ClockRequest") -> None:
     if not EARLIEST <= target <= LATEST:
         raise bad_request(f"now: must be between {EARLIEST.date()} and {LATEST.date()}")
     clock.set(target)
-
-
-class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    contract_id: ContractId | None = None
-    symbol: str | None = None
-    bid: float | None = None
-    ask: float | None = None
-    bid_size: int | None = None
-    ask_size: int | None = None
-    last: float | None = None
-    last_size: int | None = None
-    depth_size: int | None = None
-    depth_levels: int | None = None
-    release: bool = False
-
-
-class ClockRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    now: datetime | None = None
-    advance_seconds: float | None = None
-    mode: str | None = None
-
-
-class ClockState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    now: datetime
-    mode: str
 
 
 async def match_contract(platform: Platform, contract_id: ContractId) -> None:
@@ -103,6 +77,21 @@ def _instrument(platform: Platform, contract_id: ContractId | None, symbol: str 
     if instrument is None:
         raise not_found(f"contract {contract_id or symbol!r} not found")
     return instrument
+
+
+def quote_state(platform: Platform, quote: Quote) -> QuoteState:
+    """The answer of `/sim/quote`: the quote in prices."""
+    instrument = platform.instrument(quote.contract_id)
+    assert instrument is not None
+    tick = instrument.product.tick_size
+
+    def price(ticks: int | None) -> float | None:
+        return None if ticks is None else round(ticks * tick, 10)
+
+    return QuoteState(contract_id=ContractId(quote.contract_id), symbol=instrument.contract.name,
+                      bid=price(quote.bid), ask=price(quote.ask), bid_size=quote.bid_size, ask_size=quote.ask_size,
+                      last=price(quote.last), depth_size=quote.depth_size, depth_levels=quote.depth_levels,
+                      timestamp=quote.timestamp)
 
 
 def current_quote(platform: Platform, query: Mapping[str, str]) -> Quote:

@@ -3,8 +3,6 @@ changes it receives afterwards as `props` events."""
 
 from collections.abc import Iterable, Sequence
 
-import msgspec
-
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import (
@@ -22,6 +20,7 @@ from tradovate_sim.model.entities import (
 )
 from tradovate_sim.model.ids import AccountId, UserId
 from tradovate_sim.model.kinds import KIND_NAMED, KINDS
+from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.service.errors import bad_request
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import REFERENCE, can_see_account, organization_of_account
@@ -32,20 +31,6 @@ ACCESS_TYPES = frozenset({"tradingPermission"})  # the changes that can end a ca
 
 def plural(entity_type: str) -> str:
     return KIND_NAMED[entity_type].plural
-
-
-class ShardingExpression(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    expression_type: str
-    divisor: int
-    remainder: int
-
-
-class SyncRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    users: list[UserId] | None = None
-    accounts: list[AccountId] | None = None
-    split_responses: bool | None = None
-    sharding_expression: ShardingExpression | None = None
-    entity_types: list[str] | None = None
 
 
 class Subscription:
