@@ -23,6 +23,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--quotes", choices=["synthetic", "manual"])
     serve.add_argument("--catalogue", help="a TOML file of products to add or override")
     serve.add_argument("--synchronous", choices=["FULL", "NORMAL"])
+    serve.add_argument("--rate-limits", dest="rate_limits", choices=["on", "off"],
+                       help="Tradovate's request limits and penalty tickets (default on)")
     return parser.parse_args(argv)
 
 

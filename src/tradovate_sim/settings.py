@@ -21,6 +21,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalogue: str | None = None  # a TOML file of extra or overriding products
     ws_timeout: float = 30.0  # seconds a socket may stay silent (or unauthorized) before it is closed
     synchronous: str = "FULL"  # SQLite: FULL survives power loss; NORMAL survives a killed process
+    rate_limits: str = "on"  # on: Tradovate's request limits and penalty tickets (numbers: /sim/limits); off: none
 
     @property
     def sqlite_path(self) -> Path:
@@ -51,5 +52,7 @@ def from_environment(overrides: dict[str, object], environ: dict[str, str] | Non
         raise ValueError(f"quotes: expected synthetic or manual, got {settings.quotes!r}")
     if settings.synchronous not in ("FULL", "NORMAL"):
         raise ValueError(f"synchronous: expected FULL or NORMAL, got {settings.synchronous!r}")
+    if settings.rate_limits not in ("on", "off"):
+        raise ValueError(f"rate-limits: expected on or off, got {settings.rate_limits!r}")
     settings.sqlite_path  # noqa: B018  (validates the URL early)
     return settings

@@ -45,10 +45,11 @@ def free_port() -> int:
 class ServerProcess:
     """One `tradovate-sim serve` process on a loopback port with its own SQLite file."""
 
-    def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None) -> None:
+    def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off") -> None:
         self.db_path = db_path
         self.log_path = log_path
         self.port = port or free_port()
+        self.rate_limits = rate_limits  # off: the suite's bursts and bad logins are never limited (test_limits: on)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,6 +63,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
+        env["TRADOVATE_SIM_RATE_LIMITS"] = self.rate_limits
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout

@@ -116,3 +116,12 @@ class EvaluationAccountResult(Wire, frozen=True):
 class CreateEvaluationAccountsResponse(Wire, frozen=True):
     results: list[EvaluationAccountResult]
     error_text: str | None = None
+
+
+class PenaltyTicket(msgspec.Struct, frozen=True, kw_only=True):
+    """Tradovate's penalty answer (HTTP 200, or `s:200` on a socket): the request was not executed; wait `p-time`
+    seconds, then send it again with `"p-ticket"` in its body. `p-captcha` says Tradovate would ask a captcha."""
+
+    p_ticket: str = msgspec.field(name="p-ticket")
+    p_time: int = msgspec.field(name="p-time")
+    p_captcha: bool = msgspec.field(name="p-captcha")

@@ -16,12 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from tradovate_sim.core.limits import LimitsConfig
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.simulator import ClockRequest, ClockState, QuoteRequest, ResetState
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
+from tradovate_sim.service.admission import Admission, LimitsUpdate, ticket_in, updated_config
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.errors import ApiError, denied, not_found
 from tradovate_sim.storage.sqlite import StoreError
@@ -37,11 +39,17 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def client_host(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
 def respond(codec: Codec, payload: object, status: int = 200) -> Response:
     return Response(codec.encode(payload), status_code=status, media_type=JSON)
 
 
 def error_response(codec: Codec, error: ApiError) -> Response:
+    if error.status == 429:  # Tradovate's: no body (`Content-Length: 0`), no Retry-After
+        return Response(status_code=429)
     return respond(codec, {"errorText": error.message}, error.status)
 
 
@@ -49,7 +57,8 @@ def create_app(runtime: Runtime) -> Starlette:
     table = endpoints.build()
     codec = Codec(table)
     holder: dict[str, Services] = {}
-    hub = Hub(holder, table, codec, runtime.settings.ws_timeout)
+    admission = Admission(LimitsConfig(enabled=runtime.settings.rate_limits == "on"))
+    hub = Hub(holder, table, codec, runtime.settings.ws_timeout, admission)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -88,18 +97,35 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def dispatch(request: Request) -> object:
         services = holder["services"]
-        endpoint = table.get(request.path_params["path"].strip("/").lower())
+        operation = request.path_params["path"].strip("/").lower()
+        endpoint = table.get(operation)
         if endpoint is None:
             raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
         caller: Caller | None = None
         if not endpoint.public:
-            caller = services.identity.caller(_bearer(request))
+            try:
+                caller = services.identity.caller(_bearer(request))
+            except ApiError:
+                if admission.enabled:
+                    admission.admit_anonymous(client_host(request))
+                    admission.refused(operation, client_host(request))
+                raise
+            admission.admit_user(caller.user_id)
+        elif admission.enabled:
+            admission.admit_anonymous(client_host(request))
         body = None
+        raw = b""
         if endpoint.request is not None:
             raw = await request.body()
             if len(raw) > MAX_BODY:
                 raise ApiError(413, "body: larger than 1 MiB")
             body = codec.decode(endpoint.request, raw)
+        box = admission.box(operation)
+        if box is not None:  # an operation with its own limit: a penalty ticket past it
+            def ticket() -> str | None:  # in the body; a login may also send it as its bearer token
+                return ticket_in(raw) or (_bearer(request) if endpoint.public else None)
+            return await admission.run(box, client_host(request), body, ticket,
+                                       lambda: endpoint.handler(services, caller, body, request.query_params))
         return await endpoint.handler(services, caller, body, request.query_params)
 
     async def sim(request: Request) -> object:
@@ -120,7 +146,12 @@ def create_app(runtime: Runtime) -> Starlette:
                 await runtime.list_contracts()
             clock = platform.clock
             return ClockState(now=clock.now(), mode="real" if clock.is_real else "fixed")
+        if action == "limits":
+            if request.method == "POST":
+                admission.configure(updated_config(admission.config, decode_as(raw, LimitsUpdate)))
+            return admission.config
         if action == "reset" and request.method == "POST":
+            admission.clear()
             await runtime.reset()
             return ResetState(ok=True)
         raise not_found(f"Unknown simulator control /sim/{action}")

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 from urllib.parse import parse_qsl
 
@@ -20,6 +20,7 @@ from tradovate_sim.model.entities import Contract
 from tradovate_sim.model.market import CancelChart, ChartData, ChartSubscription, GetChart, MarketData, MdRequest
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.server.codec import Codec, decode_as
+from tradovate_sim.service.admission import Admission, ticket_in
 from tradovate_sim.service.chart import ChartFeed, chart_spec, check_range
 from tradovate_sim.service.endpoints import Endpoint, Services
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
@@ -42,6 +43,7 @@ TOO_SLOW = (1008, "Client too slow: outbound buffer full")
 SESSION_ENDED = (4401, "Session ended")
 
 Finish = Callable[[Sequence[str], int, str, float], bool]
+ANSWERED = object()  # what `Hub.call` returns for a request it has answered itself (syncrequest, market data)
 
 
 def finisher(socket: WebSocket) -> Finish | None:
@@ -184,8 +186,9 @@ class Hub:
     """Every live socket; receives committed changes and quote moves and routes them."""
 
     def __init__(self, services_ref: dict[str, Services], table: dict[str, Endpoint], codec: Codec,
-                 timeout: float) -> None:
+                 timeout: float, admission: Admission) -> None:
         self.services_ref = services_ref
+        self.admission = admission
         self.table = table
         self.codec = codec
         self.timeout = timeout
@@ -359,8 +362,8 @@ class Hub:
         body = parts[3] if len(parts) > 3 else ""
         try:
             await self.dispatch(connection, endpoint_name, request_id, query, body)
-        except ApiError as error:
-            connection.reply(request_id, error.status, error.message)
+        except ApiError as error:  # a 429 carries no `d`, as Tradovate's
+            connection.reply(request_id, error.status, None if error.status == 429 else error.message)
         except Exception:
             log.exception("unhandled error on websocket request %s", endpoint_name)
             connection.reply(request_id, 500, "Internal server error")
@@ -378,10 +381,32 @@ class Hub:
             self.enforce_limit(connection)
             connection.reply(request_id, 200)
             return
+        admission = self.admission
         if connection.caller is None:
+            admission.admit_anonymous(self.host(connection))
             connection.reply(request_id, 401, "Not authorized: send authorize first")
             return
         caller = services.identity.caller_of_session(connection.caller)
+        admission.admit_user(caller.user_id)  # each request frame counts as one request, as on REST
+        box = admission.box(key)
+        def execute() -> Awaitable[object]:
+            return self.call(connection, caller, key=key, name=name, request_id=request_id, query=query, body=body)
+
+        if box is not None:  # an operation with its own limit: a penalty ticket past it
+            result = await admission.run(box, self.host(connection), None, lambda: ticket_in(body.encode()), execute)
+        else:
+            result = await execute()
+        if result is not ANSWERED:
+            connection.reply(request_id, 200, result)
+
+    def host(self, connection: Connection) -> str:
+        client = connection.socket.client
+        return client.host if client is not None else ""
+
+    async def call(self, connection: Connection, caller: Caller, *, key: str, name: str, request_id: int,
+                   query: str, body: str) -> object:
+        """Execute one request; the result to answer with `s:200`, or ANSWERED when it has been answered already."""
+        services = self.services
         if key == "user/syncrequest":
             if connection.subscription is not None:
                 raise bad_request("user/syncrequest: only one per connection")
@@ -390,17 +415,16 @@ class Hub:
             snapshot = subscription.snapshot()
             connection.subscription = subscription  # same loop step as the snapshot: no gap, no duplicate
             connection.reply(request_id, 200, snapshot)
-            return
+            return ANSWERED
         if key.startswith("md/"):
             self.market_data(connection, key, request_id, body)
-            return
+            return ANSWERED
         endpoint = self.table.get(key)
         if endpoint is None:
             raise not_found(f"Unknown operation {name}")
         decoded = self.codec.decode(endpoint.request, body.encode()) if endpoint.request is not None else None
         params = dict(parse_qsl(query.strip(), keep_blank_values=True))
-        result = await endpoint.handler(services, caller, decoded, params)
-        connection.reply(request_id, 200, result)
+        return await endpoint.handler(services, caller, decoded, params)
 
     def enforce_limit(self, connection: Connection) -> None:
         assert connection.caller is not None
