@@ -18,6 +18,7 @@ from tradovate_sim.core.view import (
     AccountState,
     Book,
     Caller,
+    Exposure,
     Fees,
     Instrument,
     OrderView,
@@ -111,7 +112,7 @@ def make_account_state(*, can_trade: bool = True, closed: bool = False, admin_ac
                        liquidate_only: datetime | None = None, amount: float = 50_000.0,
                        position_limits: tuple[UserAccountPositionLimit, ...] = (),
                        risk_parameters: tuple[UserAccountRiskParameter, ...] = (),
-                       positions: tuple[Position, ...] = ()) -> AccountState:
+                       positions: tuple[Position, ...] = (), exposures: tuple[Exposure, ...] = ()) -> AccountState:
     account = Account(
         id=ACCOUNT_ID, name="DEMO0001", user_id=USER_ID, account_type=AccountType.Customer, restricted=False,
         closed=closed, active=not closed, archived=closed, clearing_house_id=1, risk_category_id=1,
@@ -128,6 +129,7 @@ def make_account_state(*, can_trade: bool = True, closed: bool = False, admin_ac
         risk_parameters=risk_parameters,
         can_trade=can_trade,
         positions=positions,
+        exposures=exposures,
     )
 
 

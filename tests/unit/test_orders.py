@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import msgspec
 import pytest
 from builders import (
     NOW,
@@ -18,7 +17,6 @@ from builders import (
     make_book,
     make_caller,
     make_instrument,
-    make_position,
     make_quote,
     make_view,
     make_working,
@@ -27,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradovate_sim.core import orders
-from tradovate_sim.core.view import Fees, OrderView
+from tradovate_sim.core.view import Exposure, Fees, OrderView
 from tradovate_sim.model.entities import (
     CashBalance,
     CashBalanceLog,
@@ -53,9 +51,11 @@ from tradovate_sim.model.enums import (
     OrderAction,
     OrderType,
     OrdStatus,
+    ProductType,
     TimeInForce,
     TotalBy,
 )
+from tradovate_sim.model.ids import ContractId, ExchangeId, ProductId
 from tradovate_sim.model.requests import (
     CancelOrder,
     ModifyOrder,
@@ -416,7 +416,8 @@ RISK_REFUSALS = [
                  id="short-limit-counting-working"),
     pytest.param(make_view(account=make_account_state(
         position_limits=(contract_limit(long_limit=5, total_by=TotalBy.Overall),),
-        positions=(msgspec.structs.replace(make_position(4, 100.0), contract_id=99),))), order_req(BUY, 2),
+        exposures=(Exposure(contract_id=ContractId(99), product_id=ProductId(99), exchange_id=ExchangeId(99),
+                            product_type=ProductType.Futures, net_pos=4),))), order_req(BUY, 2),
                  FailureReason.MaxTotalPosLimitReached, id="overall-limit"),
     pytest.param(make_view(account=make_account_state(risk_parameters=(
         UserAccountRiskParameter(id=1, user_account_position_limit_id=1, max_opening_order_qty=3),))),

@@ -22,7 +22,17 @@ from tradovate_sim.model.entities import (
     UserAccountPositionLimit,
     UserAccountRiskParameter,
 )
-from tradovate_sim.model.ids import CommandId, OrderId, OrganizationId, SessionId, UserId
+from tradovate_sim.model.enums import ProductType
+from tradovate_sim.model.ids import (
+    CommandId,
+    ContractId,
+    ExchangeId,
+    OrderId,
+    OrganizationId,
+    ProductId,
+    SessionId,
+    UserId,
+)
 
 
 class Value(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -74,6 +84,18 @@ class Caller(Value, frozen=True):
     session_id: SessionId | None = None
 
 
+class Exposure(Value, frozen=True):
+    """What an account holds and works in one contract, with what position-limit scopes group the contract by."""
+
+    contract_id: ContractId
+    product_id: ProductId
+    exchange_id: ExchangeId
+    product_type: ProductType
+    net_pos: int = 0
+    working_buys: int = 0  # quantity left on working buy orders
+    working_sells: int = 0
+
+
 class AccountState(Value, frozen=True):
     account: Account
     risk_status: AccountRiskStatus
@@ -82,7 +104,8 @@ class AccountState(Value, frozen=True):
     position_limits: tuple[UserAccountPositionLimit, ...] = ()
     risk_parameters: tuple[UserAccountRiskParameter, ...] = ()
     can_trade: bool = False  # the caller holds an active trading permission on the account
-    positions: tuple[Position, ...] = ()  # every position of the account, for overall limits
+    positions: tuple[Position, ...] = ()  # every position of the account
+    exposures: tuple[Exposure, ...] = ()  # every contract held or worked, when the account has position limits
 
 
 class WorkingOrder(Value, frozen=True):
@@ -115,3 +138,4 @@ class OrderView(Value, frozen=True):
     quote: Quote | None
     is_open: bool
     trade_date: date
+    back_month: int = 0  # the contract's place among its product's unexpired months (0: the front month)

@@ -5,6 +5,7 @@ required ones have no default and are always sent. `model.kinds` declares what t
 """
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import msgspec
 
@@ -377,10 +378,48 @@ class FillPair(Wire, frozen=True):
 # --- risk ---------------------------------------------------------------------------------------
 
 
+Amount = Annotated[float, msgspec.Meta(gt=0, lt=1e12)]  # a rule's dollar amount: positive
+Percentage = Annotated[float, msgspec.Meta(gt=0, le=100)]  # a rule's percentage: (0, 100]
+
+
 class PostTradeRisk(Wire, frozen=True):
-    """Auto-liquidation rules: the body of `postTradeRisk` and, with the account id, a `UserAccountAutoLiq`."""
+    """Auto-liquidation rules: the body of `postTradeRisk` and, with the account id, a `UserAccountAutoLiq`. An omitted
+    (None) rule is off; amounts are positive dollars, percentages in (0, 100] (checked when a client's body is
+    decoded)."""
 
     changes_locked: bool | None = None
+    margin_percentage_alert: Percentage | None = None
+    daily_loss_percentage_alert: Percentage | None = None
+    daily_loss_alert: Amount | None = None
+    margin_percentage_liq_only: Percentage | None = None
+    daily_loss_percentage_liq_only: Percentage | None = None
+    daily_loss_liq_only: Amount | None = None
+    margin_percentage_auto_liq: Percentage | None = None
+    daily_loss_percentage_auto_liq: Percentage | None = None
+    daily_loss_auto_liq: Amount | None = None
+    weekly_loss_auto_liq: Amount | None = None
+    flatten_timestamp: datetime | None = None
+    trailing_max_drawdown: Amount | None = None
+    trailing_max_drawdown_limit: Amount | None = None
+    trailing_max_drawdown_mode: TrailingMaxDrawdownMode | None = None
+    daily_profit_auto_liq: Amount | None = None
+    weekly_profit_auto_liq: Amount | None = None
+    do_not_unlock: bool | None = None
+
+    def __post_init__(self) -> None:
+        normalize_times(self, "flatten_timestamp")
+
+
+class UserAccountAutoLiq(PostTradeRisk, frozen=True, kw_only=True):
+    id: AccountId  # = account id
+
+
+class PermissionedAccountAutoLiq(Wire, frozen=True):
+    """The trader's copy of an account's `UserAccountAutoLiq` (id = account id): its money and percentage rules and
+    `changesLocked`, without the flatten time, the trailing drawdown and `doNotUnlock`. Written in the same commit as
+    every change of the account's rules."""
+
+    id: AccountId  # = account id
     margin_percentage_alert: float | None = None
     daily_loss_percentage_alert: float | None = None
     daily_loss_alert: float | None = None
@@ -391,20 +430,14 @@ class PostTradeRisk(Wire, frozen=True):
     daily_loss_percentage_auto_liq: float | None = None
     daily_loss_auto_liq: float | None = None
     weekly_loss_auto_liq: float | None = None
-    flatten_timestamp: datetime | None = None
-    trailing_max_drawdown: float | None = None
-    trailing_max_drawdown_limit: float | None = None
-    trailing_max_drawdown_mode: TrailingMaxDrawdownMode | None = None
     daily_profit_auto_liq: float | None = None
     weekly_profit_auto_liq: float | None = None
-    do_not_unlock: bool | None = None
+    changes_locked: bool | None = None
 
-    def __post_init__(self) -> None:
-        normalize_times(self, "flatten_timestamp")
-
-
-class UserAccountAutoLiq(PostTradeRisk, frozen=True, kw_only=True):
-    id: AccountId  # = account id
+    @classmethod
+    def copy_of(cls, rules: UserAccountAutoLiq) -> "PermissionedAccountAutoLiq":
+        """The trader's copy of an account's rules."""
+        return cls(id=rules.id, **{name: getattr(rules, name) for name in cls.__struct_fields__ if name != "id"})
 
 
 class UserAccountPositionLimit(Wire, frozen=True):
@@ -485,6 +518,7 @@ Entity = (
     | Position
     | FillPair
     | UserAccountAutoLiq
+    | PermissionedAccountAutoLiq
     | UserAccountPositionLimit
     | UserAccountRiskParameter
     | AutoLiqTransaction

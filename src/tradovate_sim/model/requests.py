@@ -159,14 +159,16 @@ class PreTradeRiskParameter(Wire, frozen=True):
     max_closing_order_qty: Annotated[int, msgspec.Meta(ge=0)] | None = None
     max_back_month: Annotated[int, msgspec.Meta(ge=0)] | None = None
     pre_expiration_days: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    margin_percentage: float | None = None
-    margin_dollar_value: float | None = None
+    margin_percentage: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    margin_dollar_value: Annotated[float, msgspec.Meta(ge=0, lt=1e12)] | None = None
     hard_limit: bool | None = None
 
 
-class PreTradeRisk(Wire, frozen=True):
+class PositionLimitScope(Wire, frozen=True):
+    """What a position limit covers and its limits: the fields `PreTradeRisk` and the `userAccountPositionLimit`
+    bodies share."""
+
     total_by: TotalBy
-    parameters: list[PreTradeRiskParameter]
     active: bool = True
     contract_id: Id[ContractId] | None = None
     product_id: Id[ProductId] | None = None
@@ -177,6 +179,44 @@ class PreTradeRisk(Wire, frozen=True):
     long_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
     exposed_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
     description: Tag50 | None = None
+
+
+class PreTradeRisk(PositionLimitScope, frozen=True, kw_only=True):
+    parameters: list[PreTradeRiskParameter]
+
+
+class UserAccountPositionLimitBody(PositionLimitScope, frozen=True, kw_only=True):
+    """The body of `userAccountPositionLimit/create` (no id) and `/update` (with the id): the entity's fields."""
+
+    account_id: Id[AccountId]
+    id: Id[int] | None = None
+
+
+class UserAccountRiskParameterBody(PreTradeRiskParameter, frozen=True, kw_only=True):
+    """The body of `userAccountRiskParameter/create` (no id) and `/update` (with the id): the entity's fields."""
+
+    user_account_position_limit_id: Id[int]
+    id: Id[int] | None = None
+
+
+class DeleteUserAccountPositionLimit(Wire, frozen=True):
+    user_account_position_limit_id: Id[int]
+
+
+class DeleteUserAccountRiskParameter(Wire, frozen=True):
+    user_account_risk_parameter_id: Id[int]
+
+
+class UpdateUserAutoLiq(PostTradeRisk, frozen=True, kw_only=True):
+    """`userAccountAutoLiq/updateuserautoliq` (and one item of `/updateuserautoliqs`): the account and the rules to
+    change. A field that is present sets its rule (null turns it off); an omitted field keeps the rule as it is."""
+
+    account_id: Id[AccountId]
+    as_owner: bool | None = None
+
+
+class UpdateUserAutoLiqs(Wire, frozen=True):
+    items: Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=10_000)]  # each an UpdateUserAutoLiq
 
 
 class EvaluationAccount(Wire, frozen=True):

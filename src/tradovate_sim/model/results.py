@@ -6,7 +6,9 @@ import msgspec
 
 from tradovate_sim.model.entities import (
     AccountRiskStatus,
+    PermissionedAccountAutoLiq,
     TradingPermission,
+    UserAccountAutoLiq,
     Wire,
 )
 from tradovate_sim.model.enums import FailureReason, UserStatus
@@ -125,3 +127,22 @@ class PenaltyTicket(msgspec.Struct, frozen=True, kw_only=True):
     p_ticket: str = msgspec.field(name="p-ticket")
     p_time: int = msgspec.field(name="p-time")
     p_captcha: bool = msgspec.field(name="p-captcha")
+
+
+class UpdateUserAutoLiqResponse(Wire, frozen=True):
+    """The answer of `updateuserautoliq` and, per item, of `updateuserautoliqs` (there an item's own `errorText`
+    says why that item was not applied)."""
+
+    error_text: str | None = None
+    user_account_auto_liq: UserAccountAutoLiq | None = None
+    permissioned_account_auto_liq: PermissionedAccountAutoLiq | None = None
+
+
+class UpdateUserAutoLiqsResponse(Wire, frozen=True):
+    user_auto_liqs: list[UpdateUserAutoLiqResponse]
+    error_text: str | None = None
+
+
+class DeleteResultResponse(Wire, frozen=True):
+    error_text: str | None = None
+    success: bool | None = None

@@ -18,6 +18,7 @@ from tradovate_sim.model.entities import (
     CashBalance,
     CashBalanceLog,
     Credential,
+    PermissionedAccountAutoLiq,
     Position,
     PostTradeRisk,
     TradingPermission,
@@ -113,8 +114,9 @@ def _pre_trade(platform: Platform, account_id: AccountId, risks: list[PreTradeRi
     return changes
 
 
-def _post_trade(account_id: AccountId, risk: PostTradeRisk) -> Change:
-    return created(UserAccountAutoLiq(id=account_id, **msgspec.structs.asdict(risk)))
+def _post_trade(account_id: AccountId, risk: PostTradeRisk) -> list[Change]:
+    rules = UserAccountAutoLiq(id=account_id, **msgspec.structs.asdict(risk))
+    return [created(rules), created(PermissionedAccountAutoLiq.copy_of(rules))]
 
 
 def _require_admin(caller: Caller) -> None:
@@ -198,7 +200,7 @@ def _evaluation_account(platform: Platform, caller: Caller, item: EvaluationAcco
                                    now=platform.now(), evaluation_size=item.initial_balance)
     changes += _pre_trade(platform, account.id, item.pre_trade_risk or [])
     if item.post_trade_risk is not None:
-        changes.append(_post_trade(account.id, item.post_trade_risk))
+        changes.extend(_post_trade(account.id, item.post_trade_risk))
     permission = changes[1].entity
     return EvaluationAccountResult(account_id=account.id, trading_permission_id=permission.id), changes
 

@@ -8,8 +8,9 @@ import msgspec
 
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model import requests as rq
+from tradovate_sim.model.entities import UserAccountAutoLiq
 from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
-from tradovate_sim.service import accounts, admin, entities, orders
+from tradovate_sim.service import accounts, admin, entities, limits, orders, rules
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.platform import Platform
@@ -89,6 +90,24 @@ def build() -> dict[str, Endpoint]:
                  lambda s, c, b: accounts.get_cash_balance_snapshot(s.platform, c, b)),
         _command("accountRiskStatus/setAdminAutoLiqAction", rq.SetAdminAutoLiqAction,
                  lambda s, c, b: admin.set_admin_auto_liq_action(s.platform, c, b)),
+        _command("userAccountAutoLiq/create", UserAccountAutoLiq, lambda s, c, b: rules.create(s.platform, c, b)),
+        _command("userAccountAutoLiq/update", UserAccountAutoLiq, lambda s, c, b: rules.update(s.platform, c, b)),
+        _command("userAccountAutoLiq/updateUserAutoLiq", dict,
+                 lambda s, c, b: rules.update_user_auto_liq(s.platform, c, b)),
+        _command("userAccountAutoLiq/updateUserAutoLiqs", rq.UpdateUserAutoLiqs,
+                 lambda s, c, b: rules.update_user_auto_liqs(s.platform, c, b)),
+        _command("userAccountPositionLimit/create", rq.UserAccountPositionLimitBody,
+                 lambda s, c, b: limits.create_position_limit(s.platform, c, b)),
+        _command("userAccountPositionLimit/update", rq.UserAccountPositionLimitBody,
+                 lambda s, c, b: limits.update_position_limit(s.platform, c, b)),
+        _command("userAccountPositionLimit/deleteUserAccountPositionLimit", rq.DeleteUserAccountPositionLimit,
+                 lambda s, c, b: limits.delete_position_limit(s.platform, c, b)),
+        _command("userAccountPositionLimit/deleteUserAccountRiskParameter", rq.DeleteUserAccountRiskParameter,
+                 lambda s, c, b: limits.delete_risk_parameter(s.platform, c, b)),
+        _command("userAccountRiskParameter/create", rq.UserAccountRiskParameterBody,
+                 lambda s, c, b: limits.create_risk_parameter(s.platform, c, b)),
+        _command("userAccountRiskParameter/update", rq.UserAccountRiskParameterBody,
+                 lambda s, c, b: limits.update_risk_parameter(s.platform, c, b)),
     ]
     for kind in KINDS:
         for operation, queries in QUERY_OF_OPERATION.items():

@@ -18,6 +18,7 @@ from tradovate_sim.core.view import (
     AccountState,
     Book,
     Caller,
+    Exposure,
     Fees,
     Instrument,
     OrderView,
@@ -39,7 +40,7 @@ from tradovate_sim.model.entities import (
     UserAccountPositionLimit,
     UserAccountRiskParameter,
 )
-from tradovate_sim.model.enums import EventType
+from tradovate_sim.model.enums import EventType, OrderAction
 from tradovate_sim.model.ids import AccountId, ContractId, ProductId
 from tradovate_sim.model.kinds import KINDS
 from tradovate_sim.service.clock import Clock
@@ -216,6 +217,7 @@ class Platform:
         limits = state.table(UserAccountPositionLimit)
         params = state.table(UserAccountRiskParameter)
         positions = state.table(Position)
+        limited = bool(state.limits_of.get(account_id))
         return AccountState(
             account=account, risk_status=state.table(AccountRiskStatus)[account_id],
             cash_balance=state.table(CashBalance)[state.cash_of[account_id]],
@@ -225,7 +227,43 @@ class Platform:
                                   for p in state.params_of.get(i, {})),
             positions=tuple(positions[pid] for pid in state.positions_of.get(account_id, {}).values()),
             can_trade=(caller.user_id, account_id) in state.permissions,
+            exposures=self.exposures(account_id) if limited else (),
         )
+
+    def exposures(self, account_id: AccountId) -> tuple[Exposure, ...]:
+        """What the account holds and works in each contract, for position limits that span contracts."""
+        state = self.state
+        positions = state.table(Position)
+        orders, versions, fills = state.table(Order), state.table(OrderVersion), state.table(Fill)
+        held = state.positions_of.get(account_id, {})
+        contracts = set(held) | {c for c, accounts in state.working_by_contract.items() if account_id in accounts}
+        found = []
+        for contract_id in sorted(contracts):
+            instrument = self.instrument(contract_id)
+            if instrument is None:
+                continue
+            buys = sells = 0
+            for order_id in state.working.get((account_id, contract_id), {}):
+                left = versions[state.latest_version[order_id]].order_qty - sum(
+                    fills[f].qty for f in state.fills_of_order.get(order_id, ()))
+                if orders[order_id].action is OrderAction.Buy:
+                    buys += left
+                else:
+                    sells += left
+            position = positions.get(held[contract_id]) if contract_id in held else None
+            product = instrument.product
+            found.append(Exposure(contract_id=contract_id, product_id=product.id, exchange_id=product.exchange_id,
+                                  product_type=product.product_type, net_pos=position.net_pos if position else 0,
+                                  working_buys=buys, working_sells=sells))
+        return tuple(found)
+
+    def back_month(self, instrument: Instrument, trade_date: date) -> int:
+        """How many unexpired months of the contract's product expire before it (0: it is the front month)."""
+        maturities = self.state.table(ContractMaturity)
+        expires = instrument.maturity.expiration_date
+        return sum(1 for m in self.state.children["contractMaturity"].get(instrument.product.id, {})
+                   if (other := maturities.get(m)) is not None and other.expiration_date < expires
+                   and other.expiration_date.date() >= trade_date)
 
     def book(self, account_id: AccountId, contract_id: ContractId) -> Book:
         state = self.state
@@ -255,10 +293,12 @@ class Platform:
         if account is None or instrument is None:
             return None
         now = self.now()
+        trade_date = self.trade_date(now)
+        dated = any(p.max_back_month is not None for p in account.risk_parameters)
         return OrderView(
             caller=caller, account=account, instrument=instrument, book=self.book(account_id, contract_id),
             quote=self.market.quotes.get(contract_id), is_open=self.is_open(instrument.product, now),
-            trade_date=self.trade_date(now),
+            trade_date=trade_date, back_month=self.back_month(instrument, trade_date) if dated else 0,
         )
 
     @overload

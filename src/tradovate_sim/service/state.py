@@ -104,6 +104,10 @@ class State:
             master = _MASTERS.get(kind)
             if master is not None:
                 self.children[kind][getattr(entity, master)].pop(entity_id, None)
+            if isinstance(entity, UserAccountPositionLimit):
+                self.limits_of[entity.account_id].pop(entity_id, None)
+            elif isinstance(entity, UserAccountRiskParameter):
+                self.params_of[entity.user_account_position_limit_id].pop(entity_id, None)
             return
         if entity_id not in table:  # masters and owners never change over an entity's life
             master = _MASTERS.get(kind)
