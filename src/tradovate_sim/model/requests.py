@@ -216,3 +216,12 @@ class RevokeTradingPermission(Wire, frozen=True):
 class ResetDemoAccountState(Wire, frozen=True):
     account_ids: list[Id[AccountId]]
     reset_trade_date: TradeDate
+
+
+class ResetAutoLiqStatus(Wire, frozen=True):
+    account_id: Id[AccountId]
+
+
+class UpdateMaxNetLiq(Wire, frozen=True):
+    account_id: Id[AccountId]
+    max_net_liq: Annotated[float, msgspec.Meta(gt=-1e12, lt=1e12)]

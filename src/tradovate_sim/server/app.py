@@ -111,6 +111,7 @@ def create_app(runtime: Runtime) -> Starlette:
         platform = runtime.platform
         if action == "quote" and request.method == "POST":
             quote = await simulator.set_quote(platform, decode_as(raw, simulator.QuoteRequest))
+            await runtime.autoliq.drain()  # a breach the quote caused is carried out before the answer
             return quote_json(platform, quote)
         if action == "quote":
             return quote_json(platform, simulator.current_quote(platform, request.query_params))
@@ -118,6 +119,7 @@ def create_app(runtime: Runtime) -> Starlette:
             if request.method == "POST":
                 simulator.move_clock(platform, decode_as(raw, simulator.ClockRequest))
                 await runtime.list_contracts()
+                await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
             clock = platform.clock
             return simulator.ClockState(now=clock.now(), mode="real" if clock.is_real else "fixed")
         if action == "reset" and request.method == "POST":
