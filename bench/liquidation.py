@@ -32,6 +32,7 @@ Run: `.venv/bin/python bench/liquidation.py [--accounts 1000] [--clients 32] [--
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import re
 import shutil
@@ -475,6 +476,8 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
             scheduled = max(scheduled + PROBE_INTERVAL, clock())
 
     server_cpu, client_cpu = bench.server.cpu_seconds(), time.process_time()
+    gc.collect()
+    gc.disable()  # the client's own collections would show as server pauses (seen: 34-44 ms full collections)
     tasks = [asyncio.create_task(probe())]
     for index, request in enumerate(requests):
         scheduled = start + index / rate
@@ -482,7 +485,10 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(request, scheduled)))
-    await asyncio.gather(*tasks)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        gc.enable()
     wall = clock() - start
     if failures:
         raise RuntimeError(f"{len(failures)} failed requests, first: {failures[0]}")

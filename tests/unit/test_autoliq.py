@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tradovate_sim.core.autoliq import Breach, Effect, Mark, Span, cleared, evaluate, flatten_key
@@ -174,6 +174,8 @@ offsets = st.integers(0, 500_000).map(lambda c: c / 100)
 near_base = st.integers(-500_000, 500_000).map(lambda c: 100_000 + c / 100)
 
 
+@example(rules=PostTradeRisk(weekly_loss_auto_liq=0.01, trailing_max_drawdown_mode=TrailingMaxDrawdownMode.EOD),
+         first=99_999.99, water=(0.0, 0.0), move=0.01, margin=0.0)  # leaving a breach re-arms: not calm
 @given(rule_sets, near_base, st.tuples(offsets, offsets), st.integers(-500_000, 500_000).map(lambda c: c / 100),
        st.integers(0, 1_000_000).map(lambda c: c / 100))
 def test_inside_the_calm_band_evaluating_again_changes_nothing(rules: PostTradeRisk, first: float,

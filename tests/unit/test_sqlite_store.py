@@ -333,6 +333,27 @@ async def test_commits_fail_instead_of_hanging_when_the_writer_process_dies(stor
     assert [e.entity_id for e in store.journal()] == [1]  # reads still work
 
 
+async def test_a_commit_fails_as_a_store_error_when_the_pipe_to_the_writer_is_broken(store: SqliteStore) -> None:
+    class BrokenPipe:
+        """The writer's stdin as uvloop shows it after the writer died: writing raises."""
+
+        def is_closing(self) -> bool:
+            return False
+
+        def write(self, data: bytes) -> None:
+            raise RuntimeError("unable to perform operation on <WriteUnixTransport closed=True>")
+
+    process = store._process
+    assert process is not None
+    real, process.stdin = process.stdin, BrokenPipe()  # type: ignore[assignment]
+    try:
+        with pytest.raises(StoreError, match="writer process has stopped"):
+            store.submit(batch(change(1)))
+    finally:
+        process.stdin = real
+    assert await store.commit(batch(change(2))) == 1  # a refused request leaves no pending future behind
+
+
 async def test_one_group_lands_many_commits_sent_together(store: SqliteStore) -> None:
     seqs = await asyncio.gather(*(store.commit(batch(change(n))) for n in range(500)))
 

@@ -77,8 +77,8 @@ class Verdict(Value, frozen=True):
     trailing_level: float | None  # the trailing drawdown level alone
     breaches: tuple[Breach, ...] = ()  # rules breached now and not at the previous evaluation: act on these
     fired: frozenset[str] = frozenset()  # every rule breached now: the next evaluation's `Mark.fired`
-    calm_low: float = -math.inf  # while calm_low < net liq < calm_high, with the same bases, margin, time and
-    calm_high: float = math.inf  # `fired`, evaluating again changes nothing: the shell's fast path per quote
+    calm_low: float = -math.inf  # while calm_low < net liq (in cents) < calm_high, with the same rules, bases,
+    calm_high: float = math.inf  # margin, time and `fired`, evaluating again changes nothing: the per-quote fast path
 
 
 def cents(amount: float) -> float:
@@ -161,39 +161,40 @@ def evaluate(rules: PostTradeRisk, mark: Mark, *, close: bool = False) -> Verdic
     """The water marks, levels and new breaches of one account at `mark`. `close=True` at the trade date's close
     (the moment an `EOD` trailing drawdown raises its high water)."""
     net_liq = cents(mark.net_liq)
+    realtime = rules.trailing_max_drawdown_mode is not TrailingMaxDrawdownMode.EOD
     high = net_liq if mark.high_water is None else mark.high_water
     low = net_liq if mark.low_water is None else min(mark.low_water, net_liq)
-    if rules.trailing_max_drawdown_mode is not TrailingMaxDrawdownMode.EOD or close:
+    if realtime or close:
         high = max(high, net_liq)
+    calm = _Band(low=math.nextafter(low, -math.inf), high=math.nextafter(high, math.inf) if realtime else math.inf)
     breaches: list[Breach] = []
     levels: dict[Effect, list[float]] = {_Q: [], _L: []}
-    below, above = [low], [high if rules.trailing_max_drawdown_mode is not TrailingMaxDrawdownMode.EOD else math.inf]
     for rule in _LEVEL_RULES:
         amount = _amount(rules, rule.name)
         if amount is None:
             continue
         level = cents(rule.level(amount, mark))
-        (below if rule.below else above).append(level)
         if rule.below and rule.effect in levels:
             levels[rule.effect].append(level)
-        if net_liq <= level if rule.below else net_liq >= level:
+        if calm.crossed(net_liq, level, below=rule.below):
             breaches.append(Breach(rule=rule.name, effect=rule.effect, span=rule.span, level=level, value=net_liq,
                                    text=f"{rule.what} rule {rule.name}: net liquidation value {net_liq:.2f} "
                                         f"reached the level {level:.2f}"))
     trailing = trailing_level(rules, high)
     if trailing is not None:
         levels[_Q].append(trailing)
-        below.append(trailing)
-        if net_liq <= trailing:
+        if calm.crossed(net_liq, trailing, below=True):
             breaches.append(Breach(rule="trailingMaxDrawdown", effect=_Q, span=Span.UntilCleared, level=trailing,
                                    value=net_liq, text=f"trailing drawdown: net liquidation value {net_liq:.2f} "
                                                        f"reached the level {trailing:.2f}"))
-    used = _margin_percentage(mark.margin_used, net_liq)
     for name, effect in _MARGIN_RULES:
         pct = _amount(rules, name)
-        if pct is not None and mark.margin_used > 0:
-            below.append(mark.margin_used * 100 / pct if pct > 0 else math.inf)
-        if pct is not None and used >= pct:
+        if pct is None or mark.margin_used <= 0:
+            continue
+        # margin used >= pct % of net liq  <=>  net liq <= margin used x 100 / pct (any net liq <= 0 included)
+        level = mark.margin_used * 100 / pct if pct > 0 else math.inf
+        if calm.crossed(net_liq, level, below=True):
+            used = mark.margin_used / net_liq * 100 if net_liq > 0 else math.inf
             breaches.append(Breach(rule=name, effect=effect, span=Span.Day, level=pct, value=used,
                                    text=f"margin rule {name}: margin used is {used:.2f} % of the net liquidation "
                                         f"value, at or over {pct:.2f} %"))
@@ -204,7 +205,32 @@ def evaluate(rules: PostTradeRisk, mark: Mark, *, close: bool = False) -> Verdic
     return Verdict(high_water=high, low_water=low, auto_liq_level=max(levels[_Q], default=None),
                    liq_only_level=max(levels[_L], default=None), trailing_level=trailing,
                    breaches=tuple(b for b in breaches if b.rule not in mark.fired),
-                   fired=frozenset(b.rule for b in breaches), calm_low=max(below), calm_high=min(above))
+                   fired=frozenset(b.rule for b in breaches), calm_low=calm.low, calm_high=calm.high)
+
+
+class _Band:
+    """The open interval of net liq around the current one in which no rule's condition and no water mark
+    changes: each threshold narrows it from the side it is on."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def crossed(self, net_liq: float, level: float, *, below: bool) -> bool:
+        """Whether a rule firing at `net liq <= level` (`below`) or `>= level` holds now; narrows the band so that
+        inside it the answer stays the same."""
+        if below:
+            holds = net_liq <= level
+            if holds:
+                self.high = min(self.high, math.nextafter(level, math.inf))  # stays while net liq <= level
+            else:
+                self.low = max(self.low, level)  # stays while net liq > level
+        else:
+            holds = net_liq >= level
+            if holds:
+                self.low = max(self.low, math.nextafter(level, -math.inf))
+            else:
+                self.high = min(self.high, level)
+        return holds
 
 
 _FLATTEN = "flattenTimestamp@"
@@ -213,14 +239,6 @@ _FLATTEN = "flattenTimestamp@"
 def flatten_key(moment: datetime) -> str:
     """A flatten time fires once: its key in `fired` names the instant, and survives every period's end."""
     return _FLATTEN + moment.isoformat()
-
-
-def _margin_percentage(margin_used: float, net_liq: float) -> float:
-    if margin_used <= 0:
-        return 0.0
-    if net_liq <= 0:
-        return float("inf")
-    return round(margin_used / net_liq * 100, 6)
 
 
 def cleared(fired: frozenset[str]) -> frozenset[str]:

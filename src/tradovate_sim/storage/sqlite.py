@@ -163,12 +163,18 @@ class SqliteStore:
             raise StoreClosedError("the store is closed" if self._closed else "the store is not open")
         if self._failure is not None:
             raise StoreError(self._failure)
+        if process.stdin.is_closing():  # the writer died and its pipe closed before its answers ran out
+            raise StoreError("the store's writer process has stopped")
         self._next_id += 1
+        request = frame(Request(id=self._next_id, changes=changes, meta=meta, reset=reset))
+        try:
+            # Written at once, not gathered per loop iteration: the writer starts on this commit while the loop
+            # decides the next requests (gathering them made the two wait for each other in turn: -40 %).
+            process.stdin.write(request)
+        except (OSError, RuntimeError) as error:  # a broken pipe (uvloop raises where asyncio only logs)
+            raise StoreError(f"the store's writer process has stopped ({error})") from None
         future = asyncio.get_running_loop().create_future()
         self._pending[self._next_id] = future
-        # Written at once, not gathered per loop iteration: the writer starts on this commit while the loop
-        # decides the next requests (gathering them made the two wait for each other in turn: -40 %).
-        process.stdin.write(frame(Request(id=self._next_id, changes=changes, meta=meta, reset=reset)))
         return future
 
     async def _receive(self, stdout: asyncio.StreamReader) -> None:

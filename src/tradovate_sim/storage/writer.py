@@ -8,6 +8,14 @@ b-tree updates) then never waits for the server's GIL, nor the server for the wr
 
 The journal holds one row per commit, its body the commit's changes as a JSON array of `props` payloads
 (`{"entityType", "eventType", "entity": {"id", ...}}`); `entity` holds the last state of each entity.
+
+No commit waits for a checkpoint. SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold
+and copies the whole WAL back into the database file and fsyncs it: every request waiting for that group waited
+for it too, a pause as long as the disk takes. Here the write connection never checkpoints by itself; a
+`Checkpointer` thread copies committed pages back on a connection of its own (PASSIVE: it never blocks the
+writer) after each group. Only when the WAL has grown past `WAL_LIMIT_BYTES` (the checkpointer could not keep up,
+or never found a quiet moment for SQLite to restart the WAL) does the writer wait for the checkpointer and
+finish the copy itself, so that the next transaction starts the WAL afresh; by then little is left to copy.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import signal
 import sqlite3
 import struct
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import TypeAlias
@@ -52,6 +61,7 @@ _EVENTS = frozenset({"Created", "Updated", "Deleted"})
 _FRAME = struct.Struct(">I")
 _READ_SIZE = 1 << 20
 _MAX_GROUP_BYTES = 8 << 20  # stop gathering requests into one group past this
+WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is checkpointed before the next group (and truncated to it after)
 
 
 class Request(msgspec.Struct, frozen=True, array_like=True):
@@ -120,22 +130,72 @@ def frames(buffer: bytearray) -> Iterator[bytes]:
     del buffer[:start]
 
 
+class Checkpointer:
+    """Copies committed WAL pages back into the database file on its own connection and thread, whenever the
+    writer pokes it (after each group), so that no commit waits for a checkpoint. PASSIVE checkpoints neither take
+    the write lock nor wait for readers; SQLite restarts the WAL at the next transaction that finds it fully copied."""
+
+    def __init__(self, path: str, synchronous: str) -> None:
+        self.conn = connect(path)
+        self.conn.execute(f"PRAGMA synchronous = {synchronous}")
+        self.wanted = threading.Event()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.stopping = False
+        self.passes = 0  # checkpoints run (for tests and operators)
+        self.thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
+        self.thread.start()
+
+    def poke(self) -> None:
+        self.wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wanted.wait()
+            if self.stopping:
+                return
+            self.idle.clear()
+            self.wanted.clear()
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.passes += 1
+            except sqlite3.Error:
+                pass  # busy or failing disk: the writer's own checkpoint past the limit still bounds the WAL
+            finally:
+                self.idle.set()
+
+    def wait_idle(self) -> None:
+        self.idle.wait()
+
+    def close(self) -> None:
+        self.stopping = True
+        self.wanted.set()
+        self.thread.join()
+        self.conn.close()
+
+
 class Writer:
     """The group-commit loop over one write connection."""
 
-    def __init__(self, path: str, synchronous: str, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
+    def __init__(self, path: str, synchronous: str, lock_wait: float = LOCK_WAIT_SECONDS,
+                 wal_limit: int = WAL_LIMIT_BYTES) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.lock = _exclusive(path + ".writer.lock", lock_wait)  # held for the life of this process
         self.conn = connect(path)
+        self.wal_path = path + "-wal"
+        self.wal_limit = wal_limit
         self.seq = 0
         self._prepare(path, synchronous)
+        self.checkpointer = Checkpointer(path, synchronous)
 
     def _prepare(self, path: str, synchronous: str) -> None:
         conn = self.conn
         if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
             raise RuntimeError(f"{path}: cannot switch to WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer's job, off the commit path
+        conn.execute(f"PRAGMA journal_size_limit = {self.wal_limit}")
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SCHEMA:
@@ -154,13 +214,35 @@ class Writer:
         self.seq = max(int(last), int(floor[0]) if floor else 0)
 
     def close(self) -> None:
+        self.checkpointer.close()
+        with contextlib.suppress(sqlite3.Error):  # leave a short WAL behind (the next start reads it back)
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
         if self.lock >= 0:
             os.close(self.lock)  # releases the lock
             self.lock = -1
 
     def write(self, requests: list[Request]) -> list[Answer]:
-        """Land `requests` in one transaction; if it fails, land them one by one so a bad one fails alone."""
+        """Land `requests` in one transaction, then let the checkpointer copy it back; if the transaction fails,
+        land them one by one so a bad one fails alone."""
+        self._bound_wal()
+        answers = self._write(requests)
+        self.checkpointer.poke()
+        return answers
+
+    def _bound_wal(self) -> None:
+        """Past the WAL limit, finish the checkpointer's copy here: the next transaction then restarts the WAL
+        (and the journal size limit truncates the file). Rare, and short: most pages are copied already."""
+        try:
+            size = os.stat(self.wal_path).st_size
+        except OSError:
+            return
+        if size > self.wal_limit:
+            self.checkpointer.wait_idle()
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _write(self, requests: list[Request]) -> list[Answer]:
         conn, last_seq = self.conn, self.seq
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -172,7 +254,7 @@ class Writer:
                 conn.execute("ROLLBACK")
             self.seq = last_seq
             if len(requests) > 1:
-                return [answer for request in requests for answer in self.write([request])]
+                return [answer for request in requests for answer in self._write([request])]
             return [Answer(id=requests[0].id, error=f"{type(exc).__name__}: {exc}")]
 
     def _apply(self, requests: list[Request]) -> list[Answer]:

@@ -1,0 +1,77 @@
+"""No commit waits for a checkpoint: the writer connection never checkpoints by itself below the WAL limit; the
+checkpointer thread copies committed pages back; past the limit the WAL restarts, so the file stays bounded."""
+
+import os
+import sqlite3
+from pathlib import Path
+
+import msgspec
+
+from tradovate_sim.storage.writer import Request, Writer
+
+
+def big_commit(request_id: int, entity_id: int, size: int = 16_000) -> Request:
+    """One commit of one entity with a body of about `size` bytes (several database pages)."""
+    body = [{"entityType": "order", "eventType": "Created", "entity": {"id": entity_id, "text": "x" * size}}]
+    return Request(id=request_id, changes=msgspec.json.encode(body))
+
+
+def page_count(db: Path) -> int:
+    """Pages in the main database file itself (what was checkpointed), not counting the WAL."""
+    return os.path.getsize(db) // 4096
+
+
+def test_the_write_connection_never_checkpoints_by_itself(tmp_path: Path) -> None:
+    writer = Writer(str(tmp_path / "a.db"), "FULL")
+    try:
+        assert writer.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    finally:
+        writer.close()
+
+
+def test_the_checkpointer_copies_committed_pages_back_into_the_database_file(tmp_path: Path) -> None:
+    db = tmp_path / "b.db"
+    writer = Writer(str(db), "FULL")
+    try:
+        before = page_count(db)
+        for n in range(1, 41):
+            writer.write([big_commit(n, n)])
+        writer.checkpointer.wait_idle()
+        # Assert: about 40 x 4 pages reached the main file, and only the checkpointer copies below the limit
+        assert writer.checkpointer.passes >= 1
+        assert page_count(db) - before >= 100
+        rows = sqlite3.connect(db).execute("SELECT count(*) FROM entity").fetchone()[0]
+        assert rows == 40
+    finally:
+        writer.close()
+
+
+def test_the_wal_stays_bounded_when_the_checkpointer_falls_behind(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    limit = 1 << 20
+    writer = Writer(str(db), "NORMAL", wal_limit=limit)
+    writer.checkpointer.poke = lambda: None  # type: ignore[method-assign]  # a checkpointer that never keeps up
+    try:
+        largest = 0
+        for n in range(1, 301):  # about 5 MB of commits, five times the limit
+            writer.write([big_commit(n, n)])
+            largest = max(largest, os.path.getsize(str(db) + "-wal"))
+        # Assert: never more than the limit plus one commit's pages (the group that crossed it)
+        assert largest < limit + 64 * 4096, largest
+        assert sqlite3.connect(db).execute("SELECT count(*) FROM entity").fetchone()[0] == 300
+    finally:
+        writer.close()
+
+
+def test_what_was_committed_survives_a_writer_closed_mid_copy(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    writer = Writer(str(db), "FULL")
+    for n in range(1, 21):
+        writer.write([big_commit(n, n)])
+    writer.close()
+    reopened = Writer(str(db), "FULL")
+    try:
+        assert reopened.seq == 20
+        assert reopened.conn.execute("SELECT count(*) FROM entity").fetchone()[0] == 20
+    finally:
+        reopened.close()
