@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check unit integration bench bench-scaling clean
+.PHONY: serve test check unit integration bench bench-autoliq bench-scaling clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,9 @@ integration: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/liquidation.py
+
+bench-autoliq: $(STAMP)
+	cd bench && ../$(BIN)/python autoliq.py --results RESULTS.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -191,3 +191,22 @@ def test_inside_the_calm_band_evaluating_again_changes_nothing(rules: PostTradeR
     assert again.breaches == ()
     assert again.fired == verdict.fired
     assert (again.high_water, again.low_water) == (verdict.high_water, verdict.low_water)
+
+
+# --- the per-quote fast path: a price band never calls calm a mark that is not -----------------------------------
+
+@given(st.integers(-2_000_000, 2_000_000).map(lambda c: c / 100), st.integers(0, 2_000_000).map(lambda c: c / 100),
+       st.integers(40_000_00, 60_000_00).map(lambda c: c / 100), st.integers(-20, 20).filter(bool),
+       st.integers(20_000, 30_000), st.integers(20_000, 30_000), st.sampled_from([(0.25, 50.0), (0.25, 5.0)]))
+def test_a_mark_inside_the_price_band_keeps_net_liq_inside_the_calm_band(  # noqa: PLR0917
+        low_offset: float, width: float, cash: float, net_pos: int, entry_ticks: int, mark_ticks_: int,
+        terms: tuple[float, float]) -> None:
+    from tradovate_sim.core.autoliq import cents, open_pnl, price_band
+    calm_low = cash + low_offset
+    calm_high = calm_low + width
+    tick, point = terms
+    net_price = entry_ticks * tick
+    low, high = price_band(calm_low, calm_high, rest=cash, net_pos=net_pos, net_price=net_price, terms=terms)
+    if low < mark_ticks_ < high:
+        net_liq = cents(cash + open_pnl(net_pos, net_price, mark_ticks_, tick, point))
+        assert calm_low < net_liq < calm_high

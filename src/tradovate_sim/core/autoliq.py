@@ -25,7 +25,7 @@ from enum import StrEnum
 
 import msgspec
 
-from tradovate_sim.core.view import Value
+from tradovate_sim.core.view import Quote, Value
 from tradovate_sim.model.entities import PostTradeRisk
 from tradovate_sim.model.enums import TrailingMaxDrawdownMode
 
@@ -245,3 +245,43 @@ def cleared(fired: frozenset[str]) -> frozenset[str]:
     """`fired` after an admin cleared the account's restrictions: every rule re-arms (and fires again at the next
     evaluation if it is still breached), but a flatten time already acted on stays done."""
     return frozenset(rule for rule in fired if rule.startswith(_FLATTEN))
+
+
+# --- marks: what an open position is worth, and the marks within which an account stays calm ---------------------
+
+
+def mark_ticks(quote: Quote | None) -> float | None:
+    """The price (in ticks) an open position is marked at: the last trade, else the bid/ask mid, else the one side
+    shown; None without any of them (the position then adds no open P&L)."""
+    if quote is None:
+        return None
+    if quote.last is not None:
+        return float(quote.last)
+    if quote.bid is not None and quote.ask is not None:
+        return (quote.bid + quote.ask) / 2
+    side = quote.bid if quote.bid is not None else quote.ask
+    return None if side is None else float(side)
+
+
+def open_pnl(net_pos: int, net_price: float, mark: float, tick_size: float, value_per_point: float) -> float:
+    """Open P&L of a position of `net_pos` at average price `net_price` marked at `mark` ticks."""
+    return (mark * tick_size - net_price) * net_pos * value_per_point
+
+
+_CENT = 0.01  # net liq is compared in cents: a band stays a cent inside the calm one
+_TICK_SLACK = 1e-6  # and a millionth of a tick inside, for floating error
+
+
+def price_band(calm_low: float, calm_high: float, *, rest: float, net_pos: int, net_price: float,
+               terms: tuple[float, float]) -> tuple[float, float]:
+    """The marks (ticks) of an account's one open position within which its net liq stays strictly inside the calm
+    band, `rest` (cash) unchanged: `low < mark < high` => evaluating again changes nothing. `terms`: the contract's
+    (tick size, value per point)."""
+    tick_size, value_per_point = terms
+    slope = net_pos * value_per_point * tick_size  # net liq per tick
+    if slope == 0:
+        return (-math.inf, math.inf) if calm_low + _CENT < rest < calm_high - _CENT else (0.0, 0.0)
+    base = rest - net_pos * value_per_point * net_price  # net liq = base + slope * mark
+    first, second = (calm_low + _CENT - base) / slope, (calm_high - _CENT - base) / slope
+    low, high = (first, second) if slope > 0 else (second, first)
+    return low + _TICK_SLACK, high - _TICK_SLACK

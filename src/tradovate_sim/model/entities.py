@@ -4,7 +4,7 @@ Fields follow the partner OpenAPI schemas. Optional wire fields default to None 
 required ones have no default and are always sent. `model.kinds` declares what the server does with each.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import msgspec
@@ -491,6 +491,66 @@ class AutoLiqTransaction(Wire, frozen=True):
     user_id: UserId | None = None
 
 
+class AdminAlert(Wire, frozen=True):
+    """A kind of alert the risk desk receives; the auto-liquidation engine keeps one per alert rule."""
+
+    id: int
+    name: str
+    timestamp: datetime
+
+
+class AdminAlertSignal(Wire, frozen=True):
+    """One alert raised for the risk desk (an `*Alert` rule breached), readable by the organization's admins."""
+
+    id: int
+    timestamp: datetime
+    admin_alert_id: int
+    text: str
+    email_sent: bool
+    subject_id: int  # the account the alert is about
+    related_to_account_id: AccountId | None = None
+    related_to_user_id: UserId | None = None
+    owned_by_admin_id: UserId | None = None
+    completed: bool | None = None
+    claimed_at: datetime | None = None
+
+
+class AccountRiskStatusLog(Wire, frozen=True):
+    """Why and when an account's risk status changed (an auto-liquidation, a liquidation-only mode, an unlock)."""
+
+    id: int
+    account_id: AccountId
+    timestamp: datetime
+    admin_action: AdminAction | None = None
+    admin_timestamp: datetime | None = None
+    liquidate_only: datetime | None = None
+    user_triggered_liq_only: bool | None = None
+    admin_action_reason: str | None = None
+
+
+class AutoLiqState(Wire, frozen=True):
+    """Not a Tradovate entity: what the auto-liquidation engine must remember across a restart. Never served.
+
+    Restrictions the engine set end with a trade date: `Day` when the trade date passes `*_trade_date`, `Week` when
+    the week of the trade date passes it; `UntilCleared` only by an admin."""
+
+    id: AccountId  # = account id
+    trade_date: date  # the trade date of `day_base`
+    day_base: float  # net liq at the trade date's start, plus cash moved in or out since
+    week_start: date  # the first trade date (a Monday) of the week of `week_base`
+    week_base: float
+    last_log_id: int = 0  # cash moves up to this cashBalanceLog id are in the bases
+    fired: tuple[str, ...] = ()  # rules breached at the last evaluation (already acted on)
+    lock_span: str | None = None  # Day | Week | UntilCleared: the engine's lock and how long it lasts
+    lock_trade_date: date | None = None
+    liq_only_trade_date: date | None = None  # the engine's liquidation-only mode, until the next session
+    pending_liquidation: bool = False  # to liquidate at the next open (the market was closed)
+    hold_until: datetime | None = None  # PlaceAutoLiqOnHold: breaches are not acted on until then
+    agreed_liq_only_until: datetime | None = None  # AgreedOnLiqOnlyModeByAutoLiq: no auto-liquidation until then
+    disabled: bool = False  # DisableAutoLiq (until `Normal`)
+    reason: str | None = None  # the text of the last breach acted on
+
+
 Entity = (
     Organization
     | User
@@ -522,4 +582,8 @@ Entity = (
     | UserAccountPositionLimit
     | UserAccountRiskParameter
     | AutoLiqTransaction
+    | AdminAlert
+    | AdminAlertSignal
+    | AccountRiskStatusLog
+    | AutoLiqState
 )

@@ -13,6 +13,10 @@ import msgspec
 from tradovate_sim.model.entities import (
     Account,
     AccountRiskStatus,
+    AccountRiskStatusLog,
+    AdminAlert,
+    AdminAlertSignal,
+    AutoLiqState,
     AutoLiqTransaction,
     CashBalance,
     CashBalanceLog,
@@ -79,6 +83,7 @@ class OwnedByAccount(msgspec.Struct, frozen=True):
 
     attribute: str
     via: type[Entity] | None = None
+    admins_only: bool = False  # seen by the organization's admins only, not by the account's traders
 
 
 class OwnedByUser(msgspec.Struct, frozen=True):
@@ -172,6 +177,13 @@ KINDS: tuple[Kind, ...] = (
          master="user_account_position_limit_id", queries=_ID, synced=True),
     Kind(struct=AutoLiqTransaction, name="autoLiqTransaction", plural="autoLiqTransactions",
          owner=OwnedByAccount("account_id"), master="account_id", queries=_ILD, synced=True),
+    Kind(struct=AccountRiskStatusLog, name="accountRiskStatusLog", plural="accountRiskStatusLogs",
+         owner=OwnedByAccount("account_id"), master="account_id", queries=_ID, synced=True),
+    Kind(struct=AdminAlert, name="adminAlert", plural="adminAlerts", owner=Reference(),
+         queries=Queries.ITEM | Queries.LIST),
+    Kind(struct=AdminAlertSignal, name="adminAlertSignal", plural="adminAlertSignals",
+         owner=OwnedByAccount("subject_id", admins_only=True), master="admin_alert_id", queries=_ILD, synced=True),
+    Kind(struct=AutoLiqState, name="autoLiqState", plural="autoLiqStates", owner=Internal()),
 )
 
 KIND_NAMED: dict[str, Kind] = {kind.name: kind for kind in KINDS}

@@ -272,3 +272,12 @@ class SyncRequest(Wire, frozen=True):
     split_responses: bool | None = None
     sharding_expression: ShardingExpression | None = None
     entity_types: list[str] | None = None
+
+
+class ResetAutoLiqStatus(Wire, frozen=True):
+    account_id: Id[AccountId]
+
+
+class UpdateMaxNetLiq(Wire, frozen=True):
+    account_id: Id[AccountId]
+    max_net_liq: Annotated[float, msgspec.Meta(gt=-1e12, lt=1e12)]

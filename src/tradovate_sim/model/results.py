@@ -87,6 +87,7 @@ class CashBalanceSnapshot(Wire, frozen=True):
     cash_usd: float | None = msgspec.field(default=None, name="cashUSD")
     total_cash_value_sod: float | None = msgspec.field(default=None, name="totalCashValueSOD")
     net_liq_sod: float | None = msgspec.field(default=None, name="netLiqSOD")
+    auto_liq_level: float | None = None
 
 
 class AccountRiskStatusResponse(Wire, frozen=True):

@@ -137,6 +137,7 @@ def create_app(runtime: Runtime) -> Starlette:
         platform = runtime.platform
         if action == "quote" and request.method == "POST":
             quote = await simulator.set_quote(platform, decode_as(raw, QuoteRequest))
+            await runtime.autoliq.drain()  # a breach the quote caused is carried out before the answer
             return simulator.quote_state(platform, quote)
         if action == "quote":
             return simulator.quote_state(platform, simulator.current_quote(platform, request.query_params))
@@ -144,6 +145,7 @@ def create_app(runtime: Runtime) -> Starlette:
             if request.method == "POST":
                 simulator.move_clock(platform, decode_as(raw, ClockRequest))
                 await runtime.list_contracts()
+                await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
             clock = platform.clock
             return ClockState(now=clock.now(), mode="real" if clock.is_real else "fixed")
         if action == "limits":

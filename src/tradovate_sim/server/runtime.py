@@ -13,6 +13,7 @@ from tradovate_sim.model.entities import Credential, User, UserSession
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.service import seed
 from tradovate_sim.service.auth import PasswordHashing
+from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.clock import Clock, WallClock
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.identity import Identity
@@ -49,6 +50,8 @@ class Runtime:
         catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
         self.platform = Platform(self.store, Clock(), catalogue, CmeCalendar(), Market(seed=0))
         self.loop = MarketLoop(self.platform, settings.tick_seconds)
+        self.autoliq = AutoLiquidation(self.platform)
+        self.loop.settled.append(self.autoliq.drain)
         self.services: Services | None = None
 
     async def start(self) -> Services:
@@ -65,7 +68,11 @@ class Runtime:
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
         identity = Identity(self.platform, secret, self.hashing, WallClock())  # tokens and sessions: real time
-        self.services = Services(platform=self.platform, identity=identity, hashing=self.hashing)
+        self.services = Services(platform=self.platform, identity=identity, hashing=self.hashing,
+                                 autoliq=self.autoliq)
+        self.autoliq.attach()
+        await self.autoliq.drain()  # what was breached while the server was down (or the clock moved) acts now
+        self.autoliq.start()
         gc.collect()
         gc.freeze()  # what was loaded lives as long as the server: keep it out of every later collection
         gc.set_threshold(20_000, 20, 20)  # requests allocate little that cycles; collect less often
@@ -165,9 +172,11 @@ class Runtime:
         platform.market.quotes.clear()
         platform.market.pinned.clear()
         await self.list_contracts()
+        self.autoliq.reindex()
 
     async def stop(self) -> None:
         try:
+            await self.autoliq.stop()
             await self.loop.stop()
         finally:
             await self.store.close()  # whatever became of the market loop

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import msgspec
 
+from tradovate_sim.core.autoliq import Mark, evaluate
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.positions import to_trade_date
 from tradovate_sim.core.ticks import to_money
@@ -15,11 +16,11 @@ from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import (
     Account,
     AccountRiskStatus,
+    AutoLiqState,
     CashBalance,
     CashBalanceLog,
     Credential,
     PermissionedAccountAutoLiq,
-    Position,
     PostTradeRisk,
     TradingPermission,
     User,
@@ -56,6 +57,7 @@ from tradovate_sim.model.results import (
     EvaluationUserResult,
     TradingPermissionResponse,
 )
+from tradovate_sim.service import marks
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.errors import denied, field_message, not_found
 from tradovate_sim.service.platform import Platform
@@ -224,31 +226,30 @@ async def create_evaluation_accounts(platform: Platform, caller: Caller,
 
 
 def snapshot(platform: Platform, account_id: AccountId) -> CashBalanceSnapshot:
-    """Cash, realized and open P&L and net liquidation value of an account, marked at the last trade."""
+    """Cash, realized and open P&L and net liquidation value of an account (positions marked as the risk engine
+    marks them: last trade, else mid, else the one side), the day's base and the auto-liquidation level."""
     state = platform.state
     cash = state.get(CashBalance, state.cash_of.get(account_id, 0))
     if cash is None:
         return CashBalanceSnapshot(error_text="No cash balance")
-    open_pnl = 0.0
-    for contract_id, position_id in state.positions_of.get(account_id, {}).items():
-        position = state.table(Position)[position_id]
-        if position.net_pos == 0:
-            continue
-        instrument = platform.instrument(contract_id)
-        quote = platform.market.quotes.get(contract_id)
-        if instrument is None or quote is None or position.net_price is None:
-            continue
-        mark = quote.last if quote.last is not None else quote.bid if quote.bid is not None else quote.ask
-        if mark is None:
-            continue
-        product = instrument.product
-        open_pnl += (mark * product.tick_size - position.net_price) * position.net_pos * product.value_per_point
-    open_pnl = to_money(open_pnl)
+    open_pnl = to_money(marks.account_open_pnl(platform, account_id))
+    net_liq = to_money(cash.amount + open_pnl)
+    saved = state.get(AutoLiqState, account_id)
+    rules = state.get(UserAccountAutoLiq, account_id)
+    status = state.get(AccountRiskStatus, account_id)
+    day_base = saved.day_base if saved is not None else cash.amount_sod
+    level = None
+    if rules is not None:
+        level = evaluate(rules, Mark(
+            net_liq=net_liq, day_base=day_base if day_base is not None else net_liq,
+            week_base=saved.week_base if saved is not None else net_liq, now=platform.now(),
+            high_water=status.max_net_liq if status else None, low_water=status.min_net_liq if status else None,
+        )).auto_liq_level
     return CashBalanceSnapshot(
         total_cash_value=cash.amount, total_pn_l=to_money((cash.realized_pn_l or 0.0) + open_pnl),
-        net_liq=to_money(cash.amount + open_pnl), open_pn_l=open_pnl, realized_pn_l=cash.realized_pn_l or 0.0,
+        net_liq=net_liq, open_pn_l=open_pnl, realized_pn_l=cash.realized_pn_l or 0.0,
         week_realized_pn_l=cash.realized_pn_l or 0.0, cash_usd=cash.amount, total_cash_value_sod=cash.amount_sod,
-        net_liq_sod=cash.amount_sod, initial_margin=0.0, maintenance_margin=0.0,
+        net_liq_sod=day_base, initial_margin=0.0, maintenance_margin=0.0, auto_liq_level=level,
     )
 
 

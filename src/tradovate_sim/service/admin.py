@@ -1,29 +1,48 @@
-"""The risk desk's account actions: `accountRiskStatus/setadminautoliqaction`."""
+"""The risk desk's account actions: `accountRiskStatus/setadminautoliqaction`, `resetautoliqstatus`,
+`updatemaxnetliq`."""
+
+from datetime import datetime
 
 import msgspec
 
-from tradovate_sim.core.decision import updated
+from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.view import Caller
-from tradovate_sim.model.entities import AccountRiskStatus, Position
+from tradovate_sim.model.entities import AccountRiskStatus, AccountRiskStatusLog, AutoLiqState, Position
 from tradovate_sim.model.enums import AdminAction, AdminActionReasonCode
 from tradovate_sim.model.ids import AccountId
-from tradovate_sim.model.requests import LiquidatePosition, SetAdminAutoLiqAction
+from tradovate_sim.model.requests import LiquidatePosition, ResetAutoLiqStatus, SetAdminAutoLiqAction, UpdateMaxNetLiq
 from tradovate_sim.model.results import AccountRiskStatusResponse
 from tradovate_sim.service import orders
+from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.errors import denied, not_found
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import can_see_account
 
-SUPPORTED = frozenset({AdminAction.Normal, AdminAction.LockTradingImmediately,
-                       AdminAction.LiquidateOnlyModeImmediately, AdminAction.LiquidateImmediately})
+SUPPORTED = frozenset(AdminAction)
+# The auto-liquidation engine's own actions: they change what the engine does, not the account's lock or mode.
+ENGINE_ACTIONS = frozenset({AdminAction.PlaceAutoLiqOnHold, AdminAction.DisableAutoLiq,
+                            AdminAction.AgreedOnLiqOnlyModeByAutoLiq, AdminAction.AgreedOnLiquidationByAutoLiq})
+RESTRICTING = frozenset({AdminAction.LockTradingImmediately, AdminAction.LiquidateImmediately,
+                         AdminAction.LiquidateOnlyModeImmediately})
 
 
-async def set_admin_auto_liq_action(platform: Platform, caller: Caller,
-                                    req: SetAdminAutoLiqAction) -> AccountRiskStatusResponse:
+def _check_admin(platform: Platform, caller: Caller, account_id: AccountId) -> None:
     if not caller.organization_admin:
         raise denied()
-    if not can_see_account(platform, caller, req.account_id):
-        raise not_found(f"account {req.account_id} not found")
+    if not can_see_account(platform, caller, account_id):
+        raise not_found(f"account {account_id} not found")
+
+
+def _log(platform: Platform, status: AccountRiskStatus, now: datetime, reason: str | None) -> Change:
+    return created(AccountRiskStatusLog(
+        id=platform.ids.next("accountRiskStatusLog"), account_id=status.id, timestamp=now,
+        admin_action=status.admin_action, admin_timestamp=status.admin_timestamp,
+        liquidate_only=status.liquidate_only, admin_action_reason=reason))
+
+
+async def set_admin_auto_liq_action(platform: Platform, caller: Caller, req: SetAdminAutoLiqAction,
+                                    engine: AutoLiquidation) -> AccountRiskStatusResponse:
+    _check_admin(platform, caller, req.account_id)
     if req.admin_action not in SUPPORTED:
         return AccountRiskStatusResponse(error_text=f"Admin Action {req.admin_action} is not supported")
     if req.admin_action_reason_code is AdminActionReasonCode.Other and not req.admin_action_reason:
@@ -31,16 +50,66 @@ async def set_admin_auto_liq_action(platform: Platform, caller: Caller,
     async with platform.account(req.account_id):
         current = platform.state.table(AccountRiskStatus)[req.account_id]
         now = platform.now()
-        liquidate_only = now if req.admin_action is AdminAction.LiquidateOnlyModeImmediately else None
-        status = msgspec.structs.replace(current, admin_action=req.admin_action, admin_timestamp=now,
-                                         liquidate_only=liquidate_only)
-        await platform.commit([updated(status)])
+        if req.admin_action in ENGINE_ACTIONS:
+            # recorded as the last admin action unless that would lift a lock or a liquidation-only mode
+            restricted = current.admin_action in RESTRICTING or current.liquidate_only is not None
+            status = current if restricted else msgspec.structs.replace(current, admin_action=req.admin_action,
+                                                                         admin_timestamp=now)
+        else:
+            liquidate_only = now if req.admin_action is AdminAction.LiquidateOnlyModeImmediately else None
+            status = msgspec.structs.replace(current, admin_action=req.admin_action, admin_timestamp=now,
+                                             liquidate_only=liquidate_only)
+        changes = [updated(status)] if status != current else []
+        changes += engine.on_admin_action(req.account_id, req.admin_action, now)
+        reason = req.admin_action_reason or (req.admin_action_reason_code.value if req.admin_action_reason_code
+                                             else None)
+        changes.append(_log(platform, msgspec.structs.replace(status, admin_action=req.admin_action), now, reason))
+        await platform.commit(changes)
+    engine.touch(req.account_id)  # Normal re-arms the rules: one still breached fires again before the answer
     errors: list[str] = []
     if req.admin_action is AdminAction.LiquidateImmediately:
         # Locked first, so that no order of the trader slips in; admin liquidations pass the lock. The lock
         # holds even when a contract could not be liquidated (e.g. its session is closed): say which.
         errors = await liquidate_account(platform, caller, req.account_id)
     return AccountRiskStatusResponse(account_risk_status=status, error_text="; ".join(errors) or None)
+
+
+async def reset_auto_liq_status(platform: Platform, caller: Caller, req: ResetAutoLiqStatus,
+                                engine: AutoLiquidation) -> AccountRiskStatusResponse:
+    """Clear what auto-liquidation set on the account: its lock and liquidation-only mode (not an admin's), its
+    holds and a liquidation waiting for the open; every rule re-arms."""
+    _check_admin(platform, caller, req.account_id)
+    async with platform.account(req.account_id):
+        state = platform.state
+        current = state.table(AccountRiskStatus)[req.account_id]
+        saved = state.get(AutoLiqState, req.account_id)
+        status = current
+        changes: list[Change] = []
+        if saved is not None:
+            if saved.lock_span is not None and current.admin_action is AdminAction.LockTradingImmediately:
+                status = msgspec.structs.replace(status, admin_action=AdminAction.Normal)
+            if saved.liq_only_trade_date is not None:
+                status = msgspec.structs.replace(status, liquidate_only=None)
+            reset = engine.cleared(saved)
+            if reset != saved:
+                changes.append(updated(reset))
+        if status != current:
+            changes += [updated(status), _log(platform, status, platform.now(), "resetautoliqstatus")]
+        await platform.commit(changes)
+    engine.touch(req.account_id)
+    return AccountRiskStatusResponse(account_risk_status=status)
+
+
+async def update_max_net_liq(platform: Platform, caller: Caller, req: UpdateMaxNetLiq,
+                             engine: AutoLiquidation) -> AccountRiskStatusResponse:
+    """Re-base the high-water net liq (the trailing drawdown's level follows; it is evaluated again at once)."""
+    _check_admin(platform, caller, req.account_id)
+    async with platform.account(req.account_id):
+        current = platform.state.table(AccountRiskStatus)[req.account_id]
+        status = msgspec.structs.replace(current, max_net_liq=round(req.max_net_liq, 2))
+        await platform.commit([updated(status)] if status != current else [])
+    engine.touch(req.account_id)
+    return AccountRiskStatusResponse(account_risk_status=status)
 
 
 async def liquidate_account(platform: Platform, caller: Caller, account_id: AccountId) -> list[str]:

@@ -12,6 +12,7 @@ from tradovate_sim.model.entities import UserAccountAutoLiq
 from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
 from tradovate_sim.service import accounts, admin, entities, limits, orders, rules
 from tradovate_sim.service.auth import PasswordHashing
+from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.platform import Platform
 
@@ -22,6 +23,7 @@ class Services(msgspec.Struct, frozen=True):
     platform: Platform
     identity: Identity
     hashing: PasswordHashing
+    autoliq: AutoLiquidation
 
 
 Handler = Callable[[Services, Caller | None, Any, Mapping[str, str]], Awaitable[object]]
@@ -41,7 +43,9 @@ def _caller(caller: Caller | None) -> Caller:
 
 def _command(name: str, request: type, run: Callable[[Services, Caller, Any], Awaitable[object]]) -> Endpoint:
     async def handler(services: Services, caller: Caller | None, body: Any, _q: Mapping[str, str]) -> object:
-        return await run(services, _caller(caller), body)
+        result = await run(services, _caller(caller), body)
+        await services.autoliq.drain()  # a breach this command caused is carried out before the answer
+        return result
     return Endpoint(name=name, handler=handler, request=request)
 
 
@@ -89,7 +93,11 @@ def build() -> dict[str, Endpoint]:
         _command("cashBalance/getCashBalanceSnapshot", rq.GetCashBalanceSnapshot,
                  lambda s, c, b: accounts.get_cash_balance_snapshot(s.platform, c, b)),
         _command("accountRiskStatus/setAdminAutoLiqAction", rq.SetAdminAutoLiqAction,
-                 lambda s, c, b: admin.set_admin_auto_liq_action(s.platform, c, b)),
+                 lambda s, c, b: admin.set_admin_auto_liq_action(s.platform, c, b, s.autoliq)),
+        _command("accountRiskStatus/resetAutoLiqStatus", rq.ResetAutoLiqStatus,
+                 lambda s, c, b: admin.reset_auto_liq_status(s.platform, c, b, s.autoliq)),
+        _command("accountRiskStatus/updateMaxNetLiq", rq.UpdateMaxNetLiq,
+                 lambda s, c, b: admin.update_max_net_liq(s.platform, c, b, s.autoliq)),
         _command("userAccountAutoLiq/create", UserAccountAutoLiq, lambda s, c, b: rules.create(s.platform, c, b)),
         _command("userAccountAutoLiq/update", UserAccountAutoLiq, lambda s, c, b: rules.update(s.platform, c, b)),
         _command("userAccountAutoLiq/updateUserAutoLiq", dict,

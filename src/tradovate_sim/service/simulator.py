@@ -3,7 +3,7 @@ crosses."""
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from tradovate_sim.core import orders
@@ -150,6 +150,7 @@ class MarketLoop:
         self.platform = platform
         self.interval = interval
         self.task: asyncio.Task[None] | None = None
+        self.settled: list[Callable[[], Awaitable[None]]] = []  # awaited after each tick (the risk engine's drain)
 
     def start(self) -> None:
         self.task = asyncio.create_task(self.run(), name="market-loop")
@@ -175,6 +176,8 @@ class MarketLoop:
         self.platform.quotes_changed(moved)
         for contract_id in moved:
             await match_contract(self.platform, contract_id)
+        for settle in self.settled:
+            await settle()
 
     async def stop(self) -> None:
         if self.task is not None:

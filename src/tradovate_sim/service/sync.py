@@ -23,7 +23,7 @@ from tradovate_sim.model.kinds import KIND_NAMED, KINDS
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.service.errors import bad_request
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import REFERENCE, can_see_account, organization_of_account
+from tradovate_sim.service.visibility import ADMINS_ONLY, REFERENCE, can_see_account, organization_of_account
 
 DEFAULT_TYPES = tuple(kind.name for kind in KINDS if kind.synced)
 ACCESS_TYPES = frozenset({"tradingPermission"})  # the changes that can end a caller's sight of an account
@@ -43,6 +43,8 @@ class Subscription:
         unknown = self.types - frozenset(DEFAULT_TYPES)
         if unknown:
             raise bad_request(f"entityTypes: unknown entity types {sorted(unknown)}")
+        if not caller.organization_admin:  # the risk desk's alerts are not the trader's to see
+            self.types -= ADMINS_ONLY
         shard = req.sharding_expression
         if shard is not None:
             if shard.expression_type not in ("modAccountId", "modUserId"):

@@ -17,6 +17,8 @@ from tradovate_sim.model.kinds import (
 from tradovate_sim.service.platform import Platform
 
 REFERENCE = frozenset(kind.name for kind in KINDS if isinstance(kind.owner, Reference))
+ADMINS_ONLY = frozenset(kind.name for kind in KINDS
+                        if isinstance(kind.owner, OwnedByAccount) and kind.owner.admins_only)
 
 
 def organization_of_account(platform: Platform, account_id: AccountId) -> OrganizationId | None:
@@ -50,6 +52,8 @@ def can_see(platform: Platform, caller: Caller, kind: Kind, entity: Entity) -> b
             return can_see_user(platform, caller, getattr(entity, attribute))
         case OwnedByOrganization(attribute=attribute):
             return bool(getattr(entity, attribute) == caller.organization_id)
-        case OwnedByAccount():
+        case OwnedByAccount(admins_only=admins_only):
+            if admins_only and not caller.organization_admin:
+                return False
             account_id = platform.state.owner(kind.name, entity.id)
             return account_id is not None and can_see_account(platform, caller, account_id)

@@ -1,0 +1,486 @@
+"""The post-trade risk engine: decides when to evaluate an account's `UserAccountAutoLiq` rules
+(`core.autoliq.evaluate`) and carries out what a breach does.
+
+When: every committed change of an account's positions, cash or rules marks the account dirty (this object is a
+`Fanout` subscriber); a quote marks dirty the accounts holding that contract whose mark left their calm band (an
+index of open positions by contract, only accounts with rules); time (a trade-date roll, a flatten time, the end of
+a hold, a liquidation waiting for the open) marks dirty the accounts it concerns. `drain()` evaluates every dirty
+account and waits until what they breached is carried out and durable: the endpoint table, the simulator controls
+and the market loop call it before they answer, outside any account lock.
+
+What: Alert -> an `adminAlertSignal`; LiquidationOnly -> `AccountRiskStatus.liquidateOnly` until the next session;
+AutoLiquidate -> locked (`LockTradingImmediately`), then every working order cancelled and every position closed
+through `liquidateposition`'s path; Flatten -> the same liquidation, then liquidation-only until the next session.
+An `accountRiskStatusLog` records each. What must survive a restart is in the internal `autoLiqState` entity.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+import msgspec
+
+from tradovate_sim.core.autoliq import Breach, Effect, Span, Verdict, cleared, evaluate, mark_ticks, price_band
+from tradovate_sim.core.autoliq import Mark as RiskMark
+from tradovate_sim.core.decision import Change, created, updated
+from tradovate_sim.core.view import Caller
+from tradovate_sim.model.entities import (
+    AccountRiskStatus,
+    AccountRiskStatusLog,
+    AdminAlert,
+    AdminAlertSignal,
+    AutoLiqState,
+    CashBalanceLog,
+    Position,
+    UserAccountAutoLiq,
+)
+from tradovate_sim.model.enums import AdminAction, CashChangeType, EventType, FailureReason
+from tradovate_sim.model.ids import AccountId, ContractId, UserId
+from tradovate_sim.model.requests import LiquidatePosition
+from tradovate_sim.service import marks, orders
+from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.visibility import organization_of_account
+
+log = logging.getLogger("tradovate_sim.autoliq")
+
+TRANSFERS = frozenset({CashChangeType.FundTransaction, CashChangeType.ManualAdjustment, CashChangeType.Courtesy})
+HOLD = timedelta(minutes=1)  # PlaceAutoLiqOnHold, AgreedOnLiqOnlyModeByAutoLiq
+_SPAN_ORDER = {Span.Day: 0, Span.Week: 1, Span.UntilCleared: 2}
+LIQUIDATE = frozenset({Effect.AutoLiquidate, Effect.Flatten})
+AUTO_LIQ_TAG = "AutoLiq"
+
+
+def week_of(trade_date: date) -> date:
+    """The first trade date of the week (a Monday: its session opens Sunday 17:00 CT)."""
+    return trade_date - timedelta(days=trade_date.weekday())
+
+
+class AutoLiquidation:
+    """Owned by the runtime; subscribed to the platform's commits and quotes."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.dirty: dict[AccountId, None] = {}
+        self.running: dict[AccountId, asyncio.Task[None]] = {}
+        self.closing: set[AccountId] = set()  # to evaluate as at the trade date's close (EOD trailing)
+        # contract -> accounts with rules holding a position there -> the price band (ticks) within which the quote
+        # leaves the account calm; None: evaluate on every quote (several positions, or not evaluated yet)
+        self.holders: dict[ContractId, dict[AccountId, tuple[float, float] | None]] = defaultdict(dict)
+        self.timed: dict[AccountId, datetime] = {}  # the next moment an account must be evaluated again
+        self.pending: set[AccountId] = set()  # liquidations waiting for the market to open
+        self.trade_date: date | None = None
+        self.last_time: datetime | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.evaluations = 0  # counters for the benchmark and tests
+        self.liquidations = 0
+
+    # --- wiring -----------------------------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Subscribe to commits and quotes; index what is already loaded (start-up, after a reset)."""
+        platform = self.platform
+        if self.quotes_changed not in platform.quote_listeners:
+            platform.fanout.subscribers.append(self)
+            platform.quote_listeners.append(self.quotes_changed)
+        self.reindex()
+
+    def reindex(self) -> None:
+        state = self.platform.state
+        self.dirty.clear()
+        self.closing.clear()
+        self.holders.clear()
+        self.timed.clear()
+        self.last_time = None
+        self.pending = {s.id for s in state.table(AutoLiqState).values() if s.pending_liquidation}
+        self.trade_date = self.platform.trade_date(self.platform.now())
+        for account_id in state.table(UserAccountAutoLiq):
+            self.index_account(AccountId(account_id))
+            self.dirty[AccountId(account_id)] = None
+
+    def index_account(self, account_id: AccountId) -> None:
+        for position in marks.open_positions(self.platform, account_id):
+            self.holders[position.contract_id][account_id] = None
+
+    def start(self, interval: float = 1.0) -> None:
+        self.task = asyncio.create_task(self.run(interval), name="autoliq-clock")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def run(self, interval: float) -> None:
+        """Time-based work on the platform's clock, every `interval` seconds; a failure is logged, the loop goes on."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.time_moved()
+            except Exception:
+                log.exception("auto-liquidation clock tick failed")
+
+    # --- what makes an account dirty --------------------------------------------------------------------------
+
+    def publish(self, changes: Sequence[Change], seq: int) -> None:
+        """A Fanout subscriber: committed positions, cash and rules mark their account dirty."""
+        del seq
+        state = self.platform.state
+        for change in changes:
+            entity = change.entity
+            if isinstance(entity, Position):
+                if state.get(UserAccountAutoLiq, entity.account_id) is None:
+                    continue
+                holders = self.holders[entity.contract_id]
+                if entity.net_pos != 0:
+                    holders[entity.account_id] = None
+                else:
+                    holders.pop(entity.account_id, None)
+                self.dirty[entity.account_id] = None
+            elif change.entity_type == "cashBalance" or isinstance(entity, CashBalanceLog):
+                account_id = entity.account_id  # type: ignore[union-attr]
+                if state.get(UserAccountAutoLiq, account_id) is not None:
+                    self.dirty[account_id] = None
+            elif isinstance(entity, UserAccountAutoLiq):
+                if change.event_type is EventType.Deleted:
+                    for holders in self.holders.values():
+                        holders.pop(entity.id, None)
+                    continue
+                self.index_account(entity.id)
+                self.dirty[entity.id] = None
+
+    def quotes_changed(self, contract_ids: Sequence[ContractId]) -> None:
+        """Mark dirty the accounts whose position in a moved contract left its calm band: O(positions there)."""
+        quotes = self.platform.market.quotes
+        dirty = self.dirty
+        for contract_id in contract_ids:
+            holders = self.holders.get(contract_id)
+            if not holders:
+                continue
+            mark = mark_ticks(quotes.get(contract_id))
+            if mark is None:
+                continue
+            for account_id, band in holders.items():
+                if band is None or not band[0] < mark < band[1]:
+                    dirty[account_id] = None
+
+    def touch(self, account_id: AccountId) -> None:
+        if self.platform.state.get(UserAccountAutoLiq, account_id) is not None:
+            self.dirty[account_id] = None
+
+    async def time_moved(self) -> None:
+        """The clock moved (a tick of the real clock, or /sim/clock): a trade-date roll evaluates every account with
+        rules as at the close; due flatten times and holds, and liquidations waiting for the open, are retried."""
+        platform = self.platform
+        now = platform.now()
+        if now == self.last_time:
+            return
+        self.last_time = now
+        trade_date = platform.trade_date(now)
+        if trade_date != self.trade_date:
+            self.trade_date = trade_date
+            for account_id in platform.state.table(UserAccountAutoLiq):
+                self.closing.add(AccountId(account_id))
+                self.dirty[AccountId(account_id)] = None
+        for account_id, due in list(self.timed.items()):
+            if due <= now:
+                del self.timed[account_id]
+                self.dirty[account_id] = None
+        for account_id in self.pending:
+            self.dirty[account_id] = None
+        await self.drain()
+
+    # --- evaluation -------------------------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Evaluate every dirty account (each at most once at a time) and wait until all that are being evaluated
+        are done: breaches acted on and committed."""
+        while self.dirty or self.running:
+            for account_id in list(self.dirty):
+                if account_id not in self.running:
+                    del self.dirty[account_id]
+                    self.running[account_id] = asyncio.create_task(self._guarded(account_id))
+            if self.running:
+                await asyncio.wait(list(self.running.values()))
+
+    async def _guarded(self, account_id: AccountId) -> None:
+        try:
+            await self.check(account_id)
+        except Exception:
+            log.exception("auto-liquidation of account %s failed", account_id)
+        finally:
+            self.running.pop(account_id, None)
+
+    async def check(self, account_id: AccountId) -> None:
+        """Evaluate one account's rules now and carry out what is newly breached."""
+        platform = self.platform
+        rules = platform.state.get(UserAccountAutoLiq, account_id)
+        if rules is None:
+            return
+        self.evaluations += 1
+        close = account_id in self.closing
+        self.closing.discard(account_id)
+        async with platform.account(account_id):
+            liquidate = await self._evaluate(account_id, rules, close)
+        if liquidate:
+            await self.liquidate(account_id)
+
+    async def _evaluate(self, account_id: AccountId, rules: UserAccountAutoLiq, close: bool) -> bool:
+        """Under the account's lock: the verdict, its water marks and restrictions committed in one step. Returns
+        whether the account must now be liquidated."""
+        platform = self.platform
+        state = platform.state
+        cash = marks.cash_of(platform, account_id)
+        status = state.get(AccountRiskStatus, account_id)
+        if cash is None or status is None:
+            return False
+        now = platform.now()
+        trade_date = platform.trade_date(now)
+        net_liq = cash + marks.account_open_pnl(platform, account_id)
+        before = state.get(AutoLiqState, account_id)
+        saved = self._rolled(account_id, before, net_liq, trade_date)
+        saved = self._with_transfers(account_id, saved)
+        risk = _unlocked(status, saved, trade_date, rules.do_not_unlock)
+        saved = _unlocked_state(saved, trade_date, rules.do_not_unlock)
+        verdict = evaluate(rules, RiskMark(
+            net_liq=net_liq, day_base=saved.day_base, week_base=saved.week_base, now=now,
+            margin_used=marks.margin_used(platform, account_id), high_water=risk.max_net_liq,
+            low_water=risk.min_net_liq, fired=frozenset(saved.fired)), close=close)
+        risk = msgspec.structs.replace(risk, max_net_liq=round(verdict.high_water, 2),
+                                       min_net_liq=round(verdict.low_water, 2))
+        acted, suppressed = self._filter(saved, verdict, now)
+        saved = msgspec.structs.replace(saved, fired=tuple(sorted(verdict.fired - suppressed)))
+        changes: list[Change] = []
+        risk, saved = self._act(account_id, acted, risk, saved, now=now, trade_date=trade_date, changes=changes)
+        if risk != status:
+            changes.append(updated(risk))
+            if (risk.admin_action, risk.liquidate_only) != (status.admin_action, status.liquidate_only):
+                changes.append(created(self._log(account_id, risk, now, saved.reason if acted else "unlocked")))
+        if saved != before:
+            changes.append(created(saved) if before is None else updated(saved))
+        if changes:
+            await platform.commit(changes)
+        self._remember(account_id, rules, verdict, saved, cash=cash, now=now)
+        return saved.pending_liquidation
+
+    def _rolled(self, account_id: AccountId, saved: AutoLiqState | None, net_liq: float,
+                trade_date: date) -> AutoLiqState:
+        """The bases of the current trade date and week: a new trade date starts at the net liq now."""
+        week = week_of(trade_date)
+        if saved is None:
+            logs = self.platform.state.children["cashBalanceLog"].get(account_id, {})
+            return AutoLiqState(id=account_id, trade_date=trade_date, day_base=net_liq, week_start=week,
+                                week_base=net_liq, last_log_id=max(logs, default=0))
+        if saved.trade_date == trade_date:
+            return saved
+        same_week = saved.week_start == week
+        return msgspec.structs.replace(saved, trade_date=trade_date, day_base=net_liq,
+                                       week_start=week, week_base=saved.week_base if same_week else net_liq)
+
+    def _with_transfers(self, account_id: AccountId, saved: AutoLiqState) -> AutoLiqState:
+        """Cash moved in or out since the bases were taken moves the bases too (a deposit is not a profit)."""
+        logs = self.platform.state.children["cashBalanceLog"].get(account_id)
+        if not logs:
+            return saved
+        table = self.platform.state.table(CashBalanceLog)
+        delta, last = 0.0, saved.last_log_id
+        for log_id in reversed(logs):
+            if log_id <= saved.last_log_id:
+                break
+            last = max(last, log_id)
+            entry = table[log_id]
+            if entry.cash_change_type in TRANSFERS:
+                delta += entry.delta
+        if last == saved.last_log_id:
+            return saved
+        return msgspec.structs.replace(saved, last_log_id=last, day_base=round(saved.day_base + delta, 2),
+                                       week_base=round(saved.week_base + delta, 2))
+
+    def _filter(self, saved: AutoLiqState, verdict: Verdict, now: datetime) -> tuple[list[Breach], frozenset[str]]:
+        """The breaches to act on now, and those held back by an admin (they stay armed and fire when the hold
+        ends): `DisableAutoLiq` and `PlaceAutoLiqOnHold` hold back every breach, `AgreedOnLiqOnlyModeByAutoLiq` the
+        liquidations only."""
+        if saved.disabled or (saved.hold_until is not None and now < saved.hold_until):
+            held = list(verdict.breaches)
+        elif saved.agreed_liq_only_until is not None and now < saved.agreed_liq_only_until:
+            held = [b for b in verdict.breaches if b.effect in LIQUIDATE]
+        else:
+            held = []
+        return [b for b in verdict.breaches if b not in held], frozenset(b.rule for b in held)
+
+    def _act(self, account_id: AccountId, acted: list[Breach], risk: AccountRiskStatus, saved: AutoLiqState, *,
+             now: datetime, trade_date: date, changes: list[Change]) -> tuple[AccountRiskStatus, AutoLiqState]:
+        """Alerts, liquidation-only mode and the lock, as changes; the liquidation itself follows the commit."""
+        if not acted:
+            return risk, saved
+        effects = {b.effect for b in acted}
+        for breach in acted:
+            if breach.effect is Effect.Alert:
+                changes.extend(self._alert(account_id, breach, now))
+        if effects & {Effect.LiquidationOnly, Effect.Flatten}:
+            risk = msgspec.structs.replace(risk, liquidate_only=risk.liquidate_only or now)
+            saved = msgspec.structs.replace(saved, liq_only_trade_date=trade_date)
+        locks = [b.span for b in acted if b.effect is Effect.AutoLiquidate]
+        if locks:
+            admin_lock = risk.admin_action in _LOCKED and saved.lock_span is None
+            if not admin_lock:  # an admin's own lock stays the admin's: the engine never lifts it
+                span = max([*locks, *([Span(saved.lock_span)] if saved.lock_span else [])], key=_SPAN_ORDER.__getitem__)
+                risk = msgspec.structs.replace(risk, admin_action=AdminAction.LockTradingImmediately,
+                                               admin_timestamp=now)
+                saved = msgspec.structs.replace(saved, lock_span=span.value, lock_trade_date=trade_date)
+        if effects & LIQUIDATE:
+            saved = msgspec.structs.replace(saved, pending_liquidation=True)
+            self.pending.add(account_id)
+        return risk, msgspec.structs.replace(saved, reason="; ".join(b.text for b in acted))
+
+    def _alert(self, account_id: AccountId, breach: Breach, now: datetime) -> list[Change]:
+        state = self.platform.state
+        name = f"Auto-liquidation alert: {breach.rule}"
+        changes: list[Change] = []
+        alert = next((a for a in state.table(AdminAlert).values() if a.name == name), None)
+        if alert is None:
+            alert = AdminAlert(id=self.platform.ids.next("adminAlert"), name=name, timestamp=now)
+            changes.append(created(alert))
+        account = self.platform.state.get("account", account_id)
+        user_id = getattr(account, "user_id", None)
+        signal = AdminAlertSignal(id=self.platform.ids.next("adminAlertSignal"), timestamp=now,
+                                  admin_alert_id=alert.id, text=breach.text, email_sent=False, subject_id=account_id,
+                                  related_to_account_id=account_id, related_to_user_id=user_id, completed=False)
+        return [*changes, created(signal)]
+
+    def _log(self, account_id: AccountId, risk: AccountRiskStatus, now: datetime,
+             reason: str | None) -> AccountRiskStatusLog:
+        return AccountRiskStatusLog(
+            id=self.platform.ids.next("accountRiskStatusLog"), account_id=account_id, timestamp=now,
+            admin_action=risk.admin_action, admin_timestamp=risk.admin_timestamp, liquidate_only=risk.liquidate_only,
+            admin_action_reason=f"AutoLiq: {reason}" if reason else None)
+
+    def _remember(self, account_id: AccountId, rules: UserAccountAutoLiq, verdict: Verdict, saved: AutoLiqState, *,
+                  cash: float, now: datetime) -> None:
+        """The calm band of each open position for the per-quote fast path, and the next timed evaluation."""
+        platform = self.platform
+        positions = marks.open_positions(platform, account_id)
+        band: tuple[float, float] | None = None
+        if len(positions) == 1:
+            position = positions[0]
+            terms = marks.contract_terms(platform, position.contract_id)
+            if terms is not None and position.net_price is not None:
+                band = price_band(verdict.calm_low, verdict.calm_high, rest=cash, net_pos=position.net_pos,
+                                  net_price=position.net_price, terms=terms)
+        for position in positions:
+            self.holders[position.contract_id][account_id] = band
+        moments = [m for m in (saved.hold_until, saved.agreed_liq_only_until) if m is not None and m > now]
+        flatten = rules.flatten_timestamp
+        if flatten is not None and flatten > now:
+            moments.append(flatten)
+        if moments:
+            self.timed[account_id] = min(moments)
+        else:
+            self.timed.pop(account_id, None)
+
+    # --- liquidation ------------------------------------------------------------------------------------------
+
+    async def liquidate(self, account_id: AccountId) -> None:
+        """Cancel every working order and close every position of the account, contract by contract, through
+        `liquidateposition`'s path (admin: true). A contract whose market is closed (or has no quote) waits for the
+        next attempt (every clock tick); the pending mark is cleared when nothing is left to do."""
+        platform = self.platform
+        state = platform.state
+        organization = organization_of_account(platform, account_id)
+        if organization is None:
+            return
+        caller = Caller(user_id=UserId(0), organization_id=organization, organization_admin=True)
+        contracts = {c for c, accounts in state.working_by_contract.items() if account_id in accounts}
+        contracts |= {p.contract_id for p in marks.open_positions(platform, account_id)}
+        waiting = False
+        for contract_id in sorted(contracts):
+            result = await orders.liquidate_position(
+                platform, caller, LiquidatePosition(account_id=account_id, contract_id=contract_id, admin=True,
+                                                    custom_tag50=AUTO_LIQ_TAG, is_automated=True),
+                admin_action=AdminAction.LiquidateImmediately)
+            if result.failure_reason in _WAIT_FOR_MARKET:
+                waiting = True
+            elif result.failure_reason not in (None, FailureReason.AnotherCommandPending):
+                log.warning("auto-liquidation of account %s contract %s: %s %s", account_id, contract_id,
+                            result.failure_reason, result.failure_text)
+            else:
+                self.liquidations += 1
+        if waiting:
+            return
+        async with platform.account(account_id):
+            saved = state.get(AutoLiqState, account_id)
+            if saved is not None and saved.pending_liquidation:
+                await platform.commit([updated(msgspec.structs.replace(saved, pending_liquidation=False))])
+        self.pending.discard(account_id)
+
+    # --- the risk desk ----------------------------------------------------------------------------------------
+
+    def on_admin_action(self, account_id: AccountId, action: AdminAction, now: datetime) -> list[Change]:
+        """The engine's side of `setadminautoliqaction` (the caller holds the account's lock and commits these with
+        the status). Normal clears what auto-liquidation set and re-arms every rule."""
+        saved = self.platform.state.get(AutoLiqState, account_id)
+        if saved is None:
+            return []
+        match action:
+            case AdminAction.Normal:
+                changed = self.cleared(saved)
+            case AdminAction.LockTradingImmediately | AdminAction.LiquidateImmediately | \
+                    AdminAction.LiquidateOnlyModeImmediately:
+                changed = msgspec.structs.replace(saved, lock_span=None, lock_trade_date=None,
+                                                  liq_only_trade_date=None)
+            case AdminAction.PlaceAutoLiqOnHold:
+                changed = msgspec.structs.replace(saved, hold_until=now + HOLD)
+                self.timed[account_id] = now + HOLD
+            case AdminAction.DisableAutoLiq:
+                changed = msgspec.structs.replace(saved, disabled=True)
+            case AdminAction.AgreedOnLiqOnlyModeByAutoLiq:
+                changed = msgspec.structs.replace(saved, agreed_liq_only_until=now + HOLD)
+                self.timed[account_id] = now + HOLD
+            case AdminAction.AgreedOnLiquidationByAutoLiq:
+                changed = saved
+        return [] if changed == saved else [updated(changed)]
+
+    def cleared(self, saved: AutoLiqState) -> AutoLiqState:
+        """What an admin's `Normal` or `resetautoliqstatus` leaves: no restriction, hold or pending liquidation of
+        the engine's, and every rule re-armed (one still breached fires again at the next evaluation)."""
+        self.pending.discard(saved.id)
+        return msgspec.structs.replace(saved, fired=tuple(sorted(cleared(frozenset(saved.fired)))), lock_span=None,
+                                       lock_trade_date=None, liq_only_trade_date=None, pending_liquidation=False,
+                                       hold_until=None, agreed_liq_only_until=None, disabled=False)
+
+
+_LOCKED = frozenset({AdminAction.LockTradingImmediately, AdminAction.LiquidateImmediately})
+_WAIT_FOR_MARKET = frozenset({FailureReason.SessionClosed, FailureReason.NoQuote})
+
+
+def _lock_ended(span: str | None, since: date | None, trade_date: date) -> bool:
+    if since is None:
+        return False
+    if span == Span.Day:
+        return trade_date > since
+    if span == Span.Week:
+        return week_of(trade_date) > week_of(since)
+    return False
+
+
+def _unlocked(status: AccountRiskStatus, saved: AutoLiqState, trade_date: date,
+              do_not_unlock: bool | None) -> AccountRiskStatus:
+    """The status once the engine's restrictions that ended with the trade date are lifted."""
+    if not do_not_unlock and _lock_ended(saved.lock_span, saved.lock_trade_date, trade_date) and \
+            status.admin_action is AdminAction.LockTradingImmediately:
+        status = msgspec.structs.replace(status, admin_action=AdminAction.Normal)
+    if saved.liq_only_trade_date is not None and trade_date > saved.liq_only_trade_date and \
+            status.liquidate_only is not None:
+        status = msgspec.structs.replace(status, liquidate_only=None)
+    return status
+
+
+def _unlocked_state(saved: AutoLiqState, trade_date: date, do_not_unlock: bool | None) -> AutoLiqState:
+    if not do_not_unlock and _lock_ended(saved.lock_span, saved.lock_trade_date, trade_date):
+        saved = msgspec.structs.replace(saved, lock_span=None, lock_trade_date=None)
+    if saved.liq_only_trade_date is not None and trade_date > saved.liq_only_trade_date:
+        saved = msgspec.structs.replace(saved, liq_only_trade_date=None)
+    return saved
+
