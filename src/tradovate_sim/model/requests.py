@@ -216,3 +216,20 @@ class RevokeTradingPermission(Wire, frozen=True):
 class ResetDemoAccountState(Wire, frozen=True):
     account_ids: list[Id[AccountId]]
     reset_trade_date: TradeDate
+
+
+class DryRunOrder(Wire, frozen=True):
+    contract_id: Id[ContractId]
+    action: OrderAction
+    order_qty: Qty
+    order_type: OrderType
+    price: Price | None = None
+    stop_price: Price | None = None
+
+
+class DryRun(Wire, frozen=True):
+    """`order/dryrun`: up to four orders whose effect on the account's risk is asked, none placed."""
+
+    account_id: Id[AccountId]
+    orders: Annotated[list[DryRunOrder], msgspec.Meta(min_length=1, max_length=4)]
+    extra_pre_trade_risk: dict[str, Any] | None = None  # accepted, not applied
