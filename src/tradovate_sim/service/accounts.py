@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import msgspec
 
+from tradovate_sim.core import margins
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.positions import to_trade_date
 from tradovate_sim.core.ticks import to_money
@@ -18,6 +19,7 @@ from tradovate_sim.model.entities import (
     CashBalance,
     CashBalanceLog,
     Credential,
+    MarginSnapshot,
     Position,
     PostTradeRisk,
     TradingPermission,
@@ -95,7 +97,9 @@ def new_account(platform: Platform, *, user: User, name: str, balance: float, no
                          delta=cash.amount, comment="Initial balance")
     risk = AccountRiskStatus(id=account.id, admin_action=AdminAction.Normal, admin_timestamp=now,
                              max_net_liq=cash.amount, min_net_liq=cash.amount)
-    return account, [created(account), created(permission), created(risk), created(cash), created(log)]
+    margin = margins.snapshot(account.id, (), now)
+    return account, [created(account), created(permission), created(risk), created(cash), created(log),
+                     created(margin)]
 
 
 def _pre_trade(platform: Platform, account_id: AccountId, risks: list[PreTradeRisk]) -> list[Change]:
@@ -227,6 +231,21 @@ def snapshot(platform: Platform, account_id: AccountId) -> CashBalanceSnapshot:
     cash = state.get(CashBalance, state.cash_of.get(account_id, 0))
     if cash is None:
         return CashBalanceSnapshot(error_text="No cash balance")
+    open_pnl = open_pn_l(platform, account_id)
+    margin = state.get(MarginSnapshot, account_id)
+    return CashBalanceSnapshot(
+        total_cash_value=cash.amount, total_pn_l=to_money((cash.realized_pn_l or 0.0) + open_pnl),
+        net_liq=to_money(cash.amount + open_pnl), open_pn_l=open_pnl, realized_pn_l=cash.realized_pn_l or 0.0,
+        week_realized_pn_l=cash.realized_pn_l or 0.0, cash_usd=cash.amount, total_cash_value_sod=cash.amount_sod,
+        net_liq_sod=cash.amount_sod, initial_margin=margin.initial_margin if margin else 0.0,
+        maintenance_margin=margin.maintenance_margin if margin else 0.0,
+        full_initial_margin=margin.full_initial_margin if margin else 0.0,
+    )
+
+
+def open_pn_l(platform: Platform, account_id: AccountId) -> float:
+    """Open P&L of the account's positions, each marked at the last trade (else bid, else ask), to the cent."""
+    state = platform.state
     open_pnl = 0.0
     for contract_id, position_id in state.positions_of.get(account_id, {}).items():
         position = state.table(Position)[position_id]
@@ -241,13 +260,7 @@ def snapshot(platform: Platform, account_id: AccountId) -> CashBalanceSnapshot:
             continue
         product = instrument.product
         open_pnl += (mark * product.tick_size - position.net_price) * position.net_pos * product.value_per_point
-    open_pnl = to_money(open_pnl)
-    return CashBalanceSnapshot(
-        total_cash_value=cash.amount, total_pn_l=to_money((cash.realized_pn_l or 0.0) + open_pnl),
-        net_liq=to_money(cash.amount + open_pnl), open_pn_l=open_pnl, realized_pn_l=cash.realized_pn_l or 0.0,
-        week_realized_pn_l=cash.realized_pn_l or 0.0, cash_usd=cash.amount, total_cash_value_sod=cash.amount_sod,
-        net_liq_sod=cash.amount_sod, initial_margin=0.0, maintenance_margin=0.0,
-    )
+    return to_money(open_pnl)
 
 
 async def get_cash_balance_snapshot(platform: Platform, caller: Caller,

@@ -9,7 +9,7 @@ import msgspec
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model import requests as rq
 from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
-from tradovate_sim.service import accounts, admin, entities, orders
+from tradovate_sim.service import accounts, admin, entities, margins, orders
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.platform import Platform
@@ -73,6 +73,7 @@ def build() -> dict[str, Endpoint]:
         _command("order/placeOSO", rq.PlaceOSO, lambda s, c, b: orders.place_oso(s.platform, c, b)),
         _command("order/modifyOrder", rq.ModifyOrder, lambda s, c, b: orders.modify_order(s.platform, c, b)),
         _command("order/cancelOrder", rq.CancelOrder, lambda s, c, b: orders.cancel_order(s.platform, c, b)),
+        _command("order/dryRun", rq.DryRun, lambda s, c, b: margins.dry_run(s.platform, c, b)),
         _command("order/liquidatePosition", rq.LiquidatePosition,
                  lambda s, c, b: orders.liquidate_position(s.platform, c, b)),
         _command("order/liquidatePositions", rq.LiquidatePositions,
