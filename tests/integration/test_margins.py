@@ -59,7 +59,7 @@ def test_margins_are_the_exchanges_when_the_session_is_closed(desk: Desk) -> Non
     assert (contract["initialMargin"], contract["maintenanceMargin"]) == (ES_INITIAL, ES_MAINTENANCE)
 
 
-# --- marginSnapshot ----------------------------------------------------------------------------------------------------
+# --- marginSnapshot ------------------------------------------------------------------------------------------------
 
 
 async def test_a_fill_sends_the_margin_snapshot_of_the_new_position(desk: Desk, ws: Opener) -> None:

@@ -44,10 +44,11 @@ def test_required_margin_is_the_worst_position_the_working_orders_could_leave(ho
     assert cents(margins.required(holdings, full=True)) == sum(worst_cents(h, full=True) for h in holdings)
 
 
-@given(holding_lists, terms, actions, st.integers(1, 5), st.integers(-6, 6), st.integers(0, 3), st.integers(0, 3),
-       st.integers(-5_000_000, 10_000_000), st.integers(-1_000_000, 1_000_000))
+@given(others=holding_lists, own_terms=terms, action=actions, qty=st.integers(1, 5), net_pos=st.integers(-6, 6),
+       buys=st.integers(0, 3), sells=st.integers(0, 3), cash_cents=st.integers(-5_000_000, 10_000_000),
+       pnl_cents=st.integers(-1_000_000, 1_000_000))
 def test_an_order_is_refused_exactly_when_it_needs_more_than_the_available_funds(
-        others: list[Holding], own_terms: MarginTerms, action: OrderAction, qty: int, net_pos: int, buys: int,
+        *, others: list[Holding], own_terms: MarginTerms, action: OrderAction, qty: int, net_pos: int, buys: int,
         sells: int, cash_cents: int, pnl_cents: int) -> None:
     # Arrange
     others = [h for h in others if h.contract_id != 9]
