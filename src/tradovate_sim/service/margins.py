@@ -9,7 +9,7 @@ into the close). A product without a day margin always uses the exchange's.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -166,12 +166,14 @@ class Margins:
         async with self.lock:
             now = platform.now()
             changes, moved = self._reference_changes(now)
+            if everyone:  # start and reset: one batch, no command of these accounts is under way
+                found = (self._snapshot_change(account.id, now, {}) for account in platform.entities(Account))
+                changes += [change for change in found if change is not None]
             await platform.commit(changes)
-            if everyone:
-                accounts: Iterable[AccountId] = [a.id for a in platform.state.table(Account).values()]
-            else:
-                accounts = {p.account_id for p in platform.state.table(Position).values()
-                            if p.net_pos and p.contract_id in moved}
+            if everyone or not moved:
+                return
+            accounts = {p.account_id for p in platform.state.table(Position).values()
+                        if p.net_pos and p.contract_id in moved}
             await asyncio.gather(*(self._refresh_account(account_id) for account_id in sorted(accounts)))
 
     def _reference_changes(self, now: datetime) -> tuple[list[Change], set[ContractId]]:
