@@ -9,7 +9,7 @@ from datetime import datetime
 
 import msgspec
 
-from tradovate_sim.core import risk
+from tradovate_sim.core import margins, risk
 from tradovate_sim.core.blotter import Blotter, Ids, Tags, Ticket
 from tradovate_sim.core.decision import Decision
 from tradovate_sim.core.ticks import to_ticks
@@ -84,7 +84,16 @@ def _refused(refusal: risk.Refusal, order_id: OrderId | None = None) -> PlaceOrd
 
 def _admit(view: OrderView, blotter: Blotter, ticket: Ticket) -> risk.Refusal | None:
     buys, sells = _exposure(blotter)
-    return risk.check_order(view, ticket, net_pos=blotter.net_pos, working_buys=buys, working_sells=sells)
+    return risk.check_order(view, ticket, net_pos=blotter.net_pos, working_buys=buys, working_sells=sells) or \
+        _check_margin(view, ticket, net_pos=blotter.net_pos, working_buys=buys, working_sells=sells)
+
+
+def _check_margin(view: OrderView, ticket: Ticket, *, net_pos: int, working_buys: int,
+                  working_sells: int) -> risk.Refusal | None:
+    if view.margin is None:
+        return None
+    return margins.check(view.margin, view.instrument.contract.id, ticket.action, ticket.qty, net_pos=net_pos,
+                         working_buys=working_buys, working_sells=working_sells)
 
 
 def place(view: OrderView, req: PlaceOrder, now: datetime, ids: Ids) -> Decision[PlaceOrderResult]:
@@ -196,7 +205,8 @@ def modify(view: OrderView, req: ModifyOrder, now: datetime, ids: Ids) -> Decisi
     else:
         sells -= working.version.order_qty - working.cum_qty
     remaining = msgspec.structs.replace(ticket, qty=req.order_qty - working.cum_qty)
-    refusal = risk.check_order(view, remaining, net_pos=blotter.net_pos, working_buys=buys, working_sells=sells)
+    refusal = risk.check_order(view, remaining, net_pos=blotter.net_pos, working_buys=buys, working_sells=sells) or \
+        _check_margin(view, remaining, net_pos=blotter.net_pos, working_buys=buys, working_sells=sells)
     if refusal:
         command_id = blotter.reject_command(req.order_id, CommandType.Modify, refusal.reason, refusal.text, ticket)
         return Decision(result=CommandResult(failure_reason=refusal.reason, failure_text=refusal.text,

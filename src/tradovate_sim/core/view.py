@@ -128,6 +128,35 @@ class Book(Value, frozen=True):
     closing_orders: frozenset[OrderId] = frozenset()  # ids of orders that liquidations sent
 
 
+class MarginTerms(Value, frozen=True):
+    """One contract's margins now, per contract in the account currency: `initial` and `maintenance` in force (day
+    margins while the session is open), `full_initial` the exchange's initial margin."""
+
+    initial: float
+    maintenance: float
+    full_initial: float
+
+
+class Holding(Value, frozen=True):
+    """An account's position and working orders (quantities still open) in one contract, with its margins."""
+
+    contract_id: int
+    net_pos: int
+    terms: MarginTerms
+    working_buys: int = 0
+    working_sells: int = 0
+
+
+class Margin(Value, frozen=True):
+    """What a margin check of an order on one contract reads: the account's funds and holdings, and that contract's
+    margins."""
+
+    cash: float
+    open_pnl: float
+    terms: MarginTerms  # the order's contract
+    holdings: tuple[Holding, ...] = ()  # every contract with a position or working orders
+
+
 class OrderView(Value, frozen=True):
     """Everything an order decision on (account, contract) reads."""
 
@@ -139,3 +168,4 @@ class OrderView(Value, frozen=True):
     is_open: bool
     trade_date: date
     back_month: int = 0  # the contract's place among its product's unexpired months (0: the front month)
+    margin: Margin | None = None  # None: no margin check (matching, cancelling, liquidating)

@@ -182,6 +182,23 @@ class CashBalance(Wire, frozen=True):
     amount_sod: float | None = msgspec.field(default=None, name="amountSOD")
 
 
+class MarginSnapshot(Wire, frozen=True):
+    """An account's margin requirements for its open positions (see `core.margins`)."""
+
+    id: AccountId  # = account id
+    timestamp: datetime
+    risk_time_period_id: int
+    initial_margin: float
+    maintenance_margin: float
+    total_used_margin: float
+    full_initial_margin: float
+    position_margin: float
+    total_used_full_margin: float
+    auto_liq_level: float | None = None
+    liq_only_level: float | None = None
+    open_collateral_req: float | None = None
+
+
 class CashBalanceLog(Wire, frozen=True):
     id: int
     account_id: AccountId
@@ -239,6 +256,16 @@ class ProductSession(Wire, frozen=True):
     all_day: bool | None = None
 
 
+class ProductMargin(Wire, frozen=True):
+    """The margins per contract of a product now in force: day-trade margins while its session is open, the
+    exchange's outright margins while it is closed (see `core.margins`)."""
+
+    id: ProductId  # = product id
+    initial_margin: float
+    maintenance_margin: float
+    timestamp: datetime
+
+
 class ContractMaturity(Wire, frozen=True):
     id: ContractMaturityId
     product_id: ProductId
@@ -252,6 +279,15 @@ class Contract(Wire, frozen=True):
     name: str
     contract_maturity_id: ContractMaturityId
     timestamp: datetime | None = None
+
+
+class ContractMargin(Wire, frozen=True):
+    """A contract's margins: its product's (`ProductMargin`), per contract."""
+
+    id: ContractId  # = contract id
+    initial_margin: float
+    maintenance_margin: float
+    timestamp: datetime
 
 
 # --- orders and execution -----------------------------------------------------------------------
@@ -562,12 +598,15 @@ Entity = (
     | AccountRiskStatus
     | CashBalance
     | CashBalanceLog
+    | MarginSnapshot
     | Currency
     | Exchange
     | Product
     | ProductSession
+    | ProductMargin
     | ContractMaturity
     | Contract
+    | ContractMargin
     | Order
     | OrderVersion
     | Command

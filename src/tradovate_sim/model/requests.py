@@ -281,3 +281,20 @@ class ResetAutoLiqStatus(Wire, frozen=True):
 class UpdateMaxNetLiq(Wire, frozen=True):
     account_id: Id[AccountId]
     max_net_liq: Annotated[float, msgspec.Meta(gt=-1e12, lt=1e12)]
+
+
+class DryRunOrder(Wire, frozen=True):
+    contract_id: Id[ContractId]
+    action: OrderAction
+    order_qty: Qty
+    order_type: OrderType
+    price: Price | None = None
+    stop_price: Price | None = None
+
+
+class DryRun(Wire, frozen=True):
+    """`order/dryrun`: up to four orders whose effect on the account's risk is asked, none placed."""
+
+    account_id: Id[AccountId]
+    orders: Annotated[list[DryRunOrder], msgspec.Meta(min_length=1, max_length=4)]
+    extra_pre_trade_risk: dict[str, Any] | None = None  # accepted, not applied

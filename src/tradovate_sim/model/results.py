@@ -88,6 +88,7 @@ class CashBalanceSnapshot(Wire, frozen=True):
     total_cash_value_sod: float | None = msgspec.field(default=None, name="totalCashValueSOD")
     net_liq_sod: float | None = msgspec.field(default=None, name="netLiqSOD")
     auto_liq_level: float | None = None
+    full_initial_margin: float | None = None
 
 
 class AccountRiskStatusResponse(Wire, frozen=True):
@@ -147,3 +148,45 @@ class UpdateUserAutoLiqsResponse(Wire, frozen=True):
 class DeleteResultResponse(Wire, frozen=True):
     error_text: str | None = None
     success: bool | None = None
+
+
+class RiskEvaluationDetails(Wire, frozen=True):
+    """What `order/dryrun`'s orders would do to the account's margin and funds."""
+
+    before_initial_margin_req: float
+    before_initial_full_margin_req: float
+    before_open_collateral_req: float
+    before_net_pos: int
+    is_exit_order: bool
+    initial_margin_req: float
+    initial_full_margin_req: float
+    open_collateral_req: float
+    total_cash: float
+    futures_open_pn_l: float = msgspec.field(name="futuresOpenPnL")
+    options_open_pn_l: float = msgspec.field(name="optionsOpenPnL")
+    risk_credit: float
+    net_liq_value: float
+    future_comm_and_fees: float
+    total_cash_required: float
+    excess: float
+    hypo_long_pos: int
+    hypo_short_pos: int
+
+
+class EstimatedFillFee(Wire, frozen=True):
+    clearing_fee: float | None = None
+    clearing_currency_id: int | None = None
+    exchange_fee: float | None = None
+    exchange_currency_id: int | None = None
+    nfa_fee: float | None = None
+    nfa_currency_id: int | None = None
+    commission: float | None = None
+    commission_currency_id: int | None = None
+
+
+class DryRunResponse(Wire, frozen=True):
+    error_text: str | None = None
+    reject_reason: FailureReason | None = None
+    comment: str | None = None
+    details: RiskEvaluationDetails | None = None
+    fees: EstimatedFillFee | None = None

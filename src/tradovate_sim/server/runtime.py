@@ -17,6 +17,7 @@ from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.clock import Clock, WallClock
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.identity import Identity
+from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
@@ -52,6 +53,8 @@ class Runtime:
         self.loop = MarketLoop(self.platform, settings.tick_seconds)
         self.autoliq = AutoLiquidation(self.platform)
         self.loop.settled.append(self.autoliq.drain)
+        self.margins = Margins(self.platform)
+        self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
 
     async def start(self) -> Services:
@@ -65,6 +68,7 @@ class Runtime:
         else:
             await self.restart()
         await self.list_contracts()
+        await self.margins.refresh(everyone=True)
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
         identity = Identity(self.platform, secret, self.hashing, WallClock())  # tokens and sessions: real time
@@ -78,6 +82,7 @@ class Runtime:
         gc.set_threshold(20_000, 20, 20)  # requests allocate little that cycles; collect less often
         if self.settings.quotes == "synthetic":
             self.loop.start()
+        self.margins.start()
         return self.services
 
     async def first_start(self) -> None:
@@ -149,6 +154,7 @@ class Runtime:
         changes = seed.contract_changes(platform, platform.now())
         await platform.commit(changes)
         seed.quote_contracts(platform, platform.now())
+        await self.margins.refresh()  # a moved clock may open or close sessions
 
     async def reset(self) -> None:
         """Back to the freshly seeded state; sessions of seeded users survive so tokens keep working."""
@@ -173,9 +179,11 @@ class Runtime:
         platform.market.pinned.clear()
         await self.list_contracts()
         self.autoliq.reindex()
+        await self.margins.refresh(everyone=True)
 
     async def stop(self) -> None:
         try:
+            await self.margins.stop()
             await self.autoliq.stop()
             await self.loop.stop()
         finally:

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import msgspec
 
+from tradovate_sim.core import margins
 from tradovate_sim.core.autoliq import Mark, evaluate
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.positions import to_trade_date
@@ -20,6 +21,7 @@ from tradovate_sim.model.entities import (
     CashBalance,
     CashBalanceLog,
     Credential,
+    MarginSnapshot,
     PermissionedAccountAutoLiq,
     PostTradeRisk,
     TradingPermission,
@@ -98,7 +100,9 @@ def new_account(platform: Platform, *, user: User, name: str, balance: float, no
                          delta=cash.amount, comment="Initial balance")
     risk = AccountRiskStatus(id=account.id, admin_action=AdminAction.Normal, admin_timestamp=now,
                              max_net_liq=cash.amount, min_net_liq=cash.amount)
-    return account, [created(account), created(permission), created(risk), created(cash), created(log)]
+    margin = margins.snapshot(account.id, (), now)
+    return account, [created(account), created(permission), created(risk), created(cash), created(log),
+                     created(margin)]
 
 
 def _pre_trade(platform: Platform, account_id: AccountId, risks: list[PreTradeRisk]) -> list[Change]:
@@ -237,19 +241,23 @@ def snapshot(platform: Platform, account_id: AccountId) -> CashBalanceSnapshot:
     saved = state.get(AutoLiqState, account_id)
     rules = state.get(UserAccountAutoLiq, account_id)
     status = state.get(AccountRiskStatus, account_id)
+    margin = state.get(MarginSnapshot, account_id)
     day_base = saved.day_base if saved is not None else cash.amount_sod
     level = None
     if rules is not None:
         level = evaluate(rules, Mark(
             net_liq=net_liq, day_base=day_base if day_base is not None else net_liq,
             week_base=saved.week_base if saved is not None else net_liq, now=platform.now(),
+            margin_used=margin.initial_margin if margin else 0.0,
             high_water=status.max_net_liq if status else None, low_water=status.min_net_liq if status else None,
         )).auto_liq_level
     return CashBalanceSnapshot(
         total_cash_value=cash.amount, total_pn_l=to_money((cash.realized_pn_l or 0.0) + open_pnl),
         net_liq=net_liq, open_pn_l=open_pnl, realized_pn_l=cash.realized_pn_l or 0.0,
         week_realized_pn_l=cash.realized_pn_l or 0.0, cash_usd=cash.amount, total_cash_value_sod=cash.amount_sod,
-        net_liq_sod=day_base, initial_margin=0.0, maintenance_margin=0.0, auto_liq_level=level,
+        net_liq_sod=day_base, initial_margin=margin.initial_margin if margin else 0.0,
+        maintenance_margin=margin.maintenance_margin if margin else 0.0,
+        full_initial_margin=margin.full_initial_margin if margin else 0.0, auto_liq_level=level,
     )
 
 

@@ -34,6 +34,7 @@ from tradovate_sim.model.entities import (
     AdminAlertSignal,
     AutoLiqState,
     CashBalanceLog,
+    MarginSnapshot,
     Position,
     UserAccountAutoLiq,
 )
@@ -143,6 +144,9 @@ class AutoLiquidation:
                 account_id = entity.account_id  # type: ignore[union-attr]
                 if state.get(UserAccountAutoLiq, account_id) is not None:
                     self.dirty[account_id] = None
+            elif isinstance(entity, MarginSnapshot):  # a position's margin changed, or day margins ended
+                if state.get(UserAccountAutoLiq, entity.id) is not None:
+                    self.dirty[entity.id] = None
             elif isinstance(entity, UserAccountAutoLiq):
                 if change.event_type is EventType.Deleted:
                     for holders in self.holders.values():

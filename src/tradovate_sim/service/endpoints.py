@@ -10,7 +10,7 @@ from tradovate_sim.core.view import Caller
 from tradovate_sim.model import requests as rq
 from tradovate_sim.model.entities import UserAccountAutoLiq
 from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
-from tradovate_sim.service import accounts, admin, entities, limits, orders, rules
+from tradovate_sim.service import accounts, admin, entities, limits, margins, orders, rules
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.identity import Identity
@@ -78,6 +78,7 @@ def build() -> dict[str, Endpoint]:
         _command("order/placeOSO", rq.PlaceOSO, lambda s, c, b: orders.place_oso(s.platform, c, b)),
         _command("order/modifyOrder", rq.ModifyOrder, lambda s, c, b: orders.modify_order(s.platform, c, b)),
         _command("order/cancelOrder", rq.CancelOrder, lambda s, c, b: orders.cancel_order(s.platform, c, b)),
+        _command("order/dryRun", rq.DryRun, lambda s, c, b: margins.dry_run(s.platform, c, b)),
         _command("order/liquidatePosition", rq.LiquidatePosition,
                  lambda s, c, b: orders.liquidate_position(s.platform, c, b)),
         _command("order/liquidatePositions", rq.LiquidatePositions,

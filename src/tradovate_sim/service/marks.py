@@ -2,7 +2,7 @@
 marked at `core.autoliq.mark_ticks` of its contract's quote (last trade, else mid, else the one side shown)."""
 
 from tradovate_sim.core.autoliq import mark_ticks, open_pnl
-from tradovate_sim.model.entities import CashBalance, Contract, ContractMaturity, Position, Product
+from tradovate_sim.model.entities import CashBalance, Contract, ContractMaturity, MarginSnapshot, Position, Product
 from tradovate_sim.model.ids import AccountId, ContractId
 from tradovate_sim.service.platform import Platform
 
@@ -43,7 +43,7 @@ def account_open_pnl(platform: Platform, account_id: AccountId) -> float:
 
 
 def margin_used(platform: Platform, account_id: AccountId) -> float:
-    """Initial margin of the account's open positions, for the `marginPercentage*` rules. No margins are modelled
-    yet (issue 10, section 3, builds them): 0, so margin rules never fire."""
-    del platform, account_id
-    return 0.0
+    """Initial margin of the account's open positions, for the `marginPercentage*` rules: its `marginSnapshot`,
+    which is committed with every position change and every switch between day and exchange margins."""
+    snapshot = platform.state.get(MarginSnapshot, account_id)
+    return snapshot.initial_margin if snapshot is not None else 0.0

@@ -28,6 +28,7 @@ from tradovate_sim.model.results import (
     Violation,
     Violations,
 )
+from tradovate_sim.service import margins
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import can_see_account
 
@@ -58,12 +59,15 @@ def resolve_contract(platform: Platform, symbol: str | ContractId) -> Contract |
 
 
 async def decide(platform: Platform, caller: Caller, account_id: AccountId, contract_id: ContractId,
-                 decision: Callable[[OrderView], Decision[R]]) -> R | None:
-    """Run one core decision on (account, contract) under the account's lock and commit it."""
+                 decision: Callable[[OrderView], Decision[R]], *, margined: bool = False) -> R | None:
+    """Run one core decision on (account, contract) under the account's lock and commit it. `margined`: the view
+    carries the account's margin standing (orders that may open a position are margin-checked)."""
     async with platform.account(account_id):
         view = platform.order_view(caller, account_id, contract_id)
         if view is None:
             return None
+        if margined:
+            view = margins.with_margin(platform, view)
         outcome = decision(view)
         await platform.commit(outcome.changes)
         return outcome.result
@@ -83,7 +87,7 @@ async def _place(platform: Platform, caller: Caller, req: PlaceOrder,
     contract = resolve_contract(platform, req.symbol)
     if contract is None:
         return refuse(FailureReason.InvalidContract, f"Unknown contract {req.symbol!r}")
-    result = await decide(platform, caller, account.id, contract.id, decision)
+    result = await decide(platform, caller, account.id, contract.id, decision, margined=True)
     return result if result is not None else refuse(FailureReason.UnknownReason, "Account or contract vanished")
 
 
@@ -123,7 +127,7 @@ async def modify_order(platform: Platform, caller: Caller, req: ModifyOrder) -> 
     if order is None:
         return CommandResult(failure_reason=FailureReason.UnknownReason, failure_text=f"Unknown order {req.order_id}")
     result = await decide(platform, caller, order.account_id, order.contract_id,
-                          lambda v: orders.modify(v, req, platform.now(), platform.ids))
+                          lambda v: orders.modify(v, req, platform.now(), platform.ids), margined=True)
     return result or CommandResult(failure_reason=FailureReason.UnknownReason, failure_text="Order vanished")
 
 

@@ -105,6 +105,9 @@ class Platform:
         self.decoders = {name: msgspec.json.Decoder(cls) for name, cls in CLASSES.items()}
         self.spec_of_product: dict[ProductId, ProductSpec] = {}
         self.quote_listeners: list[Callable[[Sequence[ContractId]], None]] = []
+        # What follows from a batch of changes and is committed with it (margin snapshots of accounts whose
+        # positions change); registered by the runtime.
+        self.consequences: list[Callable[[Sequence[Change]], Sequence[Change]]] = []
         self._trade_dates: dict[datetime, date] = {}  # UTC hour -> trade date
 
     def quotes_changed(self, contract_ids: Sequence[ContractId]) -> None:
@@ -138,6 +141,8 @@ class Platform:
         the store confirms them, in the order the store confirms commits (which is the order they were made)."""
         if not changes and not meta:
             return 0
+        for consequence in self.consequences:
+            changes = [*changes, *consequence(changes)]
         landing = self.store.submit(self.encoder.encode(changes) if changes else None, meta)
 
         def landed(done: asyncio.Future[int]) -> None:

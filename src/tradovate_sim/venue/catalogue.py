@@ -87,7 +87,8 @@ class ProductSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     Session times are wall-clock times in `time_zone`; when `session_open` is later than
     `session_close` the session opens on the calendar day before the day it trades for.
-    Fees are USD per contract per side; margins USD per contract.
+    Fees are USD per contract per side; margins USD per contract: `initial_margin`/`maintenance_margin` are the
+    exchange's (positions held while the session is closed), `day_margin` the day-trade margin while it is open.
     """
 
     name: str
@@ -111,6 +112,7 @@ class ProductSpec(msgspec.Struct, frozen=True, kw_only=True):
     commission: float
     initial_margin: float
     maintenance_margin: float
+    day_margin: float | None = None  # day-trade margin while the session is open; None: the exchange's apply
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -189,6 +191,8 @@ def _problems(spec: ProductSpec) -> list[tuple[str, str]]:
             problems.append((f"must be a non-negative number, got {value}", field))
     if not spec.initial_margin >= spec.maintenance_margin:
         problems.append(("must be at least the maintenance margin", "initial_margin"))
+    if spec.day_margin is not None and not (math.isfinite(spec.day_margin) and spec.day_margin >= 0):
+        problems.append((f"must be a non-negative number, got {spec.day_margin}", "day_margin"))
     return problems
 
 
