@@ -23,6 +23,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--quotes", choices=["synthetic", "manual"])
     serve.add_argument("--catalogue", help="a TOML file of products to add or override")
     serve.add_argument("--synchronous", choices=["FULL", "NORMAL"])
+    serve.add_argument("--log-format", dest="log_format", choices=["plain", "json"],
+                       help="log lines on stderr as plain text (default) or one JSON object each")
+    serve.add_argument("--access-log", dest="access_log", action=argparse.BooleanOptionalAction,
+                       help="one log line per HTTP request and per closed WebSocket (default off)")
     return parser.parse_args(argv)
 
 
@@ -108,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
+        from tradovate_sim.server import logs
         from tradovate_sim.server.app import create_app
         from tradovate_sim.server.runtime import Runtime, StartupError
 
@@ -117,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"tradovate-sim: {error}", file=sys.stderr)
             return 2
+        logs.configure(settings.log_format, settings.access_log)
         try:
             runtime = Runtime(settings)
         except StartupError as error:
@@ -124,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         app = create_app(runtime)
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                                log_config=None,  # uvicorn's lines go through our handler (logs.configure)
                                 http=http_protocol(), ws=websocket_protocol(),
                                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
         server = graceful_server()(config, app, runtime)

@@ -3,6 +3,7 @@ crosses."""
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -161,8 +162,10 @@ class MarketLoop:
         self.platform = platform
         self.interval = interval
         self.task: asyncio.Task[None] | None = None
+        self.last_tick: float | None = None  # time.monotonic() of the start, then of each tick (for /health)
 
     def start(self) -> None:
+        self.last_tick = time.monotonic()
         self.task = asyncio.create_task(self.run(), name="market-loop")
 
     async def run(self) -> None:
@@ -179,6 +182,7 @@ class MarketLoop:
                     log.exception("market tick failed (%d in a row); the market goes on", failures)
             else:
                 failures = 0
+            self.last_tick = time.monotonic()
 
     async def tick(self) -> None:
         """Move the synthetic quotes one step and fill what they cross."""
