@@ -25,6 +25,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--synchronous", choices=["FULL", "NORMAL"])
     serve.add_argument("--rate-limits", dest="rate_limits", choices=["on", "off"],
                        help="Tradovate's request limits and penalty tickets (default on)")
+    serve.add_argument("--log-format", dest="log_format", choices=["plain", "json"],
+                       help="log lines on stderr as plain text (default) or one JSON object each")
+    serve.add_argument("--access-log", dest="access_log", action=argparse.BooleanOptionalAction,
+                       help="one log line per HTTP request and per closed WebSocket (default off)")
     return parser.parse_args(argv)
 
 
@@ -110,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
+        from tradovate_sim.server import logs
         from tradovate_sim.server.app import create_app
         from tradovate_sim.server.runtime import Runtime, StartupError
 
@@ -119,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"tradovate-sim: {error}", file=sys.stderr)
             return 2
+        logs.configure(settings.log_format, settings.access_log)
         try:
             runtime = Runtime(settings)
         except StartupError as error:
@@ -126,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         app = create_app(runtime)
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                                log_config=None,  # uvicorn's lines go through our handler (logs.configure)
                                 http=http_protocol(), ws=websocket_protocol(),
                                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
         server = graceful_server()(config, app, runtime)

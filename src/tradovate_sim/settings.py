@@ -22,6 +22,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_timeout: float = 30.0  # seconds a socket may stay silent (or unauthorized) before it is closed
     synchronous: str = "FULL"  # SQLite: FULL survives power loss; NORMAL survives a killed process
     rate_limits: str = "on"  # on: Tradovate's request limits and penalty tickets (numbers: /sim/limits); off: none
+    log_format: str = "plain"  # plain | json: every log line on stderr
+    access_log: bool = False  # one line per HTTP request and per closed WebSocket
 
     @property
     def sqlite_path(self) -> Path:
@@ -54,5 +56,7 @@ def from_environment(overrides: dict[str, object], environ: dict[str, str] | Non
         raise ValueError(f"synchronous: expected FULL or NORMAL, got {settings.synchronous!r}")
     if settings.rate_limits not in ("on", "off"):
         raise ValueError(f"rate-limits: expected on or off, got {settings.rate_limits!r}")
+    if settings.log_format not in ("plain", "json"):
+        raise ValueError(f"log-format: expected plain or json, got {settings.log_format!r}")
     settings.sqlite_path  # noqa: B018  (validates the URL early)
     return settings

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -19,7 +20,10 @@ from starlette.websockets import WebSocket
 from tradovate_sim.core.limits import LimitsConfig
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.simulator import ClockRequest, ClockState, QuoteRequest, ResetState
+from tradovate_sim.server import health
+from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.codec import Codec, decode_as
+from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
@@ -59,6 +63,15 @@ def create_app(runtime: Runtime) -> Starlette:
     holder: dict[str, Services] = {}
     admission = Admission(LimitsConfig(enabled=runtime.settings.rate_limits == "on"))
     hub = Hub(holder, table, codec, runtime.settings.ws_timeout, admission)
+    metrics = Metrics()
+    access = AccessLog(runtime.settings.access_log)
+    hub.metrics, hub.access = metrics, access
+    runtime.platform.telemetry = metrics  # the risk engine counts auto-liquidation breaches here
+    runtime.store.on_answer = metrics.commit_answered
+    metrics.observe_writer(lambda: runtime.store.pending)
+    metrics.observe_sockets(lambda: len(hub.connections))
+    operations = HttpOperations(Operations(e.name for e in table.values()),
+                                Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics"]))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -66,6 +79,7 @@ def create_app(runtime: Runtime) -> Starlette:
         holder["services"].identity.session_listeners.append(hub.sessions_ended)
         app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
+        runtime.platform.fanout.subscribers.append(metrics)  # liquidations by initiator, as they commit
         runtime.platform.quote_listeners.append(hub.quotes_changed)
         try:
             yield
@@ -110,6 +124,7 @@ def create_app(runtime: Runtime) -> Starlette:
                     admission.admit_anonymous(client_host(request))
                     admission.refused(operation, client_host(request))
                 raise
+            request.scope[USER_ID] = caller.user_id
             admission.admit_user(caller.user_id)
         elif admission.enabled:
             admission.admit_anonymous(client_host(request))
@@ -130,6 +145,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def sim(request: Request) -> object:
         caller = holder["services"].identity.caller(_bearer(request))
+        request.scope[USER_ID] = caller.user_id
         if not caller.organization_admin:
             raise denied("Simulator controls need an organization admin token")
         action = request.path_params["action"].lower()
@@ -158,12 +174,24 @@ def create_app(runtime: Runtime) -> Starlette:
             return ResetState(ok=True)
         raise not_found(f"Unknown simulator control /sim/{action}")
 
+    async def health_check(_request: Request) -> Response:
+        """No token; not counted against request limits (probes poll it)."""
+        status, body = await health.check(runtime, hub.stopping)
+        return respond(codec, body, status)
+
+    async def metrics_text(_request: Request) -> Response:
+        """No token: bound to the server's own host and port (loopback by default)."""
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
     routes = [
+        Route("/health", health_check, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
         WebSocketRoute("/v1/websocket", websocket),
         Route("/v1/{path:path}", guarded(dispatch), methods=["GET", "POST"]),
         Route("/sim/{action}", guarded(sim), methods=["GET", "POST"]),
         WebSocketRoute("/websocket", websocket),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(Observed, metrics=metrics, operations=operations, access=access)])
     app.state.hub = hub  # the CLI's server tells sockets about a shutdown before uvicorn closes them
     return app

@@ -19,7 +19,9 @@ from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Contract
 from tradovate_sim.model.market import CancelChart, ChartData, ChartSubscription, GetChart, MarketData, MdRequest
 from tradovate_sim.model.requests import SyncRequest
+from tradovate_sim.server.access import AccessLog
 from tradovate_sim.server.codec import Codec, decode_as
+from tradovate_sim.server.metrics import WS, Metrics, Operations
 from tradovate_sim.service.admission import Admission, ticket_in
 from tradovate_sim.service.chart import ChartFeed, chart_spec, check_range
 from tradovate_sim.service.endpoints import Endpoint, Services
@@ -41,6 +43,9 @@ MAX_CHARTS_PER_SOCKET = 100
 FINISH_EXTENSION = "tradovate_sim.finish"  # scope extension of server/protocol.py: a close past the backpressure
 TOO_SLOW = (1008, "Client too slow: outbound buffer full")
 SESSION_ENDED = (4401, "Session ended")
+# Operations only the socket serves (beside the endpoint table's), by Tradovate's names: the metrics' labels
+WS_OPERATIONS = ("authorize", "user/syncRequest", "md/subscribeQuote", "md/unsubscribeQuote", "md/subscribeDOM",
+                 "md/unsubscribeDOM", "md/getChart", "md/cancelChart")
 
 Finish = Callable[[Sequence[str], int, str, float], bool]
 ANSWERED = object()  # what `Hub.call` returns for a request it has answered itself (syncrequest, market data)
@@ -84,6 +89,9 @@ class Connection:
         self.finished = False  # the close frame is out (or the client is gone): nothing more is sent
         self.opened = time.monotonic()
         self.sender_task: asyncio.Task[None] | None = None
+        self.requests = 0  # requests received (heartbeats aside), for the access log
+        self.status = 0  # the status of the last reply, for the metrics
+        self.client_code: int | None = None  # the close code the client sent, when it closed first
 
     def push(self, frame: str) -> None:
         if self.closing:
@@ -98,6 +106,7 @@ class Connection:
         self.wake.set()
 
     def reply(self, request_id: int, status: int, payload: object = None) -> None:
+        self.status = status
         message: dict[str, object] = {"s": status, "i": request_id}
         if payload is not None:
             message["d"] = payload
@@ -195,6 +204,9 @@ class Hub:
         self.connections: set[Connection] = set()
         self.stopping = False
         self.chart_ids = 0  # historicalId and realtimeId of the last chart
+        self.metrics: Metrics | None = None
+        self.access: AccessLog | None = None
+        self.operations = Operations([*(endpoint.name for endpoint in table.values()), *WS_OPERATIONS])
 
     @property
     def services(self) -> Services:
@@ -309,6 +321,7 @@ class Hub:
                 message = receive.result()
                 if message["type"] == "websocket.disconnect":
                     disconnected = True
+                    connection.client_code = message.get("code")
                     break
                 text = message.get("text")
                 if text is None:
@@ -317,7 +330,10 @@ class Hub:
                 connection.last_received = time.monotonic()
                 if connection.closing is not None:
                     continue  # a socket being closed carries out nothing more: its answer could not be sent
-                await self.handle(connection, text)
+                if self.metrics is None:
+                    await self.handle(connection, text)
+                else:
+                    await self.handle_observed(connection, text, self.metrics)
         finally:
             self.connections.discard(connection)
             watchdog.cancel()
@@ -330,6 +346,31 @@ class Hub:
                 connection.force()
             sender.cancel()
             sender.add_done_callback(connection.sender_done)
+            self.socket_closed(connection)
+
+    async def handle_observed(self, connection: Connection, text: str, metrics: Metrics) -> None:
+        """`handle`, counted and timed by operation and status (a frame with no reply is a malformed one: 400)."""
+        if text.strip() == "[]":
+            return  # client heartbeat
+        connection.requests += 1
+        connection.status = 0
+        started = time.perf_counter()
+        try:
+            await self.handle(connection, text)
+        finally:
+            operation = self.operations.name(text.partition("\n")[0].strip().strip("/").lower())
+            metrics.request(WS, operation, connection.status or 400, time.perf_counter() - started)
+
+    def socket_closed(self, connection: Connection) -> None:
+        """The socket's access line: its close code (ours, or the client's when it closed first), how long it was
+        open and how many requests it carried."""
+        access = self.access
+        if access is None or not access.enabled:
+            return
+        code = connection.closing[0] if connection.closing is not None else connection.client_code
+        caller = connection.caller
+        access.socket_closed(connection.socket.scope, code, time.monotonic() - connection.opened,
+                             connection.requests, caller.user_id if caller is not None else None)
 
     async def watch(self, connection: Connection) -> None:
         """Server heartbeats; close sockets that never authorize or go silent."""

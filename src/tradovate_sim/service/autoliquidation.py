@@ -334,6 +334,8 @@ class AutoLiquidation:
                 risk = msgspec.structs.replace(risk, admin_action=AdminAction.LockTradingImmediately,
                                                admin_timestamp=now)
                 saved = msgspec.structs.replace(saved, lock_span=span.value, lock_trade_date=trade_date)
+        for _ in (b for b in acted if b.effect in LIQUIDATE):
+            self.platform.telemetry.auto_liq_breached()  # the operators' count of breaches that liquidate
         if effects & LIQUIDATE:
             saved = msgspec.structs.replace(saved, pending_liquidation=True)
             self.pending.add(account_id)

@@ -44,7 +44,7 @@ from tradovate_sim.model.enums import EventType, OrderAction
 from tradovate_sim.model.ids import AccountId, ContractId, ProductId
 from tradovate_sim.model.kinds import KINDS
 from tradovate_sim.service.clock import Clock
-from tradovate_sim.service.ports import Publisher, Store
+from tradovate_sim.service.ports import Publisher, Store, Telemetry
 from tradovate_sim.service.state import State
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import ProductSpec
@@ -77,6 +77,13 @@ class Fanout:
             subscriber.publish(changes, seq)
 
 
+class Unobserved:
+    """The telemetry of a platform no one measures."""
+
+    def auto_liq_breached(self) -> None:
+        pass
+
+
 class AccountLock:
     """Serializes one account's commands; dropped when nobody holds or waits for it (thousands of idle accounts
     keep no lock objects alive for the garbage collector to scan)."""
@@ -99,6 +106,7 @@ class Platform:
         self.state = State()
         self.ids = StateIds(self.state)
         self.fanout = Fanout()
+        self.telemetry: Telemetry = Unobserved()  # the server's metrics replace it
         self.locks: dict[AccountId, AccountLock] = {}  # only while a command of that account runs or waits
         self.schedules: dict[str, tuple[date, sessions.Schedule]] = {}
         self.encoder = msgspec.json.Encoder()

@@ -27,3 +27,10 @@ class TimeSource(Protocol):
     """Tells the time (UTC, aware). The wall clock for tokens and sessions; a fake in tests."""
 
     def now(self) -> datetime: ...
+
+
+class Telemetry(Protocol):
+    """What the service counts for operators (the server's Prometheus metrics implement it; nothing by default)."""
+
+    def auto_liq_breached(self) -> None:
+        """An account crossed an auto-liquidation threshold (the risk engine calls this once per breach)."""

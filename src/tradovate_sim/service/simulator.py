@@ -3,6 +3,7 @@ crosses."""
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -151,8 +152,10 @@ class MarketLoop:
         self.interval = interval
         self.task: asyncio.Task[None] | None = None
         self.settled: list[Callable[[], Awaitable[None]]] = []  # awaited after each tick (the risk engine's drain)
+        self.last_tick: float | None = None  # time.monotonic() of the start, then of each tick (for /health)
 
     def start(self) -> None:
+        self.last_tick = time.monotonic()
         self.task = asyncio.create_task(self.run(), name="market-loop")
 
     async def run(self) -> None:
@@ -169,6 +172,7 @@ class MarketLoop:
                     log.exception("market tick failed (%d in a row); the market goes on", failures)
             else:
                 failures = 0
+            self.last_tick = time.monotonic()
 
     async def tick(self) -> None:
         """Move the synthetic quotes one step and fill what they cross."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -71,6 +72,8 @@ class SqliteStore:
         self._reader: sqlite3.Connection | None = None
         self._closed = False
         self._failure: str | None = None  # why the writer stopped answering, once it has
+        self._sent: dict[int, float] = {}  # when each unanswered request was sent (only while observed)
+        self.on_answer: Callable[[float, bool], None] | None = None  # (seconds from send to answer, landed): metrics
 
     async def open(self) -> None:
         """Create the file and schema if missing, switch to WAL and start the writer process."""
@@ -99,6 +102,11 @@ class SqliteStore:
         """The writer process's id while it runs (for operators and tests)."""
         process = self._process
         return process.pid if process is not None and self._failure is None and not self._closed else None
+
+    @property
+    def pending(self) -> int:
+        """Commits sent to the writer and not yet answered (the writer's queue, for metrics)."""
+        return len(self._pending)
 
     def load(self) -> list[tuple[str, int, bytes]]:
         """Every current entity as `(entity_type, id, body)`."""
@@ -175,6 +183,8 @@ class SqliteStore:
             raise StoreError(f"the store's writer process has stopped ({error})") from None
         future = asyncio.get_running_loop().create_future()
         self._pending[self._next_id] = future
+        if self.on_answer is not None:
+            self._sent[self._next_id] = time.perf_counter()
         return future
 
     async def _receive(self, stdout: asyncio.StreamReader) -> None:
@@ -186,6 +196,9 @@ class SqliteStore:
                 for body in frames(buffer):
                     answer = _ANSWER.decode(body)
                     future = self._pending.pop(answer.id, None)
+                    sent = self._sent.pop(answer.id, None)
+                    if sent is not None and self.on_answer is not None:
+                        self.on_answer(time.perf_counter() - sent, answer.error is None)
                     if future is None or future.done():  # cancelled by its caller: the commit still landed
                         continue
                     if answer.error is None:
@@ -198,6 +211,7 @@ class SqliteStore:
                 if not future.done():
                     future.set_exception(StoreError(self._failure))
             self._pending.clear()
+            self._sent.clear()
 
     def _read(self) -> sqlite3.Connection:
         if self._reader is None:

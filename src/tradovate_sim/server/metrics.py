@@ -1,0 +1,105 @@
+"""Prometheus metrics of one server, in a registry the app owns (no module-level registry).
+
+Requests and their latency per operation (REST and WebSocket, labelled by Tradovate's name of the operation; a path
+that names none counts as `unknown`, so the label set stays bounded), the store's commits and their latency, the
+writer's queue, open sockets, liquidations by initiator (read from the `autoLiqTransaction` changes as they commit)
+and auto-liquidation breaches (counted by the risk engine through `Platform.telemetry`).
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from tradovate_sim.core.decision import Change
+from tradovate_sim.model.entities import AutoLiqTransaction
+from tradovate_sim.model.enums import EventType, Initiator
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+UNKNOWN = "unknown"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+HTTP = "http"
+WS = "ws"
+
+
+class Operations:
+    """Tradovate's name of each operation a path or a WebSocket endpoint may name, by its lower-cased key."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.by_key = {name.lower(): name for name in names}
+
+    def name(self, key: str) -> str:
+        """The operation's name for a lower-cased key, or `unknown`."""
+        return self.by_key.get(key, UNKNOWN)
+
+
+class Metrics:
+    """Every metric of one server. Children of labelled metrics are cached per label set: recording a request is
+    two dictionary lookups, a counter increment and a histogram observation."""
+
+    def __init__(self) -> None:
+        registry = self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("tradovate_sim_requests", "Requests answered, by transport, operation and status",
+                                ["transport", "operation", "status"], registry=registry)
+        self.request_seconds = Histogram(
+            "tradovate_sim_request_duration_seconds", "Time from a request's arrival to its answer",
+            ["transport", "operation"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.commits = Counter("tradovate_sim_commits", "Commits answered by the store's writer process, by outcome",
+                               ["outcome"], registry=registry)
+        self.commit_seconds = Histogram("tradovate_sim_commit_duration_seconds",
+                                        "Time from sending a commit to the writer process to its durable answer",
+                                        buckets=COMMIT_BUCKETS, registry=registry)
+        self.writer_queue = Gauge("tradovate_sim_writer_queue_depth",
+                                  "Commits sent to the writer process and not yet answered", registry=registry)
+        self.sockets = Gauge("tradovate_sim_websocket_sockets", "Open WebSocket sockets", registry=registry)
+        self.liquidations = Counter("tradovate_sim_liquidations",
+                                    "Liquidations (autoLiqTransaction records committed), by initiator",
+                                    ["initiator"], registry=registry)
+        self.auto_liq_breaches = Counter("tradovate_sim_auto_liq_breaches",
+                                         "Auto-liquidation thresholds crossed (counted by the risk engine)",
+                                         registry=registry)
+        for initiator in Initiator:  # every series exists from the start, at 0
+            self.liquidations.labels(initiator.value)
+        self._landed = self.commits.labels("landed")
+        self._failed = self.commits.labels("failed")
+        self._children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
+
+    def observe_writer(self, depth: Callable[[], int]) -> None:
+        """Read the writer's queue depth at each scrape."""
+        self.writer_queue.set_function(depth)
+
+    def observe_sockets(self, count: Callable[[], int]) -> None:
+        """Read the number of open sockets at each scrape."""
+        self.sockets.set_function(count)
+
+    def request(self, transport: str, operation: str, status: int, seconds: float) -> None:
+        """One answered request."""
+        key = (transport, operation, status)
+        child = self._children.get(key)
+        if child is None:
+            counter = self.requests.labels(transport, operation, str(status))
+            child = self._children[key] = (counter.inc, self.request_seconds.labels(transport, operation).observe)
+        count, observe = child
+        count()
+        observe(seconds)
+
+    def commit_answered(self, seconds: float, landed: bool) -> None:
+        """The store's writer answered a commit (`SqliteStore.on_answer`)."""
+        (self._landed if landed else self._failed).inc()
+        self.commit_seconds.observe(seconds)
+
+    def publish(self, changes: Sequence[Change], seq: int) -> None:
+        """A fan-out subscriber: count each liquidation record as it commits."""
+        for change in changes:
+            entity = change.entity
+            if isinstance(entity, AutoLiqTransaction) and change.event_type is EventType.Created:
+                self.liquidations.labels(str(entity.initiator)).inc()
+
+    def auto_liq_breached(self) -> None:
+        """`Telemetry`: an account crossed an auto-liquidation threshold."""
+        self.auto_liq_breaches.inc()
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)
