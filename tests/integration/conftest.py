@@ -10,22 +10,27 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, OPEN_TIME, Api, Desk, ServerProcess, Tokens
+from server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    DEMO,
+    DEMO_PASSWORD,
+    FRONT,
+    OPEN_TIME,
+    Api,
+    Desk,
+    ServerProcess,
+    Tokens,
+    running,
+)
 from ws_client import Opener, WsClient, authorized
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory: Path = tmp_path_factory.mktemp("server")
-    process = ServerProcess(directory / "sim.db", directory / "server.log")
-    process.start()
-    try:
+    with running(ServerProcess(directory / "sim.db", directory / "server.log")) as process:
         yield process
-    finally:
-        try:
-            process.stop()
-        finally:
-            process.kill()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,19 @@ class ServerProcess:
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
             found += [int(pid) for pid in (task / "children").read_text().split()]
         return found
+
+
+@contextlib.contextmanager
+def running(process: ServerProcess) -> Iterator[ServerProcess]:
+    """The server started for the block, stopped (then killed, whatever stopping did) after it."""
+    process.start()
+    try:
+        yield process
+    finally:
+        try:
+            process.stop()
+        finally:
+            process.kill()
 
 
 # --- the client ----------------------------------------------------------------------------------

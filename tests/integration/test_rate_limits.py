@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, Api, ServerProcess
+from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, Api, ServerProcess, running
 from ws_client import authorized
 
 LOGIN = "/v1/auth/accesstokenrequest"
@@ -23,15 +23,8 @@ BURST = 30
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory: Path = tmp_path_factory.mktemp("limited")
-    process = ServerProcess(directory / "sim.db", directory / "server.log", rate_limits="on")
-    process.start()
-    try:
+    with running(ServerProcess(directory / "sim.db", directory / "server.log", rate_limits="on")) as process:
         yield process
-    finally:
-        try:
-            process.stop()
-        finally:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from server import (
     evaluation_account,
     limit,
     order,
+    running,
     stop,
 )
 from ws_client import JSON, RawSocket, WsClient, rebuild
@@ -59,14 +60,9 @@ def start_short_server(directory: Path) -> ServerProcess:
 
 @pytest.fixture(scope="module")
 def short_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_short_server(tmp_path_factory.mktemp("ws-short"))
-    try:
+    directory = tmp_path_factory.mktemp("ws-short")
+    with running(ShortTimeoutServer(directory / "ws.db", directory / "server.log")) as process:
         yield process
-    finally:
-        try:
-            process.stop()
-        finally:
-            process.kill()
 
 
 @pytest.fixture

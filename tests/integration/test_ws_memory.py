@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server import DEMO, DEMO_PASSWORD, Api, ServerProcess
+from server import DEMO, DEMO_PASSWORD, Api, ServerProcess, running
 from websockets.asyncio.client import connect
 from ws_client import ws_url
 
@@ -27,15 +27,8 @@ def resident_kb(pid: int) -> int:
 
 @pytest.fixture
 def memory_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path / "memory.db", tmp_path / "server.log")
-    process.start()
-    try:
+    with running(ServerProcess(tmp_path / "memory.db", tmp_path / "server.log")) as process:
         yield process
-    finally:
-        try:
-            process.stop()
-        finally:
-            process.kill()
 
 
 async def connect_and_close(base_url: str, token: str, count: int, at_once: int = 40) -> None:
