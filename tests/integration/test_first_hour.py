@@ -229,6 +229,28 @@ def test_readme_commands_find_ids_trade_and_read_back_when_run_as_printed(desk: 
     assert [p["netPos"] for p in positions] == [0]
 
 
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None, reason="needs curl and bash")
+def test_readme_risk_desk_commands_set_rules_limits_and_lock_when_run_as_printed(desk: Desk,
+                                                                                server: ServerProcess) -> None:
+    # Arrange: the "Using it" commands (for $ACCOUNT and friends), then the risk desk's, with the passwords
+    script = readme_block("sh", 1, server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
+    script += "\n" + readme_block("sh", 2, server.base_url).replace("<admin password>", ADMIN_PASSWORD)
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+
+    # Act
+    done = subprocess.run(["bash", "-eu", "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PATH": path})
+
+    # Assert: the rules, the limit, the margin snapshot, the lock and the unlock all answered as documented
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert '"dailyLossAutoLiq":500.0' in out and '"trailingMaxDrawdown":2500.0' in out, out
+    assert '"totalBy":"Overall"' in out and '"longLimit":5' in out, out
+    assert '"initialMargin":' in out, out
+    assert '"adminAction":"LiquidateImmediately"' in out and '"adminAction":"Normal"' in out, out
+    assert "errorText" not in out, out
+
+
 async def test_readme_websocket_snippet_prints_the_snapshot_then_props_events(desk: Desk,
                                                                               server: ServerProcess) -> None:
     # Arrange
