@@ -24,7 +24,17 @@ from datetime import date, datetime, timedelta
 import msgspec
 
 from tradovate_sim.core import liquidation
-from tradovate_sim.core.autoliq import Breach, Effect, Span, Verdict, cleared, evaluate, mark_ticks, price_band
+from tradovate_sim.core.autoliq import (
+    Breach,
+    Effect,
+    Span,
+    Verdict,
+    cents,
+    cleared,
+    evaluate,
+    mark_ticks,
+    price_band,
+)
 from tradovate_sim.core.autoliq import Mark as RiskMark
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.view import Caller
@@ -53,6 +63,7 @@ HOLD = timedelta(minutes=1)  # PlaceAutoLiqOnHold, AgreedOnLiqOnlyModeByAutoLiq
 _SPAN_ORDER = {Span.Day: 0, Span.Week: 1, Span.UntilCleared: 2}
 LIQUIDATE = frozenset({Effect.AutoLiquidate, Effect.Flatten})
 AUTO_LIQ_TAG = "AutoLiq"
+Bands = tuple[float, float, float, float]  # (calm low, calm high, wide low, wide high), marks in ticks
 
 
 def week_of(trade_date: date) -> date:
@@ -70,7 +81,8 @@ class AutoLiquidation:
         self.closing: set[AccountId] = set()  # to evaluate as at the trade date's close (EOD trailing)
         # contract -> accounts with rules holding a position there -> the price band (ticks) within which the quote
         # leaves the account calm; None: evaluate on every quote (several positions, or not evaluated yet)
-        self.holders: dict[ContractId, dict[AccountId, tuple[float, float] | None]] = defaultdict(dict)
+        # leaves the account calm, then the wider band (the low water ignored) within which only the low water moves
+        self.holders: dict[ContractId, dict[AccountId, Bands | None]] = defaultdict(dict)
         self.timed: dict[AccountId, datetime] = {}  # the next moment an account must be evaluated again
         self.pending: set[AccountId] = set()  # liquidations waiting for the market to open
         self.trade_date: date | None = None
@@ -176,9 +188,39 @@ class AutoLiquidation:
             mark = mark_ticks(quotes.get(contract_id))
             if mark is None:
                 continue
+            lows = []
             for account_id, band in holders.items():
-                if band is None or not band[0] < mark < band[1]:
+                if band is None:
                     dirty[account_id] = None
+                elif not band[0] < mark < band[1]:
+                    if band[2] < mark < band[3]:
+                        lows.append(account_id)
+                    else:
+                        dirty[account_id] = None
+            for account_id in lows:
+                self._new_low(account_id, contract_id, mark)
+
+    def _new_low(self, account_id: AccountId, contract_id: ContractId, mark: float) -> None:
+        """A mark that moves nothing but the account's low water (no rule, level or high water): the new low is
+        kept in memory at once (written like every water mark) without an evaluation. An account a command holds
+        or that is dirty anyway is evaluated instead."""
+        platform = self.platform
+        state = platform.state
+        band = self.holders[contract_id].get(account_id)
+        position = state.get(Position, state.positions.get((account_id, contract_id), 0))
+        cash = marks.cash_of(platform, account_id)
+        status = state.get(AccountRiskStatus, account_id)
+        if account_id in platform.locks or account_id in self.dirty or band is None or position is None or \
+                cash is None or status is None:
+            self.dirty[account_id] = None
+            return
+        low = round(cents(cash + marks.position_pnl(platform, position)), 2)
+        if status.min_net_liq is None or low < status.min_net_liq:
+            state.apply(updated(msgspec.structs.replace(status, min_net_liq=low)))
+            self.unflushed[account_id] = None
+        # the calm band now reaches this mark on the side where the net liq falls
+        lowered = (mark, band[1]) if position.net_pos > 0 else (band[0], mark)
+        self.holders[contract_id][account_id] = (*lowered, band[2], band[3])
 
     def touch(self, account_id: AccountId) -> None:
         if self.platform.state.get(UserAccountAutoLiq, account_id) is not None:
@@ -387,13 +429,16 @@ class AutoLiquidation:
         """The calm band of each open position for the per-quote fast path, and the next timed evaluation."""
         platform = self.platform
         positions = marks.open_positions(platform, account_id)
-        band: tuple[float, float] | None = None
+        band: Bands | None = None
         if len(positions) == 1:
             position = positions[0]
             terms = marks.contract_terms(platform, position.contract_id)
             if terms is not None and position.net_price is not None:
-                band = price_band(verdict.calm_low, verdict.calm_high, rest=cash, net_pos=position.net_pos,
+                calm = price_band(verdict.calm_low, verdict.calm_high, rest=cash, net_pos=position.net_pos,
                                   net_price=position.net_price, terms=terms)
+                wide = price_band(verdict.calm_floor, verdict.calm_high, rest=cash, net_pos=position.net_pos,
+                                  net_price=position.net_price, terms=terms)
+                band = (*calm, *wide)
         for position in positions:
             self.holders[position.contract_id][account_id] = band
         moments = [m for m in (saved.hold_until, saved.agreed_liq_only_until) if m is not None and m > now]
