@@ -12,6 +12,9 @@ What: Alert -> an `adminAlertSignal`; LiquidationOnly -> `AccountRiskStatus.liqu
 AutoLiquidate -> locked (`LockTradingImmediately`), then every working order cancelled and every position closed
 through `liquidateposition`'s path; Flatten -> the same liquidation, then liquidation-only until the next session.
 An `accountRiskStatusLog` records each. What must survive a restart is in the internal `autoLiqState` entity.
+A breach's restrictions, log and engine state are committed together with its liquidation, under the account's
+lock (one commit per breached account). Water marks alone are applied to memory at once and written in one batched
+commit every WATER_FLUSH seconds (or with the account's next commit of its status).
 """
 
 import asyncio
