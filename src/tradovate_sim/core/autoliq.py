@@ -79,6 +79,7 @@ class Verdict(Value, frozen=True):
     fired: frozenset[str] = frozenset()  # every rule breached now: the next evaluation's `Mark.fired`
     calm_low: float = -math.inf  # while calm_low < net liq (in cents) < calm_high, with the same rules, bases,
     calm_high: float = math.inf  # margin, time and `fired`, evaluating again changes nothing: the per-quote fast path
+    calm_floor: float = -math.inf  # calm_low without the low water: between it and calm_low only the low water moves
 
 
 def cents(amount: float) -> float:
@@ -205,7 +206,8 @@ def evaluate(rules: PostTradeRisk, mark: Mark, *, close: bool = False) -> Verdic
     return Verdict(high_water=high, low_water=low, auto_liq_level=max(levels[_Q], default=None),
                    liq_only_level=max(levels[_L], default=None), trailing_level=trailing,
                    breaches=tuple(b for b in breaches if b.rule not in mark.fired),
-                   fired=frozenset(b.rule for b in breaches), calm_low=calm.low, calm_high=calm.high)
+                   fired=frozenset(b.rule for b in breaches), calm_low=calm.low, calm_high=calm.high,
+                   calm_floor=calm.floor)
 
 
 class _Band:
@@ -214,6 +216,7 @@ class _Band:
 
     def __init__(self, low: float, high: float) -> None:
         self.low, self.high = low, high
+        self.floor = -math.inf  # the low edge the thresholds alone set
 
     def crossed(self, net_liq: float, level: float, *, below: bool) -> bool:
         """Whether a rule firing at `net liq <= level` (`below`) or `>= level` holds now; narrows the band so that
@@ -224,10 +227,12 @@ class _Band:
                 self.high = min(self.high, math.nextafter(level, math.inf))  # stays while net liq <= level
             else:
                 self.low = max(self.low, level)  # stays while net liq > level
+                self.floor = max(self.floor, level)
         else:
             holds = net_liq >= level
             if holds:
                 self.low = max(self.low, math.nextafter(level, -math.inf))
+                self.floor = max(self.floor, math.nextafter(level, -math.inf))
             else:
                 self.high = min(self.high, level)
         return holds

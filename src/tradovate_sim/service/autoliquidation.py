@@ -12,6 +12,9 @@ What: Alert -> an `adminAlertSignal`; LiquidationOnly -> `AccountRiskStatus.liqu
 AutoLiquidate -> locked (`LockTradingImmediately`), then every working order cancelled and every position closed
 through `liquidateposition`'s path; Flatten -> the same liquidation, then liquidation-only until the next session.
 An `accountRiskStatusLog` records each. What must survive a restart is in the internal `autoLiqState` entity.
+A breach's restrictions, log and engine state are committed together with its liquidation, under the account's
+lock (one commit per breached account). Water marks alone are applied to memory at once and written in one batched
+commit every WATER_FLUSH seconds (or with the account's next commit of its status).
 """
 
 import asyncio
@@ -23,7 +26,18 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 
-from tradovate_sim.core.autoliq import Breach, Effect, Span, Verdict, cleared, evaluate, mark_ticks, price_band
+from tradovate_sim.core import liquidation
+from tradovate_sim.core.autoliq import (
+    Breach,
+    Effect,
+    Span,
+    Verdict,
+    cents,
+    cleared,
+    evaluate,
+    mark_ticks,
+    price_band,
+)
 from tradovate_sim.core.autoliq import Mark as RiskMark
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.view import Caller
@@ -39,19 +53,21 @@ from tradovate_sim.model.entities import (
     UserAccountAutoLiq,
 )
 from tradovate_sim.model.enums import AdminAction, CashChangeType, EventType, FailureReason
-from tradovate_sim.model.ids import AccountId, ContractId, UserId
+from tradovate_sim.model.ids import AccountId, ContractId, OrganizationId, UserId
 from tradovate_sim.model.requests import LiquidatePosition
-from tradovate_sim.service import marks, orders
+from tradovate_sim.service import marks
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import organization_of_account
 
 log = logging.getLogger("tradovate_sim.autoliq")
 
 TRANSFERS = frozenset({CashChangeType.FundTransaction, CashChangeType.ManualAdjustment, CashChangeType.Courtesy})
+WATER_FLUSH = 1.0  # seconds: water marks reach the file at most this long after they change in memory
 HOLD = timedelta(minutes=1)  # PlaceAutoLiqOnHold, AgreedOnLiqOnlyModeByAutoLiq
 _SPAN_ORDER = {Span.Day: 0, Span.Week: 1, Span.UntilCleared: 2}
 LIQUIDATE = frozenset({Effect.AutoLiquidate, Effect.Flatten})
 AUTO_LIQ_TAG = "AutoLiq"
+Bands = tuple[float, float, float, float]  # (calm low, calm high, wide low, wide high), marks in ticks
 
 
 def week_of(trade_date: date) -> date:
@@ -69,7 +85,8 @@ class AutoLiquidation:
         self.closing: set[AccountId] = set()  # to evaluate as at the trade date's close (EOD trailing)
         # contract -> accounts with rules holding a position there -> the price band (ticks) within which the quote
         # leaves the account calm; None: evaluate on every quote (several positions, or not evaluated yet)
-        self.holders: dict[ContractId, dict[AccountId, tuple[float, float] | None]] = defaultdict(dict)
+        # leaves the account calm, then the wider band (the low water ignored) within which only the low water moves
+        self.holders: dict[ContractId, dict[AccountId, Bands | None]] = defaultdict(dict)
         self.timed: dict[AccountId, datetime] = {}  # the next moment an account must be evaluated again
         self.pending: set[AccountId] = set()  # liquidations waiting for the market to open
         self.trade_date: date | None = None
@@ -77,6 +94,11 @@ class AutoLiquidation:
         self.task: asyncio.Task[None] | None = None
         self.evaluations = 0  # counters for the benchmark and tests
         self.liquidations = 0
+        self.flushes = 0
+        # accounts whose water marks (AccountRiskStatus.maxNetLiq/minNetLiq) changed in memory only: written by the
+        # next flush, every WATER_FLUSH seconds, or by the account's next commit of its status
+        self.unflushed: dict[AccountId, None] = {}
+        self.flusher: asyncio.Task[None] | None = None
 
     # --- wiring -----------------------------------------------------------------------------------------------
 
@@ -91,6 +113,7 @@ class AutoLiquidation:
     def reindex(self) -> None:
         state = self.platform.state
         self.dirty.clear()
+        self.unflushed.clear()
         self.closing.clear()
         self.holders.clear()
         self.timed.clear()
@@ -107,12 +130,16 @@ class AutoLiquidation:
 
     def start(self, interval: float = 1.0) -> None:
         self.task = asyncio.create_task(self.run(interval), name="autoliq-clock")
+        self.flusher = asyncio.create_task(self.flush_every(WATER_FLUSH), name="autoliq-water-marks")
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        """Stop the timers; the water marks still in memory only are written."""
+        for task in (self.task, self.flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.flush_water_marks()
 
     async def run(self, interval: float) -> None:
         """Time-based work on the platform's clock, every `interval` seconds; a failure is logged, the loop goes on."""
@@ -131,7 +158,9 @@ class AutoLiquidation:
         state = self.platform.state
         for change in changes:
             entity = change.entity
-            if isinstance(entity, Position):
+            if isinstance(entity, AccountRiskStatus):
+                self.unflushed.pop(entity.id, None)  # written with everything in memory (see flush_water_marks)
+            elif isinstance(entity, Position):
                 if state.get(UserAccountAutoLiq, entity.account_id) is None:
                     continue
                 holders = self.holders[entity.contract_id]
@@ -166,9 +195,39 @@ class AutoLiquidation:
             mark = mark_ticks(quotes.get(contract_id))
             if mark is None:
                 continue
+            lows = []
             for account_id, band in holders.items():
-                if band is None or not band[0] < mark < band[1]:
+                if band is None:
                     dirty[account_id] = None
+                elif not band[0] < mark < band[1]:
+                    if band[2] < mark < band[3]:
+                        lows.append(account_id)
+                    else:
+                        dirty[account_id] = None
+            for account_id in lows:
+                self._new_low(account_id, contract_id, mark)
+
+    def _new_low(self, account_id: AccountId, contract_id: ContractId, mark: float) -> None:
+        """A mark that moves nothing but the account's low water (no rule, level or high water): the new low is
+        kept in memory at once (written like every water mark) without an evaluation. An account a command holds
+        or that is dirty anyway is evaluated instead."""
+        platform = self.platform
+        state = platform.state
+        band = self.holders[contract_id].get(account_id)
+        position = state.get(Position, state.positions.get((account_id, contract_id), 0))
+        cash = marks.cash_of(platform, account_id)
+        status = state.get(AccountRiskStatus, account_id)
+        if account_id in platform.locks or account_id in self.dirty or band is None or position is None or \
+                cash is None or status is None:
+            self.dirty[account_id] = None
+            return
+        low = round(cents(cash + marks.position_pnl(platform, position)), 2)
+        if status.min_net_liq is None or low < status.min_net_liq:
+            state.apply(updated(msgspec.structs.replace(status, min_net_liq=low)))
+            self.unflushed[account_id] = None
+        # the calm band now reaches this mark on the side where the net liq falls
+        lowered = (mark, band[1]) if position.net_pos > 0 else (band[0], mark)
+        self.holders[contract_id][account_id] = (*lowered, band[2], band[3])
 
     def touch(self, account_id: AccountId) -> None:
         if self.platform.state.get(UserAccountAutoLiq, account_id) is not None:
@@ -218,7 +277,8 @@ class AutoLiquidation:
             self.running.pop(account_id, None)
 
     async def check(self, account_id: AccountId) -> None:
-        """Evaluate one account's rules now and carry out what is newly breached."""
+        """Evaluate one account's rules now and carry out what is newly breached, all under the account's lock:
+        the lock (or mode) and the liquidation land in one commit, so no order can slip in between."""
         platform = self.platform
         rules = platform.state.get(UserAccountAutoLiq, account_id)
         if rules is None:
@@ -227,19 +287,27 @@ class AutoLiquidation:
         close = account_id in self.closing
         self.closing.discard(account_id)
         async with platform.account(account_id):
-            liquidate = await self._evaluate(account_id, rules, close)
-        if liquidate:
-            await self.liquidate(account_id)
+            step = self._evaluate(account_id, rules, close)
+            if step is None:
+                return
+            changes, saved, verdict, cash = step
+            if saved.pending_liquidation:
+                await self._liquidate(account_id, changes, saved)
+            elif changes:
+                await platform.commit(changes)
+            self._remember(account_id, rules, verdict, saved, cash=cash, now=platform.now())
 
-    async def _evaluate(self, account_id: AccountId, rules: UserAccountAutoLiq, close: bool) -> bool:
-        """Under the account's lock: the verdict, its water marks and restrictions committed in one step. Returns
-        whether the account must now be liquidated."""
+    def _evaluate(self, account_id: AccountId, rules: UserAccountAutoLiq,
+                  close: bool) -> tuple[list[Change], AutoLiqState, Verdict, float] | None:
+        """Under the account's lock: the verdict, and the changes it makes (restrictions, alerts, the engine's
+        state), to commit in one step; a change of the water marks alone is applied to memory at once and written
+        by the next flush (`flush_water_marks`) or with the account's next commit."""
         platform = self.platform
         state = platform.state
         cash = marks.cash_of(platform, account_id)
         status = state.get(AccountRiskStatus, account_id)
         if cash is None or status is None:
-            return False
+            return None
         now = platform.now()
         trade_date = platform.trade_date(now)
         net_liq = cash + marks.account_open_pnl(platform, account_id)
@@ -258,16 +326,18 @@ class AutoLiquidation:
         saved = msgspec.structs.replace(saved, fired=tuple(sorted(verdict.fired - suppressed)))
         changes: list[Change] = []
         risk, saved = self._act(account_id, acted, risk, saved, now=now, trade_date=trade_date, changes=changes)
+        if not changes and saved == before and risk != status and msgspec.structs.replace(
+                risk, max_net_liq=status.max_net_liq, min_net_liq=status.min_net_liq) == status:
+            state.apply(updated(risk))  # water marks only: in memory now, in the file within WATER_FLUSH
+            self.unflushed[account_id] = None
+            return changes, saved, verdict, cash
         if risk != status:
             changes.append(updated(risk))
             if (risk.admin_action, risk.liquidate_only) != (status.admin_action, status.liquidate_only):
                 changes.append(created(self._log(account_id, risk, now, saved.reason if acted else "unlocked")))
-        if saved != before:
+        if saved != before and not saved.pending_liquidation:  # a pending liquidation commits it with its orders
             changes.append(created(saved) if before is None else updated(saved))
-        if changes:
-            await platform.commit(changes)
-        self._remember(account_id, rules, verdict, saved, cash=cash, now=now)
-        return saved.pending_liquidation
+        return changes, saved, verdict, cash
 
     def _rolled(self, account_id: AccountId, saved: AutoLiqState | None, net_liq: float,
                 trade_date: date) -> AutoLiqState:
@@ -368,13 +438,16 @@ class AutoLiquidation:
         """The calm band of each open position for the per-quote fast path, and the next timed evaluation."""
         platform = self.platform
         positions = marks.open_positions(platform, account_id)
-        band: tuple[float, float] | None = None
+        band: Bands | None = None
         if len(positions) == 1:
             position = positions[0]
             terms = marks.contract_terms(platform, position.contract_id)
             if terms is not None and position.net_price is not None:
-                band = price_band(verdict.calm_low, verdict.calm_high, rest=cash, net_pos=position.net_pos,
+                calm = price_band(verdict.calm_low, verdict.calm_high, rest=cash, net_pos=position.net_pos,
                                   net_price=position.net_price, terms=terms)
+                wide = price_band(verdict.calm_floor, verdict.calm_high, rest=cash, net_pos=position.net_pos,
+                                  net_price=position.net_price, terms=terms)
+                band = (*calm, *wide)
         for position in positions:
             self.holders[position.contract_id][account_id] = band
         moments = [m for m in (saved.hold_until, saved.agreed_liq_only_until) if m is not None and m > now]
@@ -388,24 +461,34 @@ class AutoLiquidation:
 
     # --- liquidation ------------------------------------------------------------------------------------------
 
-    async def liquidate(self, account_id: AccountId) -> None:
-        """Cancel every working order and close every position of the account, contract by contract, through
-        `liquidateposition`'s path (admin: true). A contract whose market is closed (or has no quote) waits for the
-        next attempt (every clock tick); the pending mark is cleared when nothing is left to do."""
+    async def _liquidate(self, account_id: AccountId, changes: list[Change], saved: AutoLiqState) -> None:
+        """Under the account's lock: cancel every working order and close every position, contract by contract,
+        through `liquidateposition`'s decision (admin: true), folded into the evaluation's commit (`changes`: the
+        lock, its log, ...). A contract whose market is closed (or has no quote) waits for the next attempt (every
+        clock tick); the pending mark is cleared in the commit that leaves nothing to do. Each contract's closing
+        order changes the cash the next one is decided on: a further contract commits first what came before."""
         platform = self.platform
         state = platform.state
         organization = organization_of_account(platform, account_id)
-        if organization is None:
-            return
-        caller = Caller(user_id=UserId(0), organization_id=organization, organization_admin=True)
         contracts = {c for c, accounts in state.working_by_contract.items() if account_id in accounts}
         contracts |= {p.contract_id for p in marks.open_positions(platform, account_id)}
-        waiting = False
-        for contract_id in sorted(contracts):
-            result = await orders.liquidate_position(
-                platform, caller, LiquidatePosition(account_id=account_id, contract_id=contract_id, admin=True,
-                                                    custom_tag50=AUTO_LIQ_TAG, is_automated=True),
-                admin_action=AdminAction.LiquidateImmediately)
+        caller = Caller(user_id=UserId(0), organization_id=OrganizationId(organization or 0),
+                        organization_admin=True)
+        request = LiquidatePosition(account_id=account_id, contract_id=ContractId(0), admin=True,
+                                    custom_tag50=AUTO_LIQ_TAG, is_automated=True)
+        waiting = decided = False
+        logged: list[CashBalanceLog] = []
+        for contract_id in sorted(contracts) if organization is not None else ():
+            if decided:  # the next contract is decided on the cash this one left
+                await platform.commit([*changes, self._saved_change(saved)])
+                changes = []
+            view = platform.order_view(caller, account_id, contract_id)
+            if view is None:
+                continue
+            decision = liquidation.liquidate_position(
+                view, msgspec.structs.replace(request, contract_id=contract_id), platform.now(), platform.ids,
+                AdminAction.LiquidateImmediately)
+            result = decision.result
             if result.failure_reason in _WAIT_FOR_MARKET:
                 waiting = True
             elif result.failure_reason not in (None, FailureReason.AnotherCommandPending):
@@ -413,13 +496,52 @@ class AutoLiquidation:
                             result.failure_reason, result.failure_text)
             else:
                 self.liquidations += 1
-        if waiting:
+            changes.extend(decision.changes)
+            decided = bool(decision.changes)
+            logged += [c.entity for c in decision.changes if isinstance(c.entity, CashBalanceLog)]
+        if organization is None:
+            waiting = True
+        if logged and not any(entry.cash_change_type in TRANSFERS for entry in logged):
+            # its fees and P&L are no cash moved in or out: the bases need not look at them again (no second commit)
+            saved = msgspec.structs.replace(saved, last_log_id=max(saved.last_log_id, *(e.id for e in logged)))
+        if not waiting:
+            saved = msgspec.structs.replace(saved, pending_liquidation=False)
+        if saved != state.get(AutoLiqState, account_id):
+            changes.append(self._saved_change(saved))
+        if changes:
+            await platform.commit(changes)
+        if not waiting:
+            self.pending.discard(account_id)
+
+    def _saved_change(self, saved: AutoLiqState) -> Change:
+        before = self.platform.state.get(AutoLiqState, saved.id)
+        return created(saved) if before is None else updated(saved)
+
+    # --- water marks ------------------------------------------------------------------------------------------
+
+    async def flush_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.flush_water_marks()
+            except Exception:
+                log.exception("auto-liquidation water marks flush failed")
+
+    async def flush_water_marks(self) -> None:
+        """Write the water marks changed in memory since their account's last commit, in one commit; an account
+        a command holds right now is left for the next flush (or that command's own commit)."""
+        if not self.unflushed:
             return
-        async with platform.account(account_id):
-            saved = state.get(AutoLiqState, account_id)
-            if saved is not None and saved.pending_liquidation:
-                await platform.commit([updated(msgspec.structs.replace(saved, pending_liquidation=False))])
-        self.pending.discard(account_id)
+        platform = self.platform
+        async with platform.idle_accounts(list(self.unflushed)) as held:
+            table = platform.state.table(AccountRiskStatus)
+            changes: list[Change] = [updated(table[a]) for a in held if a in table]
+            if changes:
+                self.flushes += 1
+                await platform.commit(changes)  # landing clears `unflushed` (publish)
+            for account_id in held:
+                if account_id not in table:
+                    self.unflushed.pop(account_id, None)
 
     # --- the risk desk ----------------------------------------------------------------------------------------
 
