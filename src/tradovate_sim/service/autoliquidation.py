@@ -22,25 +22,31 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import msgspec
 
-from tradovate_sim.core import liquidation
 from tradovate_sim.core.autoliq import (
     Breach,
     Effect,
     Span,
     Verdict,
     cents,
-    cleared,
     evaluate,
     mark_ticks,
     price_band,
 )
 from tradovate_sim.core.autoliq import Mark as RiskMark
 from tradovate_sim.core.decision import Change, created, updated
-from tradovate_sim.core.view import Caller
+from tradovate_sim.core.restrictions import (
+    LOCKED,
+    SPAN_ORDER,
+    after_admin_action,
+    cleared_state,
+    unlocked,
+    unlocked_state,
+    week_of,
+)
 from tradovate_sim.model.entities import (
     AccountRiskStatus,
     AccountRiskStatusLog,
@@ -52,27 +58,17 @@ from tradovate_sim.model.entities import (
     Position,
     UserAccountAutoLiq,
 )
-from tradovate_sim.model.enums import AdminAction, CashChangeType, EventType, FailureReason
-from tradovate_sim.model.ids import AccountId, ContractId, OrganizationId, UserId
-from tradovate_sim.model.requests import LiquidatePosition
+from tradovate_sim.model.enums import AdminAction, EventType
+from tradovate_sim.model.ids import AccountId, ContractId
 from tradovate_sim.service import marks
+from tradovate_sim.service.flattening import TRANSFERS, flatten
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import organization_of_account
 
 log = logging.getLogger("tradovate_sim.autoliq")
 
-TRANSFERS = frozenset({CashChangeType.FundTransaction, CashChangeType.ManualAdjustment, CashChangeType.Courtesy})
 WATER_FLUSH = 1.0  # seconds: water marks reach the file at most this long after they change in memory
-HOLD = timedelta(minutes=1)  # PlaceAutoLiqOnHold, AgreedOnLiqOnlyModeByAutoLiq
-_SPAN_ORDER = {Span.Day: 0, Span.Week: 1, Span.UntilCleared: 2}
 LIQUIDATE = frozenset({Effect.AutoLiquidate, Effect.Flatten})
-AUTO_LIQ_TAG = "AutoLiq"
 Bands = tuple[float, float, float, float]  # (calm low, calm high, wide low, wide high), marks in ticks
-
-
-def week_of(trade_date: date) -> date:
-    """The first trade date of the week (a Monday: its session opens Sunday 17:00 CT)."""
-    return trade_date - timedelta(days=trade_date.weekday())
 
 
 class AutoLiquidation:
@@ -314,8 +310,8 @@ class AutoLiquidation:
         before = state.get(AutoLiqState, account_id)
         saved = self._rolled(account_id, before, net_liq, trade_date)
         saved = self._with_transfers(account_id, saved)
-        risk = _unlocked(status, saved, trade_date, rules.do_not_unlock)
-        saved = _unlocked_state(saved, trade_date, rules.do_not_unlock)
+        risk = unlocked(status, saved, trade_date, rules.do_not_unlock)
+        saved = unlocked_state(saved, trade_date, rules.do_not_unlock)
         verdict = evaluate(rules, RiskMark(
             net_liq=net_liq, day_base=saved.day_base, week_base=saved.week_base, now=now,
             margin_used=marks.margin_used(platform, account_id), high_water=risk.max_net_liq,
@@ -398,9 +394,9 @@ class AutoLiquidation:
             saved = msgspec.structs.replace(saved, liq_only_trade_date=trade_date)
         locks = [b.span for b in acted if b.effect is Effect.AutoLiquidate]
         if locks:
-            admin_lock = risk.admin_action in _LOCKED and saved.lock_span is None
+            admin_lock = risk.admin_action in LOCKED and saved.lock_span is None
             if not admin_lock:  # an admin's own lock stays the admin's: the engine never lifts it
-                span = max([*locks, *([Span(saved.lock_span)] if saved.lock_span else [])], key=_SPAN_ORDER.__getitem__)
+                span = max([*locks, *([Span(saved.lock_span)] if saved.lock_span else [])], key=SPAN_ORDER.__getitem__)
                 risk = msgspec.structs.replace(risk, admin_action=AdminAction.LockTradingImmediately,
                                                admin_timestamp=now)
                 saved = msgspec.structs.replace(saved, lock_span=span.value, lock_trade_date=trade_date)
@@ -462,60 +458,12 @@ class AutoLiquidation:
     # --- liquidation ------------------------------------------------------------------------------------------
 
     async def _liquidate(self, account_id: AccountId, changes: list[Change], saved: AutoLiqState) -> None:
-        """Under the account's lock: cancel every working order and close every position, contract by contract,
-        through `liquidateposition`'s decision (admin: true), folded into the evaluation's commit (`changes`: the
-        lock, its log, ...). A contract whose market is closed (or has no quote) waits for the next attempt (every
-        clock tick); the pending mark is cleared in the commit that leaves nothing to do. Each contract's closing
-        order changes the cash the next one is decided on: a further contract commits first what came before."""
-        platform = self.platform
-        state = platform.state
-        organization = organization_of_account(platform, account_id)
-        contracts = {c for c, accounts in state.working_by_contract.items() if account_id in accounts}
-        contracts |= {p.contract_id for p in marks.open_positions(platform, account_id)}
-        caller = Caller(user_id=UserId(0), organization_id=OrganizationId(organization or 0),
-                        organization_admin=True)
-        request = LiquidatePosition(account_id=account_id, contract_id=ContractId(0), admin=True,
-                                    custom_tag50=AUTO_LIQ_TAG, is_automated=True)
-        waiting = decided = False
-        logged: list[CashBalanceLog] = []
-        for contract_id in sorted(contracts) if organization is not None else ():
-            if decided:  # the next contract is decided on the cash this one left
-                await platform.commit([*changes, self._saved_change(saved)])
-                changes = []
-            view = platform.order_view(caller, account_id, contract_id)
-            if view is None:
-                continue
-            decision = liquidation.liquidate_position(
-                view, msgspec.structs.replace(request, contract_id=contract_id), platform.now(), platform.ids,
-                AdminAction.LiquidateImmediately)
-            result = decision.result
-            if result.failure_reason in _WAIT_FOR_MARKET:
-                waiting = True
-            elif result.failure_reason not in (None, FailureReason.AnotherCommandPending):
-                log.warning("auto-liquidation of account %s contract %s: %s %s", account_id, contract_id,
-                            result.failure_reason, result.failure_text)
-            else:
-                self.liquidations += 1
-            changes.extend(decision.changes)
-            decided = bool(decision.changes)
-            logged += [c.entity for c in decision.changes if isinstance(c.entity, CashBalanceLog)]
-        if organization is None:
-            waiting = True
-        if logged and not any(entry.cash_change_type in TRANSFERS for entry in logged):
-            # its fees and P&L are no cash moved in or out: the bases need not look at them again (no second commit)
-            saved = msgspec.structs.replace(saved, last_log_id=max(saved.last_log_id, *(e.id for e in logged)))
-        if not waiting:
-            saved = msgspec.structs.replace(saved, pending_liquidation=False)
-        if saved != state.get(AutoLiqState, account_id):
-            changes.append(self._saved_change(saved))
-        if changes:
-            await platform.commit(changes)
-        if not waiting:
+        """Flatten the account (service/flattening.py) with the evaluation's changes folded in; a contract whose
+        market is closed keeps the liquidation pending for the next clock tick."""
+        done = await flatten(self.platform, account_id, changes, saved)
+        self.liquidations += done.liquidated
+        if not done.waiting:
             self.pending.discard(account_id)
-
-    def _saved_change(self, saved: AutoLiqState) -> Change:
-        before = self.platform.state.get(AutoLiqState, saved.id)
-        return created(saved) if before is None else updated(saved)
 
     # --- water marks ------------------------------------------------------------------------------------------
 
@@ -547,68 +495,21 @@ class AutoLiquidation:
 
     def on_admin_action(self, account_id: AccountId, action: AdminAction, now: datetime) -> list[Change]:
         """The engine's side of `setadminautoliqaction` (the caller holds the account's lock and commits these with
-        the status). Normal clears what auto-liquidation set and re-arms every rule."""
+        the status): core.restrictions.after_admin_action, and the holds' end on the timer."""
         saved = self.platform.state.get(AutoLiqState, account_id)
         if saved is None:
             return []
-        match action:
-            case AdminAction.Normal:
-                changed = self.cleared(saved)
-            case AdminAction.LockTradingImmediately | AdminAction.LiquidateImmediately | \
-                    AdminAction.LiquidateOnlyModeImmediately:
-                changed = msgspec.structs.replace(saved, lock_span=None, lock_trade_date=None,
-                                                  liq_only_trade_date=None)
-            case AdminAction.PlaceAutoLiqOnHold:
-                changed = msgspec.structs.replace(saved, hold_until=now + HOLD)
-                self.timed[account_id] = now + HOLD
-            case AdminAction.DisableAutoLiq:
-                changed = msgspec.structs.replace(saved, disabled=True)
-            case AdminAction.AgreedOnLiqOnlyModeByAutoLiq:
-                changed = msgspec.structs.replace(saved, agreed_liq_only_until=now + HOLD)
-                self.timed[account_id] = now + HOLD
-            case AdminAction.AgreedOnLiquidationByAutoLiq:
-                changed = saved
+        changed = after_admin_action(saved, action, now)
+        if action is AdminAction.Normal:
+            self.pending.discard(account_id)
+        for until in (changed.hold_until, changed.agreed_liq_only_until):
+            if until is not None and until > now:  # evaluated again when the hold ends
+                self.timed[account_id] = min(until, self.timed.get(account_id, until))
         return [] if changed == saved else [updated(changed)]
 
     def cleared(self, saved: AutoLiqState) -> AutoLiqState:
-        """What an admin's `Normal` or `resetautoliqstatus` leaves: no restriction, hold or pending liquidation of
-        the engine's, and every rule re-armed (one still breached fires again at the next evaluation)."""
+        """`resetautoliqstatus`: core.restrictions.cleared_state, and no liquidation waiting any more."""
         self.pending.discard(saved.id)
-        return msgspec.structs.replace(saved, fired=tuple(sorted(cleared(frozenset(saved.fired)))), lock_span=None,
-                                       lock_trade_date=None, liq_only_trade_date=None, pending_liquidation=False,
-                                       hold_until=None, agreed_liq_only_until=None, disabled=False)
+        return cleared_state(saved)
 
-
-_LOCKED = frozenset({AdminAction.LockTradingImmediately, AdminAction.LiquidateImmediately})
-_WAIT_FOR_MARKET = frozenset({FailureReason.SessionClosed, FailureReason.NoQuote})
-
-
-def _lock_ended(span: str | None, since: date | None, trade_date: date) -> bool:
-    if since is None:
-        return False
-    if span == Span.Day:
-        return trade_date > since
-    if span == Span.Week:
-        return week_of(trade_date) > week_of(since)
-    return False
-
-
-def _unlocked(status: AccountRiskStatus, saved: AutoLiqState, trade_date: date,
-              do_not_unlock: bool | None) -> AccountRiskStatus:
-    """The status once the engine's restrictions that ended with the trade date are lifted."""
-    if not do_not_unlock and _lock_ended(saved.lock_span, saved.lock_trade_date, trade_date) and \
-            status.admin_action is AdminAction.LockTradingImmediately:
-        status = msgspec.structs.replace(status, admin_action=AdminAction.Normal)
-    if saved.liq_only_trade_date is not None and trade_date > saved.liq_only_trade_date and \
-            status.liquidate_only is not None:
-        status = msgspec.structs.replace(status, liquidate_only=None)
-    return status
-
-
-def _unlocked_state(saved: AutoLiqState, trade_date: date, do_not_unlock: bool | None) -> AutoLiqState:
-    if not do_not_unlock and _lock_ended(saved.lock_span, saved.lock_trade_date, trade_date):
-        saved = msgspec.structs.replace(saved, lock_span=None, lock_trade_date=None)
-    if saved.liq_only_trade_date is not None and trade_date > saved.liq_only_trade_date:
-        saved = msgspec.structs.replace(saved, liq_only_trade_date=None)
-    return saved
 
