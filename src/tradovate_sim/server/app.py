@@ -61,7 +61,7 @@ def error_response(codec: Codec, error: ApiError) -> Response:
 
 
 def create_app(runtime: Runtime) -> Starlette:
-    table = endpoints.build()
+    table = endpoints.build_all()
     codec = Codec(table)
     holder: dict[str, Services] = {}
     admission = Admission(LimitsConfig(enabled=runtime.settings.rate_limits == "on"))

@@ -10,7 +10,8 @@ exactly one, checked at start-up by `check_bound`).
 
 import enum
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from typing import Any, Generic, Literal, TypeVar, overload
+from types import UnionType
+from typing import Any, Generic, Literal, TypeVar, get_args, overload
 
 import msgspec
 
@@ -75,6 +76,12 @@ class Shape(Generic[Res]):
 
     def __init__(self, type_expression: object) -> None:
         self.type = type_expression
+
+    @property
+    def alternatives(self) -> tuple[object, ...]:
+        """The union's members (one each for a plain type): msgspec's JSON schema takes a union of untagged Structs
+        only one member at a time, so a schema of this result is the `anyOf` of theirs."""
+        return get_args(self.type) if isinstance(self.type, UnionType) else (self.type,)
 
 
 def shape(result: type[A]) -> Shape[A]:
@@ -304,12 +311,22 @@ class SimulatorControls:
 
 
 def build() -> Table:
-    """The table, keyed by `Endpoint.key`."""
-    table = [*_api(), *SocketOperations().all(), *SimulatorControls().all()]
+    """The `/v1` operations (served over REST and over the WebSocket), keyed by lower-cased name."""
+    table = _api()
     for kind in KINDS:
         for operation, queries in QUERY_OF_OPERATION.items():
             if queries in kind.queries:
                 table.append(_entity_query(kind, operation))
+    return _keyed(table)
+
+
+def build_all() -> Table:
+    """The whole table: the `/v1` operations, the socket-only ones and the simulator controls, keyed by
+    `Endpoint.key`."""
+    return _keyed([*build().values(), *SocketOperations().all(), *SimulatorControls().all()])
+
+
+def _keyed(table: list[Endpoint[Any, Any]]) -> Table:
     keyed = {endpoint.key: endpoint for endpoint in table}
     if len(keyed) != len(table):
         raise ValueError("two endpoints share a name")
