@@ -41,8 +41,8 @@ def graceful_server() -> type:
     import uvicorn
     from starlette.applications import Starlette
 
+    from tradovate_sim.server.connection import SHUTDOWN_FLUSH_SECONDS
     from tradovate_sim.server.runtime import Runtime, StartupError
-    from tradovate_sim.server.websocket import SHUTDOWN_FLUSH_SECONDS
 
     class Graceful(uvicorn.Server):
         """On SIGTERM/SIGINT, first every WebSocket gets the `shutdown` event (Maintenance) and its close frame — or,

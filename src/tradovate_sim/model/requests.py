@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
-from tradovate_sim.model.entities import PostTradeRisk, TradeDate, Wire, normalize_times
+from tradovate_sim.model.entities import Amount, Percentage, PostTradeRisk, TradeDate, Wire, normalize_times
 from tradovate_sim.model.enums import (
     AdminAction,
     AdminActionReasonCode,
@@ -17,6 +18,7 @@ from tradovate_sim.model.enums import (
     ProductType,
     TimeInForce,
     TotalBy,
+    TrailingMaxDrawdownMode,
 )
 from tradovate_sim.model.ids import AccountId, ContractId, ExchangeId, OrderId, PositionId, ProductId, UserId
 
@@ -207,12 +209,35 @@ class DeleteUserAccountRiskParameter(Wire, frozen=True):
     user_account_risk_parameter_id: Id[int]
 
 
-class UpdateUserAutoLiq(PostTradeRisk, frozen=True, kw_only=True):
+class UpdateUserAutoLiq(Wire, frozen=True):
     """`userAccountAutoLiq/updateuserautoliq` (and one item of `/updateuserautoliqs`): the account and the rules to
-    change. A field that is present sets its rule (null turns it off); an omitted field keeps the rule as it is."""
+    change, each one of `PostTradeRisk`'s (the same names and types; a unit test holds them equal). A field that is
+    present sets its rule (null turns it off); an omitted field (`UNSET`) keeps the rule as it is."""
 
     account_id: Id[AccountId]
     as_owner: bool | None = None
+    changes_locked: bool | UnsetType | None = UNSET
+    margin_percentage_alert: Percentage | UnsetType | None = UNSET
+    daily_loss_percentage_alert: Percentage | UnsetType | None = UNSET
+    daily_loss_alert: Amount | UnsetType | None = UNSET
+    margin_percentage_liq_only: Percentage | UnsetType | None = UNSET
+    daily_loss_percentage_liq_only: Percentage | UnsetType | None = UNSET
+    daily_loss_liq_only: Amount | UnsetType | None = UNSET
+    margin_percentage_auto_liq: Percentage | UnsetType | None = UNSET
+    daily_loss_percentage_auto_liq: Percentage | UnsetType | None = UNSET
+    daily_loss_auto_liq: Amount | UnsetType | None = UNSET
+    weekly_loss_auto_liq: Amount | UnsetType | None = UNSET
+    flatten_timestamp: datetime | UnsetType | None = UNSET
+    trailing_max_drawdown: Amount | UnsetType | None = UNSET
+    trailing_max_drawdown_limit: Amount | UnsetType | None = UNSET
+    trailing_max_drawdown_mode: TrailingMaxDrawdownMode | UnsetType | None = UNSET
+    daily_profit_auto_liq: Amount | UnsetType | None = UNSET
+    weekly_profit_auto_liq: Amount | UnsetType | None = UNSET
+    do_not_unlock: bool | UnsetType | None = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.flatten_timestamp, datetime):
+            normalize_times(self, "flatten_timestamp")
 
 
 class UpdateUserAutoLiqs(Wire, frozen=True):

@@ -19,22 +19,25 @@ from starlette.websockets import WebSocket
 
 from tradovate_sim.core.limits import LimitsConfig
 from tradovate_sim.core.view import Caller
-from tradovate_sim.model.simulator import ClockRequest, ClockState, QuoteRequest, ResetState
+from tradovate_sim.model.queries import NoParameters, QuoteQuery
+from tradovate_sim.model.simulator import ClockRequest, ClockState, QuoteRequest, QuoteState, ResetState
 from tradovate_sim.server import health
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.codec import Codec, decode_as
+from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.admission import Admission, LimitsUpdate, ticket_in, updated_config
-from tradovate_sim.service.endpoints import Services
+from tradovate_sim.service.endpoints import Served, Services, SimulatorControls, Source
 from tradovate_sim.service.errors import ApiError, denied, not_found
 from tradovate_sim.storage.sqlite import StoreError
 
 log = logging.getLogger("tradovate_sim")
 JSON = "application/json"
 MAX_BODY = 1 << 20
+NO_PARAMETERS = NoParameters()
 
 
 def _bearer(request: Request) -> str | None:
@@ -58,7 +61,7 @@ def error_response(codec: Codec, error: ApiError) -> Response:
 
 
 def create_app(runtime: Runtime) -> Starlette:
-    table = endpoints.build()
+    table = endpoints.build_all()
     codec = Codec(table)
     holder: dict[str, Services] = {}
     admission = Admission(LimitsConfig(enabled=runtime.settings.rate_limits == "on"))
@@ -70,7 +73,7 @@ def create_app(runtime: Runtime) -> Starlette:
     runtime.store.on_answer = metrics.commit_answered
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
-    operations = HttpOperations(Operations(e.name for e in table.values()),
+    operations = HttpOperations(Operations(e.name for e in table.values() if e.served is Served.API),
                                 Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics"]))
 
     @asynccontextmanager
@@ -113,7 +116,7 @@ def create_app(runtime: Runtime) -> Starlette:
         services = holder["services"]
         operation = request.path_params["path"].strip("/").lower()
         endpoint = table.get(operation)
-        if endpoint is None:
+        if endpoint is None or endpoint.served is not Served.API:
             raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
         caller: Caller | None = None
         if not endpoint.public:
@@ -128,51 +131,77 @@ def create_app(runtime: Runtime) -> Starlette:
             admission.admit_user(caller.user_id)
         elif admission.enabled:
             admission.admit_anonymous(client_host(request))
-        body = None
         raw = b""
-        if endpoint.request is not None:
+        if endpoint.source is Source.BODY:
             raw = await request.body()
             if len(raw) > MAX_BODY:
                 raise ApiError(413, "body: larger than 1 MiB")
             body = codec.decode(endpoint.request, raw)
+        elif endpoint.source is Source.QUERY:
+            body = codec.decode_query(endpoint.request, request.query_params.multi_items())
+        else:
+            body = NO_PARAMETERS
+        handler = endpoint.handler
+        assert handler is not None
         box = admission.box(operation)
         if box is not None:  # an operation with its own limit: a penalty ticket past it
             def ticket() -> str | None:  # in the body; a login may also send it as its bearer token
                 return ticket_in(raw) or (_bearer(request) if endpoint.public else None)
             return await admission.run(box, client_host(request), body, ticket,
-                                       lambda: endpoint.handler(services, caller, body, request.query_params))
-        return await endpoint.handler(services, caller, body, request.query_params)
+                                       lambda: handler(services, caller, body))
+        return await handler(services, caller, body)
+
+    async def quote_now(query: QuoteQuery) -> QuoteState:
+        return simulator.quote_state(runtime.platform, simulator.current_quote(runtime.platform, query))
+
+    async def set_quote(request: QuoteRequest) -> QuoteState:
+        quote = await simulator.set_quote(runtime.platform, request)
+        await runtime.autoliq.drain()  # a breach the quote caused is carried out before the answer
+        return simulator.quote_state(runtime.platform, quote)
+
+    async def clock_now(_query: NoParameters) -> ClockState:
+        clock = runtime.platform.clock
+        return ClockState(now=clock.now(), mode="real" if clock.is_real else "fixed")
+
+    async def move_clock(request: ClockRequest) -> ClockState:
+        simulator.move_clock(runtime.platform, request)
+        await runtime.list_contracts()
+        await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
+        return await clock_now(NO_PARAMETERS)
+
+    async def reset(_query: NoParameters) -> ResetState:
+        admission.clear()
+        await runtime.reset()
+        return ResetState(ok=True)
+
+    async def limits_now(_query: NoParameters) -> LimitsConfig:
+        return admission.config
+
+    async def configure_limits(request: LimitsUpdate) -> LimitsConfig:
+        admission.configure(updated_config(admission.config, request))
+        return admission.config
+
+    entries = SimulatorControls()
+    controls = Controls(table, [
+        control(entries.quote, quote_now), control(entries.set_quote, set_quote),
+        control(entries.clock, clock_now), control(entries.move_clock, move_clock), control(entries.reset, reset),
+        control(entries.limits, limits_now), control(entries.configure_limits, configure_limits),
+    ])
 
     async def sim(request: Request) -> object:
         caller = holder["services"].identity.caller(_bearer(request))
         request.scope[USER_ID] = caller.user_id
         if not caller.organization_admin:
             raise denied("Simulator controls need an organization admin token")
-        action = request.path_params["action"].lower()
-        raw = await request.body() if request.method == "POST" else b""
-        platform = runtime.platform
-        if action == "quote" and request.method == "POST":
-            quote = await simulator.set_quote(platform, decode_as(raw, QuoteRequest))
-            await runtime.autoliq.drain()  # a breach the quote caused is carried out before the answer
-            return simulator.quote_state(platform, quote)
-        if action == "quote":
-            return simulator.quote_state(platform, simulator.current_quote(platform, request.query_params))
-        if action == "clock":
-            if request.method == "POST":
-                simulator.move_clock(platform, decode_as(raw, ClockRequest))
-                await runtime.list_contracts()
-                await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
-            clock = platform.clock
-            return ClockState(now=clock.now(), mode="real" if clock.is_real else "fixed")
-        if action == "limits":
-            if request.method == "POST":
-                admission.configure(updated_config(admission.config, decode_as(raw, LimitsUpdate)))
-            return admission.config
-        if action == "reset" and request.method == "POST":
-            admission.clear()
-            await runtime.reset()
-            return ResetState(ok=True)
-        raise not_found(f"Unknown simulator control /sim/{action}")
+        found = controls.get(request.method, request.path_params["action"])
+        if found is None:
+            raise not_found(f"Unknown simulator control /sim/{request.path_params['action']}")
+        endpoint, run = found
+        if endpoint.source is Source.BODY:
+            return await run(decode_as(await request.body(), endpoint.request))
+        if endpoint.source is Source.QUERY:
+            return await run(codec.decode_query(endpoint.request, request.query_params.multi_items()))
+        return await run(NO_PARAMETERS)
 
     async def health_check(_request: Request) -> Response:
         """No token; not counted against request limits (probes poll it)."""

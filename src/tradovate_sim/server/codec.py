@@ -8,13 +8,14 @@ names are read from the declarations; a user's text is never touched). Every dat
 clocks and calendar say UTC, and a client's datetimes are made UTC when decoded (`model.entities.as_utc`).
 """
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypeVar, get_args
+from typing import Annotated, Any, TypeVar, cast, get_args, get_origin
 
 import msgspec
 
 from tradovate_sim.model.entities import Wire
-from tradovate_sim.service.endpoints import Endpoint
+from tradovate_sim.service.endpoints import Source, Table
 from tradovate_sim.service.errors import bad_request, field_message
 
 T = TypeVar("T")
@@ -78,25 +79,59 @@ def to_wire_times(raw: bytes, names: frozenset[bytes]) -> bytes:
     return b"".join(parts)
 
 
-class Codec:
-    """Encoder and per-request-type decoders, built once per app."""
+class QueryShape:
+    """How one query-parameter Struct is read from a query string: its parameters by lower-cased name (matching is
+    case-insensitive), and which of them are comma-separated lists."""
 
-    def __init__(self, table: dict[str, Endpoint]) -> None:
+    def __init__(self, kind: type[msgspec.Struct]) -> None:
+        fields = msgspec.structs.fields(kind)
+        self.names = {field.encode_name.lower(): field.encode_name for field in fields}
+        self.lists = frozenset(field.encode_name for field in fields if get_origin(_unannotated(field.type)) is list)
+
+
+def _unannotated(annotation: object) -> object:
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
+class Codec:
+    """Encoder and per-request-type decoders, built once per app from the endpoint table."""
+
+    def __init__(self, table: Table) -> None:
         self.encoder = msgspec.json.Encoder()
         self.time_fields = time_field_names()
         self.decoders: dict[type, msgspec.json.Decoder[Any]] = {
-            e.request: msgspec.json.Decoder(e.request) for e in table.values() if e.request is not None
-        }
+            e.request: msgspec.json.Decoder(e.request) for e in table.values() if e.source is Source.BODY}
+        self.queries: dict[type, QueryShape] = {
+            e.request: QueryShape(e.request) for e in table.values() if e.source is Source.QUERY}
 
-    def decode(self, request_type: type, body: bytes) -> Any:
+    def decode(self, request_type: type[T], body: bytes) -> T:
         if not body.strip():
             raise bad_request("body: a JSON object is required")
         try:
-            return self.decoders[request_type].decode(body)
+            return cast(T, self.decoders[request_type].decode(body))
         except msgspec.ValidationError as error:
             raise bad_request(field_message(str(error))) from None
         except msgspec.DecodeError as error:
             raise bad_request(f"body: malformed JSON ({error})") from None
+
+    def decode_query(self, request_type: type[T], params: Iterable[tuple[str, str]]) -> T:
+        """The query string's parameters as `request_type`, or a 400 naming the parameter (lower-cased). Names match
+        in any case; unknown parameters are ignored; a list parameter is comma-separated (`ids=1,2,3`)."""
+        shape = self.queries[request_type]
+        values: dict[str, object] = {}
+        for key, value in params:
+            name = shape.names.get(key.lower())
+            if name is not None:
+                values[name] = [p.strip() for p in value.split(",") if p.strip()] if name in shape.lists else value
+        try:
+            return msgspec.convert(values, request_type, strict=False)
+        except msgspec.ValidationError as error:
+            message = str(error)
+            missing = message.removeprefix("Object missing required field `")
+            if missing != message:  # parameters are named lower-cased: their names match in any case
+                raise bad_request(f"{missing.rstrip('`').lower()}: query parameter is required") from None
+            name, _, text = field_message(message).partition(": ")
+            raise bad_request(f"{name.lower()}: {text}") from None
 
     def encode(self, payload: object) -> bytes:
         """JSON of `payload`, its datetimes in Tradovate's form (see the module's docstring)."""

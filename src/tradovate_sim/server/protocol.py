@@ -31,7 +31,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
-from tradovate_sim.server.websocket import FINISH_EXTENSION, RELEASE_SECONDS, SHUTDOWN_RELEASE_SECONDS
+from tradovate_sim.server.connection import FINISH_EXTENSION, RELEASE_SECONDS, SHUTDOWN_RELEASE_SECONDS
 
 LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST and frees the socket at once
 

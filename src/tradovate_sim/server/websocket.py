@@ -1,200 +1,51 @@
-"""Tradovate's WebSocket protocol on `/v1/websocket`: SockJS-style frames (`o`, `h`, `a[...]`, `c[code,"reason"]`),
-requests `endpoint\\nid\\nquery\\nbody` dispatched through the same endpoint table as REST, `user/syncrequest`
-snapshots followed by `props` events, and market data (`md/subscribeQuote`, `md/subscribeDOM`, `md/getChart`)."""
+"""Tradovate's WebSocket protocol on `/v1/websocket`: frames (`tradovate_sim.wire`), requests dispatched through the
+endpoint table (the `/v1` operations, and the socket-only ones bound here and in `server/subscriptions.py`),
+`user/syncrequest` snapshots followed by `props` events, and the fan-out of committed changes and quote moves."""
 
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from typing import cast
+from collections.abc import Awaitable, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
 from starlette.types import Message
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
+from tradovate_sim import wire
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller
-from tradovate_sim.model.entities import Contract
-from tradovate_sim.model.market import CancelChart, ChartData, ChartSubscription, GetChart, MarketData, MdRequest
+from tradovate_sim.model.market import ChartData, MarketData
+from tradovate_sim.model.queries import NoParameters
 from tradovate_sim.model.requests import SyncRequest
+from tradovate_sim.model.session import Shutdown, SyncSnapshot
 from tradovate_sim.server.access import AccessLog
 from tradovate_sim.server.codec import Codec, decode_as
+from tradovate_sim.server.connection import (
+    HEARTBEAT_SECONDS,
+    MAX_SOCKETS_PER_USER,
+    SESSION_ENDED,
+    SHUTDOWN_FLUSH_SECONDS,
+    SHUTDOWN_RELEASE_SECONDS,
+    Connection,
+)
 from tradovate_sim.server.metrics import WS, Metrics, Operations
+from tradovate_sim.server.subscriptions import SocketHandlers, bind, market_data_handlers
 from tradovate_sim.service.admission import Admission, ticket_in
-from tradovate_sim.service.chart import ChartFeed, chart_spec, check_range
-from tradovate_sim.service.endpoints import Endpoint, Services
+from tradovate_sim.service.endpoints import Endpoint, Served, Services, SocketOperations, Source, Table
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
 from tradovate_sim.service.market_data import dom_packet, quote_packet
 from tradovate_sim.service.sync import Subscription, changes_access
 
 log = logging.getLogger("tradovate_sim.websocket")
-
-HEARTBEAT_SECONDS = 2.5
-MAX_PENDING_FRAMES = 10_000  # a client that lets more pile up is told `c[1008,...]` and dropped
-MAX_PENDING_CHARS = 64 << 20  # likewise for 64 Mi characters of queued text (one larger frame alone is let through)
-CLOSE_FLUSH_SECONDS = 2.0  # a closing socket's queued frames get this long to go out; then the close is forced
-SHUTDOWN_FLUSH_SECONDS = 1.0  # the same on server shutdown
-RELEASE_SECONDS = 5.0  # after the close frame, a connection the client has not drained is reset
-SHUTDOWN_RELEASE_SECONDS = 1.0  # the same on server shutdown
-MAX_SOCKETS_PER_USER = 50
-MAX_CHARTS_PER_SOCKET = 100
-FINISH_EXTENSION = "tradovate_sim.finish"  # scope extension of server/protocol.py: a close past the backpressure
-TOO_SLOW = (1008, "Client too slow: outbound buffer full")
-SESSION_ENDED = (4401, "Session ended")
-# Operations only the socket serves (beside the endpoint table's), by Tradovate's names: the metrics' labels
-WS_OPERATIONS = ("authorize", "user/syncRequest", "md/subscribeQuote", "md/unsubscribeQuote", "md/subscribeDOM",
-                 "md/unsubscribeDOM", "md/getChart", "md/cancelChart")
-
-Finish = Callable[[Sequence[str], int, str, float], bool]
-ANSWERED = object()  # what `Hub.call` returns for a request it has answered itself (syncrequest, market data)
-
-
-def finisher(socket: WebSocket) -> Finish | None:
-    """The ASGI server's `finish` extension (server/protocol.py), if it offers one."""
-    extension = (socket.scope.get("extensions") or {}).get(FINISH_EXTENSION) or {}
-    finish = extension.get("finish")
-    return cast(Finish, finish) if callable(finish) else None
-
-
-class Connection:
-    """One client socket: its caller, its subscriptions and its outbox.
-
-    Closing: `close()` lets the sender send what is queued, then the goodbye (an optional notice such as the
-    `shutdown` event, then `c[code,"reason"]`) and the close frame. When that has not happened within the flush
-    bound, or at once when the outbox overflows, `force()` drops the queue and writes the goodbye and the close frame
-    behind whatever the transport already holds; the connection is reset if the client has not read it all within
-    the release bound."""
-
-    def __init__(self, hub: "Hub", socket: WebSocket) -> None:
-        self.hub = hub
-        self.socket = socket
-        self.caller: Caller | None = None
-        self.subscription: Subscription | None = None
-        self.quotes: set[int] = set()
-        self.doms: set[int] = set()
-        self.frames: deque[str] = deque()
-        self.pending_chars = 0
-        self.md_dirty: set[int] = set()
-        self.charts: dict[int, ChartFeed] = {}  # by realtimeId
-        self.charts_dirty = False
-        self.wake = asyncio.Event()
-        self.last_received = time.monotonic()
-        self.last_sent = time.monotonic()
-        self.closing: tuple[int, str] | None = None
-        self.goodbye: deque[str] = deque()  # what is still to be said before the close frame
-        self.release = RELEASE_SECONDS
-        self.deadline: asyncio.TimerHandle | None = None
-        self.finished = False  # the close frame is out (or the client is gone): nothing more is sent
-        self.opened = time.monotonic()
-        self.sender_task: asyncio.Task[None] | None = None
-        self.requests = 0  # requests received (heartbeats aside), for the access log
-        self.status = 0  # the status of the last reply, for the metrics
-        self.client_code: int | None = None  # the close code the client sent, when it closed first
-
-    def push(self, frame: str) -> None:
-        if self.closing:
-            return
-        if self.frames and (len(self.frames) >= MAX_PENDING_FRAMES
-                            or self.pending_chars + len(frame) > MAX_PENDING_CHARS):
-            self.close(*TOO_SLOW)
-            self.force()
-            return
-        self.frames.append(frame)
-        self.pending_chars += len(frame)
-        self.wake.set()
-
-    def reply(self, request_id: int, status: int, payload: object = None) -> None:
-        self.status = status
-        message: dict[str, object] = {"s": status, "i": request_id}
-        if payload is not None:
-            message["d"] = payload
-        self.push("a" + self.hub.codec.encode([message]).decode())
-
-    def close(self, code: int, reason: str, notice: str | None = None, *, flush: float = CLOSE_FLUSH_SECONDS,
-              release: float = RELEASE_SECONDS) -> None:
-        """Close after what is queued: `notice` (a frame), `c[code,"reason"]`, the close frame; forced after `flush`
-        seconds."""
-        if self.closing is not None:
-            return
-        self.closing = (code, reason)
-        if notice is not None:
-            self.goodbye.append(notice)
-        self.goodbye.append("c" + self.hub.codec.encode([code, reason]).decode())
-        self.release = release
-        self.deadline = asyncio.get_running_loop().call_later(flush, self.force)
-        self.wake.set()
-
-    def force(self) -> None:
-        """Drop what is queued; write the goodbye and the close frame past the backpressure (see `close`)."""
-        if self.finished:
-            return
-        self.finished = True
-        if self.deadline is not None:
-            self.deadline.cancel()
-            self.deadline = None
-        if self.sender_task is not None:
-            self.sender_task.cancel()  # it may be stuck writing to a client that does not read
-        self.frames.clear()
-        self.pending_chars = 0
-        code, reason = self.closing or (1000, "Closed")
-        finish = finisher(self.socket)
-        if finish is not None:
-            finish(list(self.goodbye), close_code(code), reason[:120], self.release)
-        self.goodbye.clear()
-
-    def gone(self) -> None:
-        """The client disconnected: nothing more is sent."""
-        self.finished = True
-        if self.deadline is not None:
-            self.deadline.cancel()
-
-    def sender_done(self, task: "asyncio.Task[None]") -> None:
-        """Log a sender that failed other than by the client going away; forget the task, whose exception's traceback
-        holds this connection (a cycle that would keep every closed connection alive until a full collection)."""
-        self.sender_task = None
-        report_failure(task)
-
-    async def sender(self) -> None:
-        """Send frames in order; market data coalesced to the latest quote per contract; then the goodbye."""
-        socket = self.socket
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.frames:
-                frame = self.frames.popleft()
-                self.pending_chars -= len(frame)
-                await socket.send_text(frame)
-                self.last_sent = time.monotonic()
-            if self.closing is not None:
-                break
-            if self.md_dirty:
-                dirty, self.md_dirty = self.md_dirty, set()
-                market = self.hub.market_frame(self, dirty)
-                if market:
-                    await socket.send_text(market)
-                    self.last_sent = time.monotonic()
-            if self.charts_dirty and not self.frames:  # never ahead of a getChart reply and its history
-                self.charts_dirty = False
-                chart = self.hub.chart_frame(self)
-                if chart:
-                    await socket.send_text(chart)
-                    self.last_sent = time.monotonic()
-        while self.goodbye:
-            await socket.send_text(self.goodbye[0])
-            self.goodbye.popleft()
-        code, reason = self.closing
-        await socket.close(code=close_code(code), reason=reason[:120])
-        self.finished = True
-        if self.deadline is not None:
-            self.deadline.cancel()
+NO_PARAMETERS = NoParameters()
 
 
 class Hub:
     """Every live socket; receives committed changes and quote moves and routes them."""
 
-    def __init__(self, services_ref: dict[str, Services], table: dict[str, Endpoint], codec: Codec,
+    def __init__(self, services_ref: dict[str, Services], table: Table, codec: Codec,
                  timeout: float, admission: Admission) -> None:
         self.services_ref = services_ref
         self.admission = admission
@@ -206,7 +57,11 @@ class Hub:
         self.chart_ids = 0  # historicalId and realtimeId of the last chart
         self.metrics: Metrics | None = None
         self.access: AccessLog | None = None
-        self.operations = Operations([*(endpoint.name for endpoint in table.values()), *WS_OPERATIONS])
+        self.operations = Operations(e.name for e in table.values() if e.served is not Served.SIMULATOR)
+        operations = SocketOperations()
+        self.handlers = SocketHandlers(table, [
+            bind(operations.authorize, self.authorize), bind(operations.sync_request, self.sync_request),
+            *market_data_handlers(self, operations)])
 
     @property
     def services(self) -> Services:
@@ -226,8 +81,8 @@ class Hub:
                 key = tuple(map(id, selected))
                 frame = frames.get(key)
                 if frame is None:
-                    events = [{"e": "props", "d": change} for change in selected]
-                    frame = frames[key] = "a" + self.codec.encode(events).decode()
+                    events = [wire.Event(e="props", d=change) for change in selected]
+                    frame = frames[key] = wire.messages_frame(events, self.codec.encode)
                 connection.push(frame)
 
     def quotes_changed(self, contract_ids: Sequence[int]) -> None:
@@ -244,7 +99,7 @@ class Hub:
     def chart_frame(self, connection: Connection) -> str | None:
         """The realtime chart packets of every trade since the last frame, coalesced."""
         packets = [packet for feed in connection.charts.values() for packet in feed.updates()]
-        return "a" + self.codec.encode([{"e": "chart", "d": ChartData(charts=packets)}]).decode() if packets else None
+        return self.event("chart", ChartData(charts=packets)) if packets else None
 
     def market_frame(self, connection: Connection, contract_ids: set[int]) -> str | None:
         platform = self.services.platform
@@ -262,7 +117,7 @@ class Hub:
         if not quotes and not doms:
             return None
         data = MarketData(quotes=quotes or None, doms=doms or None)
-        return "a" + self.codec.encode([{"e": "md", "d": data}]).decode()
+        return self.event("md", data)
 
     def sessions_ended(self) -> None:
         """Close every socket whose session has ended (a third login of its user, a reset that ended it): its
@@ -288,8 +143,7 @@ class Hub:
             self.say_maintenance(connection)
 
     def say_maintenance(self, connection: Connection) -> None:
-        notice = "a" + self.codec.encode([{"e": "shutdown", "d": {
-            "reasonCode": "Maintenance", "reason": "Server is shutting down"}}]).decode()
+        notice = self.event("shutdown", Shutdown(reason_code="Maintenance", reason="Server is shutting down"))
         connection.close(1001, "Maintenance", notice, flush=SHUTDOWN_FLUSH_SECONDS, release=SHUTDOWN_RELEASE_SECONDS)
 
     async def closed(self, within: float) -> None:
@@ -304,7 +158,7 @@ class Hub:
         await socket.accept()
         connection = Connection(self, socket)
         self.connections.add(connection)
-        connection.push("o")
+        connection.push(wire.OPEN)
         sender = asyncio.create_task(connection.sender())
         connection.sender_task = sender
         watchdog = asyncio.create_task(self.watch(connection))
@@ -350,8 +204,8 @@ class Hub:
 
     async def handle_observed(self, connection: Connection, text: str, metrics: Metrics) -> None:
         """`handle`, counted and timed by operation and status (a frame with no reply is a malformed one: 400)."""
-        if text.strip() == "[]":
-            return  # client heartbeat
+        if wire.is_heartbeat(text):
+            return
         connection.requests += 1
         connection.status = 0
         started = time.perf_counter()
@@ -383,158 +237,109 @@ class Hub:
                 connection.close(4002, "Heartbeat timeout: no client frames")
             elif now - connection.last_sent >= HEARTBEAT_SECONDS and not connection.frames:
                 connection.last_sent = now
-                connection.push("h")
+                connection.push(wire.HEARTBEAT)
 
     async def handle(self, connection: Connection, text: str) -> None:
-        if text.strip() == "[]":
-            return  # client heartbeat
-        parts = text.split("\n", 3)
-        if len(parts) < 2:
-            message = "Malformed frame: expected endpoint\\nid\\nquery\\nbody"
-            connection.push("a" + self.codec.encode([{"s": 400, "i": None, "d": message}]).decode())
+        if wire.is_heartbeat(text):
             return
-        endpoint_name, raw_id = parts[0].strip(), parts[1].strip()
-        if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 19:
-            connection.push("a" + self.codec.encode([{"s": 400, "i": None, "d":
-                                                      f"Malformed request id {raw_id[:32]!r}"}]).decode())
-            return
-        request_id = int(raw_id)
-        query = parts[2] if len(parts) > 2 else ""
-        body = parts[3] if len(parts) > 3 else ""
         try:
-            await self.dispatch(connection, endpoint_name, request_id, query, body)
+            request = wire.parse_request(text)
+        except wire.FrameError as error:
+            connection.push(wire.response_frame(None, 400, str(error), self.codec.encode))
+            return
+        try:
+            await self.dispatch(connection, request)
         except ApiError as error:  # a 429 carries no `d`, as Tradovate's
-            connection.reply(request_id, error.status, None if error.status == 429 else error.message)
+            connection.reply(request.id, error.status, None if error.status == 429 else error.message)
         except Exception:
-            log.exception("unhandled error on websocket request %s", endpoint_name)
-            connection.reply(request_id, 500, "Internal server error")
+            log.exception("unhandled error on websocket request %s", request.endpoint)
+            connection.after_reply.clear()
+            connection.reply(request.id, 500, "Internal server error")
 
-    async def dispatch(self, connection: Connection, name: str, request_id: int, query: str, body: str) -> None:
-        services = self.services
-        key = name.strip("/").lower()
-        if key == "authorize":
-            try:
-                connection.caller = services.identity.caller(authorize_token(body))
-            except ApiError:
-                connection.reply(request_id, 401, "Invalid access token")
-                connection.close(4401, "Invalid access token")
-                return
-            self.enforce_limit(connection)
-            connection.reply(request_id, 200)
+    async def dispatch(self, connection: Connection, request: wire.Request) -> None:
+        key = request.endpoint.strip("/").lower()
+        endpoint = self.table.get(key)
+        if endpoint is not None and endpoint.served is Served.SIMULATOR:
+            endpoint = None
+        if endpoint is not None and endpoint.public and endpoint.served is Served.SOCKET:  # authorize
+            connection.reply(request.id, 200, self.handlers.by_key[key](connection, None, request.body))
             return
         admission = self.admission
         if connection.caller is None:
             admission.admit_anonymous(self.host(connection))
-            connection.reply(request_id, 401, "Not authorized: send authorize first")
+            connection.reply(request.id, 401, "Not authorized: send authorize first")
             return
-        caller = services.identity.caller_of_session(connection.caller)
+        caller = self.services.identity.caller_of_session(connection.caller)
         admission.admit_user(caller.user_id)  # each request frame counts as one request, as on REST
         box = admission.box(key)
+
         def execute() -> Awaitable[object]:
-            return self.call(connection, caller, key=key, name=name, request_id=request_id, query=query, body=body)
+            return self.call(connection, caller, endpoint, request)
 
         if box is not None:  # an operation with its own limit: a penalty ticket past it
-            result = await admission.run(box, self.host(connection), None, lambda: ticket_in(body.encode()), execute)
+            result = await admission.run(box, self.host(connection), None,
+                                         lambda: ticket_in(request.body.encode()), execute)
         else:
             result = await execute()
-        if result is not ANSWERED:
-            connection.reply(request_id, 200, result)
+        connection.reply(request.id, 200, result)
 
     def host(self, connection: Connection) -> str:
         client = connection.socket.client
         return client.host if client is not None else ""
 
-    async def call(self, connection: Connection, caller: Caller, *, key: str, name: str, request_id: int,
-                   query: str, body: str) -> object:
-        """Execute one request; the result to answer with `s:200`, or ANSWERED when it has been answered already."""
-        services = self.services
-        if key == "user/syncrequest":
-            if connection.subscription is not None:
-                raise bad_request("user/syncrequest: only one per connection")
-            request = decode_as(body.encode(), SyncRequest)
-            subscription = Subscription(services.platform, caller, request)
-            snapshot = subscription.snapshot()
-            connection.subscription = subscription  # same loop step as the snapshot: no gap, no duplicate
-            connection.reply(request_id, 200, snapshot)
-            return ANSWERED
-        if key.startswith("md/"):
-            self.market_data(connection, key, request_id, body)
-            return ANSWERED
-        endpoint = self.table.get(key)
+    async def call(self, connection: Connection, caller: Caller, endpoint: Endpoint[Any, Any] | None,
+                   request: wire.Request) -> object:
+        """Execute one request; its result (None: a reply without `d`)."""
         if endpoint is None:
-            raise not_found(f"Unknown operation {name}")
-        decoded = self.codec.decode(endpoint.request, body.encode()) if endpoint.request is not None else None
-        params = dict(parse_qsl(query.strip(), keep_blank_values=True))
-        return await endpoint.handler(services, caller, decoded, params)
+            raise not_found(f"Unknown operation {request.endpoint}")
+        body: object
+        match endpoint.source:
+            case Source.BODY if endpoint.served is Served.SOCKET:  # an empty body is `{}`
+                body = decode_as(request.body.encode(), endpoint.request)
+            case Source.BODY:
+                body = self.codec.decode(endpoint.request, request.body.encode())
+            case Source.QUERY:
+                body = self.codec.decode_query(endpoint.request,
+                                               parse_qsl(request.query.strip(), keep_blank_values=True))
+            case Source.TEXT:
+                body = request.body
+            case Source.NONE:
+                body = NO_PARAMETERS
+        if endpoint.served is Served.SOCKET:
+            return self.handlers.by_key[endpoint.key](connection, caller, body)
+        assert endpoint.handler is not None
+        return await endpoint.handler(self.services, caller, body)
+
+    # --- the socket's own operations ----------------------------------------------------------
+
+    def authorize(self, connection: Connection, _caller: Caller | None, token: str) -> None:
+        try:
+            connection.caller = self.services.identity.caller(authorize_token(token))
+        except ApiError:
+            connection.after_reply.append(lambda: connection.close(4401, "Invalid access token"))
+            raise ApiError(401, "Invalid access token") from None
+        self.enforce_limit(connection)
+
+    def sync_request(self, connection: Connection, caller: Caller | None, request: SyncRequest) -> SyncSnapshot:
+        """The snapshot; the socket follows changes from the same step of the event loop: no gap, no duplicate."""
+        assert caller is not None
+        if connection.subscription is not None:
+            raise bad_request("user/syncrequest: only one per connection")
+        subscription = Subscription(self.services.platform, caller, request)
+        snapshot = subscription.snapshot()
+        connection.subscription = subscription
+        return snapshot
 
     def enforce_limit(self, connection: Connection) -> None:
         assert connection.caller is not None
         mine = sorted((c for c in self.connections if c.caller is not None and c.closing is None
                        and c.caller.user_id == connection.caller.user_id), key=lambda c: c.opened)
         for old in mine[:max(0, len(mine) - MAX_SOCKETS_PER_USER)]:
-            old.close(4008, "ConnectionQuotaReached", "a" + self.codec.encode([{"e": "shutdown", "d": {
-                "reasonCode": "ConnectionQuotaReached", "reason": "Too many connections"}}]).decode())
+            old.close(4008, "ConnectionQuotaReached", self.event("shutdown", Shutdown(
+                reason_code="ConnectionQuotaReached", reason="Too many connections")))
 
-    def market_data(self, connection: Connection, key: str, request_id: int, body: str) -> None:
-        if key == "md/getchart":
-            self.get_chart(connection, request_id, body)
-            return
-        if key == "md/cancelchart":
-            cancel = decode_as(body.encode(), CancelChart)
-            chart_id = next((key for key, feed in connection.charts.items()  # the realtimeId, or the historicalId
-                             if cancel.subscription_id in (feed.realtime_id, feed.historical_id)), None)
-            if chart_id is None or connection.charts.pop(chart_id, None) is None:
-                raise not_found(f"subscriptionId: no chart {cancel.subscription_id} on this socket")
-            connection.reply(request_id, 200)
-            return
-        request = decode_as(body.encode(), MdRequest)
-        contract_id = self.resolve(request.symbol)
-        match key:
-            case "md/subscribequote":
-                connection.quotes.add(contract_id)
-            case "md/unsubscribequote":
-                connection.quotes.discard(contract_id)
-            case "md/subscribedom":
-                connection.doms.add(contract_id)
-            case "md/unsubscribedom":
-                connection.doms.discard(contract_id)
-            case _:
-                raise not_found(f"Unknown market data operation {key}")
-        connection.reply(request_id, 200)
-        if key.startswith("md/subscribe"):
-            connection.md_dirty.add(contract_id)
-            connection.wake.set()
-
-    def get_chart(self, connection: Connection, request_id: int, body: str) -> None:
-        """Answer the ids, then the history up to `eoh`; realtime packets follow as trades print. The history is
-        built and the feed registered in one step of the event loop: no trade falls between them."""
-        request = decode_as(body.encode(), GetChart)
-        contract_id = self.resolve(request.symbol)
-        spec = chart_spec(request.chart_description)
-        check_range(request.time_range)
-        if len(connection.charts) >= MAX_CHARTS_PER_SOCKET:
-            raise bad_request(f"md/getChart: at most {MAX_CHARTS_PER_SOCKET} charts per socket")
-        platform = self.services.platform
-        instrument = platform.instrument(contract_id)
-        if instrument is None:
-            raise not_found(f"symbol: unknown contract {request.symbol!r}")
-        self.chart_ids += 2
-        feed = ChartFeed(platform, contract_id, instrument.product.tick_size, spec,
-                         historical_id=self.chart_ids - 1, realtime_id=self.chart_ids)
-        history = feed.history(request.time_range)
-        connection.charts[feed.realtime_id] = feed
-        connection.reply(request_id, 200, ChartSubscription(historical_id=feed.historical_id,
-                                                            realtime_id=feed.realtime_id))
-        connection.push("a" + self.codec.encode([{"e": "chart", "d": ChartData(charts=history)}]).decode())
-
-    def resolve(self, symbol: str | int) -> int:
-        platform = self.services.platform
-        contract_id = symbol if isinstance(symbol, int) else platform.state.find(Contract, symbol)
-        if contract_id is None and isinstance(symbol, str) and symbol.isdigit():
-            contract_id = int(symbol)
-        if contract_id is None or platform.state.get(Contract, contract_id) is None:
-            raise not_found(f"symbol: unknown contract {symbol!r}")
-        return contract_id
+    def event(self, name: str, data: object) -> str:
+        return wire.event_frame(name, data, self.codec.encode)
 
 
 def authorize_token(body: str) -> str:
@@ -549,12 +354,3 @@ def authorize_token(body: str) -> str:
     return text
 
 
-def close_code(code: int) -> int:
-    """A code a close frame may carry."""
-    return code if code in (1000, 1001, 1008, 1011) or 3000 <= code < 5000 else 1000
-
-
-def report_failure(task: "asyncio.Task[None]") -> None:
-    """Log a sender that failed other than by the client going away."""
-    if not task.cancelled() and (error := task.exception()) is not None and not isinstance(error, WebSocketDisconnect):
-        log.error("websocket sender failed", exc_info=error)

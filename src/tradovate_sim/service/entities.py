@@ -1,82 +1,67 @@
 """Generic entity queries, as Tradovate defines them for every entity type: item, items, list, find, deps,
-ldeps, suggest. Each answers only what the caller may see; an unknown or hidden id is a 404."""
+ldeps, suggest, each with its query Struct (model/queries.py). Each answers only what the caller may see; an
+unknown or hidden id is a 404."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Contract, ContractMaturity, Entity
 from tradovate_sim.model.kinds import Kind
-from tradovate_sim.service.errors import bad_request, not_found
+from tradovate_sim.model.queries import (
+    DepsQuery,
+    FindQuery,
+    ItemQuery,
+    ItemsQuery,
+    LdepsQuery,
+    NoParameters,
+    SuggestQuery,
+)
+from tradovate_sim.service.errors import not_found
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import can_see
-
-MAX_IDS = 1000
-
-
-def parse_id(query: Mapping[str, str], key: str) -> int:
-    raw = query.get(key)
-    if raw is None:
-        raise bad_request(f"{key}: query parameter is required")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"{key}: expected an integer id, got {raw!r}") from None
-    if value <= 0:
-        raise bad_request(f"{key}: ids are positive integers, got {value}")
-    return value
-
-
-def parse_ids(query: Mapping[str, str], key: str) -> list[int]:
-    raw = query.get(key)
-    if raw is None:
-        raise bad_request(f"{key}: query parameter is required")
-    parts = [p for p in raw.split(",") if p.strip()]
-    if len(parts) > MAX_IDS:
-        raise bad_request(f"{key}: at most {MAX_IDS} ids")
-    return [parse_id({key: p.strip()}, key) for p in parts]
 
 
 def _visible(platform: Platform, caller: Caller, kind: Kind, entities: Iterable[Entity]) -> list[Entity]:
     return [e for e in entities if can_see(platform, caller, kind, e)]
 
 
-def query(platform: Platform, caller: Caller, kind: Kind, operation: str,
-          params: Mapping[str, str]) -> Entity | list[Entity]:
-    """Answer `<kind>/<operation>?params` for `caller`."""
-    entity_type = kind.name
+def item(platform: Platform, caller: Caller, kind: Kind, query: ItemQuery) -> Entity:
+    entity = platform.state.table(kind.struct).get(query.id)
+    if entity is None or not can_see(platform, caller, kind, entity):
+        raise not_found(f"{kind.name} {query.id} not found")
+    return entity
+
+
+def items(platform: Platform, caller: Caller, kind: Kind, query: ItemsQuery) -> list[Entity]:
     table = platform.state.table(kind.struct)
-    match operation:
-        case "item":
-            entity_id = parse_id(params, "id")
-            entity = table.get(entity_id)
-            if entity is None or not can_see(platform, caller, kind, entity):
-                raise not_found(f"{entity_type} {entity_id} not found")
-            return entity
-        case "items":
-            ids = parse_ids(params, "ids")
-            return _visible(platform, caller, kind, (table[i] for i in ids if i in table))
-        case "list":
-            return _visible(platform, caller, kind, table.values())
-        case "find":
-            name = params.get("name")
-            if not name:
-                raise bad_request("name: query parameter is required")
-            for entity in _by_name(platform, caller, kind, name.lower(), exact=True):
-                return entity
-            raise not_found(f"{entity_type} named {name!r} not found")
-        case "suggest":
-            text = params.get("t", "").lower()
-            limit = parse_id(params, "l") if "l" in params else 10
-            found = _by_name(platform, caller, kind, text, exact=False)
-            if kind.struct is Contract:
-                found.sort(key=lambda contract: _contract_rank(platform, contract, text))
-            return found[:limit]
-        case "deps":
-            return _deps(platform, caller, kind, [parse_id(params, "masterid")])
-        case "ldeps":
-            return _deps(platform, caller, kind, parse_ids(params, "masterids"))
-    raise not_found(f"{entity_type}/{operation} is not an operation")
+    return _visible(platform, caller, kind, (table[i] for i in query.ids if i in table))
+
+
+def listed(platform: Platform, caller: Caller, kind: Kind, _query: NoParameters) -> list[Entity]:
+    return _visible(platform, caller, kind, platform.state.table(kind.struct).values())
+
+
+def find(platform: Platform, caller: Caller, kind: Kind, query: FindQuery) -> Entity:
+    for entity in _by_name(platform, caller, kind, query.name.lower(), exact=True):
+        return entity
+    raise not_found(f"{kind.name} named {query.name!r} not found")
+
+
+def suggest(platform: Platform, caller: Caller, kind: Kind, query: SuggestQuery) -> list[Entity]:
+    text = query.t.lower()
+    found = _by_name(platform, caller, kind, text, exact=False)
+    if kind.struct is Contract:
+        found.sort(key=lambda contract: _contract_rank(platform, contract, text))
+    return found[:query.l]
+
+
+def deps(platform: Platform, caller: Caller, kind: Kind, query: DepsQuery) -> list[Entity]:
+    return _deps(platform, caller, kind, [query.masterid])
+
+
+def ldeps(platform: Platform, caller: Caller, kind: Kind, query: LdepsQuery) -> list[Entity]:
+    return _deps(platform, caller, kind, query.masterids)
 
 
 def _by_name(platform: Platform, caller: Caller, kind: Kind, text: str, *, exact: bool) -> list[Entity]:

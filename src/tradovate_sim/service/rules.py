@@ -7,7 +7,6 @@ account's state is an `errorText` with nothing changed; a malformed body is a 40
 writes both entities in one commit; the auto-liquidation engine re-evaluates the account when it lands.
 """
 
-from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -27,7 +26,7 @@ from tradovate_sim.model.ids import AccountId
 from tradovate_sim.model.requests import UpdateUserAutoLiq, UpdateUserAutoLiqs
 from tradovate_sim.model.results import SimpleResponse, UpdateUserAutoLiqResponse, UpdateUserAutoLiqsResponse
 from tradovate_sim.service.accounts import convert_items
-from tradovate_sim.service.errors import bad_request, field_message, not_found
+from tradovate_sim.service.errors import not_found
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import can_see_account
 
@@ -111,35 +110,24 @@ async def update(platform: Platform, caller: Caller, rules: UserAccountAutoLiq) 
     return await _write(platform, caller, rules, exists=True)
 
 
-def merged(current: UserAccountAutoLiq | None, request: UpdateUserAutoLiq,
-           present: Sequence[str]) -> UserAccountAutoLiq:
+def merged(current: UserAccountAutoLiq | None, request: UpdateUserAutoLiq) -> UserAccountAutoLiq:
     """The rules after `updateuserautoliq`: the fields present in the body (null: off), the others as they were."""
     fields: dict[str, Any] = msgspec.structs.asdict(current) if current is not None else {}
     fields.pop("id", None)
-    for wire_name in present:
-        name = RULE_OF_FIELD.get(wire_name)
-        if name is not None:
-            fields[name] = getattr(request, name)
+    for name in RULE_OF_FIELD.values():
+        value = getattr(request, name)
+        if value is not msgspec.UNSET:
+            fields[name] = value
     return UserAccountAutoLiq(id=request.account_id, **fields)
 
 
-def _decoded(body: Mapping[str, Any]) -> UpdateUserAutoLiq | str:
-    try:
-        return msgspec.convert(body, UpdateUserAutoLiq)
-    except msgspec.ValidationError as error:
-        return field_message(str(error))
-
-
 async def update_user_auto_liq(platform: Platform, caller: Caller,
-                               body: dict[str, Any]) -> UpdateUserAutoLiqResponse:
-    request = _decoded(body)
-    if isinstance(request, str):
-        raise bad_request(request)
+                               request: UpdateUserAutoLiq) -> UpdateUserAutoLiqResponse:
     if not _visible(platform, caller, request.account_id):
         raise not_found(f"account {request.account_id} not found")
     async with platform.account(request.account_id):
         current = _current(platform, request.account_id)
-        rules = merged(current, request, list(body))
+        rules = merged(current, request)
         refusal = _refusal(platform, caller, current, rules)
         if refusal is not None:
             return UpdateUserAutoLiqResponse(error_text=refusal)
@@ -162,7 +150,7 @@ async def update_user_auto_liqs(platform: Platform, caller: Caller,
     async with AsyncExitStack() as stack:
         for account_id in accounts:  # in id order: two batches never wait for each other crosswise
             await stack.enter_async_context(platform.account(account_id))
-        for raw, item in zip(req.items, items, strict=True):
+        for item in items:
             if isinstance(item, str):
                 results.append(UpdateUserAutoLiqResponse(error_text=item))
                 continue
@@ -175,7 +163,7 @@ async def update_user_auto_liqs(platform: Platform, caller: Caller,
                 continue
             seen.add(item.account_id)
             current = _current(platform, item.account_id)
-            rules = merged(current, item, list(raw))
+            rules = merged(current, item)
             refusal = _refusal(platform, caller, current, rules)
             if refusal is not None:
                 results.append(UpdateUserAutoLiqResponse(error_text=refusal))

@@ -4,7 +4,7 @@ crosses."""
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from tradovate_sim.core import orders
@@ -12,8 +12,8 @@ from tradovate_sim.core.ticks import nearest_ticks, to_ticks
 from tradovate_sim.core.view import Caller, Instrument, Quote
 from tradovate_sim.model.entities import Contract
 from tradovate_sim.model.ids import ContractId, OrganizationId, UserId
+from tradovate_sim.model.queries import QuoteQuery
 from tradovate_sim.model.simulator import ClockRequest, QuoteRequest, QuoteState
-from tradovate_sim.service.entities import parse_id
 from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.venue.market import DEPTH_LEVELS
@@ -95,11 +95,9 @@ def quote_state(platform: Platform, quote: Quote) -> QuoteState:
                       timestamp=quote.timestamp)
 
 
-def current_quote(platform: Platform, query: Mapping[str, str]) -> Quote:
+def current_quote(platform: Platform, query: QuoteQuery) -> Quote:
     """`GET /sim/quote?symbol=ESZ6` (or `?contractId=`): the contract's quote now."""
-    params = {key.lower(): value for key, value in query.items()}
-    contract_id = ContractId(parse_id(params, "contractid")) if "contractid" in params else None
-    instrument = _instrument(platform, contract_id, params.get("symbol"))
+    instrument = _instrument(platform, query.contract_id, query.symbol)
     quote = platform.market.quotes.get(instrument.contract.id)
     if quote is None:
         raise not_found(f"contract {instrument.contract.name!r} has no quote")

@@ -2,6 +2,9 @@
 changes it receives afterwards as `props` events."""
 
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+import msgspec
 
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller
@@ -21,12 +24,14 @@ from tradovate_sim.model.entities import (
 from tradovate_sim.model.ids import AccountId, UserId
 from tradovate_sim.model.kinds import KIND_NAMED, KINDS
 from tradovate_sim.model.requests import SyncRequest
+from tradovate_sim.model.session import SyncSnapshot
 from tradovate_sim.service.errors import bad_request
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import ADMINS_ONLY, REFERENCE, can_see_account, organization_of_account
 
 DEFAULT_TYPES = tuple(kind.name for kind in KINDS if kind.synced)
 ACCESS_TYPES = frozenset({"tradingPermission"})  # the changes that can end a caller's sight of an account
+_FIELD_OF_PLURAL = {field.encode_name: field.name for field in msgspec.structs.fields(SyncSnapshot)}
 
 
 def plural(entity_type: str) -> str:
@@ -73,7 +78,12 @@ class Subscription:
             return key % self.shard.divisor == self.shard.remainder
         return True
 
-    def snapshot(self) -> dict[str, list[Entity]]:
+    def snapshot(self) -> SyncSnapshot:
+        """Everything followed, keyed by Tradovate's plural collection names."""
+        fields = {_FIELD_OF_PLURAL[plural]: rows for plural, rows in self.collections().items()}
+        return SyncSnapshot(**cast(dict[str, Any], fields))
+
+    def collections(self) -> dict[str, list[Entity]]:
         """Everything followed, keyed by Tradovate's plural collection names."""
         state = self.platform.state
         out: dict[str, list[Entity]] = {plural(t): [] for t in self.types}
