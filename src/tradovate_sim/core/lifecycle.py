@@ -54,6 +54,8 @@ TRANSITIONS: Mapping[OrdStatus | None, Mapping[Cause, OrdStatus]] = {
     OrdStatus.Completed: {},
 }
 
+NO_MOVES: Mapping[Cause, OrdStatus] = {}  # the row of a status the table does not list
+
 TERMINAL = frozenset(status for status, row in TRANSITIONS.items() if status is not None and not row)
 
 
@@ -63,11 +65,7 @@ class IllegalTransition(Exception):  # noqa: N818 -- a bug, named for what happe
 
 def next_status(status: OrdStatus | None, cause: Cause) -> OrdStatus:
     """The status an order in `status` takes when `cause` happens; raises `IllegalTransition` if it cannot."""
-    following = TRANSITIONS.get(status, {}).get(cause)
+    following = TRANSITIONS.get(status, NO_MOVES).get(cause)
     if following is None:
         raise IllegalTransition(f"an order {'not yet placed' if status is None else status} cannot be {cause}")
     return following
-
-
-def is_terminal(status: OrdStatus) -> bool:
-    return status in TERMINAL
