@@ -12,6 +12,7 @@ import msgspec
 
 from tradovate_sim.core import fills as book
 from tradovate_sim.core.decision import Change, created, updated
+from tradovate_sim.core.lifecycle import TERMINAL, Cause, next_status
 from tradovate_sim.core.positions import apply_fill, empty_position, to_trade_date
 from tradovate_sim.core.ticks import to_money, to_price, to_ticks
 from tradovate_sim.core.view import OrderView, WorkingOrder
@@ -40,7 +41,7 @@ from tradovate_sim.model.enums import (
 )
 from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, FillPairId, OrderId, PositionId
 
-DONE = frozenset({OrdStatus.Filled, OrdStatus.Canceled, OrdStatus.Rejected, OrdStatus.Expired, OrdStatus.Completed})
+DONE = TERMINAL  # orders in these statuses leave the book
 
 
 class Ids(Protocol):
@@ -146,7 +147,7 @@ class Blotter:
                    order_id: OrderId | None = None) -> WorkingOrder:
         """Create an accepted order: order, version, command, report, execution report New (or a suspended leg)."""
         order_id = order_id or OrderId(self.ids.next("order"))
-        status = OrdStatus.Suspended if suspended else OrdStatus.Working
+        status = next_status(None, Cause.Held if suspended else Cause.Accepted)
         order = Order(
             id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
             action=ticket.action, ord_status=status, admin=admin, oco_id=oco_id, parent_id=parent_id,
@@ -173,7 +174,7 @@ class Blotter:
         order_id = OrderId(self.ids.next("order"))
         order = Order(
             id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
-            action=ticket.action, ord_status=OrdStatus.Rejected, admin=admin,
+            action=ticket.action, ord_status=next_status(None, Cause.Rejected), admin=admin,
         )
         self.emit(created(order))
         self.emit(created(self._version(order_id, ticket, ticket.qty)))
@@ -184,22 +185,26 @@ class Blotter:
 
     # --- changes to working orders ----------------------------------------------------------------
 
-    def _set_status(self, working: WorkingOrder, status: OrdStatus) -> WorkingOrder:
-        order = msgspec.structs.replace(working.order, ord_status=status)
-        working = msgspec.structs.replace(working, order=order)
-        self.emit(updated(order))
+    def _move(self, working: WorkingOrder, cause: Cause) -> WorkingOrder:
+        """Move a working order along the lifecycle; its `order` update is emitted only when the status changes."""
+        status = next_status(working.order.ord_status, cause)
+        if status is not working.order.ord_status:
+            order = msgspec.structs.replace(working.order, ord_status=status)
+            working = msgspec.structs.replace(working, order=order)
+            self.emit(updated(order))
         if status in DONE:
-            self.working.pop(order.id, None)
+            self.working.pop(working.order.id, None)
         else:
-            self.working[order.id] = working
+            self.working[working.order.id] = working
         return working
 
     def cancel(self, order_id: OrderId, *, tags: Tags | None = None, reason_text: str | None = None) -> CommandId:
         """Cancel a working or suspended order with its full trail; returns the command id."""
         working = self.working[order_id]
         command = self._command(order_id, CommandType.Cancel, CommandStatus.AtExecution, tags)
-        self._report(command, CommandStatus.AtExecution, OrdStatus.Canceled, text=reason_text)
-        working = self._set_status(working, OrdStatus.Canceled)
+        self._report(command, CommandStatus.AtExecution, next_status(working.order.ord_status, Cause.Canceled),
+                     text=reason_text)
+        working = self._move(working, Cause.Canceled)
         self._execution(command.id, working.order, ExecType.Canceled, cum_qty=working.cum_qty, text=reason_text)
         for child in [w for w in self.working.values() if w.order.parent_id == order_id
                       and w.order.ord_status is OrdStatus.Suspended]:
@@ -211,6 +216,7 @@ class Blotter:
     def replace(self, order_id: OrderId, ticket: Ticket, *, command_ticket: Ticket | None = None) -> CommandId:
         """Give a working order a new version (modify); returns the command id."""
         working = self.working[order_id]
+        next_status(working.order.ord_status, Cause.Replaced)  # a version change: the status stays
         command = self._command(order_id, CommandType.Modify, CommandStatus.AtExecution, command_ticket or ticket)
         self._report(command, CommandStatus.Replaced, working.order.ord_status)
         version = self._version(order_id, ticket, ticket.qty)
@@ -235,9 +241,7 @@ class Blotter:
         cum_value = working.cum_value + qty * price
         done = cum_qty >= working.version.order_qty
         working = msgspec.structs.replace(working, cum_qty=cum_qty, cum_value=cum_value)
-        self.working[order_id] = working
-        if done:
-            working = self._set_status(working, OrdStatus.Filled)
+        working = self._move(working, Cause.Filled if done else Cause.PartlyFilled)
         self._execution(
             working.command_id, working.order, ExecType.Trade, cum_qty=cum_qty, avg_px=round(cum_value / cum_qty, 10),
             last_qty=qty, last_px=price,
@@ -318,7 +322,7 @@ class Blotter:
         if done:
             for child in [w for w in self.working.values() if w.order.parent_id == order.id]:
                 if child.order.ord_status is OrdStatus.Suspended:
-                    activated = self._set_status(child, OrdStatus.Working)
+                    activated = self._move(child, Cause.Released)
                     self.activated.add(activated.order.id)
                     self._execution(activated.command_id, activated.order, ExecType.New)
 
@@ -352,6 +356,8 @@ class Blotter:
             if kind in (OrderType.Stop, OrderType.StopLimit):
                 if stop is None or not (working.triggered or book.is_stop_triggered(action, stop, quote)):
                     continue
+                if not working.triggered:
+                    working = self._move(working, Cause.Triggered)
                 working = msgspec.structs.replace(working, triggered=True)
                 self.working[order_id] = working
                 kind = OrderType.Market if kind is OrderType.Stop else OrderType.Limit
