@@ -13,8 +13,8 @@ No commit waits for a checkpoint. SQLite's automatic checkpoint runs inside the 
 and copies the whole WAL back into the database file and fsyncs it: every request waiting for that group waited
 for it too, a pause as long as the disk takes. Here the write connection never checkpoints by itself; a
 `Checkpointer` thread copies committed pages back on a connection of its own (PASSIVE: it never blocks the
-writer) once a checkpoint's worth of commits (`CHECKPOINT_BYTES`, SQLite's own default threshold) has landed since
-the last one. Only when the WAL has grown past `WAL_LIMIT_BYTES` (the checkpointer could not keep up,
+writer) at most every `CHECKPOINT_INTERVAL` while commits land (at 1,000 liquidations/s that is about SQLite's own
+threshold of 1,000 pages). Only when the WAL has grown past `WAL_LIMIT_BYTES` (the checkpointer could not keep up,
 or never found a quiet moment for SQLite to restart the WAL) does the writer wait for the checkpointer and
 finish the copy itself, so that the next transaction starts the WAL afresh; by then little is left to copy.
 """
@@ -63,7 +63,8 @@ _FRAME = struct.Struct(">I")
 _READ_SIZE = 1 << 20
 _MAX_GROUP_BYTES = 8 << 20  # stop gathering requests into one group past this
 WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is checkpointed before the next group (and truncated to it after)
-CHECKPOINT_BYTES = 4 << 20  # commits' bytes between two checkpoints (about SQLite's 1,000-page auto-checkpoint)
+CHECKPOINT_INTERVAL = 0.1  # seconds between two background checkpoints while commits land
+BOUND_CHECK_GROUPS = 32  # the WAL's size is looked at every this many groups
 
 
 class Request(msgspec.Struct, frozen=True, array_like=True):
@@ -134,10 +135,12 @@ def frames(buffer: bytearray) -> Iterator[bytes]:
 
 class Checkpointer:
     """Copies committed WAL pages back into the database file on its own connection and thread, whenever the
-    writer pokes it (every `CHECKPOINT_BYTES` of commits), so that no commit waits for a checkpoint. PASSIVE checkpoints neither take
-    the write lock nor wait for readers; SQLite restarts the WAL at the next transaction that finds it fully copied."""
+    writer pokes it (after each group), at most once per `interval`, so that no commit waits for a checkpoint.
+    PASSIVE checkpoints neither take the write lock nor wait for readers; SQLite restarts the WAL at the next
+    transaction that finds it fully copied."""
 
-    def __init__(self, path: str, synchronous: str) -> None:
+    def __init__(self, path: str, synchronous: str, interval: float = CHECKPOINT_INTERVAL) -> None:
+        self.interval = interval
         self.conn = connect(path)
         self.conn.execute(f"PRAGMA synchronous = {synchronous}")
         self.wanted = threading.Event()
@@ -165,6 +168,7 @@ class Checkpointer:
                 pass  # busy or failing disk: the writer's own checkpoint past the limit still bounds the WAL
             finally:
                 self.idle.set()
+            time.sleep(self.interval)  # however often the writer pokes: each pass copies an interval's commits
 
     def wait_idle(self) -> None:
         self.idle.wait()
@@ -180,18 +184,17 @@ class Writer:
     """The group-commit loop over one write connection."""
 
     def __init__(self, path: str, synchronous: str, lock_wait: float = LOCK_WAIT_SECONDS,
-                 wal_limit: int = WAL_LIMIT_BYTES, checkpoint_bytes: int = CHECKPOINT_BYTES) -> None:
+                 wal_limit: int = WAL_LIMIT_BYTES, checkpoint_interval: float = CHECKPOINT_INTERVAL) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.lock = _exclusive(path + ".writer.lock", lock_wait)  # held for the life of this process
         self.conn = connect(path)
         self.wal_path = path + "-wal"
         self.wal_limit = wal_limit
-        self.checkpoint_bytes = checkpoint_bytes
-        self.unchecked = 0  # bytes of changes committed since the checkpointer was last asked to run
+        self.groups = 0
         self.seq = 0
         self._prepare(path, synchronous)
-        self.checkpointer = Checkpointer(path, synchronous)
+        self.checkpointer = Checkpointer(path, synchronous, checkpoint_interval)
 
     def _prepare(self, path: str, synchronous: str) -> None:
         conn = self.conn
@@ -227,14 +230,13 @@ class Writer:
             self.lock = -1
 
     def write(self, requests: list[Request]) -> list[Answer]:
-        """Land `requests` in one transaction; every `CHECKPOINT_BYTES` of commits, let the checkpointer copy them
-        back (and bound the WAL). If the transaction fails, land them one by one so a bad one fails alone."""
+        """Land `requests` in one transaction, then let the checkpointer copy it back (and now and then bound the
+        WAL). If the transaction fails, land them one by one so a bad one fails alone."""
         answers = self._write(requests)
-        self.unchecked += sum(len(r.changes) for r in requests if r.changes is not None) + len(requests)
-        if self.unchecked >= self.checkpoint_bytes:
-            self.unchecked = 0
+        self.groups += 1
+        if self.groups % BOUND_CHECK_GROUPS == 0:
             self._bound_wal()
-            self.checkpointer.poke()
+        self.checkpointer.poke()
         return answers
 
     def _bound_wal(self) -> None:
