@@ -1,5 +1,5 @@
 """The risk desk's account actions: `accountRiskStatus/setadminautoliqaction`, `resetautoliqstatus`,
-`updatemaxnetliq`."""
+`updatemaxnetliq`, `setaccountnotes`."""
 
 from datetime import datetime
 
@@ -10,8 +10,14 @@ from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import AccountRiskStatus, AccountRiskStatusLog, AutoLiqState, Position
 from tradovate_sim.model.enums import AdminAction, AdminActionReasonCode
 from tradovate_sim.model.ids import AccountId
-from tradovate_sim.model.requests import LiquidatePosition, ResetAutoLiqStatus, SetAdminAutoLiqAction, UpdateMaxNetLiq
-from tradovate_sim.model.results import AccountRiskStatusResponse
+from tradovate_sim.model.requests import (
+    LiquidatePosition,
+    ResetAutoLiqStatus,
+    SetAccountNotes,
+    SetAdminAutoLiqAction,
+    UpdateMaxNetLiq,
+)
+from tradovate_sim.model.results import AccountRiskStatusResponse, SimpleResponse
 from tradovate_sim.service import orders
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.errors import denied, not_found
@@ -110,6 +116,18 @@ async def update_max_net_liq(platform: Platform, caller: Caller, req: UpdateMaxN
         await platform.commit([updated(status)] if status != current else [])
     engine.touch(req.account_id)
     return AccountRiskStatusResponse(account_risk_status=status)
+
+
+async def set_account_notes(platform: Platform, caller: Caller, req: SetAccountNotes) -> SimpleResponse:
+    """The account's notes, kept in the `accountRiskStatusLog` this writes (Tradovate's `AccountRiskStatus` has no
+    field for them): the latest log with `notes` holds the current ones. The status itself is not changed."""
+    _check_admin(platform, caller, req.account_id)
+    async with platform.account(req.account_id):
+        status = platform.state.table(AccountRiskStatus)[req.account_id]
+        log = msgspec.structs.replace(_log(platform, status, platform.now(), "setaccountnotes").entity,
+                                      notes=req.notes or "")
+        await platform.commit([created(log)])
+    return SimpleResponse(ok=True)
 
 
 async def liquidate_account(platform: Platform, caller: Caller, account_id: AccountId) -> list[str]:

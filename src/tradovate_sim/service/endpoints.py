@@ -10,7 +10,7 @@ from tradovate_sim.core.view import Caller
 from tradovate_sim.model import requests as rq
 from tradovate_sim.model.entities import UserAccountAutoLiq
 from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
-from tradovate_sim.service import accounts, admin, entities, limits, margins, orders, rules
+from tradovate_sim.service import accounts, admin, entities, funds, limits, margins, orders, resets, rules
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.identity import Identity
@@ -99,6 +99,11 @@ def build() -> dict[str, Endpoint]:
                  lambda s, c, b: admin.reset_auto_liq_status(s.platform, c, b, s.autoliq)),
         _command("accountRiskStatus/updateMaxNetLiq", rq.UpdateMaxNetLiq,
                  lambda s, c, b: admin.update_max_net_liq(s.platform, c, b, s.autoliq)),
+        _command("accountRiskStatus/setAccountNotes", rq.SetAccountNotes,
+                 lambda s, c, b: admin.set_account_notes(s.platform, c, b)),
+        _command("fundTransaction/adjustCash", rq.AdjustCash, lambda s, c, b: funds.adjust_cash(s.platform, c, b)),
+        _command("account/resetDemoAccountState", rq.ResetDemoAccountState,
+                 lambda s, c, b: resets.reset_demo_account_state(s.platform, c, b, s.autoliq)),
         _command("userAccountAutoLiq/create", UserAccountAutoLiq, lambda s, c, b: rules.create(s.platform, c, b)),
         _command("userAccountAutoLiq/update", UserAccountAutoLiq, lambda s, c, b: rules.update(s.platform, c, b)),
         _command("userAccountAutoLiq/updateUserAutoLiq", dict,
