@@ -39,11 +39,12 @@ def _check_admin(platform: Platform, caller: Caller, account_id: AccountId) -> N
         raise not_found(f"account {account_id} not found")
 
 
-def _log(platform: Platform, status: AccountRiskStatus, now: datetime, reason: str | None) -> Change:
+def _log(platform: Platform, status: AccountRiskStatus, now: datetime, reason: str | None,
+         notes: str | None = None) -> Change:
     return created(AccountRiskStatusLog(
         id=platform.ids.next("accountRiskStatusLog"), account_id=status.id, timestamp=now,
         admin_action=status.admin_action, admin_timestamp=status.admin_timestamp,
-        liquidate_only=status.liquidate_only, admin_action_reason=reason))
+        liquidate_only=status.liquidate_only, admin_action_reason=reason, notes=notes))
 
 
 async def set_admin_auto_liq_action(platform: Platform, caller: Caller, req: SetAdminAutoLiqAction,
@@ -124,9 +125,7 @@ async def set_account_notes(platform: Platform, caller: Caller, req: SetAccountN
     _check_admin(platform, caller, req.account_id)
     async with platform.account(req.account_id):
         status = platform.state.table(AccountRiskStatus)[req.account_id]
-        log = msgspec.structs.replace(_log(platform, status, platform.now(), "setaccountnotes").entity,
-                                      notes=req.notes or "")
-        await platform.commit([created(log)])
+        await platform.commit([_log(platform, status, platform.now(), "setaccountnotes", notes=req.notes or "")])
     return SimpleResponse(ok=True)
 
 
