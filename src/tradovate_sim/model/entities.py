@@ -562,6 +562,7 @@ class AccountRiskStatusLog(Wire, frozen=True):
     liquidate_only: datetime | None = None
     user_triggered_liq_only: bool | None = None
     admin_action_reason: str | None = None
+    notes: str | None = None  # set by `setaccountnotes` (its log only): the account's notes from then on
 
 
 class AutoLiqState(Wire, frozen=True):

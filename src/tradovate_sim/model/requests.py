@@ -13,6 +13,7 @@ from tradovate_sim.model.entities import Amount, Percentage, PostTradeRisk, Trad
 from tradovate_sim.model.enums import (
     AdminAction,
     AdminActionReasonCode,
+    CashChangeType,
     OrderAction,
     OrderType,
     ProductType,
@@ -297,6 +298,24 @@ class SyncRequest(Wire, frozen=True):
     split_responses: bool | None = None
     sharding_expression: ShardingExpression | None = None
     entity_types: list[str] | None = None
+
+
+class AdjustCash(Wire, frozen=True):
+    """`fundTransaction/adjustcash`: an organization admin's cash entry of a documented kind."""
+
+    account_id: Id[AccountId]
+    cash_change: Annotated[float, msgspec.Meta(gt=-100_000, lt=100_000)]
+    cash_change_type: CashChangeType
+    currency_id: Id[int]
+    comment: Tag50 | None = None
+    sender_id: Id[UserId] | None = None
+
+
+class SetAccountNotes(Wire, frozen=True):
+    """`accountRiskStatus/setaccountnotes` (the OpenAPI file names `accountId` only; `notes` is what it sets)."""
+
+    account_id: Id[AccountId]
+    notes: Text | None = None
 
 
 class ResetAutoLiqStatus(Wire, frozen=True):

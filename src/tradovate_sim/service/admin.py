@@ -1,5 +1,5 @@
 """The risk desk's account actions: `accountRiskStatus/setadminautoliqaction`, `resetautoliqstatus`,
-`updatemaxnetliq`."""
+`updatemaxnetliq`, `setaccountnotes`."""
 
 from datetime import datetime
 
@@ -10,8 +10,14 @@ from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import AccountRiskStatus, AccountRiskStatusLog, AutoLiqState, Position
 from tradovate_sim.model.enums import AdminAction, AdminActionReasonCode
 from tradovate_sim.model.ids import AccountId
-from tradovate_sim.model.requests import LiquidatePosition, ResetAutoLiqStatus, SetAdminAutoLiqAction, UpdateMaxNetLiq
-from tradovate_sim.model.results import AccountRiskStatusResponse
+from tradovate_sim.model.requests import (
+    LiquidatePosition,
+    ResetAutoLiqStatus,
+    SetAccountNotes,
+    SetAdminAutoLiqAction,
+    UpdateMaxNetLiq,
+)
+from tradovate_sim.model.results import AccountRiskStatusResponse, SimpleResponse
 from tradovate_sim.service import orders
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.errors import denied, not_found
@@ -33,11 +39,12 @@ def _check_admin(platform: Platform, caller: Caller, account_id: AccountId) -> N
         raise not_found(f"account {account_id} not found")
 
 
-def _log(platform: Platform, status: AccountRiskStatus, now: datetime, reason: str | None) -> Change:
+def _log(platform: Platform, status: AccountRiskStatus, now: datetime, reason: str | None,
+         notes: str | None = None) -> Change:
     return created(AccountRiskStatusLog(
         id=platform.ids.next("accountRiskStatusLog"), account_id=status.id, timestamp=now,
         admin_action=status.admin_action, admin_timestamp=status.admin_timestamp,
-        liquidate_only=status.liquidate_only, admin_action_reason=reason))
+        liquidate_only=status.liquidate_only, admin_action_reason=reason, notes=notes))
 
 
 async def set_admin_auto_liq_action(platform: Platform, caller: Caller, req: SetAdminAutoLiqAction,
@@ -110,6 +117,16 @@ async def update_max_net_liq(platform: Platform, caller: Caller, req: UpdateMaxN
         await platform.commit([updated(status)] if status != current else [])
     engine.touch(req.account_id)
     return AccountRiskStatusResponse(account_risk_status=status)
+
+
+async def set_account_notes(platform: Platform, caller: Caller, req: SetAccountNotes) -> SimpleResponse:
+    """The account's notes, kept in the `accountRiskStatusLog` this writes (Tradovate's `AccountRiskStatus` has no
+    field for them): the latest log with `notes` holds the current ones. The status itself is not changed."""
+    _check_admin(platform, caller, req.account_id)
+    async with platform.account(req.account_id):
+        status = platform.state.table(AccountRiskStatus)[req.account_id]
+        await platform.commit([_log(platform, status, platform.now(), "setaccountnotes", notes=req.notes or "")])
+    return SimpleResponse(ok=True)
 
 
 async def liquidate_account(platform: Platform, caller: Caller, account_id: AccountId) -> list[str]:

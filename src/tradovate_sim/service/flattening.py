@@ -20,7 +20,13 @@ from tradovate_sim.service.visibility import organization_of_account
 log = logging.getLogger("tradovate_sim.autoliq")
 
 AUTO_LIQ_TAG = "AutoLiq"  # customTag50 of the risk system's closing orders
-TRANSFERS = frozenset({CashChangeType.FundTransaction, CashChangeType.ManualAdjustment, CashChangeType.Courtesy})
+# Cash that trading makes (P&L and its fees); every other kind is cash moved in or out: no profit, no loss
+TRADING = frozenset({CashChangeType.TradePaired, CashChangeType.CancelledPairedTrade, CashChangeType.Commission,
+                     CashChangeType.ExchangeFee, CashChangeType.ClearingFee, CashChangeType.NfaFee,
+                     CashChangeType.BrokerageFee, CashChangeType.OrderRoutingFee, CashChangeType.OptionsTrade,
+                     CashChangeType.SwapTrade, CashChangeType.FundingRate, CashChangeType.LiquidationFee,
+                     CashChangeType.LiquidationFee2})
+TRANSFERS = frozenset(CashChangeType) - TRADING
 _WAIT_FOR_MARKET = frozenset({FailureReason.SessionClosed, FailureReason.NoQuote})
 
 
