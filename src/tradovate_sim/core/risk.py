@@ -42,6 +42,9 @@ def check_account(view: OrderView, *, admin: bool) -> Refusal | None:
         return Refusal(FailureReason.AccountClosed, f"Account {account.name} is closed")
     if is_locked(view) and not admin:
         return Refusal(FailureReason.TradingLocked, f"Trading is locked on account {account.name}")
+    if view.account.halted and not admin:
+        return Refusal(FailureReason.TradingLocked, f"Trading is halted for the risk category of account "
+                                                    f"{account.name}")
     return None
 
 

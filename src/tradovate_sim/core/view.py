@@ -104,6 +104,7 @@ class AccountState(Value, frozen=True):
     position_limits: tuple[UserAccountPositionLimit, ...] = ()
     risk_parameters: tuple[UserAccountRiskParameter, ...] = ()
     can_trade: bool = False  # the caller holds an active trading permission on the account
+    halted: bool = False  # the account's risk category is halted (`setDemoHalt`)
     positions: tuple[Position, ...] = ()  # every position of the account
     exposures: tuple[Exposure, ...] = ()  # every contract held or worked, when the account has position limits
 

@@ -91,6 +91,16 @@ class Organization(Wire, frozen=True):
     name: str
 
 
+class RiskCategory(Wire, frozen=True):
+    """A risk category (`riskCategory/list`): accounts in it share its halt. Its Tradovate schema could not be
+    confirmed (reference §13): `id` and `name` as the documentation shows them; `demoHalt` is this server's own
+    field (set by `setDemoHalt`), omitted while not halted."""
+
+    id: int
+    name: str
+    demo_halt: bool | None = None
+
+
 class User(Wire, frozen=True):
     id: UserId
     name: str
@@ -590,6 +600,7 @@ class AutoLiqState(Wire, frozen=True):
 
 Entity = (
     Organization
+    | RiskCategory
     | User
     | UserProperty
     | Credential

@@ -342,3 +342,17 @@ class DryRun(Wire, frozen=True):
     account_id: Id[AccountId]
     orders: Annotated[list[DryRunOrder], msgspec.Meta(min_length=1, max_length=4)]
     extra_pre_trade_risk: dict[str, Any] | None = None  # accepted, not applied
+
+
+class SwitchRiskCategory(Wire, frozen=True):
+    """`accountRiskStatus/switchriskcategory`: up to 10,000 accounts into one risk category."""
+
+    account_ids: list[Id[AccountId]]
+    risk_category_id: Id[int]
+
+
+class SetDemoHalt(Wire, frozen=True):
+    """`accountRiskStatus/setDemoHalt`: halt (or resume) trading of every account in a risk category."""
+
+    halt: bool
+    risk_category_id: Id[int]

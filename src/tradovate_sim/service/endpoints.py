@@ -30,7 +30,7 @@ from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
 from tradovate_sim.model.market import CancelChart, ChartSubscription, GetChart, MdRequest
 from tradovate_sim.model.session import SyncSnapshot
 from tradovate_sim.model.simulator import ClockRequest, ClockState, QuoteRequest, QuoteState, ResetState
-from tradovate_sim.service import accounts, admin, entities, funds, limits, margins, orders, resets, rules
+from tradovate_sim.service import accounts, admin, categories, entities, funds, limits, margins, orders, resets, rules
 from tradovate_sim.service.admission import LimitsUpdate
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
@@ -248,6 +248,10 @@ def _api() -> list[Endpoint[Any, Any]]:
                 lambda s, c, b: admin.reset_auto_liq_status(s.platform, c, b, s.autoliq)),
         command("accountRiskStatus/updateMaxNetLiq", rq.UpdateMaxNetLiq, shape(rs.AccountRiskStatusResponse),
                 lambda s, c, b: admin.update_max_net_liq(s.platform, c, b, s.autoliq)),
+        command("accountRiskStatus/switchRiskCategory", rq.SwitchRiskCategory, shape(rs.SimpleResponse),
+                lambda s, c, b: categories.switch_risk_category(s.platform, c, b)),
+        command("accountRiskStatus/setDemoHalt", rq.SetDemoHalt, shape(rs.SimpleResponse),
+                lambda s, c, b: categories.set_demo_halt(s.platform, c, b)),
         command("accountRiskStatus/setAccountNotes", rq.SetAccountNotes, shape(rs.SimpleResponse),
                 lambda s, c, b: admin.set_account_notes(s.platform, c, b)),
         command("fundTransaction/adjustCash", rq.AdjustCash, shape(rs.CashBalanceSnapshot),

@@ -36,6 +36,7 @@ from tradovate_sim.model.entities import (
     OrderVersion,
     Position,
     Product,
+    RiskCategory,
     UserAccountAutoLiq,
     UserAccountPositionLimit,
     UserAccountRiskParameter,
@@ -252,6 +253,7 @@ class Platform:
         params = state.table(UserAccountRiskParameter)
         positions = state.table(Position)
         limited = bool(state.limits_of.get(account_id))
+        category = state.get(RiskCategory, account.risk_category_id)
         return AccountState(
             account=account, risk_status=state.table(AccountRiskStatus)[account_id],
             cash_balance=state.table(CashBalance)[state.cash_of[account_id]],
@@ -262,6 +264,7 @@ class Platform:
             positions=tuple(positions[pid] for pid in state.positions_of.get(account_id, {}).values()),
             can_trade=(caller.user_id, account_id) in state.permissions,
             exposures=self.exposures(account_id) if limited else (),
+            halted=bool(category is not None and category.demo_halt),
         )
 
     def exposures(self, account_id: AccountId) -> tuple[Exposure, ...]:

@@ -15,6 +15,7 @@ from tradovate_sim.model.entities import (
     Organization,
     Product,
     ProductSession,
+    RiskCategory,
     TradeTime,
     User,
 )
@@ -60,6 +61,15 @@ def reference_changes(platform: Platform) -> list[Change]:
         )))
         platform.spec_of_product[product.id] = spec
     return changes
+
+
+RISK_CATEGORIES = ("Default", "Evaluation", "Funded")  # ids 1, 2, 3; every new account starts in Default
+
+
+def category_changes(platform: Platform) -> list[Change]:
+    """The risk categories not yet in the state (every start: databases made before categories existed get them)."""
+    return [created(RiskCategory(id=number, name=name)) for number, name in enumerate(RISK_CATEGORIES, start=1)
+            if platform.state.get(RiskCategory, number) is None]
 
 
 def contract_changes(platform: Platform, now: datetime) -> list[Change]:
