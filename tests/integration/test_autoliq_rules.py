@@ -206,3 +206,40 @@ async def test_twenty_concurrent_requests_around_a_breach_close_once_and_never_f
     assert net_pos(desk, account) == 0
     assert len(closing_orders(desk, account)) <= 1
     assert status(desk, account)["adminAction"] == "LockTradingImmediately"
+
+
+def test_every_loss_and_margin_rule_fires_at_its_level_and_not_before(desk: Desk) -> None:
+    # Arrange: the net liq two points down is known from a probe; each rule gets an account whose level is exactly
+    # there (hit) and one whose level is a hair lower (missed). Bases: 50,000 (the day's and the week's start).
+    probe, = make_accounts(desk, {})
+    at = round(buy(desk, probe) - 2 * ES_POINT_VALUE, 2)  # net liq at the mark two points down
+    loss = round(50_000.0 - at, 2)
+    margin = 500.0  # ES day margin of one contract while the session is open
+    pairs = {
+        "dailyLossAutoLiq": (loss, round(loss + 0.01, 2)),
+        "weeklyLossAutoLiq": (loss, round(loss + 0.01, 2)),
+        "dailyLossPercentageAutoLiq": (loss / 500.0, (loss + 0.01) / 500.0),
+        "marginPercentageAutoLiq": (margin / (at + 0.001) * 100, margin / (at - 0.001) * 100),
+    }
+    accounts = {rule: make_accounts(desk, {rule: hit}, {rule: missed}) for rule, (hit, missed) in pairs.items()}
+    buy(desk, *[a for pair in accounts.values() for a in pair])
+    # Act
+    mark(desk, ENTRY - 2)
+    # Assert
+    for rule, (hit, missed) in accounts.items():
+        assert (net_pos(desk, hit), net_pos(desk, missed)) == (0, 1), rule
+        assert status(desk, hit)["adminAction"] == "LockTradingImmediately", rule
+
+
+def test_every_profit_rule_fires_at_its_level_and_not_before(desk: Desk) -> None:
+    probe, = make_accounts(desk, {})
+    at = round(buy(desk, probe) + 2 * ES_POINT_VALUE, 2)  # net liq at the mark two points up
+    profit = round(at - 50_000.0, 2)
+    rules = ("dailyProfitAutoLiq", "weeklyProfitAutoLiq")
+    accounts = {rule: make_accounts(desk, {rule: profit}, {rule: round(profit + 0.01, 2)}) for rule in rules}
+    buy(desk, *[a for pair in accounts.values() for a in pair])
+    # Act
+    mark(desk, ENTRY + 2)
+    # Assert
+    for rule, (hit, missed) in accounts.items():
+        assert (net_pos(desk, hit), net_pos(desk, missed)) == (0, 1), rule
