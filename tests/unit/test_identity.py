@@ -1,20 +1,16 @@
 """Identity: tokens and sessions follow the wall clock passed in, never the simulated clock."""
 
-import gc
-import io
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from tradovate_sim.model.entities import UserSession
 from tradovate_sim.model.requests import AccessTokenRequest
 from tradovate_sim.server.runtime import SECRET_KEY, Runtime
-from tradovate_sim.service.auth import ACCESS_TOKEN_LIFETIME, PasswordHashing
+from tradovate_sim.service.auth import ACCESS_TOKEN_LIFETIME
 from tradovate_sim.service.errors import ApiError
 from tradovate_sim.service.identity import Identity
-from tradovate_sim.settings import Settings
 
 WALL = datetime(2030, 6, 3, 12, 0, tzinfo=UTC)
 SIMULATED = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -29,18 +25,8 @@ class FakeWall:
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    thresholds = gc.get_threshold()
-    settings = Settings(db=f"sqlite:///{tmp_path / 'identity.db'}", quotes="manual", admin_password="admin-pw",
-                        seed="none")
-    made = Runtime(settings, out=io.StringIO(), hashing=PasswordHashing(time_cost=1, memory_cost=8, parallelism=1))
-    await made.start()
-    try:
-        yield made
-    finally:
-        await made.stop()
-        gc.unfreeze()  # Runtime.start freezes the heap and raises the thresholds
-        gc.set_threshold(*thresholds)
+async def runtime(make_runtime: Callable[..., Awaitable[Runtime]]) -> Runtime:
+    return await make_runtime()
 
 
 def make_identity(runtime: Runtime, wall: FakeWall) -> Identity:

@@ -1,34 +1,19 @@
 """The synthetic market survives a tick that fails (and says so in the log); shutdown always closes the store."""
 
 import asyncio
-import gc
-import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from tradovate_sim.server.runtime import Runtime
-from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.simulator import MarketLoop
-from tradovate_sim.settings import Settings
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    thresholds = gc.get_threshold()
-    settings = Settings(db=f"sqlite:///{tmp_path / 'market.db'}", quotes="synthetic", tick_seconds=0.01,
-                        admin_password="admin-pw", seed="none")
-    made = Runtime(settings, out=io.StringIO(), hashing=PasswordHashing(time_cost=1, memory_cost=8, parallelism=1))
-    await made.start()
-    try:
-        yield made
-    finally:
-        await made.stop()
-        gc.unfreeze()  # Runtime.start freezes the heap and raises the thresholds
-        gc.set_threshold(*thresholds)
+async def runtime(make_runtime: Callable[..., Awaitable[Runtime]]) -> Runtime:
+    return await make_runtime(quotes="synthetic", tick_seconds=0.01)
 
 
 async def test_market_goes_on_and_the_failure_is_logged_when_one_tick_raises(

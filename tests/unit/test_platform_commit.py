@@ -1,33 +1,18 @@
 """Platform.commit: memory follows the durable file, in commit order, even when a caller is cancelled."""
 
 import asyncio
-import gc
-import io
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from tradovate_sim.core.decision import created
 from tradovate_sim.model.entities import Currency
 from tradovate_sim.server.runtime import Runtime
-from tradovate_sim.service.auth import PasswordHashing
-from tradovate_sim.settings import Settings
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    thresholds = gc.get_threshold()
-    settings = Settings(db=f"sqlite:///{tmp_path / 'commit.db'}", quotes="manual", admin_password="admin-pw",
-                        seed="none")
-    made = Runtime(settings, out=io.StringIO(), hashing=PasswordHashing(time_cost=1, memory_cost=8, parallelism=1))
-    await made.start()
-    try:
-        yield made
-    finally:
-        await made.stop()
-        gc.unfreeze()  # Runtime.start freezes the heap and raises the thresholds
-        gc.set_threshold(*thresholds)
+async def runtime(make_runtime: Callable[..., Awaitable[Runtime]]) -> Runtime:
+    return await make_runtime()
 
 
 async def test_changes_are_applied_in_order_when_their_callers_are_cancelled_while_committing(
