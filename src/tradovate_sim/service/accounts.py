@@ -61,9 +61,9 @@ from tradovate_sim.model.results import (
 )
 from tradovate_sim.service import marks
 from tradovate_sim.service.auth import PasswordHashing
-from tradovate_sim.service.errors import denied, field_message, not_found
+from tradovate_sim.service.errors import field_message, not_found
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import can_see_account, can_see_user
+from tradovate_sim.service.visibility import can_see_account, can_see_user, require_admin, require_admin_of
 
 USD = 1
 S = TypeVar("S", bound=msgspec.Struct)
@@ -125,11 +125,6 @@ def _post_trade(account_id: AccountId, risk: PostTradeRisk) -> list[Change]:
     return [created(rules), created(PermissionedAccountAutoLiq.copy_of(rules))]
 
 
-def _require_admin(caller: Caller) -> None:
-    if not caller.organization_admin:
-        raise denied()
-
-
 MAX_FULL_NAME = 60  # firstName and lastName together, as Tradovate checks
 _MISSING = re.compile(r"Object missing required field `(\w+)`")
 
@@ -165,7 +160,7 @@ async def create_evaluation_users(platform: Platform, caller: Caller, hashing: P
                                   req: CreateEvaluationUsers) -> CreateEvaluationUsersResponse:
     """Create the valid users of the batch in one commit; every item gets its result, in order (an `errorText` for
     an invalid or duplicate one)."""
-    _require_admin(caller)
+    require_admin(caller)
     items = [_checked_user(item) for item in convert_items(req.users, EvaluationUser)]
     valid = [item for item in items if isinstance(item, EvaluationUser)]
     hashes = iter(await asyncio.to_thread(lambda: [hashing.hash(u.password) for u in valid]))
@@ -214,7 +209,7 @@ def _evaluation_account(platform: Platform, caller: Caller, item: EvaluationAcco
 async def create_evaluation_accounts(platform: Platform, caller: Caller,
                                      req: CreateEvaluationAccounts) -> CreateEvaluationAccountsResponse:
     """Create the valid accounts of the batch in one commit; every item gets its result, in order."""
-    _require_admin(caller)
+    require_admin(caller)
     results: list[EvaluationAccountResult] = []
     changes: list[Change] = []
     names: set[str] = set()
@@ -269,9 +264,7 @@ async def get_cash_balance_snapshot(platform: Platform, caller: Caller,
 
 
 async def change_demo_balance(platform: Platform, caller: Caller, req: ChangeDemoBalance) -> CashBalanceSnapshot:
-    _require_admin(caller)
-    if not can_see_account(platform, caller, req.account_id):
-        raise not_found(f"account {req.account_id} not found")
+    require_admin_of(platform, caller, req.account_id)
     async with platform.account(req.account_id):
         state = platform.state
         account = state.table(Account)[req.account_id]
@@ -291,7 +284,7 @@ async def change_demo_balance(platform: Platform, caller: Caller, req: ChangeDem
 
 async def revoke_trading_permission(platform: Platform, caller: Caller,
                                     req: RevokeTradingPermission) -> TradingPermissionResponse:
-    _require_admin(caller)
+    require_admin(caller)
     permission = platform.state.get(TradingPermission, req.trading_permission_id)
     if permission is None or not can_see_account(platform, caller,
                                                                              permission.account_id):

@@ -20,9 +20,8 @@ from tradovate_sim.model.requests import (
 from tradovate_sim.model.results import AccountRiskStatusResponse, SimpleResponse
 from tradovate_sim.service import orders
 from tradovate_sim.service.autoliquidation import AutoLiquidation
-from tradovate_sim.service.errors import denied, not_found
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import can_see_account
+from tradovate_sim.service.visibility import require_admin_of
 
 SUPPORTED = frozenset(AdminAction)
 # The auto-liquidation engine's own actions: they change what the engine does, not the account's lock or mode.
@@ -30,13 +29,6 @@ ENGINE_ACTIONS = frozenset({AdminAction.PlaceAutoLiqOnHold, AdminAction.DisableA
                             AdminAction.AgreedOnLiqOnlyModeByAutoLiq, AdminAction.AgreedOnLiquidationByAutoLiq})
 RESTRICTING = frozenset({AdminAction.LockTradingImmediately, AdminAction.LiquidateImmediately,
                          AdminAction.LiquidateOnlyModeImmediately})
-
-
-def _check_admin(platform: Platform, caller: Caller, account_id: AccountId) -> None:
-    if not caller.organization_admin:
-        raise denied()
-    if not can_see_account(platform, caller, account_id):
-        raise not_found(f"account {account_id} not found")
 
 
 def _log(platform: Platform, status: AccountRiskStatus, now: datetime, reason: str | None,
@@ -49,7 +41,7 @@ def _log(platform: Platform, status: AccountRiskStatus, now: datetime, reason: s
 
 async def set_admin_auto_liq_action(platform: Platform, caller: Caller, req: SetAdminAutoLiqAction,
                                     engine: AutoLiquidation) -> AccountRiskStatusResponse:
-    _check_admin(platform, caller, req.account_id)
+    require_admin_of(platform, caller, req.account_id)
     if req.admin_action not in SUPPORTED:
         return AccountRiskStatusResponse(error_text=f"Admin Action {req.admin_action} is not supported")
     if req.admin_action_reason_code is AdminActionReasonCode.Other and not req.admin_action_reason:
@@ -85,7 +77,7 @@ async def reset_auto_liq_status(platform: Platform, caller: Caller, req: ResetAu
                                 engine: AutoLiquidation) -> AccountRiskStatusResponse:
     """Clear what auto-liquidation set on the account: its lock and liquidation-only mode (not an admin's), its
     holds and a liquidation waiting for the open; every rule re-arms."""
-    _check_admin(platform, caller, req.account_id)
+    require_admin_of(platform, caller, req.account_id)
     async with platform.account(req.account_id):
         state = platform.state
         current = state.table(AccountRiskStatus)[req.account_id]
@@ -110,7 +102,7 @@ async def reset_auto_liq_status(platform: Platform, caller: Caller, req: ResetAu
 async def update_max_net_liq(platform: Platform, caller: Caller, req: UpdateMaxNetLiq,
                              engine: AutoLiquidation) -> AccountRiskStatusResponse:
     """Re-base the high-water net liq (the trailing drawdown's level follows; it is evaluated again at once)."""
-    _check_admin(platform, caller, req.account_id)
+    require_admin_of(platform, caller, req.account_id)
     async with platform.account(req.account_id):
         current = platform.state.table(AccountRiskStatus)[req.account_id]
         status = msgspec.structs.replace(current, max_net_liq=round(req.max_net_liq, 2))
@@ -122,7 +114,7 @@ async def update_max_net_liq(platform: Platform, caller: Caller, req: UpdateMaxN
 async def set_account_notes(platform: Platform, caller: Caller, req: SetAccountNotes) -> SimpleResponse:
     """The account's notes, kept in the `accountRiskStatusLog` this writes (Tradovate's `AccountRiskStatus` has no
     field for them): the latest log with `notes` holds the current ones. The status itself is not changed."""
-    _check_admin(platform, caller, req.account_id)
+    require_admin_of(platform, caller, req.account_id)
     async with platform.account(req.account_id):
         status = platform.state.table(AccountRiskStatus)[req.account_id]
         await platform.commit([_log(platform, status, platform.now(), "setaccountnotes", notes=req.notes or "")])

@@ -9,16 +9,15 @@ from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Account, RiskCategory
 from tradovate_sim.model.requests import SetDemoHalt, SwitchRiskCategory
 from tradovate_sim.model.results import SimpleResponse
-from tradovate_sim.service.errors import denied, not_found
+from tradovate_sim.service.errors import not_found
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import can_see_account
+from tradovate_sim.service.visibility import can_see_account, require_admin
 
 MAX_ACCOUNTS = 10_000
 
 
 def _category(platform: Platform, caller: Caller, category_id: int) -> RiskCategory:
-    if not caller.organization_admin:
-        raise denied()
+    require_admin(caller)
     category = platform.state.get(RiskCategory, category_id)
     if category is None:
         raise not_found(f"riskCategoryId: risk category {category_id} not found")

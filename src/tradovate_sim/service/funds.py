@@ -10,18 +10,14 @@ from tradovate_sim.model.entities import Account, CashBalance, CashBalanceLog, C
 from tradovate_sim.model.requests import AdjustCash
 from tradovate_sim.model.results import CashBalanceSnapshot
 from tradovate_sim.service.accounts import snapshot
-from tradovate_sim.service.errors import denied, not_found
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import can_see_account
+from tradovate_sim.service.visibility import require_admin_of
 
 
 async def adjust_cash(platform: Platform, caller: Caller, req: AdjustCash) -> CashBalanceSnapshot:
     """Credit or debit the account's cash balance in its currency, logged with the given `cashChangeType`. The
     post-trade engine counts every kind but trading's own (service/flattening.TRADING) as cash moved in or out."""
-    if not caller.organization_admin:
-        raise denied()
-    if not can_see_account(platform, caller, req.account_id):
-        raise not_found(f"account {req.account_id} not found")
+    require_admin_of(platform, caller, req.account_id)
     async with platform.account(req.account_id):
         state = platform.state
         account = state.table(Account)[req.account_id]

@@ -30,14 +30,14 @@ from tradovate_sim.model.requests import (
     UserAccountRiskParameterBody,
 )
 from tradovate_sim.model.results import DeleteResultResponse, SimpleResponse
-from tradovate_sim.service.errors import bad_request, denied, not_found
+from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import can_see_account
+from tradovate_sim.service.visibility import can_see_account, require_admin
 
 
 def _require_admin(caller: Caller) -> None:
-    if not caller.organization_admin:
-        raise denied("Access is denied: only an organization admin may change position limits and risk parameters")
+    require_admin(caller, "Access is denied: only an organization admin may change position limits and risk "
+                          "parameters")
 
 
 def _limit(platform: Platform, caller: Caller, limit_id: int) -> UserAccountPositionLimit | None:

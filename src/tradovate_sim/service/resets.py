@@ -27,9 +27,9 @@ from tradovate_sim.model.ids import AccountId
 from tradovate_sim.model.requests import ResetDemoAccountState
 from tradovate_sim.model.results import SimpleResponse
 from tradovate_sim.service.autoliquidation import AutoLiquidation
-from tradovate_sim.service.errors import bad_request, denied, not_found
+from tradovate_sim.service.errors import bad_request, not_found
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import can_see_account
+from tradovate_sim.service.visibility import can_see_account, require_admin
 
 MAX_ACCOUNTS = 1000  # accounts in one request
 
@@ -55,8 +55,7 @@ def _start_of_day(platform: Platform, account_id: AccountId, day: date) -> float
 
 async def reset_demo_account_state(platform: Platform, caller: Caller, req: ResetDemoAccountState,
                                    engine: AutoLiquidation) -> SimpleResponse:
-    if not caller.organization_admin:
-        raise denied()
+    require_admin(caller)
     if not req.account_ids:
         return _refused("Empty accountIds")
     if len(req.account_ids) > MAX_ACCOUNTS:

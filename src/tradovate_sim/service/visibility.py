@@ -14,6 +14,7 @@ from tradovate_sim.model.kinds import (
     OwnedByUser,
     Reference,
 )
+from tradovate_sim.service.errors import denied, not_found
 from tradovate_sim.service.platform import Platform
 
 REFERENCE = frozenset(kind.name for kind in KINDS if isinstance(kind.owner, Reference))
@@ -33,6 +34,20 @@ def can_see_account(platform: Platform, caller: Caller, account_id: AccountId) -
     if caller.organization_admin:
         return organization_of_account(platform, account_id) == caller.organization_id
     return (caller.user_id, account_id) in platform.state.permissions
+
+
+def require_admin(caller: Caller, message: str = "Access is denied") -> None:
+    """A 401 unless the caller is an organization admin (the risk desk's and the provisioning operations)."""
+    if not caller.organization_admin:
+        raise denied(message)
+
+
+def require_admin_of(platform: Platform, caller: Caller, account_id: AccountId) -> None:
+    """An organization admin acting on an account of their organization: a 401 for anyone else, a 404 for an
+    account they cannot see (as if it did not exist)."""
+    require_admin(caller)
+    if not can_see_account(platform, caller, account_id):
+        raise not_found(f"account {account_id} not found")
 
 
 def can_see_user(platform: Platform, caller: Caller, user_id: UserId) -> bool:
