@@ -5,17 +5,8 @@ from bisect import bisect_left
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradovate_sim.core.limits import (
-    SLOTS,
-    Counter,
-    EndpointRule,
-    Limiter,
-    LimitsConfig,
-    PenaltyBox,
-    Tier,
-    Window,
-    problem,
-)
+from tradovate_sim.core.limits import SLOTS, Counter, Limiter, PenaltyBox, Tier, problem
+from tradovate_sim.model.simulator import EndpointRule, LimitsConfig, Window
 
 SECRET = b"s" * 32
 LOGIN = EndpointRule(limit=5, seconds=3600.0, backoff_seconds=15, counts_successes=False)

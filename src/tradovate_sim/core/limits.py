@@ -17,52 +17,10 @@ from collections.abc import Sequence
 
 import msgspec
 
+from tradovate_sim.model.simulator import EndpointRule, LimitsConfig, Window
+
 SLOTS = 10
 MAX_KEYS = 100_000  # idle keys are swept when a tier or a box holds more
-
-
-class Window(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    limit: int  # requests admitted in any interval of `seconds`
-    seconds: float
-
-
-class EndpointRule(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Tradovate's per-endpoint limit: `limit` counted requests in `seconds` (per IP /24, and per user name for a
-    login); past it, each request answers a penalty ticket valid after `backoff_seconds` (doubling per violation)."""
-
-    limit: int
-    seconds: float
-    backoff_seconds: int
-    counts_successes: bool  # False: only failed requests count
-
-
-HOUR = 3600.0
-
-TRADOVATE_ENDPOINTS = {
-    "auth/accesstokenrequest": EndpointRule(limit=5, seconds=HOUR, backoff_seconds=15, counts_successes=False),
-    "auth/renewaccesstoken": EndpointRule(limit=15, seconds=HOUR, backoff_seconds=15, counts_successes=True),
-    "auth/me": EndpointRule(limit=10, seconds=HOUR, backoff_seconds=30, counts_successes=False),
-    "user/createevaluationusers": EndpointRule(limit=100, seconds=HOUR, backoff_seconds=1, counts_successes=False),
-    "user/createevaluationaccounts": EndpointRule(limit=100, seconds=HOUR, backoff_seconds=1,
-                                                  counts_successes=False),
-    "user/syncrequest": EndpointRule(limit=300, seconds=HOUR, backoff_seconds=3, counts_successes=True),
-    "order/dryrun": EndpointRule(limit=500, seconds=HOUR, backoff_seconds=1, counts_successes=True),
-    "accountriskstatus/switchriskcategory": EndpointRule(limit=5000, seconds=HOUR, backoff_seconds=1,
-                                                         counts_successes=True),
-}
-
-
-class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Every number, as `GET /sim/limits` shows it; Tradovate's documented values by default."""
-
-    enabled: bool = True
-    user: tuple[Window, ...] = (Window(limit=5000, seconds=HOUR), Window(limit=5000, seconds=60.0),
-                                Window(limit=5000, seconds=1.0))
-    anonymous: tuple[Window, ...] = (Window(limit=1000, seconds=HOUR), Window(limit=1000, seconds=60.0),
-                                     Window(limit=100, seconds=1.0))
-    endpoints: dict[str, EndpointRule] = msgspec.field(default_factory=lambda: dict(TRADOVATE_ENDPOINTS))
-    penalty_max_seconds: int = 3600  # the longest back-off; also the wait of a captcha ticket
-    captcha_after: int = 5  # tickets in one penalty before `p-captcha` is true
 
 
 def problem(config: LimitsConfig) -> str | None:

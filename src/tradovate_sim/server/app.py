@@ -17,10 +17,17 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from tradovate_sim.core.limits import LimitsConfig
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.queries import NoParameters, QuoteQuery
-from tradovate_sim.model.simulator import ClockRequest, ClockState, QuoteRequest, QuoteState, ResetState
+from tradovate_sim.model.simulator import (
+    ClockRequest,
+    ClockState,
+    LimitsConfig,
+    LimitsUpdate,
+    QuoteRequest,
+    QuoteState,
+    ResetState,
+)
 from tradovate_sim.server import health
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.codec import Codec, decode_as
@@ -29,7 +36,7 @@ from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
-from tradovate_sim.service.admission import Admission, LimitsUpdate, ticket_in, updated_config
+from tradovate_sim.service.admission import Admission, ticket_in, updated_config
 from tradovate_sim.service.endpoints import Served, Services, SimulatorControls, Source
 from tradovate_sim.service.errors import ApiError, denied, not_found
 from tradovate_sim.storage.sqlite import StoreError

@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
-from tradovate_sim.core.limits import EndpointRule, Limiter, LimitsConfig, PenaltyBox, Window, problem
+from tradovate_sim.core.limits import Limiter, PenaltyBox, problem
 from tradovate_sim.model.requests import AccessTokenRequest
 from tradovate_sim.model.results import PenaltyTicket
+from tradovate_sim.model.simulator import LimitsConfig, LimitsUpdate
 from tradovate_sim.service.errors import ApiError, bad_request
 
 TOO_MANY = "Too many requests"
@@ -111,18 +112,6 @@ class Admission:
             raise
         box.record(keys, is_failed(result), time.monotonic_ns() // 1_000_000)
         return result
-
-
-class LimitsUpdate(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """The body of `POST /sim/limits`: each field given replaces that part of the configuration; `endpoints` replaces
-    the rules it names (lower-cased operation names) and keeps the others."""
-
-    enabled: bool | None = None
-    user: tuple[Window, ...] | None = None
-    anonymous: tuple[Window, ...] | None = None
-    endpoints: dict[str, EndpointRule] | None = None
-    penalty_max_seconds: int | None = None
-    captcha_after: int | None = None
 
 
 def updated_config(config: LimitsConfig, update: LimitsUpdate) -> LimitsConfig:

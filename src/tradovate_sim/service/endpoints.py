@@ -15,7 +15,6 @@ from typing import Any, Generic, Literal, TypeVar, get_args, overload
 
 import msgspec
 
-from tradovate_sim.core.limits import LimitsConfig
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model import queries as qs
 from tradovate_sim.model import requests as rq
@@ -29,9 +28,16 @@ from tradovate_sim.model.entities import (
 from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
 from tradovate_sim.model.market import CancelChart, ChartSubscription, GetChart, MdRequest
 from tradovate_sim.model.session import SyncSnapshot
-from tradovate_sim.model.simulator import ClockRequest, ClockState, QuoteRequest, QuoteState, ResetState
+from tradovate_sim.model.simulator import (
+    ClockRequest,
+    ClockState,
+    LimitsConfig,
+    LimitsUpdate,
+    QuoteRequest,
+    QuoteState,
+    ResetState,
+)
 from tradovate_sim.service import accounts, admin, categories, entities, funds, limits, margins, orders, resets, rules
-from tradovate_sim.service.admission import LimitsUpdate
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.identity import Identity
