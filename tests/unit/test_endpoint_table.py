@@ -6,11 +6,12 @@ from collections import Counter
 import msgspec
 import pytest
 
+from tradovate_sim.model.api import Served, Source
 from tradovate_sim.model.entities import PostTradeRisk
 from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION
 from tradovate_sim.model.requests import UpdateUserAutoLiq
 from tradovate_sim.model.session import SyncSnapshot
-from tradovate_sim.service.endpoints import Served, Source, build_all
+from tradovate_sim.service.endpoints import build_all
 
 # Tradovate's operations (besides the generic entity queries) this server serves, as its documentation spells them.
 TRADOVATE_OPERATIONS = {

@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from tradovate_sim.core.view import Caller
+from tradovate_sim.model.api import Served, Simulator, Source
 from tradovate_sim.model.queries import NoParameters, QuoteQuery
 from tradovate_sim.model.simulator import (
     ClockRequest,
@@ -37,7 +38,7 @@ from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.admission import Admission, ticket_in, updated_config
-from tradovate_sim.service.endpoints import Served, Services, SimulatorControls, Source
+from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.errors import ApiError, denied, not_found
 from tradovate_sim.storage.sqlite import StoreError
 
@@ -188,7 +189,7 @@ def create_app(runtime: Runtime) -> Starlette:
         admission.configure(updated_config(admission.config, request))
         return admission.config
 
-    entries = SimulatorControls()
+    entries = Simulator
     controls = Controls(table, [
         control(entries.quote, quote_now), control(entries.set_quote, set_quote),
         control(entries.clock, clock_now), control(entries.move_clock, move_clock), control(entries.reset, reset),

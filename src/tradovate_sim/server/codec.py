@@ -14,8 +14,9 @@ from typing import Annotated, Any, TypeVar, cast, get_args, get_origin
 
 import msgspec
 
+from tradovate_sim.model.api import Source
 from tradovate_sim.model.entities import Wire
-from tradovate_sim.service.endpoints import Source, Table
+from tradovate_sim.service.endpoints import Table
 from tradovate_sim.service.errors import bad_request, field_message
 
 T = TypeVar("T")

@@ -5,7 +5,8 @@ exactly one (checked when the app is built)."""
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from tradovate_sim.service.endpoints import Endpoint, Served, Table, check_bound
+from tradovate_sim.model.api import Operation, Served
+from tradovate_sim.service.endpoints import Table, check_bound
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -16,12 +17,12 @@ Run = Callable[[Any], Awaitable[object]]
 class Bound:
     """One simulator entry and its handler (the types erased: `control` checked them)."""
 
-    def __init__(self, endpoint: Endpoint[Any, Any], run: Run) -> None:
+    def __init__(self, endpoint: Operation[Any, Any], run: Run) -> None:
         self.endpoint = endpoint
         self.run = run
 
 
-def control(endpoint: Endpoint[Req, Res], run: Callable[[Req], Awaitable[Res]]) -> Bound:
+def control(endpoint: Operation[Req, Res], run: Callable[[Req], Awaitable[Res]]) -> Bound:
     """Bind `run` to a simulator entry: mypy checks that it takes the entry's request type and returns its result."""
     return Bound(endpoint, run)
 
@@ -37,6 +38,6 @@ class Controls:
             self.by_key[item.endpoint.key] = item
         check_bound(table, Served.SIMULATOR, list(self.by_key))
 
-    def get(self, method: str, name: str) -> tuple[Endpoint[Any, Any], Run] | None:
+    def get(self, method: str, name: str) -> tuple[Operation[Any, Any], Run] | None:
         found = self.by_key.get(f"{method.lower()} {name.lower()}")
         return None if found is None else (found.endpoint, found.run)

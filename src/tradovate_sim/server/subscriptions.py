@@ -1,4 +1,4 @@
-"""The socket-only operations' handlers, bound to the endpoint table's `SocketOperations` entries: market data
+"""The socket-only operations' handlers, bound to the API's `Socket` operations (model/api.py): market data
 (`md/subscribeQuote`, `md/subscribeDOM` and their `unsubscribe`, `md/getChart`, `md/cancelChart`) here; `authorize`
 and `user/syncrequest` with the hub. Each handler is typed by its entry (mypy checks it takes the entry's request
 type and returns its result type); every entry has exactly one (checked when the hub is built)."""
@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tradovate_sim.core.view import Caller
+from tradovate_sim.model.api import Operation, Served, Socket
 from tradovate_sim.model.entities import Contract
 from tradovate_sim.model.market import CancelChart, ChartData, ChartSubscription, GetChart, MdRequest
 from tradovate_sim.server.connection import MAX_CHARTS_PER_SOCKET, Connection
 from tradovate_sim.service.chart import ChartFeed, chart_spec, check_range
-from tradovate_sim.service.endpoints import Endpoint, Served, SocketOperations, Table, check_bound
+from tradovate_sim.service.endpoints import Table, check_bound
 from tradovate_sim.service.errors import bad_request, not_found
 
 if TYPE_CHECKING:
@@ -27,12 +28,12 @@ Run = Callable[[Connection, Caller | None, Any], object]
 class Bound:
     """One socket-only entry and its handler (the types erased: `bind` checked them)."""
 
-    def __init__(self, endpoint: Endpoint[Any, Any], run: Run) -> None:
+    def __init__(self, endpoint: Operation[Any, Any], run: Run) -> None:
         self.endpoint = endpoint
         self.run = run
 
 
-def bind(endpoint: Endpoint[Req, Res], run: Callable[[Connection, Caller | None, Req], Res]) -> Bound:
+def bind(endpoint: Operation[Req, Res], run: Callable[[Connection, Caller | None, Req], Res]) -> Bound:
     """Bind `run` to a socket-only entry: mypy checks that it takes the entry's request type and returns its
     result."""
     return Bound(endpoint, run)
@@ -50,7 +51,7 @@ class SocketHandlers:
         check_bound(table, Served.SOCKET, list(self.by_key))
 
 
-def market_data_handlers(hub: "Hub", operations: SocketOperations) -> list[Bound]:
+def market_data_handlers(hub: "Hub", operations: type[Socket]) -> list[Bound]:
     def subscribe_quote(connection: Connection, _caller: Caller | None, request: MdRequest) -> None:
         contract_id = resolve(hub, request.symbol)
         connection.quotes.add(contract_id)

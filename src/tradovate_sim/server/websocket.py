@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 from tradovate_sim import wire
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller
+from tradovate_sim.model.api import Served, Socket, Source
 from tradovate_sim.model.market import ChartData, MarketData
 from tradovate_sim.model.queries import NoParameters
 from tradovate_sim.model.requests import SyncRequest
@@ -33,7 +34,7 @@ from tradovate_sim.server.connection import (
 from tradovate_sim.server.metrics import WS, Metrics, Operations
 from tradovate_sim.server.subscriptions import SocketHandlers, bind, market_data_handlers
 from tradovate_sim.service.admission import Admission, ticket_in
-from tradovate_sim.service.endpoints import Endpoint, Served, Services, SocketOperations, Source, Table
+from tradovate_sim.service.endpoints import Endpoint, Services, Table
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
 from tradovate_sim.service.market_data import dom_packet, quote_packet
 from tradovate_sim.service.sync import Subscription, changes_access
@@ -58,7 +59,7 @@ class Hub:
         self.metrics: Metrics | None = None
         self.access: AccessLog | None = None
         self.operations = Operations(e.name for e in table.values() if e.served is not Served.SIMULATOR)
-        operations = SocketOperations()
+        operations = Socket
         self.handlers = SocketHandlers(table, [
             bind(operations.authorize, self.authorize), bind(operations.sync_request, self.sync_request),
             *market_data_handlers(self, operations)])

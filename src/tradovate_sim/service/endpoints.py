@@ -1,42 +1,24 @@
-"""The one endpoint table: every operation this server serves, by Tradovate's name, with its request type (a JSON
-body, a query-parameter Struct, or a socket's raw text), its result type, where it is served and its handler.
+"""The endpoint table: every operation of the API (declared once in `model/api.py`) bound to its handler.
 
-REST (`/v1/<name>`), the WebSocket loop and the simulator controls (`/sim/<name>`) all look operations up here; the
-client, the CLI and the OpenAPI document derive from it. An entry is an `Endpoint[Req, Res]`: mypy checks that its
-handler takes `Req` and returns `Res`. The `/v1` operations' handlers are here; the socket-only operations' handlers
-live with the socket (server/), the simulator controls' with the app, bound to these entries by name (each entry has
-exactly one, checked at start-up by `check_bound`).
+REST (`/v1/<name>`), the WebSocket loop and the simulator controls (`/sim/<name>`) all look operations up here. An
+entry is an `Endpoint[Req, Res]`: `bind` has mypy check that its handler takes `Req` and returns `Res`. The `/v1`
+operations' handlers are here; the socket-only operations' handlers live with the socket (server/), the simulator
+controls' with the app, bound to their operations by key (each entry has exactly one, checked at start-up by
+`check_bound`).
 """
 
-import enum
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from types import UnionType
-from typing import Any, Generic, Literal, TypeVar, get_args, overload
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
 from tradovate_sim.core.view import Caller
+from tradovate_sim.model import api
 from tradovate_sim.model import queries as qs
 from tradovate_sim.model import requests as rq
 from tradovate_sim.model import results as rs
-from tradovate_sim.model.entities import (
-    Entity,
-    UserAccountAutoLiq,
-    UserAccountPositionLimit,
-    UserAccountRiskParameter,
-)
-from tradovate_sim.model.kinds import KINDS, QUERY_OF_OPERATION, Kind
-from tradovate_sim.model.market import CancelChart, ChartSubscription, GetChart, MdRequest
-from tradovate_sim.model.session import SyncSnapshot
-from tradovate_sim.model.simulator import (
-    ClockRequest,
-    ClockState,
-    LimitsConfig,
-    LimitsUpdate,
-    QuoteRequest,
-    QuoteState,
-    ResetState,
-)
+from tradovate_sim.model.api import Operation, Served, Shape, Source
+from tradovate_sim.model.kinds import Kind
 from tradovate_sim.service import accounts, admin, categories, entities, funds, limits, margins, orders, resets, rules
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
@@ -45,9 +27,8 @@ from tradovate_sim.service.platform import Platform
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
-A = TypeVar("A")
-B = TypeVar("B")
-C = TypeVar("C")
+
+__all__ = ["Endpoint", "Served", "Services", "Source", "Table", "build", "build_all", "check_bound", "served"]
 
 
 class Services(msgspec.Struct, frozen=True):
@@ -59,84 +40,29 @@ class Services(msgspec.Struct, frozen=True):
     autoliq: AutoLiquidation
 
 
-class Served(enum.Enum):
-    API = "api"  # `/v1/<name>` over REST, and over the WebSocket
-    SOCKET = "socket"  # over the WebSocket only
-    SIMULATOR = "simulator"  # `/sim/<name>`: our controls, outside Tradovate's API
-
-
-class Source(enum.Enum):
-    """Where the request is read from."""
-
-    BODY = "body"  # a JSON body
-    QUERY = "query"  # the query string
-    NONE = "none"  # nothing (the request type is `NoParameters`)
-    TEXT = "text"  # the socket frame's body as text (`authorize`: the token)
-
-
-class Shape(Generic[Res]):
-    """A result type as a type expression (a Struct, a union, a list, or None for a reply without data), typed so that
-    mypy can check a handler's return type against it. Made by `shape`, `one_of`, `list_of`, `NOTHING`."""
-
-    __slots__ = ("type",)
-
-    def __init__(self, type_expression: object) -> None:
-        self.type = type_expression
-
-    @property
-    def alternatives(self) -> tuple[object, ...]:
-        """The union's members (one each for a plain type): msgspec's JSON schema takes a union of untagged Structs
-        only one member at a time, so a schema of this result is the `anyOf` of theirs."""
-        return get_args(self.type) if isinstance(self.type, UnionType) else (self.type,)
-
-
-def shape(result: type[A]) -> Shape[A]:
-    return Shape(result)
-
-
-@overload
-def one_of(a: type[A], b: type[B], /) -> Shape[A | B]: ...
-@overload
-def one_of(a: type[A], b: type[B], c: type[C], /) -> Shape[A | B | C]: ...
-def one_of(*types: type) -> Shape[Any]:
-    union: Any = types[0]
-    for other in types[1:]:
-        union = union | other
-    return Shape(union)
-
-
-def list_of(item: type[A]) -> Shape[list[A]]:
-    return Shape(list[item])  # type: ignore[valid-type]
-
-
-NOTHING: Shape[None] = Shape(None)
-
 Handler = Callable[[Services, Caller | None, Req], Awaitable[Res]]
 
 
 class Endpoint(Generic[Req, Res]):
-    """One operation: Tradovate's name (below `/v1`, or below `/sim`), request and result types, where it is served,
-    GET or POST, and its handler (None for socket-only and simulator entries: bound where their context lives)."""
+    """An operation and its handler (None for socket-only and simulator entries: bound where their context lives)."""
 
-    __slots__ = ("handler", "method", "name", "public", "request", "result", "served", "source")
+    __slots__ = ("handler", "method", "name", "operation", "public", "request", "result", "served", "source")
 
-    def __init__(self, name: str, request: type[Req], result: Shape[Res], handler: Handler[Req, Res] | None, *,
-                 source: Source, served: Served = Served.API, method: Literal["GET", "POST"] = "POST",
-                 public: bool = False) -> None:
-        self.name = name  # as documented; matching is case-insensitive
-        self.request = request
-        self.result = result
+    def __init__(self, operation: Operation[Req, Res], handler: Handler[Req, Res] | None) -> None:
+        self.operation = operation
         self.handler = handler
-        self.source = source
-        self.served = served
-        self.method = method
-        self.public = public  # no token needed
+        # the operation's fields, copied: the request path reads them on every call
+        self.name = operation.name
+        self.request = operation.request
+        self.result: Shape[Res] = operation.result
+        self.source = operation.source
+        self.served = operation.served
+        self.method: Literal["GET", "POST"] = operation.method
+        self.public = operation.public
 
     @property
     def key(self) -> str:
-        """The table's key: the lower-cased name; a simulator control's method first (`get sim/quote`)."""
-        name = self.name.lower()
-        return f"{self.method.lower()} {name}" if self.served is Served.SIMULATOR else name
+        return self.operation.key
 
     def __repr__(self) -> str:
         return f"Endpoint({self.name!r}, {self.served.value}, {self.method})"
@@ -150,7 +76,11 @@ def _caller(caller: Caller | None) -> Caller:
     return caller
 
 
-def command(name: str, request: type[Req], result: Shape[Res],
+def bind(operation: Operation[Req, Res], handler: Handler[Req, Res]) -> Endpoint[Req, Res]:
+    return Endpoint(operation, handler)
+
+
+def command(operation: Operation[Req, Res],
             run: Callable[[Services, Caller, Req], Awaitable[Res]]) -> Endpoint[Req, Res]:
     """A `/v1` operation with a JSON body that may change state: a breach it causes is carried out before the
     answer."""
@@ -158,47 +88,21 @@ def command(name: str, request: type[Req], result: Shape[Res],
         result = await run(services, _caller(caller), body)
         await services.autoliq.drain()
         return result
-    return Endpoint(name, request, result, handler, source=Source.BODY)
+    return Endpoint(operation, handler)
 
 
-def socket_only(name: str, request: type[Req], result: Shape[Res], *, source: Source = Source.BODY,
-                public: bool = False) -> Endpoint[Req, Res]:
-    return Endpoint(name, request, result, None, source=source, served=Served.SOCKET, public=public)
+_ENTITY_RUNS: dict[str, Callable[[Platform, Caller, Kind, Any], Any]] = {
+    "item": entities.item, "items": entities.items, "list": entities.listed, "find": entities.find,
+    "suggest": entities.suggest, "deps": entities.deps, "ldeps": entities.ldeps,
+}
 
 
-def simulator(name: str, method: Literal["GET", "POST"], request: type[Req], result: Shape[Res]) -> Endpoint[Req, Res]:
-    source = Source.NONE if request is qs.NoParameters else Source.QUERY if method == "GET" else Source.BODY
-    return Endpoint(name, request, result, None, source=source, served=Served.SIMULATOR, method=method)
+def _entity_query(kind: Kind, operation: Operation[Any, Any]) -> Endpoint[Any, Any]:
+    run = _ENTITY_RUNS[operation.name.rsplit("/", 1)[1]]
 
-
-def _entity_query(kind: Kind, operation: str) -> Endpoint[Any, Any]:
-    """`<kind>/<operation>`: typed by the kind at run time (`Position`, `list[Position]`); statically `Entity`."""
-    name = f"{kind.name}/{operation}"
-    one, many = Shape[Entity](kind.struct), Shape[list[Entity]](list[kind.struct])  # type: ignore[name-defined]
-
-    def get(request: type[Req], result: Shape[Res],
-            run: Callable[[Platform, Caller, Kind, Req], Res]) -> Endpoint[Req, Res]:
-        async def handler(services: Services, caller: Caller | None, query: Req) -> Res:
-            return run(services.platform, _caller(caller), kind, query)
-        source = Source.NONE if request is qs.NoParameters else Source.QUERY
-        return Endpoint(name, request, result, handler, source=source, method="GET")
-
-    match operation:
-        case "item":
-            return get(qs.ItemQuery, one, entities.item)
-        case "items":
-            return get(qs.ItemsQuery, many, entities.items)
-        case "list":
-            return get(qs.NoParameters, many, entities.listed)
-        case "find":
-            return get(qs.FindQuery, one, entities.find)
-        case "suggest":
-            return get(qs.SuggestQuery, many, entities.suggest)
-        case "deps":
-            return get(qs.DepsQuery, many, entities.deps)
-        case "ldeps":
-            return get(qs.LdepsQuery, many, entities.ldeps)
-    raise ValueError(f"{operation}: not an entity query")
+    async def handler(services: Services, caller: Caller | None, query: Any) -> Any:
+        return run(services.platform, _caller(caller), kind, query)
+    return Endpoint(operation, handler)
 
 
 async def _login(services: Services, _c: Caller | None, body: rq.AccessTokenRequest) -> rs.AccessTokenResponse:
@@ -214,132 +118,68 @@ async def _me(services: Services, caller: Caller | None, _q: qs.NoParameters) ->
 
 
 def _api() -> list[Endpoint[Any, Any]]:
-    placed = one_of(rs.PlaceOrderResult, rs.Violations)
-    rules_result = one_of(UserAccountAutoLiq, rs.SimpleResponse)
+    o, a, u = api.Order, api.AccountRiskStatus, api.UserAccountAutoLiq
+    p, r = api.UserAccountPositionLimit, api.UserAccountRiskParameter
     return [
-        Endpoint("auth/accessTokenRequest", rq.AccessTokenRequest, shape(rs.AccessTokenResponse), _login,
-                 source=Source.BODY, public=True),
-        Endpoint("auth/renewAccessToken", qs.NoParameters, shape(rs.AccessTokenResponse), _renew,
-                 source=Source.NONE, method="GET"),
-        Endpoint("auth/me", qs.NoParameters, shape(rs.OAuthMeResponse), _me, source=Source.NONE, method="GET"),
-        command("order/placeOrder", rq.PlaceOrder, placed, lambda s, c, b: orders.place_order(s.platform, c, b)),
-        command("order/placeOCO", rq.PlaceOCO, one_of(rs.PlaceOcoResult, rs.Violations),
-                lambda s, c, b: orders.place_oco(s.platform, c, b)),
-        command("order/placeOSO", rq.PlaceOSO, one_of(rs.PlaceOsoResult, rs.Violations),
-                lambda s, c, b: orders.place_oso(s.platform, c, b)),
-        command("order/modifyOrder", rq.ModifyOrder, shape(rs.CommandResult),
-                lambda s, c, b: orders.modify_order(s.platform, c, b)),
-        command("order/cancelOrder", rq.CancelOrder, shape(rs.CommandResult),
-                lambda s, c, b: orders.cancel_order(s.platform, c, b)),
-        command("order/dryRun", rq.DryRun, shape(rs.DryRunResponse), lambda s, c, b: margins.dry_run(s.platform, c, b)),
-        command("order/liquidatePosition", rq.LiquidatePosition, placed,
-                lambda s, c, b: orders.liquidate_position(s.platform, c, b)),
-        command("order/liquidatePositions", rq.LiquidatePositions, shape(rs.SimpleResponse),
-                lambda s, c, b: orders.liquidate_positions(s.platform, c, b)),
-        command("user/createEvaluationUsers", rq.CreateEvaluationUsers, shape(rs.CreateEvaluationUsersResponse),
+        bind(api.Auth.access_token_request, _login),
+        bind(api.Auth.renew_access_token, _renew),
+        bind(api.Auth.me, _me),
+        command(o.place_order, lambda s, c, b: orders.place_order(s.platform, c, b)),
+        command(o.place_oco, lambda s, c, b: orders.place_oco(s.platform, c, b)),
+        command(o.place_oso, lambda s, c, b: orders.place_oso(s.platform, c, b)),
+        command(o.modify_order, lambda s, c, b: orders.modify_order(s.platform, c, b)),
+        command(o.cancel_order, lambda s, c, b: orders.cancel_order(s.platform, c, b)),
+        command(o.dry_run, lambda s, c, b: margins.dry_run(s.platform, c, b)),
+        command(o.liquidate_position, lambda s, c, b: orders.liquidate_position(s.platform, c, b)),
+        command(o.liquidate_positions, lambda s, c, b: orders.liquidate_positions(s.platform, c, b)),
+        command(api.User.create_evaluation_users,
                 lambda s, c, b: accounts.create_evaluation_users(s.platform, c, s.hashing, b)),
-        command("user/createEvaluationAccounts", rq.CreateEvaluationAccounts,
-                shape(rs.CreateEvaluationAccountsResponse),
+        command(api.User.create_evaluation_accounts,
                 lambda s, c, b: accounts.create_evaluation_accounts(s.platform, c, b)),
-        command("user/revokeTradingPermission", rq.RevokeTradingPermission, shape(rs.TradingPermissionResponse),
+        command(api.User.revoke_trading_permission,
                 lambda s, c, b: accounts.revoke_trading_permission(s.platform, c, b)),
-        command("cashBalance/changeDemoBalance", rq.ChangeDemoBalance, shape(rs.CashBalanceSnapshot),
-                lambda s, c, b: accounts.change_demo_balance(s.platform, c, b)),
-        command("cashBalance/getCashBalanceSnapshot", rq.GetCashBalanceSnapshot, shape(rs.CashBalanceSnapshot),
+        command(api.CashBalance.change_demo_balance, lambda s, c, b: accounts.change_demo_balance(s.platform, c, b)),
+        command(api.CashBalance.get_cash_balance_snapshot,
                 lambda s, c, b: accounts.get_cash_balance_snapshot(s.platform, c, b)),
-        command("accountRiskStatus/setAdminAutoLiqAction", rq.SetAdminAutoLiqAction,
-                shape(rs.AccountRiskStatusResponse),
+        command(a.set_admin_auto_liq_action,
                 lambda s, c, b: admin.set_admin_auto_liq_action(s.platform, c, b, s.autoliq)),
-        command("accountRiskStatus/resetAutoLiqStatus", rq.ResetAutoLiqStatus, shape(rs.AccountRiskStatusResponse),
-                lambda s, c, b: admin.reset_auto_liq_status(s.platform, c, b, s.autoliq)),
-        command("accountRiskStatus/updateMaxNetLiq", rq.UpdateMaxNetLiq, shape(rs.AccountRiskStatusResponse),
-                lambda s, c, b: admin.update_max_net_liq(s.platform, c, b, s.autoliq)),
-        command("accountRiskStatus/switchRiskCategory", rq.SwitchRiskCategory, shape(rs.SimpleResponse),
-                lambda s, c, b: categories.switch_risk_category(s.platform, c, b)),
-        command("accountRiskStatus/setDemoHalt", rq.SetDemoHalt, shape(rs.SimpleResponse),
-                lambda s, c, b: categories.set_demo_halt(s.platform, c, b)),
-        command("accountRiskStatus/setAccountNotes", rq.SetAccountNotes, shape(rs.SimpleResponse),
-                lambda s, c, b: admin.set_account_notes(s.platform, c, b)),
-        command("fundTransaction/adjustCash", rq.AdjustCash, shape(rs.CashBalanceSnapshot),
-                lambda s, c, b: funds.adjust_cash(s.platform, c, b)),
-        command("account/resetDemoAccountState", rq.ResetDemoAccountState, shape(rs.SimpleResponse),
+        command(a.reset_auto_liq_status, lambda s, c, b: admin.reset_auto_liq_status(s.platform, c, b, s.autoliq)),
+        command(a.update_max_net_liq, lambda s, c, b: admin.update_max_net_liq(s.platform, c, b, s.autoliq)),
+        command(a.switch_risk_category, lambda s, c, b: categories.switch_risk_category(s.platform, c, b)),
+        command(a.set_demo_halt, lambda s, c, b: categories.set_demo_halt(s.platform, c, b)),
+        command(a.set_account_notes, lambda s, c, b: admin.set_account_notes(s.platform, c, b)),
+        command(api.FundTransaction.adjust_cash, lambda s, c, b: funds.adjust_cash(s.platform, c, b)),
+        command(api.Account.reset_demo_account_state,
                 lambda s, c, b: resets.reset_demo_account_state(s.platform, c, b, s.autoliq)),
-        command("userAccountAutoLiq/create", UserAccountAutoLiq, rules_result,
-                lambda s, c, b: rules.create(s.platform, c, b)),
-        command("userAccountAutoLiq/update", UserAccountAutoLiq, rules_result,
-                lambda s, c, b: rules.update(s.platform, c, b)),
-        command("userAccountAutoLiq/updateUserAutoLiq", rq.UpdateUserAutoLiq, shape(rs.UpdateUserAutoLiqResponse),
-                lambda s, c, b: rules.update_user_auto_liq(s.platform, c, b)),
-        command("userAccountAutoLiq/updateUserAutoLiqs", rq.UpdateUserAutoLiqs, shape(rs.UpdateUserAutoLiqsResponse),
-                lambda s, c, b: rules.update_user_auto_liqs(s.platform, c, b)),
-        command("userAccountPositionLimit/create", rq.UserAccountPositionLimitBody,
-                one_of(UserAccountPositionLimit, rs.SimpleResponse),
-                lambda s, c, b: limits.create_position_limit(s.platform, c, b)),
-        command("userAccountPositionLimit/update", rq.UserAccountPositionLimitBody,
-                one_of(UserAccountPositionLimit, rs.SimpleResponse),
-                lambda s, c, b: limits.update_position_limit(s.platform, c, b)),
-        command("userAccountPositionLimit/deleteUserAccountPositionLimit", rq.DeleteUserAccountPositionLimit,
-                shape(rs.DeleteResultResponse), lambda s, c, b: limits.delete_position_limit(s.platform, c, b)),
-        command("userAccountPositionLimit/deleteUserAccountRiskParameter", rq.DeleteUserAccountRiskParameter,
-                shape(rs.DeleteResultResponse), lambda s, c, b: limits.delete_risk_parameter(s.platform, c, b)),
-        command("userAccountRiskParameter/create", rq.UserAccountRiskParameterBody,
-                one_of(UserAccountRiskParameter, rs.SimpleResponse),
-                lambda s, c, b: limits.create_risk_parameter(s.platform, c, b)),
-        command("userAccountRiskParameter/update", rq.UserAccountRiskParameterBody,
-                one_of(UserAccountRiskParameter, rs.SimpleResponse),
-                lambda s, c, b: limits.update_risk_parameter(s.platform, c, b)),
+        command(u.create, lambda s, c, b: rules.create(s.platform, c, b)),
+        command(u.update, lambda s, c, b: rules.update(s.platform, c, b)),
+        command(u.update_user_auto_liq, lambda s, c, b: rules.update_user_auto_liq(s.platform, c, b)),
+        command(u.update_user_auto_liqs, lambda s, c, b: rules.update_user_auto_liqs(s.platform, c, b)),
+        command(p.create, lambda s, c, b: limits.create_position_limit(s.platform, c, b)),
+        command(p.update, lambda s, c, b: limits.update_position_limit(s.platform, c, b)),
+        command(p.delete_user_account_position_limit, lambda s, c, b: limits.delete_position_limit(s.platform, c, b)),
+        command(p.delete_user_account_risk_parameter, lambda s, c, b: limits.delete_risk_parameter(s.platform, c, b)),
+        command(r.create, lambda s, c, b: limits.create_risk_parameter(s.platform, c, b)),
+        command(r.update, lambda s, c, b: limits.update_risk_parameter(s.platform, c, b)),
     ]
-
-
-class SocketOperations:
-    """The operations only the WebSocket serves; their handlers live with the socket (server/), bound to these typed
-    entries."""
-
-    def __init__(self) -> None:
-        self.authorize = socket_only("authorize", str, NOTHING, source=Source.TEXT, public=True)
-        self.sync_request = socket_only("user/syncRequest", rq.SyncRequest, shape(SyncSnapshot))
-        self.subscribe_quote = socket_only("md/subscribeQuote", MdRequest, NOTHING)
-        self.unsubscribe_quote = socket_only("md/unsubscribeQuote", MdRequest, NOTHING)
-        self.subscribe_dom = socket_only("md/subscribeDOM", MdRequest, NOTHING)
-        self.unsubscribe_dom = socket_only("md/unsubscribeDOM", MdRequest, NOTHING)
-        self.get_chart = socket_only("md/getChart", GetChart, shape(ChartSubscription))
-        self.cancel_chart = socket_only("md/cancelChart", CancelChart, NOTHING)
-
-    def all(self) -> list[Endpoint[Any, Any]]:
-        return list(vars(self).values())
-
-
-class SimulatorControls:
-    """The simulator controls (`/sim/<name>`, GET or POST); their handlers live with the app (server/), bound to these
-    typed entries."""
-
-    def __init__(self) -> None:
-        self.quote = simulator("quote", "GET", qs.QuoteQuery, shape(QuoteState))
-        self.set_quote = simulator("quote", "POST", QuoteRequest, shape(QuoteState))
-        self.clock = simulator("clock", "GET", qs.NoParameters, shape(ClockState))
-        self.move_clock = simulator("clock", "POST", ClockRequest, shape(ClockState))
-        self.reset = simulator("reset", "POST", qs.NoParameters, shape(ResetState))
-        self.limits = simulator("limits", "GET", qs.NoParameters, shape(LimitsConfig))
-        self.configure_limits = simulator("limits", "POST", LimitsUpdate, shape(LimitsConfig))
-
-    def all(self) -> list[Endpoint[Any, Any]]:
-        return list(vars(self).values())
 
 
 def build() -> Table:
     """The `/v1` operations (served over REST and over the WebSocket), keyed by lower-cased name."""
     table = _api()
-    for kind in KINDS:
-        for operation, queries in QUERY_OF_OPERATION.items():
-            if queries in kind.queries:
-                table.append(_entity_query(kind, operation))
+    table.extend(_entity_query(kind, operation) for kind, operation in api.entity_queries())
+    bound = {endpoint.key for endpoint in table}
+    declared = {op.key for op in api.all_operations() if op.served is Served.API}
+    if bound != declared:
+        raise RuntimeError(f"/v1 handlers: missing {sorted(declared - bound)}, unknown {sorted(bound - declared)}")
     return _keyed(table)
 
 
 def build_all() -> Table:
     """The whole table: the `/v1` operations, the socket-only ones and the simulator controls, keyed by
-    `Endpoint.key`."""
-    return _keyed([*build().values(), *SocketOperations().all(), *SimulatorControls().all()])
+    `Endpoint.key` (the last two without a handler here)."""
+    unbound = [Endpoint(op, None) for group in (api.Socket, api.Simulator) for op in api.operations_of(group)]
+    return _keyed([*build().values(), *unbound])
 
 
 def _keyed(table: list[Endpoint[Any, Any]]) -> Table:
@@ -359,4 +199,3 @@ def check_bound(table: Table, where: Served, bound: Collection[str]) -> None:
     if keys != set(bound) or len(bound) != len(set(bound)):
         raise RuntimeError(f"{where.value} handlers: missing {sorted(keys - set(bound))}, "
                            f"unknown {sorted(set(bound) - keys)}")
-
