@@ -11,11 +11,12 @@ from typing import Protocol
 import msgspec
 
 from tradovate_sim.core import fills as book
+from tradovate_sim.core import trailing
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.lifecycle import TERMINAL, Cause, next_status
 from tradovate_sim.core.positions import apply_fill, empty_position, to_trade_date
 from tradovate_sim.core.ticks import to_money, to_price, to_ticks
-from tradovate_sim.core.view import OrderView, WorkingOrder
+from tradovate_sim.core.view import OrderView, Quote, WorkingOrder
 from tradovate_sim.model.entities import (
     CashBalanceLog,
     Command,
@@ -43,6 +44,15 @@ from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, Fi
 
 DONE = TERMINAL  # orders in these statuses leave the book
 
+# What a conditional order works as once its trigger is reached; MIT / LimitIfTouched trigger when the market
+# touches limitIfTouchedPrice (as a resting limit would fill), the others when it reaches stopPrice (as a stop).
+TRIGGERED_TO = {
+    OrderType.Stop: OrderType.Market, OrderType.StopLimit: OrderType.Limit,
+    OrderType.TrailingStop: OrderType.Market, OrderType.TrailingStopLimit: OrderType.Limit,
+    OrderType.MIT: OrderType.Market, OrderType.LimitIfTouched: OrderType.Limit,
+}
+TOUCHED = frozenset({OrderType.MIT, OrderType.LimitIfTouched})
+
 
 class Ids(Protocol):
     """Hands out the next id of an entity type; passed in so the core never owns a counter."""
@@ -66,6 +76,8 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     qty: int
     price: float | None = None
     stop_price: float | None = None
+    limit_if_touched_price: float | None = None
+    peg_difference: float | None = None
     time_in_force: TimeInForce | None = None
     text: str | None = None
     cl_ord_id: str | None = None
@@ -148,6 +160,8 @@ class Blotter:
         """Create an accepted order: order, version, command, report, execution report New (or a suspended leg)."""
         order_id = order_id or OrderId(self.ids.next("order"))
         status = next_status(None, Cause.Held if suspended else Cause.Accepted)
+        if not suspended and ticket.order_type in trailing.TRAILING:
+            ticket = self._start_trail(ticket)
         order = Order(
             id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
             action=ticket.action, ord_status=status, admin=admin, oco_id=oco_id, parent_id=parent_id,
@@ -165,9 +179,60 @@ class Blotter:
     def _version(self, order_id: OrderId, ticket: Ticket, qty: int) -> OrderVersion:
         return OrderVersion(
             id=self.ids.next("orderVersion"), order_id=order_id, order_qty=qty, order_type=ticket.order_type,
-            price=ticket.price, stop_price=ticket.stop_price, max_show=ticket.max_show,
-            time_in_force=ticket.time_in_force, expire_time=ticket.expire_time, text=ticket.text,
+            price=ticket.price, stop_price=ticket.stop_price, limit_if_touched_price=ticket.limit_if_touched_price,
+            max_show=ticket.max_show, peg_difference=ticket.peg_difference, time_in_force=ticket.time_in_force,
+            expire_time=ticket.expire_time, text=ticket.text,
         )
+
+    def _start_trail(self, ticket: Ticket) -> Ticket:
+        """A trailing order's first stop: the one given, or tighter when the market already allows it."""
+        quote, peg = self.view.quote, ticks_or_none(ticket.peg_difference, self.tick_size)
+        if quote is None or peg is None or not self.view.is_open:
+            return ticket
+        stop = ticks_or_none(ticket.stop_price, self.tick_size)
+        moved = trailing.trail(ticket.action, stop, peg, quote)
+        if moved is None:
+            return ticket
+        price = ticket.price
+        if price is not None and stop is not None:
+            price = to_price(to_ticks_strict(price, self.tick_size) + moved - stop, self.tick_size)
+        return msgspec.structs.replace(ticket, stop_price=to_price(moved, self.tick_size), price=price)
+
+    def _trail(self, working: WorkingOrder, quote: Quote) -> WorkingOrder:
+        """Move a working trailing order's stop (and its limit with it) after the market; a move is a new version."""
+        version = working.version
+        peg = ticks_or_none(version.peg_difference, self.tick_size)
+        if peg is None:
+            return working
+        stop = ticks_or_none(version.stop_price, self.tick_size)
+        moved = trailing.trail(working.order.action, stop, peg, quote)
+        if moved is None:
+            return working
+        price = version.price
+        if price is not None and stop is not None:
+            price = to_price(to_ticks_strict(price, self.tick_size) + moved - stop, self.tick_size)
+        version = msgspec.structs.replace(version, id=self.ids.next("orderVersion"),
+                                          stop_price=to_price(moved, self.tick_size), price=price)
+        self.emit(created(version))
+        working = msgspec.structs.replace(working, version=version)
+        self.working[working.order.id] = working
+        return working
+
+    def expire(self, order_id: OrderId, text: str) -> None:
+        """Its time in force ran out: the order is Expired, with its execution report. Bracket legs still held for
+        it expire with it, unless part of it filled: then they are sent for the filled quantity."""
+        working = self._move(self.working[order_id], Cause.Expired)
+        self._execution(working.command_id, working.order, ExecType.Expired, cum_qty=working.cum_qty, text=text)
+        for child in [w for w in self.working.values() if w.order.parent_id == order_id
+                      and w.order.ord_status is OrdStatus.Suspended]:
+            if working.cum_qty <= 0:
+                self.expire(child.order.id, "Parent order expired")
+                continue
+            if child.version.order_qty != working.cum_qty:
+                self.replace(child.order.id, ticket_of(child.version, child.order.action, working.cum_qty))
+            released = self._move(self.working[child.order.id], Cause.Released)
+            self.activated.add(released.order.id)
+            self._execution(released.command_id, released.order, ExecType.New)
 
     def reject_order(self, ticket: Ticket, reason: FailureReason, text: str, *, admin: bool = False) -> OrderId:
         """Record a refused order (risk rejection): the order exists, Rejected, with the reason on its trail."""
@@ -346,22 +411,33 @@ class Blotter:
             working = self.working.get(order_id)
             if working is None or working.order.ord_status is not OrdStatus.Working:
                 continue
+            kind = working.version.order_type
+            if kind in trailing.TRAILING and not working.triggered:
+                working = self._trail(working, quote)
             version, action = working.version, working.order.action
             remaining = version.order_qty - working.cum_qty
             limit = ticks_or_none(version.price, self.tick_size)
             stop = ticks_or_none(version.stop_price if version.stop_price is not None else version.price,
                                  self.tick_size)
             executions: list[tuple[int, int]] = []
-            kind = version.order_type
-            if kind in (OrderType.Stop, OrderType.StopLimit):
-                if stop is None or not (working.triggered or book.is_stop_triggered(action, stop, quote)):
+            if kind in TRIGGERED_TO:
+                if kind in TOUCHED:
+                    touch = ticks_or_none(version.limit_if_touched_price, self.tick_size)
+                    reached = touch is not None and book.is_limit_crossed(action, touch, quote)
+                else:
+                    reached = stop is not None and book.is_stop_triggered(action, stop, quote)
+                if not (working.triggered or reached):
                     continue
                 if not working.triggered:
                     working = self._move(working, Cause.Triggered)
                 working = msgspec.structs.replace(working, triggered=True)
                 self.working[order_id] = working
-                kind = OrderType.Market if kind is OrderType.Stop else OrderType.Limit
-                limit = ticks_or_none(version.price, self.tick_size) if kind is OrderType.Limit else None
+                kind = TRIGGERED_TO[kind]
+                if kind is OrderType.Limit:
+                    limit = ticks_or_none(version.price if version.price is not None else version.stop_price,
+                                          self.tick_size)
+                else:
+                    limit = None
                 arriving = arriving | {order_id}
             if kind is OrderType.Market:
                 executions = book.take(quote, action, remaining)
@@ -385,9 +461,17 @@ def ticks_or_none(price: float | None, tick_size: float) -> int | None:
     return None if price is None else to_ticks(price, tick_size)
 
 
+def to_ticks_strict(price: float, tick_size: float) -> int:
+    """Ticks of a price already checked to be on the grid."""
+    ticks = to_ticks(price, tick_size)
+    assert ticks is not None, price
+    return ticks
+
+
 def ticket_of(version: OrderVersion, action: OrderAction, qty: int) -> Ticket:
     return Ticket(
         action=action, order_type=version.order_type, qty=qty, price=version.price, stop_price=version.stop_price,
+        limit_if_touched_price=version.limit_if_touched_price, peg_difference=version.peg_difference,
         time_in_force=version.time_in_force, text=version.text, max_show=version.max_show,
         expire_time=version.expire_time,
     )
