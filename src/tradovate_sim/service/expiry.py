@@ -44,7 +44,8 @@ class Expiry:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self.deadlines: dict[OrderId, tuple[int, datetime | None]] = {}  # order -> (its version id, deadline)
+        # order -> (its latest version, its deadline); the version itself, not its id: ids restart after a reset
+        self.deadlines: dict[OrderId, tuple[OrderVersion, datetime | None]] = {}
         self.task: asyncio.Task[None] | None = None
 
     def due(self, now: datetime) -> dict[tuple[AccountId, ContractId], dict[OrderId, str]]:
@@ -55,17 +56,17 @@ class Expiry:
         if len(self.deadlines) > 2 * len(state.expiring) + 100:
             self.deadlines = {k: v for k, v in self.deadlines.items() if k in state.expiring}
         for order_id in state.expiring:
-            version_id = state.latest_version.get(order_id, 0)
+            version = versions.get(state.latest_version.get(order_id, 0))
             known = self.deadlines.get(order_id)
-            if known is None or known[0] != version_id:
-                order, version = orders_.get(order_id), versions.get(version_id)
+            if known is None or known[0] is not version:
+                order = orders_.get(order_id)
                 if order is None or version is None:
                     continue
-                known = self.deadlines[order_id] = (version_id, deadline(platform, order, version))
+                known = self.deadlines[order_id] = (version, deadline(platform, order, version))
             ends = known[1]
             if ends is not None and ends <= now:
                 order = orders_[order_id]
-                gtd = versions[version_id].time_in_force is TimeInForce.GTD
+                gtd = known[0].time_in_force is TimeInForce.GTD
                 found[(order.account_id, order.contract_id)][order_id] = GTD_TEXT if gtd else DAY_TEXT
         return found
 
