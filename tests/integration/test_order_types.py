@@ -72,6 +72,19 @@ def test_a_buy_mit_waits_above_the_market_and_buys_at_the_offer_when_touched(des
     assert [(f["qty"], f["price"]) for f in desk.fills(placed["orderId"])] == [(1, 6797.75)]
 
 
+def test_a_sell_limit_if_touched_becomes_a_limit_when_the_bid_touches_its_trigger(desk: Desk) -> None:
+    desk.quote(bid=6800.0, ask=6800.25)
+    placed = desk.place(order(desk.demo1, action="Sell", order_type="LimitIfTouched", limitIfTouchedPrice=6802.0,
+                              price=6802.5))
+
+    desk.quote(bid=6802.0, ask=6802.25)  # touched: now a sell limit at 6802.50, above the bid
+    touched = desk.status(placed["orderId"]), desk.fills(placed["orderId"])
+    desk.quote(bid=6802.5, ask=6802.75)
+
+    assert touched == ("Working", [])
+    assert [(f["qty"], f["price"]) for f in desk.fills(placed["orderId"])] == [(1, 6802.5)]
+
+
 def test_a_trailing_stop_bracket_trails_from_the_fill_and_closes_the_position(desk: Desk) -> None:
     # Arrange: a limit entry with a target and a trailing stop
     desk.quote(bid=6800.0, ask=6800.25)
