@@ -56,8 +56,9 @@ def test_a_trailing_stop_limit_keeps_its_limit_offset_as_it_trails(desk: Desk) -
     desk.quote(bid=6798.0, ask=6798.25)  # the offer falls 2 points: the stop and its limit follow
     desk.quote(bid=6799.0, ask=6799.25)  # the offer reaches the stop: a buy limit at 6799.75 fills at the offer
 
-    trail = [(v["stopPrice"], v["price"]) for v in versions(desk, placed["orderId"])]
-    assert trail == [(6801.25, 6801.75), (6799.25, 6799.75)]
+    trail = [(v["orderType"], v.get("stopPrice"), v["price"]) for v in versions(desk, placed["orderId"])]
+    assert trail == [("TrailingStopLimit", 6801.25, 6801.75), ("TrailingStopLimit", 6799.25, 6799.75),
+                     ("Limit", None, 6799.75)]  # triggered: from then on a plain limit
     assert [(f["qty"], f["price"]) for f in desk.fills(placed["orderId"])] == [(1, 6799.25)]
 
 
@@ -82,6 +83,8 @@ def test_a_sell_limit_if_touched_becomes_a_limit_when_the_bid_touches_its_trigge
     desk.quote(bid=6802.5, ask=6802.75)
 
     assert touched == ("Working", [])
+    assert [(v["orderType"], v["price"]) for v in versions(desk, placed["orderId"])] == [
+        ("LimitIfTouched", 6802.5), ("Limit", 6802.5)]
     assert [(f["qty"], f["price"]) for f in desk.fills(placed["orderId"])] == [(1, 6802.5)]
 
 

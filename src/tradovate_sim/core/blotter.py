@@ -52,6 +52,7 @@ TRIGGERED_TO = {
     OrderType.MIT: OrderType.Market, OrderType.LimitIfTouched: OrderType.Limit,
 }
 TOUCHED = frozenset({OrderType.MIT, OrderType.LimitIfTouched})
+BECOME_LIMIT = frozenset({OrderType.TrailingStopLimit, OrderType.LimitIfTouched})  # a new version at the trigger
 
 
 class Ids(Protocol):
@@ -186,37 +187,35 @@ class Blotter:
 
     def _start_trail(self, ticket: Ticket) -> Ticket:
         """A trailing order's first stop: the one given, or tighter when the market already allows it."""
-        quote, peg = self.view.quote, ticks_or_none(ticket.peg_difference, self.tick_size)
-        if quote is None or peg is None or not self.view.is_open:
+        quote = self.view.quote
+        if quote is None or not self.view.is_open:
             return ticket
-        stop = ticks_or_none(ticket.stop_price, self.tick_size)
-        moved = trailing.trail(ticket.action, stop, peg, quote)
-        if moved is None:
-            return ticket
-        price = ticket.price
-        if price is not None and stop is not None:
-            price = to_price(to_ticks_strict(price, self.tick_size) + moved - stop, self.tick_size)
-        return msgspec.structs.replace(ticket, stop_price=to_price(moved, self.tick_size), price=price)
+        moved = trailing.follow(ticket.action, quote, self.tick_size, stop_price=ticket.stop_price, price=ticket.price,
+                                peg_difference=ticket.peg_difference)
+        return ticket if moved is None else msgspec.structs.replace(ticket, stop_price=moved[0], price=moved[1])
 
     def _trail(self, working: WorkingOrder, quote: Quote) -> WorkingOrder:
         """Move a working trailing order's stop (and its limit with it) after the market; a move is a new version."""
         version = working.version
-        peg = ticks_or_none(version.peg_difference, self.tick_size)
-        if peg is None:
-            return working
-        stop = ticks_or_none(version.stop_price, self.tick_size)
-        moved = trailing.trail(working.order.action, stop, peg, quote)
+        moved = trailing.follow(working.order.action, quote, self.tick_size, stop_price=version.stop_price,
+                                price=version.price, peg_difference=version.peg_difference)
         if moved is None:
             return working
-        price = version.price
-        if price is not None and stop is not None:
-            price = to_price(to_ticks_strict(price, self.tick_size) + moved - stop, self.tick_size)
-        version = msgspec.structs.replace(version, id=self.ids.next("orderVersion"),
-                                          stop_price=to_price(moved, self.tick_size), price=price)
+        version = msgspec.structs.replace(version, id=self.ids.next("orderVersion"), stop_price=moved[0],
+                                          price=moved[1])
         self.emit(created(version))
         working = msgspec.structs.replace(working, version=version)
         self.working[working.order.id] = working
         return working
+
+    def _become_limit(self, working: WorkingOrder, limit: int) -> WorkingOrder:
+        """A triggered TrailingStopLimit / LimitIfTouched is from now on a plain limit order: a new version says so
+        (and keeps it one whatever the market does next, also after a restart)."""
+        version = msgspec.structs.replace(
+            working.version, id=self.ids.next("orderVersion"), order_type=OrderType.Limit,
+            price=to_price(limit, self.tick_size), stop_price=None, peg_difference=None, limit_if_touched_price=None)
+        self.emit(created(version))
+        return msgspec.structs.replace(working, version=version)
 
     def expire(self, order_id: OrderId, text: str) -> None:
         """Its time in force ran out: the order is Expired, with its execution report. Bracket legs still held for
@@ -428,16 +427,19 @@ class Blotter:
                     reached = stop is not None and book.is_stop_triggered(action, stop, quote)
                 if not (working.triggered or reached):
                     continue
-                if not working.triggered:
-                    working = self._move(working, Cause.Triggered)
-                working = msgspec.structs.replace(working, triggered=True)
-                self.working[order_id] = working
-                kind = TRIGGERED_TO[kind]
-                if kind is OrderType.Limit:
+                became = TRIGGERED_TO[kind]
+                if became is OrderType.Limit:
                     limit = ticks_or_none(version.price if version.price is not None else version.stop_price,
                                           self.tick_size)
                 else:
                     limit = None
+                if not working.triggered:
+                    working = self._move(working, Cause.Triggered)
+                    if kind in BECOME_LIMIT and limit is not None:
+                        working = self._become_limit(working, limit)
+                working = msgspec.structs.replace(working, triggered=True)
+                self.working[order_id] = working
+                kind = became
                 arriving = arriving | {order_id}
             if kind is OrderType.Market:
                 executions = book.take(quote, action, remaining)
@@ -459,13 +461,6 @@ class Blotter:
 
 def ticks_or_none(price: float | None, tick_size: float) -> int | None:
     return None if price is None else to_ticks(price, tick_size)
-
-
-def to_ticks_strict(price: float, tick_size: float) -> int:
-    """Ticks of a price already checked to be on the grid."""
-    ticks = to_ticks(price, tick_size)
-    assert ticks is not None, price
-    return ticks
 
 
 def ticket_of(version: OrderVersion, action: OrderAction, qty: int) -> Ticket:

@@ -6,6 +6,7 @@ the order's favour; when it does, the order gets a new version carrying the new 
 `TrailingStopLimit`, a `price` moved by as much, which keeps the limit's offset from the stop).
 """
 
+from tradovate_sim.core.ticks import to_price, to_ticks
 from tradovate_sim.core.view import Quote
 from tradovate_sim.model.enums import OrderAction, OrderType
 
@@ -43,3 +44,20 @@ def trail(action: OrderAction, stop: int | None, peg: int, quote: Quote) -> int 
         return candidate
     better = candidate > stop if action is OrderAction.Sell else candidate < stop
     return candidate if better else None
+
+
+def follow(action: OrderAction, quote: Quote, tick_size: float, *, stop_price: float | None, price: float | None,
+           peg_difference: float | None) -> tuple[float, float | None] | None:
+    """The (stopPrice, price) a trailing order moves to under `quote`, its limit `price` (if any) moved by as much
+    as its stop; None when it stays."""
+    peg = None if peg_difference is None else to_ticks(peg_difference, tick_size)
+    if peg is None:
+        return None
+    stop = None if stop_price is None else to_ticks(stop_price, tick_size)
+    moved = trail(action, stop, peg, quote)
+    if moved is None:
+        return None
+    limit = None if price is None else to_ticks(price, tick_size)
+    if limit is not None and stop is not None:
+        price = to_price(limit + moved - stop, tick_size)
+    return to_price(moved, tick_size), price

@@ -125,7 +125,26 @@ def test_a_trailing_stop_limit_moves_its_limit_with_its_stop_and_rests_as_that_l
     # Assert
     assert [(v.stop_price, v.price) for v in versions(rose)] == [(6789.0, 6788.5)]
     assert fills_of(triggered) == []
+    assert [(v.order_type, v.price, v.stop_price) for v in versions(triggered)] == [(OrderType.Limit, 6788.5, None)]
     assert final_orders(gap, triggered) == {1000: OrdStatus.Working}
+
+
+def test_a_triggered_trailing_stop_limit_stays_a_limit_when_the_market_comes_back() -> None:
+    # Arrange: triggered at 6787.00 with its limit at 6786.50 left resting, the market back above the stop
+    view = make_view(quote=make_quote(27_156, 27_157))
+    placed = orders.place(view, order_req(SELL, OrderType.TrailingStopLimit, peg_difference=-2.0,
+                                          stop_price=6787.0, price=6786.5), NOW, Ids())
+    ids = Ids(start=2000)
+    gap = then(view, placed, make_quote(27_140, 27_141))
+    triggered = orders.match(gap, NOW, ids)
+
+    # Act: the bid comes back to 6790.00, above the old stop and the limit
+    back = then(gap, triggered, make_quote(27_160, 27_161))
+    decision = orders.match(back, NOW, ids)
+
+    # Assert: no trailing any more; the resting sell limit fills at its price
+    assert versions(decision) == []
+    assert fills_of(decision) == [(1, 6786.5)]
 
 
 def test_a_trailing_stop_bracket_leg_starts_trailing_when_its_entry_fills() -> None:
