@@ -3,7 +3,7 @@
 // each product's valuePerPoint, net liquidation value, trailing-drawdown level, risk status).
 
 export const ENTITY_TYPES = [
-  "account", "accountRiskStatus", "cashBalance", "cashBalanceLog", "product", "contractMaturity", "contract",
+  "user", "account", "accountRiskStatus", "cashBalance", "cashBalanceLog", "product", "contractMaturity", "contract",
   "order", "orderVersion", "position", "fill", "userAccountAutoLiq", "autoLiqTransaction", "accountRiskStatusLog",
 ];
 
@@ -33,7 +33,7 @@ export class Book {
   get(type, id) { return this.tables.get(type).get(id); }
 
   load(snapshot) {
-    const plural = { accountRiskStatus: "accountRiskStatuses", user: "users" };
+    const plural = { accountRiskStatus: "accountRiskStatuses", contractMaturity: "contractMaturities" };
     for (const type of KEYED) {
       const items = snapshot[plural[type] || `${type}s`] || [];
       for (const entity of items) this.put(type, entity);
@@ -127,8 +127,8 @@ export class Book {
   mark(contractId) {
     const quote = this.quotes.get(contractId);
     if (!quote) return null;
-    if (quote.trade !== undefined) return quote.trade;
-    if (quote.bid !== undefined && quote.ask !== undefined) return (quote.bid + quote.ask) / 2;
+    if (quote.trade != null) return quote.trade;
+    if (quote.bid != null && quote.ask != null) return (quote.bid + quote.ask) / 2;
     return quote.bid ?? quote.ask ?? null;
   }
 
