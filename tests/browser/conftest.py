@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "integration"))
 
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright  # noqa: E402
-from server import (  # noqa: E402
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from server import (
     ADMIN,
     ADMIN_PASSWORD,
     DEMO,
@@ -61,7 +61,7 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium) or apt-get install chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (or: apt-get install chromium)")
     launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
     try:
         yield launched

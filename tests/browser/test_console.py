@@ -107,7 +107,8 @@ def test_bulk_lock_of_a_filtered_selection_shows_progress(page: Page, desk: Desk
 
 
 def test_auto_liquidation_appears_without_reload(page: Page, desk: Desk) -> None:
-    desk.api.call("userAccountAutoLiq/updateuserautoliq", {"accountId": desk.demo1, "dailyLossAutoLiq": 200}, desk.admin)
+    rules = {"accountId": desk.demo1, "dailyLossAutoLiq": 200}
+    desk.api.call("userAccountAutoLiq/updateuserautoliq", rules, desk.admin)
     open_position(desk)
     log_in(page, ADMIN, ADMIN_PASSWORD)
     expect(row(page, "DEMO1").locator('[data-col="status"]')).to_have_text("normal")
