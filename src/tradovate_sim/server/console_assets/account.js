@@ -170,6 +170,7 @@ export class AccountPage {
     ].sort((a, b) => String(b.t).localeCompare(String(a.t)) || b.id - a.id);
     clear(this.history).append(table(["Time", "Kind", "What", "Why"], events.map((e) => el("tr", { class: "history-row" },
       el("td", { text: formatTime(e.t) }), el("td", { text: e.kind }), el("td", { text: e.what }), el("td", { text: e.why })))));
-    drawChart(this.chart, book.history.get(id) || []);
+    book.sample(id, row.netLiq, row.level);
+    drawChart(this.chart, book.series(id));
   }
 }

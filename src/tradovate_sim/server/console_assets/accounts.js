@@ -5,6 +5,8 @@ import { $, clear, el, formatMoney, signClass } from "./dom.js";
 
 const ROW_HEIGHT = 28;
 const OVERSCAN = 6;
+const REORDER_MS = 250; // live updates re-sort and re-filter every account at most this often
+const collator = new Intl.Collator("en", { numeric: true });
 export const COLUMNS = [
   { key: "name", label: "Account" },
   { key: "owner", label: "Owner" },
@@ -32,6 +34,8 @@ export class AccountsTable {
     this.pool = [];
     this.scheduled = false;
     this.needsOrder = true;
+    this.staleOrder = false; // data changed: re-sort soon (user input re-sorts at once)
+    this.orderedAt = 0;
     this.stats = { frames: 0, lastFrameMs: 0, maxFrameMs: 0 };
     this.body = $("grid-body");
     this.spacer = $("grid-spacer");
@@ -39,7 +43,12 @@ export class AccountsTable {
     this.body.addEventListener("scroll", () => this.schedule(false));
     $("search").addEventListener("input", (e) => { this.search = e.target.value.trim().toLowerCase(); this.schedule(true); });
     $("status-filter").addEventListener("change", (e) => { this.filter = e.target.value; this.schedule(true); });
-    book.subscribe(() => this.schedule(true));
+    book.subscribe(() => this.changed());
+  }
+
+  changed() {
+    this.staleOrder = true;
+    this.schedule(false);
   }
 
   buildHead() {
@@ -93,7 +102,7 @@ export class AccountsTable {
       if (x === y) return a.id - b.id;
       if (x === null || x === undefined) return 1;
       if (y === null || y === undefined) return -1;
-      return (typeof x === "number" ? x - y : String(x).localeCompare(String(y))) * sign;
+      return (typeof x === "number" ? x - y : collator.compare(x, y)) * sign;
     });
     this.order = rows.map((row) => row.id);
     for (const id of this.selected) if (!this.book.get("account", id)) this.selected.delete(id);
@@ -107,7 +116,19 @@ export class AccountsTable {
   draw() {
     if (this.body.offsetParent === null) { this.needsOrder = true; return; } // hidden: draw when shown
     const started = performance.now();
-    if (this.needsOrder) { this.reorder(); this.needsOrder = false; }
+    if (this.staleOrder && !this.needsOrder) {
+      const wait = this.orderedAt + REORDER_MS - started;
+      if (wait <= 0) this.needsOrder = true;
+      else if (!this.later) this.later = setTimeout(() => { this.later = null; this.schedule(false); }, wait);
+    }
+    if (this.needsOrder) {
+      const t = performance.now();
+      this.reorder();
+      this.stats.reorderMs = performance.now() - t;
+      this.needsOrder = false;
+      this.staleOrder = false;
+      this.orderedAt = started;
+    }
     this.spacer.style.height = `${this.order.length * ROW_HEIGHT}px`;
     const first = Math.max(0, Math.floor(this.body.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const count = Math.ceil(this.body.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN;

@@ -186,8 +186,16 @@ export class Book {
       positions: open.join(", "), openCount: open.length, working: this.workingOrders(accountId).length,
     };
     this.rows.set(accountId, row);
-    this.sample(accountId, netLiq, level);
     return row;
+  }
+
+  // The chart's series: the cash after each cashBalanceLog entry, then the samples taken while the page is open.
+  series(accountId) {
+    const logged = [...this.table("cashBalanceLog").values()].filter((e) => e.accountId === accountId)
+      .sort((a, b) => a.id - b.id).map((e) => ({ t: Date.parse(e.timestamp), netLiq: e.amount, level: null }));
+    const live = this.history.get(accountId) || [];
+    const since = live.length ? live[0].t : Infinity;
+    return [...logged.filter((p) => p.t < since), ...live];
   }
 
   sample(accountId, netLiq, level) {

@@ -58,7 +58,7 @@ async function follow() {
   } else {
     app.table.book = book;
     app.table.selected.clear();
-    book.subscribe(() => app.table.schedule(true));
+    book.subscribe(() => app.table.changed());
     app.page.book = book;
     app.page.actions = app.actions;
     book.subscribe(() => app.page.schedule());
