@@ -46,8 +46,12 @@ export class AccountsTable {
     book.subscribe(() => this.changed());
   }
 
+  // Live data re-sorts and re-filters only when the order can depend on it: a figure or status sort or filter, or
+  // accounts that came or went (sorted by name with no status filter, a quote changes no row's place).
   changed() {
-    this.staleOrder = true;
+    const settled = (this.sortKey === "name" || this.sortKey === "owner") && this.filter === ""
+      && this.book.table("account").size === this.known;
+    if (!settled) this.staleOrder = true;
     this.schedule(false);
   }
 
@@ -105,6 +109,7 @@ export class AccountsTable {
       return (typeof x === "number" ? x - y : collator.compare(x, y)) * sign;
     });
     this.order = rows.map((row) => row.id);
+    this.known = this.book.table("account").size;
     for (const id of this.selected) if (!this.book.get("account", id)) this.selected.delete(id);
     $("count").textContent = `${this.order.length} of ${this.book.table("account").size} accounts`;
     for (const cell of $("grid-head").querySelectorAll("[data-key]")) {
@@ -125,6 +130,7 @@ export class AccountsTable {
       const t = performance.now();
       this.reorder();
       this.stats.reorderMs = performance.now() - t;
+      this.stats.maxReorderMs = Math.max(this.stats.maxReorderMs || 0, this.stats.reorderMs);
       this.needsOrder = false;
       this.staleOrder = false;
       this.orderedAt = started;

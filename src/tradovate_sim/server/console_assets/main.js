@@ -11,7 +11,9 @@ import { renderSimulator } from "./simulator.js";
 
 const VIEWS = ["login-view", "accounts-view", "account-view", "simulator-view"];
 const app = { session: null, book: null, table: null, page: null, actions: null, admin: false, quoted: new Set() };
-window.consoleStats = () => ({
+// For the benchmark: counters, and the table's frame times (`reset`: start a new maximum).
+window.consoleStats = (reset) => ({
+  _: reset && app.table ? Object.assign(app.table.stats, { maxFrameMs: 0, maxReorderMs: 0 }) : null,
   accounts: app.book ? app.book.table("account").size : 0, props: app.book ? app.book.counts.props : 0,
   quotes: app.book ? app.book.counts.quotes : 0, table: app.table ? { ...app.table.stats } : null,
   loadedMs: app.loadedMs ?? null,
