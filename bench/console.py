@@ -29,7 +29,8 @@ BEGIN = "<!-- bench/console.py: begin -->"
 END = "<!-- bench/console.py: end -->"
 # Installed in the page: the longest gap between two animation frames since the last read (the page's jank).
 FRAME_PROBE = """() => { window.benchGap = 0; let last = performance.now();
-  const tick = (now) => { window.benchGap = Math.max(window.benchGap, now - last); last = now; requestAnimationFrame(tick); };
+  const tick = (now) => {
+    window.benchGap = Math.max(window.benchGap, now - last); last = now; requestAnimationFrame(tick); };
   requestAnimationFrame(tick); }"""
 
 
@@ -159,7 +160,7 @@ async def main() -> None:
             f"{load['wall'] * 1000:.0f} ms |",
             f"| first load inside the page (login, socket, snapshot, index) | {load['loaded_ms']:.0f} ms |",
             f"| rows in the page (virtualised) | {load['rows']} |",
-            f"| `props` events (sorted by name): sent / absorbed per second (cashBalance + cashBalanceLog per change) | "
+            f"| `props` events (sorted by name): sent / absorbed per second (cashBalance + cashBalanceLog a change) | "
             f"{props['sent'] * 2:.0f} / {props['absorbed']:.0f} |",
             f"| longest frame gap while absorbing `props` | {props['gap_ms']:.0f} ms |",
             f"| longest frame gap with no updates (the machine's noise floor) | {quiet['gap_ms']:.0f} ms |",

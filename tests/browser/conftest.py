@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "integration"))
 
+from console_page import CHROMIUM, CHROMIUM_ARGS, PROBE_REFUSED, TIMEOUT_MS
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from server import (
     ADMIN,
@@ -26,14 +27,6 @@ from server import (
     Tokens,
     running,
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).parent / "artifacts"
-TIMEOUT_MS = 10_000
-# A trader's console asks `GET /sim/clock` once to learn it is not an admin; chromium logs the 401 answer.
-PROBE_REFUSED = "the server responded with a status of 401 (Unauthorized)"
 
 
 @pytest.fixture(scope="session")
@@ -100,16 +93,3 @@ def page(browser: Browser, console_server: ServerProcess) -> Iterator[Page]:
     finally:
         context.close()
     assert not errors, f"errors in the page: {errors}"
-
-
-def log_in(page: Page, name: str, password: str) -> None:
-    page.goto("/")
-    page.fill("#login-name", name)
-    page.fill("#login-password", password)
-    page.click("#login-submit")
-    page.wait_for_selector("#live.on")
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))

@@ -1,7 +1,7 @@
 """The risk-desk console in headless chromium against a running server: what an admin and a trader see, the
 actions from the page, and live updates without a reload."""
 
-from conftest import log_in, screenshot
+from console_page import log_in, screenshot
 from playwright.sync_api import Page, expect
 from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, Desk, limit, order
 
