@@ -160,8 +160,8 @@ async def main() -> None:
             f"{load['wall'] * 1000:.0f} ms |",
             f"| first load inside the page (login, socket, snapshot, index) | {load['loaded_ms']:.0f} ms |",
             f"| rows in the page (virtualised) | {load['rows']} |",
-            f"| `props` events (sorted by name): sent / absorbed per second (cashBalance + cashBalanceLog a change) | "
-            f"{props['sent'] * 2:.0f} / {props['absorbed']:.0f} |",
+            f"| cash changes sent per second / `props` events absorbed per second (table sorted by name) | "
+            f"{props['sent']:.0f} / {props['absorbed']:.0f} |",
             f"| longest frame gap while absorbing `props` | {props['gap_ms']:.0f} ms |",
             f"| longest frame gap with no updates (the machine's noise floor) | {quiet['gap_ms']:.0f} ms |",
             f"| quotes of a contract {args.holders} accounts hold (sorted by distance to the level): sent / absorbed "
