@@ -29,7 +29,7 @@ from tradovate_sim.model.simulator import (
     QuoteState,
     ResetState,
 )
-from tradovate_sim.server import health
+from tradovate_sim.server import console, health
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
@@ -228,6 +228,7 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/v1/{path:path}", guarded(dispatch), methods=["GET", "POST"]),
         Route("/sim/{action}", guarded(sim), methods=["GET", "POST"]),
         WebSocketRoute("/websocket", websocket),
+        *console.routes(),  # the risk-desk console at `/`
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(Observed, metrics=metrics, operations=operations, access=access)])
