@@ -29,14 +29,14 @@ from server import (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory: Path = tmp_path_factory.mktemp("console")
     with running(ServerProcess(directory / "sim.db", directory / "server.log")) as process:
         yield process
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console_api(console_server: ServerProcess) -> Iterator[Api]:
     client = Api(console_server.base_url)
     try:
@@ -45,13 +45,15 @@ def console_api(console_server: ServerProcess) -> Iterator[Api]:
         client.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: the sync driver keeps an event loop running in this thread until it stops, and the
+# asynchronous tests collected after this module need the thread free of one.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (or: apt-get install chromium)")
