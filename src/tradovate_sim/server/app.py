@@ -174,6 +174,7 @@ def create_app(runtime: Runtime) -> Starlette:
     async def move_clock(request: ClockRequest) -> ClockState:
         simulator.move_clock(runtime.platform, request)
         await runtime.list_contracts()
+        await runtime.rollover.roll()  # positions and cash to a new trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
         return await clock_now(NO_PARAMETERS)
 
