@@ -67,10 +67,14 @@ def test_average_price_stands_in_for_the_settlement_when_no_price_is_known() -> 
     assert roll_position(held(1, 6789.5), NEXT_DAY, LATER, None).prev_price == 6789.5
 
 
-def test_position_is_unchanged_when_already_on_the_trade_date_or_the_clock_went_back() -> None:
+def test_position_is_unchanged_when_already_on_the_trade_date() -> None:
     position = held(2)
     assert roll_position(position, TRADE_DATE, LATER, 6800.0) is position
-    assert roll_position(position, TRADE_DATE - timedelta(days=3), LATER, 6800.0) is position
+
+
+def test_position_starts_a_new_day_when_the_clock_went_back() -> None:
+    rolled = roll_position(held(2), TRADE_DATE - timedelta(days=3), LATER, 6800.0)
+    assert (rolled.trade_date, rolled.prev_pos, rolled.bought) == (to_trade_date(TRADE_DATE - timedelta(days=3)), 2, 0)
 
 
 def test_settlement_is_the_last_trade_else_the_mid_on_the_grid() -> None:

@@ -9,7 +9,7 @@ the position's `netPrice` and its open P&L do not move at the roll. A cash balan
 is paid or charged by a roll: the amount, and so the net liquidation value, is the same before and after it.
 
 Several trade dates passed at once (the clock moved by days) are one roll to the latest: with no trading between
-them each intermediate roll would leave the same state but its date.
+them each intermediate roll would leave the same state but its date. A clock moved back rolls to that date too.
 """
 
 from datetime import date, datetime
@@ -29,8 +29,10 @@ def to_date(stamp: TradeDate) -> date:
 
 
 def is_due(stamp: TradeDate, day: date) -> bool:
-    """Whether an entity dated `stamp` must roll to `day`: only forwards (a clock moved back rolls nothing)."""
-    return to_date(stamp) < day
+    """Whether an entity dated `stamp` must roll to `day`: whenever the dates differ. A simulated clock moved back
+    (a test setting the clock to a past day on a database made today) also starts a new trade day there: the clock
+    is the authority, and no count of one day is ever booked into another's."""
+    return (stamp.year, stamp.month, stamp.day) != (day.year, day.month, day.day)
 
 
 def settlement_price(quote: Quote | None, tick_size: float) -> float | None:
