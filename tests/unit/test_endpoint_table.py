@@ -31,6 +31,7 @@ TRADOVATE_OPERATIONS = {
         "userAccountPositionLimit/deleteUserAccountPositionLimit",
         "userAccountPositionLimit/deleteUserAccountRiskParameter",
         "userAccountRiskParameter/create", "userAccountRiskParameter/update",
+        "contract/rollContract", "contract/rollContracts", "contract/getProductFeeParams",
     ],
     Served.SOCKET: [
         "authorize", "user/syncRequest", "md/subscribeQuote", "md/unsubscribeQuote", "md/subscribeDOM",

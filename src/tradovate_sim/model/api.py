@@ -222,6 +222,13 @@ class UserAccountRiskParameter:
                      one_of(en.UserAccountRiskParameter, rs.SimpleResponse))
 
 
+class Contract:
+    roll_contract = command("contract/rollContract", rq.RollContract, shape(rs.RollContractResponse))
+    roll_contracts = command("contract/rollContracts", rq.RollContracts, shape(rs.RollContractsResponse))
+    get_product_fee_params = command("contract/getProductFeeParams", rq.GetProductFeeParams,
+                                     shape(rs.ProductFeeParamsResponse))
+
+
 class Socket:
     """The operations only the WebSocket serves."""
 
@@ -249,7 +256,8 @@ class Simulator:
 
 # The groups of named operations, in the order documentation lists them.
 GROUPS: tuple[type, ...] = (Auth, Order, User, CashBalance, AccountRiskStatus, FundTransaction, Account,
-                            UserAccountAutoLiq, UserAccountPositionLimit, UserAccountRiskParameter, Socket, Simulator)
+                            UserAccountAutoLiq, UserAccountPositionLimit, UserAccountRiskParameter, Contract, Socket,
+                            Simulator)
 
 
 def operations_of(group: type) -> list[Operation[Any, Any]]:

@@ -362,3 +362,21 @@ class SetDemoHalt(Wire, frozen=True):
 
     halt: bool
     risk_category_id: Id[int]
+
+
+class RollContract(Wire, frozen=True):
+    """`contract/rollcontract` (and one item of `rollcontracts`, Tradovate's `RollContractBase`): the best upcoming
+    maturity for a contract (`ESZ6`) or a product (`ES`); `forward` false asks for the maturity before it;
+    `ifExpired` rolls a contract only once it has expired."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    forward: bool
+    if_expired: bool | None = None
+
+
+class RollContracts(Wire, frozen=True):
+    roll_contracts: Annotated[list[RollContract], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class GetProductFeeParams(Wire, frozen=True):
+    product_ids: Annotated[list[Id[ProductId]], msgspec.Meta(min_length=1, max_length=1000)]

@@ -20,6 +20,7 @@ from tradovate_sim.service.expiry import Expiry
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.rollover import Rollover
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage.sqlite import SqliteStore, StoreError
@@ -55,6 +56,7 @@ class Runtime:
         self.autoliq = AutoLiquidation(self.platform)
         self.loop.settled.append(self.autoliq.drain)
         self.margins = Margins(self.platform)
+        self.rollover = Rollover(self.platform)
         self.expiry = Expiry(self.platform)
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
@@ -71,6 +73,7 @@ class Runtime:
             await self.restart()
         await self.list_contracts()
         await self.margins.refresh(everyone=True)
+        await self.rollover.roll()  # trade dates that passed while the server was down
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
         identity = Identity(self.platform, secret, self.hashing, WallClock())  # tokens and sessions: real time
@@ -85,6 +88,7 @@ class Runtime:
         if self.settings.quotes == "synthetic":
             self.loop.start()
         self.margins.start()
+        self.rollover.start()
         self.expiry.start()
         return self.services
 
@@ -183,9 +187,12 @@ class Runtime:
         await self.list_contracts()
         self.autoliq.reindex()
         await self.margins.refresh(everyone=True)
+        self.rollover.forget()
+        await self.rollover.roll()
 
     async def stop(self) -> None:
         try:
+            await self.rollover.stop()
             await self.margins.stop()
             await self.expiry.stop()
             await self.autoliq.stop()

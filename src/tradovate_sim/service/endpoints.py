@@ -19,7 +19,19 @@ from tradovate_sim.model import requests as rq
 from tradovate_sim.model import results as rs
 from tradovate_sim.model.api import Operation, Served, Shape, Source
 from tradovate_sim.model.kinds import Kind
-from tradovate_sim.service import accounts, admin, categories, entities, funds, limits, margins, orders, resets, rules
+from tradovate_sim.service import (
+    accounts,
+    admin,
+    categories,
+    contract_library,
+    entities,
+    funds,
+    limits,
+    margins,
+    orders,
+    resets,
+    rules,
+)
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.identity import Identity
@@ -161,6 +173,10 @@ def _api() -> list[Endpoint[Any, Any]]:
         command(p.delete_user_account_risk_parameter, lambda s, c, b: limits.delete_risk_parameter(s.platform, c, b)),
         command(r.create, lambda s, c, b: limits.create_risk_parameter(s.platform, c, b)),
         command(r.update, lambda s, c, b: limits.update_risk_parameter(s.platform, c, b)),
+        command(api.Contract.roll_contract, lambda s, c, b: contract_library.roll_contract(s.platform, c, b)),
+        command(api.Contract.roll_contracts, lambda s, c, b: contract_library.roll_contracts(s.platform, c, b)),
+        command(api.Contract.get_product_fee_params,
+                lambda s, c, b: contract_library.get_product_fee_params(s.platform, c, b)),
     ]
 
 
