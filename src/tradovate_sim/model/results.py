@@ -6,6 +6,7 @@ import msgspec
 
 from tradovate_sim.model.entities import (
     AccountRiskStatus,
+    OrderStrategy,
     PermissionedAccountAutoLiq,
     TradingPermission,
     UserAccountAutoLiq,
@@ -28,6 +29,12 @@ class PlaceOcoResult(PlaceOrderResult, frozen=True):
 class PlaceOsoResult(PlaceOrderResult, frozen=True):
     oso1_id: OrderId | None = None
     oso2_id: OrderId | None = None
+
+
+class OrderStrategyStatusResponse(Wire, frozen=True):
+    error_text: str | None = None
+    failure_reason: FailureReason | None = None
+    order_strategy: OrderStrategy | None = None
 
 
 class CommandResult(Wire, frozen=True):
