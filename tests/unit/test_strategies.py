@@ -22,6 +22,7 @@ from builders import (
 
 from tradovate_sim.core import orders, strategies
 from tradovate_sim.core.liquidation import liquidate_position
+from tradovate_sim.core.resets import flat_book
 from tradovate_sim.core.view import Book, OrderView, WorkingOrder
 from tradovate_sim.model.entities import Order, OrderStrategy, OrderStrategyLink, OrderVersion
 from tradovate_sim.model.enums import (
@@ -84,6 +85,7 @@ def status_of(decision: Any, strategy_id: int) -> OrderStrategyStatus:
     (make_strategy_params(BUY, target=2.3), BUY, "profitTarget"),
     (make_strategy_params(BUY, trailingStop=True), BUY, "trailingStop"),
     (make_strategy_params(BUY, stop=None, breakEven=1.0), BUY, "breakEven"),
+    (make_strategy_params(BUY, breakEven=1.0, breakEvenPlus=1.0), BUY, "breakEvenPlus"),
 ])
 def test_bad_params_are_refused_with_a_text_naming_the_field_when_parsed(params: str, action: OrderAction,
                                                                           field: str) -> None:
@@ -298,3 +300,16 @@ def test_the_stop_trails_behind_the_market_when_auto_trail_has_triggered_for_a_s
     decision = orders.match(view, NOW, Ids())
     # Assert
     assert version_of(decision, STOP_ID).stop_price == 6788.75
+
+
+def test_an_account_reset_ends_the_strategy_and_cancels_its_orders() -> None:
+    # Arrange
+    view = bracketed_view(27_156, 27_157)
+    # Act
+    changes = flat_book(view, NOW, Ids(), view.trade_date)
+    # Assert
+    strategies_ = [c.entity for c in changes if isinstance(c.entity, OrderStrategy)]
+    assert [s.status for s in strategies_] == [OrderStrategyStatus.ExecutionInterrupted]
+    cancelled = {c.entity.id for c in changes
+                 if isinstance(c.entity, Order) and c.entity.ord_status is OrdStatus.Canceled}
+    assert cancelled == {TARGET_ID, STOP_ID}

@@ -102,6 +102,9 @@ def _check_bracket(where: str, bracket: Bracket, action: OrderAction, tick_size:
                                                             f"ticks of {tick_size}")
     if bracket.break_even is not None and bracket.break_even == 0:
         return risk.Refusal(FailureReason.UnknownReason, f"{where}.breakEven: must not be 0")
+    if bracket.break_even is not None and abs(bracket.break_even_plus or 0.0) >= abs(bracket.break_even):
+        return risk.Refusal(FailureReason.InvalidPrice, f"{where}.breakEvenPlus: must be less than breakEven (the "
+                                                        "stop would be moved beyond the market)")
     return None
 
 
