@@ -187,6 +187,8 @@ def test_a_limit_entry_works_alone_until_it_fills_then_its_brackets_follow(desk:
     (params(qty=0, brackets=[{"qty": 1, "profitTarget": 2.5}]), "Buy", "orderQty"),
     (params(qty=2, brackets=[{"qty": 1, "profitTarget": 2.5}]), "Buy", "brackets"),
     (params(brackets=[{"qty": 1, "profitTarget": 2.5, "trailingStop": True}]), "Buy", "trailingStop"),
+    (params(brackets=[{"qty": 1, "profitTarget": 2.5, "stopLoss": -1.25, "breakEven": 1.0, "breakEvenPlus": 1.0}]),
+     "Buy", "breakEvenPlus"),
 ])
 def test_bad_params_answer_an_error_text_and_create_nothing(desk: Desk, body_params: str, action: str,
                                                             named: str) -> None:
@@ -220,3 +222,22 @@ def test_modify_answers_unsupported_and_changes_nothing(desk: Desk) -> None:
     # Assert
     assert result["failureReason"] == "Unsupported"
     assert strategy(desk, strategy_id)["status"] == "ActiveStrategy"
+
+
+def test_a_trailing_bracket_stop_trails_the_bid_and_closes_the_position_when_the_market_turns(desk: Desk) -> None:
+    # Arrange: long from 6800.25, its stop trailing 1.25 below the bid (6799.00 at first)
+    desk.quote(bid=6800.0, ask=6800.25)
+    result = started(desk, start(desk.demo1, brackets=[{"qty": 1, "profitTarget": 10.0, "stopLoss": -1.25,
+                                                        "trailingStop": True}]))
+    strategy_id = result["orderStrategy"]["id"]
+    stop_id = links(desk, strategy_id)["stopLoss1"]
+    assert (version(desk, stop_id)["orderType"], version(desk, stop_id)["pegDifference"]) == ("TrailingStop", -1.25)
+    # Act
+    desk.quote(bid=6803.0, ask=6803.25)
+    trailed = version(desk, stop_id)["stopPrice"]
+    desk.quote(bid=6801.5, ask=6801.75)
+    # Assert
+    assert trailed == 6801.75
+    assert desk.status(stop_id) == "Filled"
+    assert strategy(desk, strategy_id)["status"] == "ExecutionFinished"
+    assert desk.position(desk.demo1)["netPos"] == 0

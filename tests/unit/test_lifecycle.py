@@ -192,6 +192,7 @@ class StartStrategy:
     target: int  # ticks of profit
     stop: int  # ticks of loss
     break_even: int | None
+    trailing: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,13 +200,24 @@ class Interrupt:
     pick: int
 
 
-Step = Place | PlaceOco | PlaceOso | Modify | Cancel | Move | Session | Liquidate | StartStrategy | Interrupt
+@dataclass(frozen=True)
+class Expire:
+    """Time in force runs out for one order (Day at the close, GTD at its expireTime)."""
 
-types = st.sampled_from([OrderType.Market, OrderType.Limit, OrderType.Stop, OrderType.StopLimit])
+    pick: int
+
+
+Step = Place | PlaceOco | PlaceOso | Modify | Cancel | Move | Session | Liquidate | Expire | StartStrategy | Interrupt
+
+CONDITIONAL = [OrderType.Stop, OrderType.StopLimit, OrderType.MIT, OrderType.LimitIfTouched, OrderType.TrailingStop,
+               OrderType.TrailingStopLimit]
+
+types = st.sampled_from([OrderType.Market, OrderType.Limit, *CONDITIONAL])
 offsets = st.integers(-6, 6)
-tifs = st.sampled_from([None, None, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK])
+tifs = st.sampled_from([None, None, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.Day])
 legs = st.builds(Leg, types, offsets, tifs)
-resting = st.builds(Leg, st.sampled_from([OrderType.Limit, OrderType.Stop, OrderType.StopLimit]), offsets)
+resting = st.builds(Leg, st.sampled_from([OrderType.Limit, *CONDITIONAL]), offsets,
+                    st.sampled_from([None, TimeInForce.Day]))
 actions = st.sampled_from([BUY, SELL])
 qtys = st.integers(1, 5)
 steps: st.SearchStrategy[Step] = st.one_of(
@@ -218,8 +230,9 @@ steps: st.SearchStrategy[Step] = st.one_of(
     st.builds(Session, st.sampled_from([True, True, True, False])),
     st.builds(Liquidate),
     st.builds(StartStrategy, actions, qtys, legs, st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
-              st.sampled_from([None, 1, 2])),
+              st.sampled_from([None, 1, 2]), st.booleans()),
     st.builds(Interrupt, st.integers(0, 5)),
+    st.builds(Expire, st.integers(0, 20)),
 )
 
 
@@ -234,6 +247,15 @@ def prices(leg: Leg, action: OrderAction, mid: int) -> dict[str, float | None]:
             return {"stop_price": level}
         case OrderType.StopLimit:
             return {"stop_price": level, "price": beyond}
+        case OrderType.MIT:
+            return {"limit_if_touched_price": level}
+        case OrderType.LimitIfTouched:
+            return {"limit_if_touched_price": level, "price": beyond}
+        case OrderType.TrailingStop | OrderType.TrailingStopLimit:
+            peg = (abs(leg.offset) + 1) * TICK * (1 if action is BUY else -1)  # signed: a Sell's stop is below
+            if leg.order_type is OrderType.TrailingStop or leg.offset % 2:
+                return {"peg_difference": peg}
+            return {"peg_difference": peg, "stop_price": level, "price": beyond}
         case _:
             return {}
 
@@ -241,6 +263,11 @@ def prices(leg: Leg, action: OrderAction, mid: int) -> dict[str, float | None]:
 def restrained(leg: Leg, action: OrderAction, mid: int) -> RestrainedOrderVersion:
     return RestrainedOrderVersion(action=action, order_type=leg.order_type, time_in_force=leg.tif,
                                   **prices(leg, action, mid))
+
+
+def to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def opposite(action: OrderAction) -> OrderAction:
@@ -309,9 +336,10 @@ class World:
         sign = 1 if step.action is BUY else -1
         sizes = [min(step.split, step.qty - i) for i in range(0, step.qty, step.split)]
         brackets = [{"qty": size, "profitTarget": step.target * TICK * sign, "stopLoss": -step.stop * TICK * sign,
+                     "trailingStop": step.trailing,
                      **({"breakEven": step.break_even * TICK} if step.break_even else {})} for size in sizes]
         entry = {"orderQty": step.qty, "orderType": step.entry.order_type, "timeInForce": step.entry.tif,
-                 **prices(step.entry, step.action, self.mid)}
+                 **{to_camel(k): v for k, v in prices(step.entry, step.action, self.mid).items()}}
         params = msgspec.json.encode({"entryVersion": {k: v for k, v in entry.items() if v is not None},
                                       "brackets": brackets}).decode()
         req = StartOrderStrategy(account_id=1, symbol="ESZ6", order_strategy_type_id=2, action=step.action,
@@ -373,6 +401,11 @@ class World:
                 chosen = known[pick % len(known)]
                 return strategies.interrupt(view, InterruptOrderStrategy(order_strategy_id=chosen),  # type: ignore[return-value]
                                             NOW, ids)
+            case Expire(pick):
+                order = self.live(pick)
+                if order is None:
+                    return Decision(result=None)
+                return orders.expire(view, {order.id: "expired"}, NOW, ids)
 
     def check(self, decision: Decision[object]) -> None:
         """Every order change and execution report of the decision is a legal move; then fold it in."""
@@ -503,7 +536,7 @@ def test_a_strategy_through_entry_brackets_target_and_interruption_is_checked() 
         StartStrategy(BUY, 2, Leg(OrderType.Market, 0), 1, 2, 3, 1),
         Move(1, 5, 5, 0),  # a tick of profit: both stops move to break-even
         Move(2, 5, 5, 0),  # the targets (entry + 2 ticks) are reached
-        StartStrategy(SELL, 1, Leg(OrderType.Market, 0), 1, 2, 2, None),
+        StartStrategy(SELL, 1, Leg(OrderType.Market, 0), 1, 2, 2, None, trailing=True),
         Interrupt(1),
     ]
 
@@ -516,3 +549,28 @@ def test_a_strategy_through_entry_brackets_target_and_interruption_is_checked() 
     assert [s.status for _, s in sorted(world.strategies.items())] == [
         OrderStrategyStatus.ExecutionFinished, OrderStrategyStatus.ExecutionInterrupted]
     assert sum(len(links) for links in world.links.values()) == 1 + 4 + 1 + 2
+
+
+def test_a_trailing_stop_that_trails_and_fills_and_an_entry_that_expires_with_its_legs_are_checked() -> None:
+    # Arrange: the property test's world on a fixed script with the conditional types and expiry
+    world = World()
+    script: list[Step] = [
+        Place(SELL, 1, Leg(OrderType.TrailingStop, 1)),  # order 1000: its stop 2 ticks below the bid
+        Move(3, 3, 3, 1),  # the bid rises: the stop follows (a new version)
+        Move(-5, 3, 3, 1),  # the bid falls through it: triggered, filled
+        PlaceOso(BUY, 1, Leg(OrderType.Limit, -4, TimeInForce.Day), (Leg(OrderType.MIT, 4), Leg(OrderType.Stop, -8))),
+        Expire(1),  # the entry (the second order known) runs out of time: its held legs expire with it
+    ]
+    trails: list[OrderVersion] = []
+
+    # Act
+    for step in script:
+        decision = world.run(step)
+        trails += [c.entity for c in decision.changes if isinstance(c.entity, OrderVersion)
+                   and c.entity.order_type is OrderType.TrailingStop]
+        world.check(decision)
+
+    # Assert
+    statuses = [o.ord_status for _, o in sorted(world.orders.items())]
+    assert statuses == [OrdStatus.Filled, OrdStatus.Expired, OrdStatus.Expired, OrdStatus.Expired]
+    assert len({v.stop_price for v in trails}) >= 2

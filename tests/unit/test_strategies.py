@@ -83,7 +83,7 @@ def status_of(decision: Any, strategy_id: int) -> OrderStrategyStatus:
     ('{"entryVersion": {"orderQty": 1}, "brackets": []}', BUY, "brackets"),
     ('{"entryVersion": {"orderQty": 1}, "brackets": [{"qty": 1}]}', BUY, "brackets[0]"),
     (make_strategy_params(BUY, target=2.3), BUY, "profitTarget"),
-    (make_strategy_params(BUY, trailingStop=True), BUY, "trailingStop"),
+    (make_strategy_params(BUY, stop=None, trailingStop=True), BUY, "trailingStop"),
     (make_strategy_params(BUY, stop=None, breakEven=1.0), BUY, "breakEven"),
     (make_strategy_params(BUY, breakEven=1.0, breakEvenPlus=1.0), BUY, "breakEvenPlus"),
 ])
@@ -313,3 +313,28 @@ def test_an_account_reset_ends_the_strategy_and_cancels_its_orders() -> None:
     cancelled = {c.entity.id for c in changes
                  if isinstance(c.entity, Order) and c.entity.ord_status is OrdStatus.Canceled}
     assert cancelled == {TARGET_ID, STOP_ID}
+
+
+def test_a_trailing_bracket_stop_is_a_trailing_stop_pegged_at_the_stop_loss_offset() -> None:
+    # Arrange: ask 6789.25; stopLoss -1.25 trails 1.25 below the bid
+    view = make_view()
+    # Act
+    decision = started(view, make_strategy_params(BUY, target=2.5, stop=-1.25, trailingStop=True))
+    # Assert
+    stop = version_of(decision, by_label(decision)["stopLoss1"])
+    assert (stop.order_type, stop.stop_price, stop.peg_difference) == (OrderType.TrailingStop, 6788.0, -1.25)
+
+
+def test_a_trailing_bracket_stop_follows_the_bid_up_when_the_market_rises() -> None:
+    # Arrange: long from 6789.25, trailing stop at 6788.00 pegged 1.25 below the bid
+    running_params = make_strategy_params(BUY, trailingStop=True)
+    view = bracketed_view(27_156, 27_157, params=running_params)
+    stop = make_working(STOP_ID, SELL, order_type=OrderType.TrailingStop, stop_price=6788.0, oco_id=STOP_ID,
+                        parent_id=ENTRY_ID)
+    stop = msgspec.structs.replace(stop, version=msgspec.structs.replace(stop.version, peg_difference=-1.25))
+    book = msgspec.structs.replace(view.book, working=(view.book.working[0], stop))
+    view = msgspec.structs.replace(view, book=book, quote=make_quote(27_160, 27_161))  # bid 6790.00
+    # Act
+    decision = orders.match(view, NOW, Ids())
+    # Assert
+    assert version_of(decision, STOP_ID).stop_price == 6788.75

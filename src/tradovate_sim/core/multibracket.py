@@ -165,10 +165,13 @@ def _place_brackets(blotter: Blotter, running: RunningStrategy, entry_id: OrderI
             price = to_price(entry_ticks + _ticks(bracket.profit_target, tick), tick)
             legs.append((TARGET, Ticket(action=action, order_type=OrderType.Limit, qty=size, price=price,
                                         time_in_force=TimeInForce.GTC, custom_tag50=strategy.custom_tag50)))
-        if bracket.stop_loss is not None:
+        if bracket.stop_loss is not None:  # `trailingStop`: a TrailingStop whose pegDifference is the offset
             stop = to_price(entry_ticks + _ticks(bracket.stop_loss, tick), tick)
-            legs.append((STOP, Ticket(action=action, order_type=OrderType.Stop, qty=size, stop_price=stop,
-                                      time_in_force=TimeInForce.GTC, custom_tag50=strategy.custom_tag50)))
+            stop_type = OrderType.TrailingStop if bracket.trailing_stop else OrderType.Stop
+            peg = to_price(_ticks(bracket.stop_loss, tick), tick) if bracket.trailing_stop else None
+            legs.append((STOP, Ticket(action=action, order_type=stop_type, qty=size, stop_price=stop,
+                                      peg_difference=peg, time_in_force=TimeInForce.GTC,
+                                      custom_tag50=strategy.custom_tag50)))
         oco_id = OrderId(blotter.ids.next("order")) if len(legs) == 2 else None
         for position, (kind, ticket) in enumerate(legs):
             leg = blotter.open_order(ticket, oco_id=oco_id, parent_id=entry_id,

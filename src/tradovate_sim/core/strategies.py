@@ -15,7 +15,7 @@ from tradovate_sim.core.decision import Decision, created
 from tradovate_sim.core.ticks import to_ticks
 from tradovate_sim.core.view import OrderView, RunningStrategy
 from tradovate_sim.model.entities import OrderStrategy, OrderStrategyLink
-from tradovate_sim.model.enums import FailureReason, OrderAction, OrderStrategyStatus, OrderType
+from tradovate_sim.model.enums import FailureReason, OrderAction, OrderStrategyStatus
 from tradovate_sim.model.ids import OrderId, OrderStrategyId
 from tradovate_sim.model.requests import (
     Bracket,
@@ -28,7 +28,7 @@ from tradovate_sim.model.requests import (
 from tradovate_sim.model.results import OrderStrategyStatusResponse
 
 MULTIBRACKET = 2  # the only orderStrategyType: id 2, "multibracket"
-ENTRY_TYPES = frozenset({OrderType.Market, OrderType.Limit, OrderType.Stop, OrderType.StopLimit})
+ENTRY_TYPES = orders.SUPPORTED
 
 _PARAMS = msgspec.json.Decoder(MultiBracketParams)
 
@@ -72,9 +72,8 @@ def parse(req: StartOrderStrategy, tick_size: float) -> MultiBracketParams | ris
 def _check_bracket(where: str, bracket: Bracket, action: OrderAction, tick_size: float) -> risk.Refusal | None:
     if bracket.qty <= 0:
         return risk.Refusal(FailureReason.UnknownReason, f"{where}.qty: must be positive")
-    if bracket.trailing_stop:
-        return risk.Refusal(FailureReason.Unsupported, f"{where}.trailingStop: trailing stops in brackets are not "
-                                                       "supported by this server yet")
+    if bracket.trailing_stop and bracket.stop_loss is None:
+        return risk.Refusal(FailureReason.UnknownReason, f"{where}.trailingStop: the stopLoss to trail is missing")
     if bracket.profit_target is None and bracket.stop_loss is None:
         return risk.Refusal(FailureReason.UnknownReason, f"{where}: needs a profitTarget or a stopLoss")
     up = 1 if action is OrderAction.Buy else -1  # the direction of profit
@@ -117,9 +116,10 @@ def start(view: OrderView, req: StartOrderStrategy, params: MultiBracketParams, 
     entry = params.entry_version
     order = PlaceOrder(action=req.action, symbol=view.instrument.contract.name, order_qty=entry.order_qty,
                        order_type=entry.order_type, price=entry.price, stop_price=entry.stop_price,
+                       limit_if_touched_price=entry.limit_if_touched_price, peg_difference=entry.peg_difference,
                        time_in_force=entry.time_in_force, expire_time=entry.expire_time, text=entry.text,
                        custom_tag50=req.custom_tag50, is_automated=req.is_automated)
-    ticket = orders.to_ticket(order, req.action, entry.order_qty, view.instrument.product.tick_size)
+    ticket = orders.to_ticket(order, req.action, entry.order_qty, view.instrument.product.tick_size, now)
     if isinstance(ticket, risk.Refusal):
         return Decision(result=refused(ticket.reason, f"params.entryVersion: {ticket.text}"))
     blotter = Blotter(view, now, ids)
