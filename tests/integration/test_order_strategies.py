@@ -241,3 +241,19 @@ def test_a_trailing_bracket_stop_trails_the_bid_and_closes_the_position_when_the
     assert desk.status(stop_id) == "Filled"
     assert strategy(desk, strategy_id)["status"] == "ExecutionFinished"
     assert desk.position(desk.demo1)["netPos"] == 0
+
+
+def test_a_strategy_fails_when_its_gtd_limit_entry_expires_unfilled(desk: Desk) -> None:
+    # Arrange
+    desk.quote(bid=6800.0, ask=6800.25)
+    body = start(desk.demo1, raw_params=json.dumps({
+        "entryVersion": {"orderQty": 1, "orderType": "Limit", "price": 6790.0, "timeInForce": "GTD",
+                         "expireTime": "2026-11-24T16:00:00Z"},
+        "brackets": [{"qty": 1, "profitTarget": 2.5, "stopLoss": -1.25}]}))
+    strategy_id = started(desk, body)["orderStrategy"]["id"]
+    # Act
+    desk.api.set_clock("2026-11-24T16:00:00Z", desk.admin)
+    # Assert
+    assert desk.status(links(desk, strategy_id)["entry"]) == "Expired"
+    ended = strategy(desk, strategy_id)
+    assert (ended["status"], ended["failureMessage"]) == ("ExecutionFailed", "The entry order expired")
