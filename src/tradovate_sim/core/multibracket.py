@@ -162,13 +162,13 @@ def _place_brackets(blotter: Blotter, running: RunningStrategy, entry_id: OrderI
         left -= size
         legs: list[tuple[str, Ticket]] = []
         if bracket.profit_target is not None:
-            price = to_price(entry_ticks + _ticks(bracket.profit_target, tick), tick)
+            price = to_price(entry_ticks + nearest_ticks(bracket.profit_target, tick), tick)
             legs.append((TARGET, Ticket(action=action, order_type=OrderType.Limit, qty=size, price=price,
                                         time_in_force=TimeInForce.GTC, custom_tag50=strategy.custom_tag50)))
         if bracket.stop_loss is not None:  # `trailingStop`: a TrailingStop whose pegDifference is the offset
-            stop = to_price(entry_ticks + _ticks(bracket.stop_loss, tick), tick)
+            stop = to_price(entry_ticks + nearest_ticks(bracket.stop_loss, tick), tick)
             stop_type = OrderType.TrailingStop if bracket.trailing_stop else OrderType.Stop
-            peg = to_price(_ticks(bracket.stop_loss, tick), tick) if bracket.trailing_stop else None
+            peg = to_price(nearest_ticks(bracket.stop_loss, tick), tick) if bracket.trailing_stop else None
             legs.append((STOP, Ticket(action=action, order_type=stop_type, qty=size, stop_price=stop,
                                       peg_difference=peg, time_in_force=TimeInForce.GTC,
                                       custom_tag50=strategy.custom_tag50)))
@@ -181,10 +181,6 @@ def _place_brackets(blotter: Blotter, running: RunningStrategy, entry_id: OrderI
             blotter.emit(created(link))
             links.append(link)
     return links
-
-
-def _ticks(offset: float, tick_size: float) -> int:
-    return nearest_ticks(offset, tick_size)
 
 
 def _move_stops(blotter: Blotter, running: RunningStrategy, links: Iterable[OrderStrategyLink], entry_qty: int,
@@ -214,13 +210,13 @@ def _move_stops(blotter: Blotter, running: RunningStrategy, links: Iterable[Orde
         if current is None:
             continue
         best = current
-        if bracket.break_even is not None and profit >= abs(_ticks(bracket.break_even, tick)):
-            level = entry_ticks + sign * abs(_ticks(bracket.break_even_plus or 0.0, tick))
+        if bracket.break_even is not None and profit >= abs(nearest_ticks(bracket.break_even, tick)):
+            level = entry_ticks + sign * abs(nearest_ticks(bracket.break_even_plus or 0.0, tick))
             best = max(best * sign, level * sign) * sign
         trail = bracket.auto_trail
-        if trail is not None and profit >= abs(_ticks(trail.trigger, tick)):
-            level = market - sign * abs(_ticks(trail.stop_loss, tick))
-            step = max(1, abs(_ticks(trail.freq or 0.0, tick)))
+        if trail is not None and profit >= abs(nearest_ticks(trail.trigger, tick)):
+            level = market - sign * abs(nearest_ticks(trail.stop_loss, tick))
+            step = max(1, abs(nearest_ticks(trail.freq or 0.0, tick)))
             if (level - best) * sign >= step:
                 best = level
         if best != current:
