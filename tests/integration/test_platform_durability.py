@@ -203,3 +203,24 @@ def test_writes_answer_503_and_change_nothing_when_the_writer_process_dies(sessi
     assert api.item("order", resting, demo)["ordStatus"] == "Working"
     session.restart("term")
     assert [o["id"] for o in session.api.entities("order", session.admin)] == [resting]
+
+
+def test_a_running_order_strategy_finishes_at_its_target_when_the_server_was_killed_and_restarted(
+        session: Session) -> None:
+    # Arrange: long 1 from 6800.25 with a target at 6802.75 and a stop at 6799.00
+    api, admin, demo = session.api, session.admin, session.demo
+    demo1 = session.accounts["DEMO1"]
+    api.set_quote(admin, bid=6800.0, ask=6800.25)
+    params = '{"entryVersion":{"orderQty":1,"orderType":"Market"},"brackets":[{"qty":1,"profitTarget":2.5,' \
+             '"stopLoss":-1.25}]}'
+    started = api.call("orderStrategy/startorderstrategy", {"accountId": demo1, "symbol": "ESZ6", "action": "Buy",
+                                                            "orderStrategyTypeId": 2, "params": params}, demo)
+    strategy_id = started["orderStrategy"]["id"]
+    session.restart("kill")
+    session.api.set_clock(OPEN_TIME, session.admin)
+    # Act
+    session.api.set_quote(session.admin, bid=6802.75, ask=6803.0)
+    # Assert
+    assert session.api.item("orderStrategy", strategy_id, demo)["status"] == "ExecutionFinished"
+    position = next(p for p in session.api.entities("position", demo) if p["accountId"] == demo1)
+    assert position["netPos"] == 0

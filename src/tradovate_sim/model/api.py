@@ -156,6 +156,15 @@ class Order:
     liquidate_positions = command("order/liquidatePositions", rq.LiquidatePositions, shape(rs.SimpleResponse))
 
 
+class OrderStrategy:
+    start_order_strategy = command("orderStrategy/startOrderStrategy", rq.StartOrderStrategy,
+                                   one_of(rs.OrderStrategyStatusResponse, rs.Violations))
+    modify_order_strategy = command("orderStrategy/modifyOrderStrategy", rq.ModifyOrderStrategy,
+                                    shape(rs.OrderStrategyStatusResponse))
+    interrupt_order_strategy = command("orderStrategy/interruptOrderStrategy", rq.InterruptOrderStrategy,
+                                       shape(rs.OrderStrategyStatusResponse))
+
+
 class User:
     create_evaluation_users = command("user/createEvaluationUsers", rq.CreateEvaluationUsers,
                                       shape(rs.CreateEvaluationUsersResponse))
@@ -255,9 +264,9 @@ class Simulator:
 
 
 # The groups of named operations, in the order documentation lists them.
-GROUPS: tuple[type, ...] = (Auth, Order, User, CashBalance, AccountRiskStatus, FundTransaction, Account,
-                            UserAccountAutoLiq, UserAccountPositionLimit, UserAccountRiskParameter, Contract, Socket,
-                            Simulator)
+GROUPS: tuple[type, ...] = (Auth, Order, OrderStrategy, User, CashBalance, AccountRiskStatus, FundTransaction,
+                            Account, UserAccountAutoLiq, UserAccountPositionLimit, UserAccountRiskParameter, Contract,
+                            Socket, Simulator)
 
 
 def operations_of(group: type) -> list[Operation[Any, Any]]:

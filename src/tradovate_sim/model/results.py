@@ -7,6 +7,7 @@ import msgspec
 from tradovate_sim.model.entities import (
     AccountRiskStatus,
     Contract,
+    OrderStrategy,
     PermissionedAccountAutoLiq,
     ProductMargin,
     TradingPermission,
@@ -30,6 +31,12 @@ class PlaceOcoResult(PlaceOrderResult, frozen=True):
 class PlaceOsoResult(PlaceOrderResult, frozen=True):
     oso1_id: OrderId | None = None
     oso2_id: OrderId | None = None
+
+
+class OrderStrategyStatusResponse(Wire, frozen=True):
+    error_text: str | None = None
+    failure_reason: FailureReason | None = None
+    order_strategy: OrderStrategy | None = None
 
 
 class CommandResult(Wire, frozen=True):

@@ -21,6 +21,9 @@ from tradovate_sim.model.entities import (
     FillPair,
     MarginSnapshot,
     Order,
+    OrderStrategy,
+    OrderStrategyLink,
+    OrderStrategyType,
     OrderVersion,
     PermissionedAccountAutoLiq,
     Position,
@@ -59,6 +62,9 @@ class SyncSnapshot(Wire, frozen=True):
     contracts: list[Contract] | None = None
     orders: list[Order] | None = None
     order_versions: list[OrderVersion] | None = None
+    order_strategies: list[OrderStrategy] | None = None
+    order_strategy_links: list[OrderStrategyLink] | None = None
+    order_strategy_types: list[OrderStrategyType] | None = None
     commands: list[Command] | None = None
     command_reports: list[CommandReport] | None = None
     execution_reports: list[ExecutionReport] | None = None

@@ -158,7 +158,8 @@ class Runtime:
     async def list_contracts(self) -> None:
         """Contracts of the nearest maturities for the clock's date, with quotes."""
         platform = self.platform
-        changes = seed.category_changes(platform) + seed.contract_changes(platform, platform.now())
+        changes = seed.category_changes(platform) + seed.strategy_type_changes(platform)
+        changes += seed.contract_changes(platform, platform.now())
         await platform.commit(changes)
         seed.quote_contracts(platform, platform.now())
         await self.margins.refresh()  # a moved clock may open or close sessions

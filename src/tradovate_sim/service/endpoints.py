@@ -31,6 +31,7 @@ from tradovate_sim.service import (
     orders,
     resets,
     rules,
+    strategies,
 )
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
@@ -144,6 +145,12 @@ def _api() -> list[Endpoint[Any, Any]]:
         command(o.dry_run, lambda s, c, b: margins.dry_run(s.platform, c, b)),
         command(o.liquidate_position, lambda s, c, b: orders.liquidate_position(s.platform, c, b)),
         command(o.liquidate_positions, lambda s, c, b: orders.liquidate_positions(s.platform, c, b)),
+        command(api.OrderStrategy.start_order_strategy,
+                lambda s, c, b: strategies.start_order_strategy(s.platform, c, b)),
+        command(api.OrderStrategy.modify_order_strategy,
+                lambda s, c, b: strategies.modify_order_strategy(s.platform, c, b)),
+        command(api.OrderStrategy.interrupt_order_strategy,
+                lambda s, c, b: strategies.interrupt_order_strategy(s.platform, c, b)),
         command(api.User.create_evaluation_users,
                 lambda s, c, b: accounts.create_evaluation_users(s.platform, c, s.hashing, b)),
         command(api.User.create_evaluation_accounts,
