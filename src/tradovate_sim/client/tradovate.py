@@ -16,6 +16,7 @@ from tradovate_sim.client.environments import Environment, environment
 from tradovate_sim.client.errors import TransportError
 from tradovate_sim.client.groups import Api, bind
 from tradovate_sim.client.session import MAX_TICKETS, RENEW_BEFORE, Credentials, Session, Steps
+from tradovate_sim.client.socket import TradovateSocket
 from tradovate_sim.model.api import Awaiting, Blocking, Operation
 from tradovate_sim.model.results import AccessTokenResponse
 
@@ -148,6 +149,13 @@ class AsyncTradovate(Api[Awaiting]):
     @property
     def token(self) -> str | None:
         return self.session.token
+
+    def websocket(self, *, market_data: bool = False, reconnect: bool = True) -> TradovateSocket:
+        """A socket authorized with this client's token (`async with client.websocket() as ws:`); `market_data`:
+        Tradovate's market-data host with the `mdAccessToken` (on this server, the same socket)."""
+        if market_data:
+            return TradovateSocket(self.environment.market_data, self.fresh_md_token, reconnect=reconnect)
+        return TradovateSocket(self.environment.websocket, self.fresh_token, reconnect=reconnect)
 
     async def run(self, steps: Steps[Res]) -> Res:
         try:
