@@ -44,12 +44,6 @@ HEARTBEAT_SECONDS = 2.5
 NO_RECONNECT = frozenset({4001, 4401, 4008})  # not authorized in time, session ended / bad token, quota reached
 
 
-class RawChange(msgspec.Struct, frozen=True, rename="camel"):
-    entity_type: str
-    event_type: EventType
-    entity: msgspec.Raw | list[msgspec.Raw] | None = None
-
-
 class TradovateSocket(Api[Awaiting]):
     """One WebSocket to `url`, authorized with what `token()` gives (see the module's docstring)."""
 
@@ -284,7 +278,7 @@ class TradovateSocket(Api[Awaiting]):
                                 chart.put(packet)
                 case "shutdown":
                     self.shutdown = msgspec.convert(data, Shutdown)
-        except msgspec.ValidationError:
+        except ValueError:  # msgspec's ValidationError is one
             return  # an event this model does not declare: skipped
 
     def fail_pending(self, error: TransportError) -> None:
@@ -324,15 +318,17 @@ class TradovateSocket(Api[Awaiting]):
 
 
 def changes_of(data: object) -> list[Change]:
-    """A `props` event's changes, each entity decoded as its kind's Struct; kinds this model does not declare are
+    """A `props` event's changes, each entity converted to its kind's Struct; kinds this model does not declare are
     skipped (an array of entities gives one change each)."""
-    raw = msgspec.convert(data, RawChange)
-    kind = KIND_NAMED.get(raw.entity_type)
-    if kind is None or raw.entity is None:
+    if not isinstance(data, dict):
         return []
-    entities = raw.entity if isinstance(raw.entity, list) else [raw.entity]
-    return [Change(entity_type=raw.entity_type, event_type=raw.event_type,
-                   entity=msgspec.json.decode(entity, type=kind.struct)) for entity in entities]
+    kind = KIND_NAMED.get(str(data.get("entityType")))
+    entity = data.get("entity")
+    if kind is None or entity is None:
+        return []
+    event_type = EventType(str(data.get("eventType")))
+    return [Change(entity_type=kind.name, event_type=event_type, entity=msgspec.convert(item, kind.struct))
+            for item in (entity if isinstance(entity, list) else [entity])]
 
 
 __all__ = ["Subscription", "TradovateSocket"]
