@@ -16,6 +16,7 @@
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -33,14 +34,15 @@ from tradovate_sim.client.streams import Chart, Doms, Quotes, Stream, Subscripti
 from tradovate_sim.model.api import Awaiting, Operation, Socket
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.kinds import KIND_NAMED
-from tradovate_sim.model.market import CancelChart, ChartData, GetChart, MarketData, MdRequest
+from tradovate_sim.model.market import CancelChart, ChartData, ChartPacket, GetChart, MarketData, MdRequest
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.model.results import PenaltyTicket
-from tradovate_sim.model.session import Change, Shutdown
+from tradovate_sim.model.session import Change, Shutdown, SyncSnapshot
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 HEARTBEAT_SECONDS = 2.5
+MAX_UNCLAIMED = 10_000  # chart packets kept for a getChart whose answer is not read yet
 NO_RECONNECT = frozenset({4001, 4401, 4008})  # not authorized in time, session ended / bad token, quota reached
 
 
@@ -62,12 +64,14 @@ class TradovateSocket(Api[Awaiting]):
         self.quote_streams: list[Quotes] = []
         self.dom_streams: list[Doms] = []
         self.charts: list[Chart] = []
+        self.unclaimed: deque[ChartPacket] = deque(maxlen=MAX_UNCLAIMED)
         self.close_frame: tuple[int, str] | None = None
         self.shutdown: Shutdown | None = None
         self.closing = False
         self.connections = 0  # how many times it connected (1 + reconnections)
         self.tasks: set[asyncio.Task[None]] = set()
         self.opened = asyncio.Event()
+        self.recovered = asyncio.Event()  # set when a reconnection has resubscribed everything (cleared on a drop)
         bind(self, self.call)
 
     # --- connecting ------------------------------------------------------------------------------------------------
@@ -154,35 +158,47 @@ class TradovateSocket(Api[Awaiting]):
     async def sync(self, request: SyncRequest | None = None) -> Sync:
         """`user/syncrequest` (once per socket): the snapshot, then the `props` changes as they happen."""
         request = request or SyncRequest()
-        snapshot = await self.call(Socket.sync_request, request)
-        stream = Sync(request, snapshot)
-        self.syncs.append(stream)
+        stream = Sync(request, SyncSnapshot(users=[], contract_groups=[]))
+        self.syncs.append(stream)  # before the request: the changes that follow the answer may share its frame
+        try:
+            stream.snapshot = await self.call(Socket.sync_request, request)
+        except BaseException:
+            self.syncs.remove(stream)
+            raise
         return stream
 
     async def quotes(self, symbol: str | int) -> Quotes:
         """`md/subscribeQuote`: the contract's quotes, until the stream is closed (`md/unsubscribeQuote`)."""
         contract_id = await self.contract_id(symbol)
-        await self.call(Socket.subscribe_quote, MdRequest(symbol=symbol))
 
         async def unsubscribe() -> None:
             self.quote_streams.remove(stream)
             await self.quietly(Socket.unsubscribe_quote, MdRequest(symbol=contract_id))
 
         stream = Quotes(contract_id, unsubscribe)
-        self.quote_streams.append(stream)
+        self.quote_streams.append(stream)  # before the request: the first packet may follow the answer at once
+        try:
+            await self.call(Socket.subscribe_quote, MdRequest(symbol=symbol))
+        except BaseException:
+            self.quote_streams.remove(stream)
+            raise
         return stream
 
     async def doms(self, symbol: str | int) -> Doms:
         """`md/subscribeDOM`: the contract's depth of market, until the stream is closed."""
         contract_id = await self.contract_id(symbol)
-        await self.call(Socket.subscribe_dom, MdRequest(symbol=symbol))
 
         async def unsubscribe() -> None:
             self.dom_streams.remove(stream)
             await self.quietly(Socket.unsubscribe_dom, MdRequest(symbol=contract_id))
 
         stream = Doms(contract_id, unsubscribe)
-        self.dom_streams.append(stream)
+        self.dom_streams.append(stream)  # before the request: the first packet may follow the answer at once
+        try:
+            await self.call(Socket.subscribe_dom, MdRequest(symbol=symbol))
+        except BaseException:
+            self.dom_streams.remove(stream)
+            raise
         return stream
 
     async def chart(self, request: GetChart) -> Chart:
@@ -195,6 +211,10 @@ class TradovateSocket(Api[Awaiting]):
 
         stream = Chart(request, ids, cancel)
         self.charts.append(stream)
+        early = [packet for packet in self.unclaimed if stream.owns(packet)]  # arrived before the answer was read
+        for packet in early:
+            self.unclaimed.remove(packet)
+            stream.put(packet)
         return stream
 
     async def contract_id(self, symbol: str | int) -> int:
@@ -223,6 +243,7 @@ class TradovateSocket(Api[Awaiting]):
         if connection is not self.connection:
             return  # closed by `close()`, or replaced
         self.connection = None
+        self.recovered.clear()
         self.fail_pending(TransportError(f"the socket closed: {self.close_frame}"))
         code = self.close_frame[0] if self.close_frame is not None else None
         if self.closing or not self.reconnect or code in NO_RECONNECT:
@@ -273,9 +294,11 @@ class TradovateSocket(Api[Awaiting]):
                                 dom_stream.put(dom)
                 case "chart":
                     for packet in msgspec.convert(data, ChartData).charts:
-                        for chart in self.charts:
-                            if chart.owns(packet):
-                                chart.put(packet)
+                        owner = next((chart for chart in self.charts if chart.owns(packet)), None)
+                        if owner is not None:
+                            owner.put(packet)
+                        else:  # a chart whose getChart answer is not read yet (or one cancelled)
+                            self.unclaimed.append(packet)
                 case "shutdown":
                     self.shutdown = msgspec.convert(data, Shutdown)
         except ValueError:  # msgspec's ValidationError is one
@@ -297,6 +320,7 @@ class TradovateSocket(Api[Awaiting]):
             try:
                 await self.connect()
                 await self.resubscribe()
+                self.recovered.set()
                 return
             except (TransportError, AuthError, TimeoutError) as failed:
                 error = failed
