@@ -11,6 +11,7 @@ blocking and the asyncio clients drive the same generator; neither repeats this 
 - Penalty tickets (`p-ticket`, `p-time`, `p-captcha`): the client waits `p-time` seconds and sends the same request
   again carrying the ticket, at most `max_tickets` times; `p-captcha: true` raises `PenaltyCaptchaError` at once.
 - HTTP 429 (the user-level limit, no ticket) is raised as `RateLimitedError`: Tradovate says to wait, up to an hour.
+  A renewal that is penalized or limited keeps the current token while it lives (renewed on a later call).
 """
 
 from collections.abc import Callable, Generator
@@ -128,6 +129,10 @@ class Session:
             if self.credentials is None:
                 raise
             yield from self.login()
+        except (RateLimitedError, PenaltyCaptchaError):
+            if self.expires <= self.clock():
+                raise
+            # renewing is penalized but the token still lives: use it, renew on a later call
 
     def take(self, operation: Operation[Any, Any], response: AccessTokenResponse) -> None:
         if response.access_token is None:
