@@ -17,8 +17,10 @@ from server import (
     DEMO_PASSWORD,
     FRONT,
     OPEN_TIME,
+    Api,
     Desk,
     ServerProcess,
+    Tokens,
     evaluation_account,
     evaluation_user,
     limit,
@@ -38,7 +40,8 @@ from tradovate_sim.client import (
 )
 from tradovate_sim.client.environments import DEMO as DEMO_HOSTS
 from tradovate_sim.client.environments import environment
-from tradovate_sim.client.groups import Api, Entities, snake
+from tradovate_sim.client.groups import Api as Surface
+from tradovate_sim.client.groups import Entities, snake
 from tradovate_sim.model import api
 from tradovate_sim.model import entities as en
 from tradovate_sim.model import requests as rq
@@ -234,10 +237,30 @@ def served(kind: Kind) -> set[str]:
     return {op.name.rsplit("/", 1)[1] for k, op in api.entity_queries() if k is kind}
 
 
+@pytest.fixture(scope="module")
+def traded(api: Api, tokens: Tokens, server: ServerProcess) -> str:  # `api`: the harness, not the model
+    """The session's server after one filled order (orders, fills, positions... exist), once for the module: the
+    entity queries only read."""
+    admin = tokens.of(ADMIN, ADMIN_PASSWORD)
+    api.set_clock(OPEN_TIME, admin)
+    api.reset(admin)
+    api.set_quote(tokens.of(ADMIN, ADMIN_PASSWORD))
+    account = next(a["id"] for a in api.entities("account", tokens.of(DEMO, DEMO_PASSWORD)))
+    api.call("order/placeorder", order(account), tokens.of(DEMO, DEMO_PASSWORD))
+    return server.base_url
+
+
+@pytest.fixture(scope="module", params=MODES)
+def reader(traded: str, request: pytest.FixtureRequest) -> Iterator[Driver]:
+    """The admin's client of one mode, for every kind (a login hashes a password: one per mode, not per kind)."""
+    driver = Driver(str(request.param), traded, ADMIN, ADMIN_PASSWORD)
+    yield driver
+    driver.close()
+
+
 @pytest.mark.parametrize("kind", QUERIED, ids=lambda kind: kind.name)
-def test_every_query_of_every_kind_answers_its_structs(kind: Kind, admin: Driver, desk: Desk) -> None:
-    desk.quote()
-    desk.place(order(desk.demo1))  # orders, fills, positions... exist
+def test_every_query_of_every_kind_answers_its_structs(kind: Kind, reader: Driver) -> None:
+    admin = reader
     name = snake(kind.name)
     queries = served(kind)
 
@@ -276,7 +299,7 @@ def test_every_query_of_every_kind_answers_its_structs(kind: Kind, admin: Driver
 
 
 def test_client_names_every_group_and_every_queried_kind() -> None:
-    hints = Api.__annotations__
+    hints = Surface.__annotations__
     kinds = {snake(kind.name) for kind in QUERIED}
     groups = {"sim" if group is api.Simulator else snake(group.__name__) for group in HTTP_GROUPS}
     assert set(hints) == kinds | groups

@@ -4,10 +4,11 @@ clean close. Waits are bounded (`NEXT`) only so that a broken stream fails inste
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, Desk, ServerProcess
+from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, Desk, ServerProcess, running
 
 from tradovate_sim.client import AsyncTradovate, AuthError, TradovateSocket, TransportError
 from tradovate_sim.client.errors import TradovateError
@@ -160,6 +161,21 @@ async def test_close_ends_streams_and_later_calls_fail(client: AsyncTradovate, d
         await next_of(sync)
     with pytest.raises(TransportError):
         await socket.position.list()
+
+
+class QuickTimeout(ServerProcess):
+    """The harness's server closing sockets silent for 4 seconds (`TRADOVATE_SIM_WS_TIMEOUT`; heartbeats: 2.5 s)."""
+
+    def command(self) -> list[str]:
+        return ["env", "TRADOVATE_SIM_WS_TIMEOUT=4", *super().command()]
+
+
+async def test_heartbeats_keep_an_idle_socket_open(tmp_path: Path) -> None:
+    with running(QuickTimeout(tmp_path / "sim.db", tmp_path / "server.log")) as server:
+        async with AsyncTradovate(server.base_url, DEMO, DEMO_PASSWORD) as client, client.websocket() as ws:
+            await asyncio.sleep(6)  # idle for longer than the server's timeout: only heartbeats went out
+            assert (await ws.auth.me()).name == DEMO
+            assert (ws.connections, ws.close_frame) == (1, None)
 
 
 async def test_admin_socket_and_demo_socket_are_separate_sessions(server: ServerProcess, desk: Desk) -> None:
