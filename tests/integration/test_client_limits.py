@@ -2,6 +2,7 @@
 ticket is waited out (`p-time`) and the request sent again with it; `p-captcha` raises at once; the user-level 429
 raises `RateLimitedError`. Each test sets its numbers with `POST /sim/limits` (which starts every count afresh)."""
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from client_support import MODES, Driver
 from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, Api, ServerProcess, running
 
-from tradovate_sim.client import PenaltyCaptchaError, RateLimitedError, Tradovate
+from tradovate_sim.client import AsyncTradovate, PenaltyCaptchaError, RateLimitedError, Tradovate, TradovateSocket
+from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.model.simulator import EndpointRule, LimitsUpdate, Window
 
 LOGIN = "/v1/auth/accesstokenrequest"
@@ -99,3 +101,27 @@ def test_user_level_limit_raises_rate_limited(limited: ServerProcess, operator: 
             for _ in range(10):
                 client.auth.me()
     assert raised.value.status == 429
+
+
+async def test_socket_penalty_ticket_is_waited_out_and_redeemed(limited: ServerProcess,
+                                                                operator: Tradovate) -> None:
+    operator.sim.configure_limits(LimitsUpdate(endpoints={"user/syncrequest": EndpointRule(
+        limit=1, seconds=3600, backoff_seconds=1, counts_successes=True)}))
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
+    async with AsyncTradovate(limited.base_url, DEMO, DEMO_PASSWORD) as client:
+        token = await client.fresh_token()
+
+        async def same() -> str:
+            return token
+
+        url = client.environment.websocket
+        async with TradovateSocket(url, same) as first, TradovateSocket(url, same, sleep=sleep) as second:
+            await first.sync(SyncRequest(split_responses=False))
+            assert waits == []
+            synced = await second.sync(SyncRequest(split_responses=False))  # a ticket first, then redeemed
+            assert waits == [1] and synced.snapshot.users

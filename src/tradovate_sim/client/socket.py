@@ -50,13 +50,15 @@ class TradovateSocket(Api[Awaiting]):
     """One WebSocket to `url`, authorized with what `token()` gives (see the module's docstring)."""
 
     def __init__(self, url: str, token: Callable[[], Awaitable[str]], *, reconnect: bool = True,
-                 max_reconnects: int = 5, max_tickets: int = MAX_TICKETS, timeout: float = 10.0) -> None:
+                 max_reconnects: int = 5, max_tickets: int = MAX_TICKETS, timeout: float = 10.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.url = url
         self.token = token
         self.reconnect = reconnect
         self.max_reconnects = max_reconnects
         self.max_tickets = max_tickets
         self.timeout = timeout
+        self.sleep = sleep  # how a penalty ticket's p-time is waited
         self.connection: ClientConnection | None = None
         self.pending: dict[int, asyncio.Future[tuple[int, object]]] = {}
         self.next_id = 1
@@ -133,7 +135,7 @@ class TradovateSocket(Api[Awaiting]):
                 return outcome
             if outcome.p_captcha:
                 raise PenaltyCaptchaError(operation.name, outcome.p_time)
-            await asyncio.sleep(outcome.p_time)
+            await self.sleep(outcome.p_time)
             ticket = outcome.p_ticket
         raise RateLimitedError(operation.name, 200, f"still penalized after {self.max_tickets} tickets")
 
