@@ -1,0 +1,139 @@
+"""A throwaway `tradovate-sim serve` for tests: its own process on a free loopback port, its own database file,
+manual quotes, a frozen clock and known passwords.
+
+A subprocess rather than uvicorn in a thread of the test process: the server freezes and retunes the garbage
+collector, configures logging and runs a writer process of its own; none of that should leak into the process
+that runs the user's tests (or their event loop). Starting it costs about the same either way (the imports
+dominate; see docs/behaviour.md, "Testing your bot").
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+ADMIN_NAME = "admin"
+DEMO_NAME = "demo"
+ADMIN_PASSWORD = "tradovate-sim-admin"
+DEMO_PASSWORD = "tradovate-sim-demo"
+
+
+class ServerError(RuntimeError):
+    """The test server did not start (its output is in the message) or died."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SimServer:
+    """One server process. `start()` returns once it answers HTTP; `stop()` ends it (SIGTERM, then SIGKILL).
+
+    `db` is the database file (default: a fresh file in a temporary directory removed by `stop()`); a file that
+    already holds a database is reused as it is. `rate_limits` is `on` (Tradovate's limits, as the real one) or
+    `off`; `catalogue` a TOML file of extra products."""
+
+    def __init__(self, *, db: Path | str | None = None, rate_limits: str = "on", catalogue: Path | str | None = None,
+                 port: int | None = None, startup_timeout: float = 60.0) -> None:
+        if rate_limits not in ("on", "off"):
+            raise ValueError(f"rate_limits: expected on or off, got {rate_limits!r}")
+        self._directory: tempfile.TemporaryDirectory[str] | None = None
+        if db is None:
+            self._directory = tempfile.TemporaryDirectory(prefix="tradovate-sim-")
+            db = Path(self._directory.name) / "sim.db"
+        self.db = Path(db)
+        self.rate_limits = rate_limits
+        self.catalogue = None if catalogue is None else Path(catalogue)
+        self.port = port or free_port()
+        self.startup_timeout = startup_timeout
+        self.log_path = self.db.with_name(self.db.name + ".log")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start_seconds: float | None = None  # how long the last start took
+
+    @property
+    def url(self) -> str:
+        """The server's root (`/sim/*`, `/health`); the Tradovate API is under `/v1`."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/v1"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/websocket"
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--db", str(self.db.absolute()), "--seed", "demo",
+                   "--quotes", "manual", "--rate-limits", self.rate_limits, "--synchronous", "NORMAL",
+                   "--admin-user", ADMIN_NAME, "--admin-password", ADMIN_PASSWORD, "--demo-password", DEMO_PASSWORD]
+        if self.catalogue is not None:
+            command += ["--catalogue", str(self.catalogue.absolute())]
+        return command
+
+    def start(self) -> "SimServer":
+        if self.process is not None:
+            raise ServerError("the server is already started")
+        began = time.perf_counter()
+        self.db.parent.mkdir(parents=True, exist_ok=True)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.STDOUT, env=environment)
+        deadline = time.monotonic() + self.startup_timeout
+        with httpx.Client(base_url=self.url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    code = self.process.returncode
+                    self.process = None
+                    raise ServerError(f"tradovate-sim exited with status {code} while starting:\n{self.log()}")
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get("/health").status_code == 200:
+                        self.start_seconds = time.perf_counter() - began
+                        return self
+                time.sleep(0.02)
+        self.stop()
+        raise ServerError(f"tradovate-sim did not answer within {self.startup_timeout} s:\n{self.log()}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        process, self.process = self.process, None
+        try:
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+        finally:
+            if self._directory is not None:
+                self._directory.cleanup()
+                self._directory = None
+
+    def log(self) -> str:
+        """What the server printed (its start lines, warnings and errors)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def __enter__(self) -> "SimServer":
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
