@@ -24,9 +24,9 @@ def bot(tradovate_sim: Sim, tradovate_trader: Trader, symbol: str) -> Iterator[B
     bot.close()
 
 
-def tick(sim: Sim, bot: BreakoutBot, symbol: str, bid: float, ask: float, last: float | None = None) -> Action:
+def tick(sim: Sim, bot: BreakoutBot, symbol: str, bid: float, ask: float) -> Action:
     """What the market data feed does in production: the quote changes, the bot hears it."""
-    sim.quote(symbol, bid=bid, ask=ask, last=last)
+    sim.quote(symbol, bid=bid, ask=ask)
     return bot.on_quote(bid, ask)
 
 
