@@ -88,6 +88,7 @@ class SimServer:
         began = time.perf_counter()
         self.db.parent.mkdir(parents=True, exist_ok=True)
         environment = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
+        environment["TRADOVATE_SIM_PASSWORD_HASHING"] = "fast"  # a throwaway server: logins in microseconds
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
                                             stderr=subprocess.STDOUT, env=environment)

@@ -79,7 +79,8 @@ class Sim:
         self.http = httpx.Client(base_url=server.url, timeout=30.0)
         self._names = itertools.count(1)
         self._tokens: dict[str, Credentials] = {}
-        self._limits: LimitsConfig | None = None  # /sim/limits as the server started: restored by every reset
+        self._limits: LimitsConfig | None = None
+        self._template_id: AccountId | None = None  # /sim/limits as the server started: restored by every reset
 
     def close(self) -> None:
         self.http.close()
@@ -266,7 +267,10 @@ class Sim:
         return msgspec.convert(self.query("account/find", name=name), Account)
 
     def _template(self) -> AccountId:
-        return self.account("TEMPLATE").id
+        """The seeded TEMPLATE account (its id is the same after every reset)."""
+        if self._template_id is None:
+            self._template_id = self.account("TEMPLATE").id
+        return self._template_id
 
     # --- state -------------------------------------------------------------------------------------------------
 
