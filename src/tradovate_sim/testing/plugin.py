@@ -11,6 +11,7 @@ test asks for one of its fixtures).
 ini options (`pytest.ini`, `[tool.pytest.ini_options]`): see `pytest_addoption`.
 """
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +52,13 @@ def _path(config: pytest.Config, name: str) -> Path | None:
     return base / Path(value).expanduser()
 
 
+def _database(config: pytest.Config) -> Path | None:
+    """`tradovate_sim_db`; under pytest-xdist each worker has its own file (`sim.db` -> `sim-gw0.db`)."""
+    path = _path(config, "tradovate_sim_db")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return path.with_name(f"{path.stem}-{worker}{path.suffix}") if path is not None and worker else path
+
+
 def state_scope(fixture_name: str, config: pytest.Config) -> str:
     """The scope of the server's state (`tradovate_sim_scope`)."""
     scope = _ini(config, "tradovate_sim_scope") or "function"
@@ -65,7 +73,7 @@ def tradovate_sim_server(pytestconfig: pytest.Config) -> Iterator[SimServer]:
     rate_limits = _ini(pytestconfig, "tradovate_sim_rate_limits") or "on"
     if rate_limits not in ("on", "off"):
         raise pytest.UsageError(f"tradovate_sim_rate_limits: expected on or off, got {rate_limits!r}")
-    with SimServer(db=_path(pytestconfig, "tradovate_sim_db"), rate_limits=rate_limits,
+    with SimServer(db=_database(pytestconfig), rate_limits=rate_limits,
                    catalogue=_path(pytestconfig, "tradovate_sim_catalogue")) as server:
         yield server
 

@@ -110,14 +110,14 @@ class Sim:
     def demo(self) -> Credentials:
         """The seeded trader `demo` (accounts DEMO1 and DEMO2, $50,000 each); logged in again when its token died."""
         demo = self._login(DEMO_NAME, DEMO_PASSWORD)
-        if self.http.get("/v1/auth/me", headers=demo.headers).status_code == 401:
+        if self._request("GET", "/v1/auth/me", headers=demo.headers).status_code == 401:
             demo = self._login(DEMO_NAME, DEMO_PASSWORD, renew=True)
         return demo
 
     def login(self, name: str, password: str) -> Credentials:
         """Log `name` in (a fresh token)."""
         body = msgspec.json.encode(AccessTokenRequest(name=name, password=password))
-        answer = self._decode(self.http.post("/v1/auth/accesstokenrequest", content=body, headers=_JSON),
+        answer = self._decode(self._request("POST", "/v1/auth/accesstokenrequest", content=body, headers=_JSON),
                               AccessTokenResponse, "auth/accesstokenrequest")
         if answer.access_token is None or answer.user_id is None:
             raise SimError(f"auth/accesstokenrequest {name!r}: {answer.error_text}")
@@ -136,11 +136,21 @@ class Sim:
         """A request with the admin's token, renewed once if the server no longer takes it."""
         for renew in (False, True):
             admin = self._login(ADMIN_NAME, ADMIN_PASSWORD, renew=renew)
-            response = self.http.request(method, path, content=content, params=params,
-                                         headers={**admin.headers, **_JSON})
+            response = self._request(method, path, content=content, params=params,
+                                     headers={**admin.headers, **_JSON})
             if response.status_code != 401:
                 break
         return response
+
+    def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """One HTTP request; a server that cannot be reached is a `SimError` saying whether it is still running."""
+        try:
+            return self.http.request(method, path, **options)
+        except httpx.TransportError as error:
+            if not self.server.alive():
+                raise SimError(f"{method} {path}: the tradovate-sim server is not running; its output:\n"
+                               f"{self.server.log()[-4000:]}") from error
+            raise SimError(f"{method} {path}: {error!r}") from error
 
     # --- plain calls -------------------------------------------------------------------------------------------
 
@@ -159,8 +169,7 @@ class Sim:
         if user is None:
             response = self._as_admin(method, path, content=content, params=query)
         else:
-            response = self.http.request(method, path, content=content, params=query,
-                                         headers={**user.headers, **_JSON})
+            response = self._request(method, path, content=content, params=query, headers={**user.headers, **_JSON})
         return self._decode(response, object, path)
 
     @staticmethod

@@ -1,0 +1,43 @@
+"""`SimServer` and `Sim` outside pytest's fixtures: start, options, a failed start, a server that died."""
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tradovate_sim.testing import ServerError, Sim, SimError, SimServer
+
+
+def test_a_server_starts_with_its_options_and_a_dead_one_is_a_clear_error() -> None:
+    with SimServer(rate_limits="off") as server:
+        directory = server.db.parent
+        assert server.alive() and server.db.exists()
+        assert httpx.get(f"{server.url}/health").status_code == 200
+        sim = Sim(server)
+        try:
+            sim.reset()
+            assert sim.query("auth/me")["name"] == "admin"
+            limits = sim.http.get("/sim/limits", headers=sim.admin.headers).json()
+            assert limits["enabled"] is False
+            assert "first start" in server.log()
+
+            assert server.process is not None
+            server.process.kill()  # the server dies under the test
+            server.process.wait(10)
+
+            with pytest.raises(SimError, match="the tradovate-sim server is not running; its output:\n"):
+                sim.now()
+        finally:
+            sim.close()
+    assert not server.alive()
+    assert not directory.exists()  # the temporary database is removed
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
+    with pytest.raises(ServerError, match=r"exited with status 1 while starting:\n.*is a directory"):
+        SimServer(db=tmp_path).start()
+
+
+def test_options_are_checked_before_anything_starts() -> None:
+    with pytest.raises(ValueError, match="rate_limits: expected on or off, got 'maybe'"):
+        SimServer(rate_limits="maybe")
