@@ -185,7 +185,8 @@ def make_working(order_id: int, action: OrderAction = OrderAction.Buy, qty: int 
                  order_type: OrderType = OrderType.Limit, price: float | None = None,
                  stop_price: float | None = None, status: OrdStatus = OrdStatus.Working, cum_qty: int = 0,
                  time_in_force: TimeInForce | None = None, oco_id: int | None = None,
-                 parent_id: int | None = None) -> WorkingOrder:
+                 parent_id: int | None = None, peg_difference: float | None = None,
+                 limit_if_touched_price: float | None = None, expire_time: datetime | None = None) -> WorkingOrder:
     if order_type is OrderType.Limit and price is None:
         price = 6700.0 if action is OrderAction.Buy else 6900.0
     if order_type in (OrderType.Stop, OrderType.StopLimit) and stop_price is None:
@@ -195,7 +196,8 @@ def make_working(order_id: int, action: OrderAction = OrderAction.Buy, qty: int 
     order = Order(id=order_id, account_id=ACCOUNT_ID, contract_id=CONTRACT_ID, timestamp=NOW, action=action,
                   ord_status=status, admin=False, oco_id=oco_id, parent_id=parent_id)
     version = OrderVersion(id=order_id, order_id=order_id, order_qty=qty, order_type=order_type, price=price,
-                           stop_price=stop_price, time_in_force=time_in_force)
+                           stop_price=stop_price, time_in_force=time_in_force, peg_difference=peg_difference,
+                           limit_if_touched_price=limit_if_touched_price, expire_time=expire_time)
     return WorkingOrder(order=order, version=version, command_id=order_id, cum_qty=cum_qty)
 
 

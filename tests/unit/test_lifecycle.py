@@ -166,13 +166,24 @@ class Liquidate:
     pass
 
 
-Step = Place | PlaceOco | PlaceOso | Modify | Cancel | Move | Session | Liquidate
+@dataclass(frozen=True)
+class Expire:
+    """Time in force runs out for one order (Day at the close, GTD at its expireTime)."""
 
-types = st.sampled_from([OrderType.Market, OrderType.Limit, OrderType.Stop, OrderType.StopLimit])
+    pick: int
+
+
+Step = Place | PlaceOco | PlaceOso | Modify | Cancel | Move | Session | Liquidate | Expire
+
+CONDITIONAL = [OrderType.Stop, OrderType.StopLimit, OrderType.MIT, OrderType.LimitIfTouched, OrderType.TrailingStop,
+               OrderType.TrailingStopLimit]
+
+types = st.sampled_from([OrderType.Market, OrderType.Limit, *CONDITIONAL])
 offsets = st.integers(-6, 6)
-tifs = st.sampled_from([None, None, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK])
+tifs = st.sampled_from([None, None, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.Day])
 legs = st.builds(Leg, types, offsets, tifs)
-resting = st.builds(Leg, st.sampled_from([OrderType.Limit, OrderType.Stop, OrderType.StopLimit]), offsets)
+resting = st.builds(Leg, st.sampled_from([OrderType.Limit, *CONDITIONAL]), offsets,
+                    st.sampled_from([None, TimeInForce.Day]))
 actions = st.sampled_from([BUY, SELL])
 qtys = st.integers(1, 5)
 steps: st.SearchStrategy[Step] = st.one_of(
@@ -184,6 +195,7 @@ steps: st.SearchStrategy[Step] = st.one_of(
     st.builds(Move, st.integers(-5, 5), st.integers(1, 4), st.integers(1, 4), st.integers(0, 3)),
     st.builds(Session, st.sampled_from([True, True, True, False])),
     st.builds(Liquidate),
+    st.builds(Expire, st.integers(0, 20)),
 )
 
 
@@ -198,6 +210,15 @@ def prices(leg: Leg, action: OrderAction, mid: int) -> dict[str, float | None]:
             return {"stop_price": level}
         case OrderType.StopLimit:
             return {"stop_price": level, "price": beyond}
+        case OrderType.MIT:
+            return {"limit_if_touched_price": level}
+        case OrderType.LimitIfTouched:
+            return {"limit_if_touched_price": level, "price": beyond}
+        case OrderType.TrailingStop | OrderType.TrailingStopLimit:
+            peg = (abs(leg.offset) + 1) * TICK * (1 if action is BUY else -1)  # signed: a Sell's stop is below
+            if leg.order_type is OrderType.TrailingStop or leg.offset % 2:
+                return {"peg_difference": peg}
+            return {"peg_difference": peg, "stop_price": level, "price": beyond}
         case _:
             return {}
 
@@ -295,6 +316,11 @@ class World:
             case Liquidate():
                 return liquidation.liquidate_position(view, LiquidatePosition(account_id=1, contract_id=4,
                                                                               admin=False), NOW, ids)
+            case Expire(pick):
+                order = self.live(pick)
+                if order is None:
+                    return Decision(result=None)
+                return orders.expire(view, {order.id: "expired"}, NOW, ids)
 
     def check(self, decision: Decision[object]) -> None:
         """Every order change and execution report of the decision is a legal move; then fold it in."""
@@ -395,3 +421,28 @@ def test_a_bracketed_entry_through_fill_release_partial_fill_and_liquidation_is_
     assert OrdStatus.Canceled in statuses
     assert statuses[-1] is OrdStatus.Rejected
     assert world.moves > len(statuses) * 2
+
+
+def test_a_trailing_stop_that_trails_and_fills_and_an_entry_that_expires_with_its_legs_are_checked() -> None:
+    # Arrange: the property test's world on a fixed script with the conditional types and expiry
+    world = World()
+    script: list[Step] = [
+        Place(SELL, 1, Leg(OrderType.TrailingStop, 1)),  # order 1000: its stop 2 ticks below the bid
+        Move(3, 3, 3, 1),  # the bid rises: the stop follows (a new version)
+        Move(-5, 3, 3, 1),  # the bid falls through it: triggered, filled
+        PlaceOso(BUY, 1, Leg(OrderType.Limit, -4, TimeInForce.Day), (Leg(OrderType.MIT, 4), Leg(OrderType.Stop, -8))),
+        Expire(1),  # the entry (the second order known) runs out of time: its held legs expire with it
+    ]
+    trails: list[OrderVersion] = []
+
+    # Act
+    for step in script:
+        decision = world.run(step)
+        trails += [c.entity for c in decision.changes if isinstance(c.entity, OrderVersion)
+                   and c.entity.order_type is OrderType.TrailingStop]
+        world.check(decision)
+
+    # Assert
+    statuses = [o.ord_status for _, o in sorted(world.orders.items())]
+    assert statuses == [OrdStatus.Filled, OrdStatus.Expired, OrdStatus.Expired, OrdStatus.Expired]
+    assert len({v.stop_price for v in trails}) >= 2

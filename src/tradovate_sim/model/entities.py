@@ -323,7 +323,9 @@ class OrderVersion(Wire, frozen=True):
     order_type: OrderType
     price: float | None = None
     stop_price: float | None = None
+    limit_if_touched_price: float | None = None
     max_show: int | None = None
+    peg_difference: float | None = None
     time_in_force: TimeInForce | None = None
     expire_time: datetime | None = None
     text: str | None = None

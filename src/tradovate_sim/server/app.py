@@ -173,6 +173,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def move_clock(request: ClockRequest) -> ClockState:
         simulator.move_clock(runtime.platform, request)
+        await runtime.expiry.sweep()  # Day / GTD orders whose time in force the move ran past
         await runtime.list_contracts()
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
         return await clock_now(NO_PARAMETERS)

@@ -16,6 +16,7 @@ from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.clock import Clock, WallClock
 from tradovate_sim.service.endpoints import Services
+from tradovate_sim.service.expiry import Expiry
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
@@ -57,6 +58,7 @@ class Runtime:
         self.autoliq = AutoLiquidation(self.platform)
         self.loop.settled.append(self.autoliq.drain)
         self.margins = Margins(self.platform)
+        self.expiry = Expiry(self.platform)
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
 
@@ -86,6 +88,7 @@ class Runtime:
         if self.settings.quotes == "synthetic":
             self.loop.start()
         self.margins.start()
+        self.expiry.start()
         return self.services
 
     async def first_start(self) -> None:
@@ -187,6 +190,7 @@ class Runtime:
     async def stop(self) -> None:
         try:
             await self.margins.stop()
+            await self.expiry.stop()
             await self.autoliq.stop()
             await self.loop.stop()
         finally:

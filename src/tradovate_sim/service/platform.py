@@ -217,15 +217,21 @@ class Platform:
         return found
 
     def is_open(self, product: Product, now: datetime) -> bool:
+        schedule = self.schedule(product, now)
+        return schedule is not None and sessions.is_open(schedule, now)
+
+    def schedule(self, product: Product, now: datetime) -> sessions.Schedule | None:
+        """The product's sessions from 40 days before to 60 after about `now` (cached), or None for a product
+        outside the catalogue."""
         spec = self.spec_of_product.get(product.id)
         if spec is None:
-            return False
+            return None
         cached = self.schedules.get(spec.name)
         today = now.date()
         if cached is None or abs((cached[0] - today).days) > 30:
             cached = (today, self.calendar.schedule(spec, today, days_before=40, days_after=60))
             self.schedules[spec.name] = cached
-        return sessions.is_open(cached[1], now)
+        return cached[1]
 
     # --- views ------------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from tradovate_sim.model.entities import (
     UserAccountPositionLimit,
     UserAccountRiskParameter,
 )
-from tradovate_sim.model.enums import EventType, TradingPermissionStatus
+from tradovate_sim.model.enums import EventType, TimeInForce, TradingPermissionStatus
 from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, OrderId, PositionId, UserId
 from tradovate_sim.model.kinds import ENTITY_TYPES, KINDS, OwnedByAccount
 
@@ -40,6 +40,7 @@ _ACCOUNT_RULES: dict[str, tuple[str, str | None]] = {
 
 E = TypeVar("E", bound=Entity)
 
+EXPIRING = frozenset({TimeInForce.Day, TimeInForce.GTD})  # times in force that end by themselves
 ACTIVE_PERMISSIONS = frozenset({TradingPermissionStatus.Accepted, TradingPermissionStatus.Approved})
 
 
@@ -71,6 +72,7 @@ class State:
         self.params_of: dict[int, dict[int, None]] = defaultdict(dict)  # limit -> risk parameter ids
         self.max_ids: dict[str, int] = defaultdict(int)
         self.closing_orders: set[OrderId] = set()  # orders sent by liquidations
+        self.expiring: dict[OrderId, None] = {}  # orders not done whose latest version is Day or GTD
 
     def owner(self, entity_type: str, entity_id: int) -> AccountId | None:
         """The account an entity belongs to, if it belongs to one."""
@@ -127,6 +129,7 @@ class State:
     def _index_order(self, entity: Order) -> None:
         key = (entity.account_id, entity.contract_id)
         if entity.ord_status in DONE:
+            self.expiring.pop(entity.id, None)
             working = self.working.get(key)
             if working is not None:
                 working.pop(entity.id, None)
@@ -139,6 +142,11 @@ class State:
 
     def _index_version(self, entity: OrderVersion) -> None:
         self.latest_version[entity.order_id] = entity.id
+        order = self.get(Order, entity.order_id)
+        if entity.time_in_force in EXPIRING and not (order is not None and order.ord_status in DONE):
+            self.expiring[entity.order_id] = None
+        else:
+            self.expiring.pop(entity.order_id, None)
 
     def _index_command(self, entity: Command) -> None:
         if entity.order_id not in self.new_command_of:
