@@ -79,8 +79,8 @@ class Sim:
         self.http = httpx.Client(base_url=server.url, timeout=30.0)
         self._names = itertools.count(1)
         self._tokens: dict[str, Credentials] = {}
-        self._limits: LimitsConfig | None = None
-        self._template_id: AccountId | None = None  # /sim/limits as the server started: restored by every reset
+        self._limits: LimitsConfig | None = None  # /sim/limits as the server started: restored by every reset
+        self._template_id: AccountId | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -103,16 +103,20 @@ class Sim:
 
     @property
     def admin(self) -> Credentials:
-        """The organization admin (the risk desk; the only user the `/sim/*` controls accept)."""
-        return self._login(ADMIN_NAME, ADMIN_PASSWORD)
+        """The organization admin (the risk desk; the only user the `/sim/*` controls accept), with a live token."""
+        return self._live(ADMIN_NAME, ADMIN_PASSWORD)
 
     @property
     def demo(self) -> Credentials:
-        """The seeded trader `demo` (accounts DEMO1 and DEMO2, $50,000 each); logged in again when its token died."""
-        demo = self._login(DEMO_NAME, DEMO_PASSWORD)
-        if self._request("GET", "/v1/auth/me", headers=demo.headers).status_code == 401:
-            demo = self._login(DEMO_NAME, DEMO_PASSWORD, renew=True)
-        return demo
+        """The seeded trader `demo` (accounts DEMO1 and DEMO2, $50,000 each), with a live token."""
+        return self._live(DEMO_NAME, DEMO_PASSWORD)
+
+    def _live(self, name: str, password: str) -> Credentials:
+        """A seeded user's cached credentials, logged in again if the server no longer takes the token."""
+        known = self._login(name, password)
+        if self._request("GET", "/v1/auth/me", headers=known.headers).status_code == 401:
+            known = self._login(name, password, renew=True)
+        return known
 
     def login(self, name: str, password: str) -> Credentials:
         """Log `name` in (a fresh token)."""
