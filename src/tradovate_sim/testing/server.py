@@ -2,7 +2,7 @@
 manual quotes, a frozen clock and known passwords.
 
 A subprocess rather than uvicorn in a thread of the test process: the server freezes and retunes the garbage
-collector, configures logging and runs a writer process of its own; none of that should leak into the process
+collector and runs a writer process of its own; neither should leak into the process
 that runs the user's tests (or their event loop). Starting it costs about the same either way (the imports
 dominate; see docs/behaviour.md, "Testing your bot").
 """
