@@ -1,16 +1,27 @@
 """`SimServer` and `Sim` outside pytest's fixtures: start, options, a failed start, a server that died."""
 
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tradovate_sim.testing import ServerError, Sim, SimError, SimServer
+from tradovate_sim.testing import server as server_module
+from tradovate_sim.testing.server import free_port as real_free_port
 
 
-def test_a_server_starts_with_its_options_and_a_dead_one_is_a_clear_error() -> None:
-    with SimServer(rate_limits="off") as server:
+def test_a_server_starts_with_its_options_and_a_dead_one_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()  # another process took the port the server was given: it starts on another one
+    ports = iter([taken.getsockname()[1]])
+    monkeypatch.setattr(server_module, "free_port", lambda: next(ports, real_free_port()))
+
+    with taken, SimServer(rate_limits="off") as server:
         directory = server.db.parent
+        assert server.port != taken.getsockname()[1]
+        assert server.log().lower().count("address already in use") == 1
         assert server.alive() and server.db.exists()
         assert httpx.get(f"{server.url}/health").status_code == 200
         sim = Sim(server)

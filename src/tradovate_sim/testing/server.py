@@ -1,5 +1,6 @@
 """A throwaway `tradovate-sim serve` for tests: its own process on a free loopback port, its own database file,
-manual quotes, a frozen clock and known passwords.
+manual quotes, a frozen clock, and passwords of its own (`admin_password`, `demo_password`: random, so that a test
+never talks to another server that took the port first).
 
 A subprocess rather than uvicorn in a thread of the test process: the server freezes and retunes the garbage
 collector and runs a writer process of its own; neither should leak into the process
@@ -9,6 +10,7 @@ dominate; see docs/behaviour.md, "Testing your bot").
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,8 +24,7 @@ import httpx
 
 ADMIN_NAME = "admin"
 DEMO_NAME = "demo"
-ADMIN_PASSWORD = "tradovate-sim-admin"
-DEMO_PASSWORD = "tradovate-sim-demo"
+BIND_ATTEMPTS = 3
 
 
 class ServerError(RuntimeError):
@@ -54,7 +55,10 @@ class SimServer:
         self.db = Path(db)
         self.rate_limits = rate_limits
         self.catalogue = None if catalogue is None else Path(catalogue)
+        self._free_port = port is None
         self.port = port or free_port()
+        self.admin_password = secrets.token_urlsafe(12)  # each start sets them (--admin-password, --demo-password)
+        self.demo_password = secrets.token_urlsafe(12)
         self.startup_timeout = startup_timeout
         self.log_path = self.db.with_name(self.db.name + ".log")
         self.process: subprocess.Popen[bytes] | None = None
@@ -77,7 +81,8 @@ class SimServer:
         command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
                    "--port", str(self.port), "--db", str(self.db.absolute()), "--seed", "demo",
                    "--quotes", "manual", "--rate-limits", self.rate_limits, "--synchronous", "NORMAL",
-                   "--admin-user", ADMIN_NAME, "--admin-password", ADMIN_PASSWORD, "--demo-password", DEMO_PASSWORD]
+                   "--admin-user", ADMIN_NAME, "--admin-password", self.admin_password,
+                   "--demo-password", self.demo_password]
         if self.catalogue is not None:
             command += ["--catalogue", str(self.catalogue.absolute())]
         return command
@@ -87,25 +92,47 @@ class SimServer:
             raise ServerError("the server is already started")
         began = time.perf_counter()
         self.db.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            if self._launch():
+                self.start_seconds = time.perf_counter() - began
+                return self
+            # the free port was taken before the server bound it (another process on the machine): another port
+            if not self._free_port or attempt == BIND_ATTEMPTS:
+                break
+            self.port = free_port()
+        raise ServerError(f"tradovate-sim could not bind a port ({self.url}):\n{self.log()}")
+
+    def _launch(self) -> bool:
+        """Start the process and wait until it answers as ours; False when its port was taken."""
         environment = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
         environment["TRADOVATE_SIM_PASSWORD_HASHING"] = "fast"  # a throwaway server: logins in microseconds
+        logged = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, env=environment)
+            process = self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                                      stderr=subprocess.STDOUT, env=environment)
         deadline = time.monotonic() + self.startup_timeout
         with httpx.Client(base_url=self.url, timeout=2.0) as client:
             while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    code = self.process.returncode
+                if process.poll() is not None:
                     self.process = None
-                    raise ServerError(f"tradovate-sim exited with status {code} while starting:\n{self.log()}")
+                    output = self.log()[logged:]
+                    if "address already in use" in output.lower():
+                        return False
+                    raise ServerError(f"tradovate-sim exited with status {process.returncode} while starting:\n"
+                                      f"{output}")
                 with contextlib.suppress(httpx.TransportError):
-                    if client.get("/health").status_code == 200:
-                        self.start_seconds = time.perf_counter() - began
-                        return self
+                    if client.get("/health").status_code == 200 and self._answers_as_ours(client):
+                        return True
                 time.sleep(0.02)
         self.stop()
         raise ServerError(f"tradovate-sim did not answer within {self.startup_timeout} s:\n{self.log()}")
+
+    def _answers_as_ours(self, client: httpx.Client) -> bool:
+        """The server on the port takes this instance's admin password (its own, random): it is not another one
+        that got the port first."""
+        answer = client.post("/v1/auth/accesstokenrequest",
+                             json={"name": ADMIN_NAME, "password": self.admin_password})
+        return answer.status_code == 200 and "accessToken" in answer.json()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -29,7 +29,7 @@ from tradovate_sim.model.simulator import (
     QuoteState,
     ResetState,
 )
-from tradovate_sim.testing.server import ADMIN_NAME, ADMIN_PASSWORD, DEMO_NAME, DEMO_PASSWORD, SimServer
+from tradovate_sim.testing.server import ADMIN_NAME, DEMO_NAME, SimServer
 
 T = TypeVar("T")
 
@@ -104,12 +104,12 @@ class Sim:
     @property
     def admin(self) -> Credentials:
         """The organization admin (the risk desk; the only user the `/sim/*` controls accept), with a live token."""
-        return self._live(ADMIN_NAME, ADMIN_PASSWORD)
+        return self._live(ADMIN_NAME, self.server.admin_password)
 
     @property
     def demo(self) -> Credentials:
         """The seeded trader `demo` (accounts DEMO1 and DEMO2, $50,000 each), with a live token."""
-        return self._live(DEMO_NAME, DEMO_PASSWORD)
+        return self._live(DEMO_NAME, self.server.demo_password)
 
     def _live(self, name: str, password: str) -> Credentials:
         """A seeded user's cached credentials, logged in again if the server no longer takes the token."""
@@ -139,7 +139,7 @@ class Sim:
                   params: dict[str, str] | None = None) -> httpx.Response:
         """A request with the admin's token, renewed once if the server no longer takes it."""
         for renew in (False, True):
-            admin = self._login(ADMIN_NAME, ADMIN_PASSWORD, renew=renew)
+            admin = self._login(ADMIN_NAME, self.server.admin_password, renew=renew)
             response = self._request(method, path, content=content, params=params,
                                      headers={**admin.headers, **_JSON})
             if response.status_code != 401:
