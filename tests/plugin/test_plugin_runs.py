@@ -92,3 +92,13 @@ def test_a_bad_ini_value_is_a_usage_error_naming_the_option(tmp_path: Path) -> N
     assert result.returncode != 0
     assert "tradovate_sim_scope: expected one of function, class, module, package, session, got 'sometimes'" in (
         result.stdout + result.stderr)
+
+
+def test_loading_the_plugin_imports_nothing_of_ours_but_itself() -> None:
+    """Every pytest session where tradovate-sim is installed loads the plugin: it must cost nothing."""
+    probe = ("import sys, tradovate_sim.pytest_plugin; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tradovate_sim', 'httpx', 'msgspec')))")
+
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+
+    assert loaded.strip() == "['tradovate_sim', 'tradovate_sim.pytest_plugin']"

@@ -52,3 +52,14 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
 def test_options_are_checked_before_anything_starts() -> None:
     with pytest.raises(ValueError, match="rate_limits: expected on or off, got 'maybe'"):
         SimServer(rate_limits="maybe")
+
+
+def test_passwords_starting_with_a_dash_reach_the_server_as_values() -> None:
+    server = SimServer()
+    server.admin_password, server.demo_password = "-admin", "--demo"
+    try:
+        command = server.command()
+    finally:
+        server.stop()  # removes its temporary directory; nothing was started
+
+    assert "--admin-password=-admin" in command and "--demo-password=--demo" in command

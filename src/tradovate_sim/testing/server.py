@@ -81,8 +81,8 @@ class SimServer:
         command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
                    "--port", str(self.port), "--db", str(self.db.absolute()), "--seed", "demo",
                    "--quotes", "manual", "--rate-limits", self.rate_limits, "--synchronous", "NORMAL",
-                   "--admin-user", ADMIN_NAME, "--admin-password", self.admin_password,
-                   "--demo-password", self.demo_password]
+                   "--admin-user", ADMIN_NAME, f"--admin-password={self.admin_password}",
+                   f"--demo-password={self.demo_password}"]  # `=`: a value may start with "-"
         if self.catalogue is not None:
             command += ["--catalogue", str(self.catalogue.absolute())]
         return command

@@ -9,16 +9,22 @@ test asks for one of its fixtures).
 - `tradovate_client` (the slot of `tradovate_sim.client`, which does not exist yet).
 
 ini options (`pytest.ini`, `[tool.pytest.ini_options]`): see `pytest_addoption`.
+
+Every pytest session of an environment with tradovate-sim loads this module: it imports nothing but pytest;
+`tradovate_sim.testing` (httpx, the model) is imported when a fixture is first asked for.
 """
+
+from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tradovate_sim.testing.server import SimServer
-from tradovate_sim.testing.sim import DEFAULT_START_TIME, Sim, Trader, parse_time
+if TYPE_CHECKING:
+    from tradovate_sim.testing import Sim, SimServer, Trader
 
 SCOPES = ("function", "class", "module", "package", "session")
 
@@ -27,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("tradovate_sim_scope", default="function",
                   help="tradovate-sim: how long a test's state lives before the server is reset: function (each "
                        "test starts from the seeded state; default), class, module, package or session")
-    parser.addini("tradovate_sim_start_time", default=DEFAULT_START_TIME.isoformat().replace("+00:00", "Z"),
+    parser.addini("tradovate_sim_start_time", default="",
                   help="tradovate-sim: where each reset freezes the server's clock (ISO 8601; default "
                        "2026-11-24T15:00:00Z, a Tuesday with every CME session open)")
     parser.addini("tradovate_sim_rate_limits", default="on",
@@ -70,6 +76,8 @@ def state_scope(fixture_name: str, config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def tradovate_sim_server(pytestconfig: pytest.Config) -> Iterator[SimServer]:
     """One server for the whole session (each xdist worker starts its own)."""
+    from tradovate_sim.testing import SimServer
+
     rate_limits = _ini(pytestconfig, "tradovate_sim_rate_limits") or "on"
     if rate_limits not in ("on", "off"):
         raise pytest.UsageError(f"tradovate_sim_rate_limits: expected on or off, got {rate_limits!r}")
@@ -80,6 +88,9 @@ def tradovate_sim_server(pytestconfig: pytest.Config) -> Iterator[SimServer]:
 
 @pytest.fixture(scope="session")
 def _tradovate_sim_handle(tradovate_sim_server: SimServer, pytestconfig: pytest.Config) -> Iterator[Sim]:
+    from tradovate_sim.testing import DEFAULT_START_TIME, Sim
+    from tradovate_sim.testing.sim import parse_time
+
     raw = _ini(pytestconfig, "tradovate_sim_start_time")
     try:
         start_time = parse_time(raw) if raw else DEFAULT_START_TIME
