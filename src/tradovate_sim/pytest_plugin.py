@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="tradovate-sim: the server's database file (default: a new file in a temporary directory)")
     parser.addini("tradovate_sim_catalogue", default="",
                   help="tradovate-sim: a TOML file of products the server adds to or overrides in its catalogue")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A bad option is one usage error before any test runs, not an error in every test that uses the fixtures."""
+    state_scope("tradovate_sim", config)
+    if (_ini(config, "tradovate_sim_rate_limits") or "on") not in ("on", "off"):
+        raise pytest.UsageError(f"tradovate_sim_rate_limits: expected on or off, "
+                                f"got {_ini(config, 'tradovate_sim_rate_limits')!r}")
+    raw = _ini(config, "tradovate_sim_start_time")
+    try:
+        datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        raise pytest.UsageError(f"tradovate_sim_start_time: expected an ISO 8601 time, got {raw!r}") from None
 
 
 def _ini(config: pytest.Config, name: str) -> str:
@@ -78,10 +92,7 @@ def tradovate_sim_server(pytestconfig: pytest.Config) -> Iterator[SimServer]:
     """One server for the whole session (each xdist worker starts its own)."""
     from tradovate_sim.testing import SimServer
 
-    rate_limits = _ini(pytestconfig, "tradovate_sim_rate_limits") or "on"
-    if rate_limits not in ("on", "off"):
-        raise pytest.UsageError(f"tradovate_sim_rate_limits: expected on or off, got {rate_limits!r}")
-    with SimServer(db=_database(pytestconfig), rate_limits=rate_limits,
+    with SimServer(db=_database(pytestconfig), rate_limits=_ini(pytestconfig, "tradovate_sim_rate_limits") or "on",
                    catalogue=_path(pytestconfig, "tradovate_sim_catalogue")) as server:
         yield server
 
@@ -91,11 +102,8 @@ def _tradovate_sim_handle(tradovate_sim_server: SimServer, pytestconfig: pytest.
     from tradovate_sim.testing import DEFAULT_START_TIME, Sim
     from tradovate_sim.testing.sim import parse_time
 
-    raw = _ini(pytestconfig, "tradovate_sim_start_time")
-    try:
-        start_time = parse_time(raw) if raw else DEFAULT_START_TIME
-    except ValueError:
-        raise pytest.UsageError(f"tradovate_sim_start_time: expected an ISO 8601 time, got {raw!r}") from None
+    raw = _ini(pytestconfig, "tradovate_sim_start_time")  # checked by pytest_configure
+    start_time = parse_time(raw) if raw else DEFAULT_START_TIME
     sim = Sim(tradovate_sim_server, start_time=start_time)
     try:
         yield sim

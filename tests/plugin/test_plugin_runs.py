@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).parents[2] / "README.md"
 MARKER = "<!-- readme-test -->\n```python\n"
 
@@ -85,13 +87,18 @@ def test_ini_options_set_scope_start_time_rate_limits_and_database(tmp_path: Pat
     assert (tmp_path / "state" / "sim.db").exists()  # kept after the session
 
 
-def test_a_bad_ini_value_is_a_usage_error_naming_the_option(tmp_path: Path) -> None:
-    result = run_pytest(tmp_path, "tradovate_sim_scope = sometimes",
-                        test_a="def test_a(tradovate_sim):\n    pass\n")
+@pytest.mark.parametrize(("option", "message"), [
+    ("tradovate_sim_scope = sometimes",
+     "tradovate_sim_scope: expected one of function, class, module, package, session, got 'sometimes'"),
+    ("tradovate_sim_rate_limits = maybe", "tradovate_sim_rate_limits: expected on or off, got 'maybe'"),
+    ("tradovate_sim_start_time = tuesday", "tradovate_sim_start_time: expected an ISO 8601 time, got 'tuesday'"),
+])
+def test_a_bad_ini_value_is_one_usage_error_naming_the_option(tmp_path: Path, option: str, message: str) -> None:
+    result = run_pytest(tmp_path, option, test_a="def test_a(tradovate_sim):\n    pass\n")
 
-    assert result.returncode != 0
-    assert "tradovate_sim_scope: expected one of function, class, module, package, session, got 'sometimes'" in (
-        result.stdout + result.stderr)
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
+    assert f"ERROR: {message}" in result.stderr
+    assert "test_a" not in result.stdout  # no test ran
 
 
 def test_loading_the_plugin_imports_nothing_of_ours_but_itself() -> None:
