@@ -23,6 +23,7 @@ from tradovate_sim.core.view import (
     Instrument,
     OrderView,
     Quote,
+    RunningStrategy,
     WorkingOrder,
 )
 from tradovate_sim.model.entities import (
@@ -34,6 +35,8 @@ from tradovate_sim.model.entities import (
     Entity,
     Fill,
     Order,
+    OrderStrategy,
+    OrderStrategyLink,
     OrderVersion,
     Position,
     Product,
@@ -47,6 +50,7 @@ from tradovate_sim.model.enums import (
     LegalStatus,
     MarginAccountType,
     OrderAction,
+    OrderStrategyStatus,
     OrderType,
     OrdStatus,
     PriceFormatType,
@@ -263,3 +267,31 @@ def final_net_pos(view: OrderView, decision: Decision[object]) -> int:
 def index_of(changes: tuple[Change, ...], entity_type: str, start: int = 0) -> int:
     """The position of the first change of `entity_type` at or after `start`."""
     return next(i for i, c in enumerate(changes) if i >= start and c.entity_type == entity_type)
+
+
+# --- order strategies -----------------------------------------------------------------------------
+
+
+def make_strategy_params(action: OrderAction = OrderAction.Buy, *, qty: int = 1, order_type: str = "Market",
+                         target: float | None = 2.5, stop: float | None = -1.25, **bracket: object) -> str:
+    """A multibracket `params` string: one bracket of `qty` at signed offsets (a Sell's are mirrored)."""
+    sign = 1 if action is OrderAction.Buy else -1
+    body: dict[str, object] = {"qty": qty, **bracket}
+    if target is not None:
+        body["profitTarget"] = target * sign
+    if stop is not None:
+        body["stopLoss"] = stop * sign
+    return msgspec.json.encode({"entryVersion": {"orderQty": qty, "orderType": order_type},
+                                "brackets": [body]}).decode()
+
+
+def make_running(strategy_id: int, params: str, links: dict[str, int], *, action: OrderAction = OrderAction.Buy,
+                 entry_qty: int = 0, entry_price: float = 0.0, exit_qty: int = 0) -> RunningStrategy:
+    """An active strategy whose orders are linked by label (`{"entry": 20, "profitTarget1": 21, ...}`)."""
+    strategy = OrderStrategy(id=strategy_id, account_id=ACCOUNT_ID, timestamp=NOW, contract_id=CONTRACT_ID,
+                             order_strategy_type_id=2, action=action, status=OrderStrategyStatus.ActiveStrategy,
+                             params=params)
+    linked = tuple(OrderStrategyLink(id=100 + i, order_strategy_id=strategy_id, order_id=order_id, label=label)
+                   for i, (label, order_id) in enumerate(links.items()))
+    return RunningStrategy(strategy=strategy, links=linked, entry_qty=entry_qty,
+                           entry_value=entry_qty * entry_price, exit_qty=exit_qty)

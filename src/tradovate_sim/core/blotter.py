@@ -15,6 +15,7 @@ from tradovate_sim.core import trailing
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.lifecycle import TERMINAL, Cause, next_status
 from tradovate_sim.core.positions import apply_fill, empty_position, to_trade_date
+from tradovate_sim.core.rollover import roll_cash, roll_position, settlement_price
 from tradovate_sim.core.ticks import to_money, to_price, to_ticks
 from tradovate_sim.core.view import OrderView, Quote, WorkingOrder
 from tradovate_sim.model.entities import (
@@ -320,6 +321,9 @@ class Blotter:
         if position is None:
             position = empty_position(PositionId(self.ids.next("position")), self.account_id, self.contract_id,
                                       self.now, self.view.trade_date)
+        else:  # a fill on a new trade date before the roll reached this position: it rolls first
+            position = roll_position(position, self.view.trade_date, self.now,
+                                     settlement_price(self.view.quote, self.tick_size))
         outcome = apply_fill(position, self.open_fills, fill, self.tick_size, self.view.trade_date)
         for paired in outcome.paired_fills:
             if paired.id == fill.id:
@@ -357,10 +361,12 @@ class Blotter:
 
     def _cash(self, delta: float, kind: CashChangeType, *, fill_id: FillId | None = None,
               fill_pair_id: FillPairId | None = None, realized: float = 0.0) -> None:
+        cash = roll_cash(self.cash, self.view.trade_date, self.now)
         self.cash = msgspec.structs.replace(
-            self.cash, timestamp=self.now, trade_date=self.trade_date,
-            amount=to_money(self.cash.amount + delta),
-            realized_pn_l=to_money((self.cash.realized_pn_l or 0.0) + realized),
+            cash, timestamp=self.now, trade_date=self.trade_date,
+            amount=to_money(cash.amount + delta),
+            realized_pn_l=to_money((cash.realized_pn_l or 0.0) + realized),
+            week_realized_pn_l=to_money((cash.week_realized_pn_l or 0.0) + realized),
         )
         self.emit(created(CashBalanceLog(
             id=self.ids.next("cashBalanceLog"), account_id=self.account_id, timestamp=self.now,

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import msgspec
 
-from tradovate_sim.core import margins, risk, trailing
+from tradovate_sim.core import margins, multibracket, risk, trailing
 from tradovate_sim.core.blotter import Blotter, Ids, Tags, Ticket, ticket_of
 from tradovate_sim.core.decision import Decision
 from tradovate_sim.core.ticks import to_ticks
@@ -115,6 +115,9 @@ def _admit(view: OrderView, blotter: Blotter, ticket: Ticket) -> risk.Refusal | 
         _check_margin(view, ticket, net_pos=blotter.net_pos, working_buys=buys, working_sells=sells)
 
 
+admit = _admit  # a strategy's entry passes the same checks
+
+
 def _check_margin(view: OrderView, ticket: Ticket, *, net_pos: int, working_buys: int,
                   working_sells: int) -> risk.Refusal | None:
     if view.margin is None:
@@ -135,6 +138,7 @@ def place(view: OrderView, req: PlaceOrder, now: datetime, ids: Ids) -> Decision
         return Decision(result=_refused(refusal, order_id), changes=tuple(blotter.changes))
     working = blotter.open_order(ticket)
     blotter.match(arriving=frozenset({working.order.id}))
+    multibracket.follow(blotter)
     return Decision(result=PlaceOrderResult(order_id=working.order.id), changes=tuple(blotter.changes))
 
 
@@ -157,6 +161,7 @@ def place_oco(view: OrderView, req: PlaceOCO, now: datetime, ids: Ids) -> Decisi
     assert one.order.oco_id is not None
     other = blotter.open_order(second, oco_id=one.order.oco_id, order_id=one.order.oco_id)
     blotter.match(arriving=frozenset({one.order.id, other.order.id}))
+    multibracket.follow(blotter)
     return Decision(result=PlaceOcoResult(order_id=one.order.id, oco_id=other.order.id),
                     changes=tuple(blotter.changes))
 
@@ -188,6 +193,7 @@ def place_oso(view: OrderView, req: PlaceOSO, now: datetime, ids: Ids) -> Decisi
                                    order_id=leg_order_id)
         leg_ids.append(child.order.id)
     blotter.match(arriving=frozenset({parent.order.id}))
+    multibracket.follow(blotter)
     return Decision(
         result=PlaceOsoResult(order_id=parent.order.id, oso1_id=leg_ids[0],
                               oso2_id=leg_ids[1] if len(leg_ids) > 1 else None),
@@ -206,6 +212,7 @@ def cancel(view: OrderView, req: CancelOrder, order_id: OrderId, now: datetime,
                                              failure_text=f"Order {order_id} is no longer working"))
     command_id = blotter.cancel(order_id, tags=Tags(cl_ord_id=req.cl_ord_id, custom_tag50=req.custom_tag50,
                                                     is_automated=req.is_automated))
+    multibracket.follow(blotter)
     return Decision(result=CommandResult(command_id=command_id), changes=tuple(blotter.changes))
 
 
@@ -255,6 +262,7 @@ def modify(view: OrderView, req: ModifyOrder, now: datetime, ids: Ids) -> Decisi
     command_id = blotter.replace(req.order_id, ticket)
     if working.order.ord_status is OrdStatus.Working:
         blotter.match(arriving=frozenset({req.order_id}))
+    multibracket.follow(blotter)
     return Decision(result=CommandResult(command_id=command_id), changes=tuple(blotter.changes))
 
 
@@ -262,6 +270,7 @@ def match(view: OrderView, now: datetime, ids: Ids) -> Decision[None]:
     """The market moved: execute what it now lets execute in this book."""
     blotter = Blotter(view, now, ids)
     blotter.match()
+    multibracket.follow(blotter)
     return Decision(result=None, changes=tuple(blotter.changes))
 
 
@@ -275,4 +284,5 @@ def expire(view: OrderView, due: Mapping[OrderId, str], now: datetime, ids: Ids)
             blotter.expire(order_id, due[order_id])
     if blotter.activated:
         blotter.match()
+    multibracket.follow(blotter)
     return Decision(result=None, changes=tuple(blotter.changes))

@@ -20,6 +20,7 @@ from tradovate_sim.service.expiry import Expiry
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.rollover import Rollover
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage.sqlite import SqliteStore, StoreError
@@ -58,6 +59,7 @@ class Runtime:
         self.autoliq = AutoLiquidation(self.platform)
         self.loop.settled.append(self.autoliq.drain)
         self.margins = Margins(self.platform)
+        self.rollover = Rollover(self.platform)
         self.expiry = Expiry(self.platform)
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
@@ -74,6 +76,7 @@ class Runtime:
             await self.restart()
         await self.list_contracts()
         await self.margins.refresh(everyone=True)
+        await self.rollover.roll()  # trade dates that passed while the server was down
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
         identity = Identity(self.platform, secret, self.hashing, WallClock())  # tokens and sessions: real time
@@ -88,6 +91,7 @@ class Runtime:
         if self.settings.quotes == "synthetic":
             self.loop.start()
         self.margins.start()
+        self.rollover.start()
         self.expiry.start()
         return self.services
 
@@ -157,7 +161,8 @@ class Runtime:
     async def list_contracts(self) -> None:
         """Contracts of the nearest maturities for the clock's date, with quotes."""
         platform = self.platform
-        changes = seed.category_changes(platform) + seed.contract_changes(platform, platform.now())
+        changes = seed.category_changes(platform) + seed.strategy_type_changes(platform)
+        changes += seed.contract_changes(platform, platform.now())
         await platform.commit(changes)
         seed.quote_contracts(platform, platform.now())
         await self.margins.refresh()  # a moved clock may open or close sessions
@@ -186,9 +191,12 @@ class Runtime:
         await self.list_contracts()
         self.autoliq.reindex()
         await self.margins.refresh(everyone=True)
+        self.rollover.forget()
+        await self.rollover.roll()
 
     async def stop(self) -> None:
         try:
+            await self.rollover.stop()
             await self.margins.stop()
             await self.expiry.stop()
             await self.autoliq.stop()

@@ -18,6 +18,7 @@ from tradovate_sim.model.entities import (
     Entity,
     Fill,
     Order,
+    OrderStrategy,
     OrderVersion,
     Position,
     Product,
@@ -26,7 +27,7 @@ from tradovate_sim.model.entities import (
     UserAccountPositionLimit,
     UserAccountRiskParameter,
 )
-from tradovate_sim.model.enums import EventType, TimeInForce, TradingPermissionStatus
+from tradovate_sim.model.enums import EventType, OrderStrategyStatus, TimeInForce, TradingPermissionStatus
 from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, OrderId, PositionId, UserId
 from tradovate_sim.model.kinds import ENTITY_TYPES, KINDS, OwnedByAccount
 
@@ -73,6 +74,8 @@ class State:
         self.max_ids: dict[str, int] = defaultdict(int)
         self.closing_orders: set[OrderId] = set()  # orders sent by liquidations
         self.expiring: dict[OrderId, None] = {}  # orders not done whose latest version is Day or GTD
+        # (account, contract) -> active order strategies
+        self.strategies: dict[tuple[AccountId, ContractId], dict[int, None]] = defaultdict(dict)
 
     def owner(self, entity_type: str, entity_id: int) -> AccountId | None:
         """The account an entity belongs to, if it belongs to one."""
@@ -182,6 +185,15 @@ class State:
         if entity.order_id is not None:
             self.closing_orders.add(entity.order_id)
 
+    def _index_strategy(self, entity: OrderStrategy) -> None:
+        key = (entity.account_id, entity.contract_id)
+        if entity.status is OrderStrategyStatus.ActiveStrategy:
+            self.strategies[key][entity.id] = None
+        elif key in self.strategies:
+            self.strategies[key].pop(entity.id, None)
+            if not self.strategies[key]:
+                del self.strategies[key]
+
     def _index_limit(self, entity: UserAccountPositionLimit) -> None:
         self.limits_of[entity.account_id][entity.id] = None
 
@@ -205,6 +217,7 @@ _INDEXES: dict[type, Callable[[State, Any], None]] = {
     CashBalance: State._index_cash,
     TradingPermission: State._index_permission,
     AutoLiqTransaction: State._index_auto_liq,
+    OrderStrategy: State._index_strategy,
     UserAccountPositionLimit: State._index_limit,
     UserAccountRiskParameter: State._index_parameter,
     Contract: State._index_name,
