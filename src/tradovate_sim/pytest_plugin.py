@@ -6,7 +6,7 @@ test asks for one of its fixtures).
 - `tradovate_sim` (function by default; ini `tradovate_sim_scope`): the `Sim` handle, the server reset to its
   freshly seeded state with the clock at `tradovate_sim_start_time` before the test.
 - `tradovate_trader`: a new user with a funded account (`Sim.trader()`), in the same scope.
-- `tradovate_client` (the slot of `tradovate_sim.client`, which does not exist yet).
+- `tradovate_client`: `tradovate_sim.client.Tradovate` logged in as `tradovate_trader`, in the same scope.
 
 ini options (`pytest.ini`, `[tool.pytest.ini_options]`): see `pytest_addoption`.
 
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from tradovate_sim.client import Tradovate
     from tradovate_sim.testing import Sim, SimServer, Trader
 
 SCOPES = ("function", "class", "module", "package", "session")
@@ -122,3 +123,10 @@ def tradovate_sim(_tradovate_sim_handle: Sim) -> Sim:
 def tradovate_trader(tradovate_sim: Sim) -> Trader:
     """A new user with one account holding $50,000 and an approved trading permission, logged in."""
     return tradovate_sim.trader()
+
+
+@pytest.fixture(scope=state_scope)  # type: ignore[arg-type]
+def tradovate_client(tradovate_sim: Sim, tradovate_trader: Trader) -> Iterator[Tradovate]:
+    """The typed client (`tradovate_sim.client.Tradovate`) logged in as `tradovate_trader`; closed after."""
+    with tradovate_sim.client(tradovate_trader) as client:
+        yield client

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from tradovate_sim.client import Tradovate
 from tradovate_sim.testing import DEFAULT_START_TIME, Sim, SimError, Trader
 
 ORDER = {"action": "Buy", "orderQty": 1, "orderType": "Market", "isAutomated": True}
@@ -115,3 +116,18 @@ def test_a_refused_control_raises_sim_error_naming_it(tradovate_sim: Sim) -> Non
         tradovate_sim.quote("NOPE", bid=1, ask=2)
     with pytest.raises(SimError, match=r"user/createevaluationusers 'demo'"):
         tradovate_sim.trader("demo")  # the name is taken
+
+
+def test_tradovate_client_is_the_typed_client_bound_to_the_trader(tradovate_trader: Trader,
+                                                                  tradovate_client: Tradovate) -> None:
+    me = tradovate_client.auth.me()
+
+    assert (me.user_id, me.name) == (tradovate_trader.user_id, tradovate_trader.name)
+    assert [account.id for account in tradovate_client.account.list()] == [tradovate_trader.account_id]
+
+
+async def test_async_client_is_the_asyncio_twin(tradovate_sim: Sim, tradovate_trader: Trader) -> None:
+    async with tradovate_sim.async_client(tradovate_trader) as client:
+        accounts = await client.account.list()
+
+    assert [account.id for account in accounts] == [tradovate_trader.account_id]

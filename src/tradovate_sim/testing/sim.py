@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from tradovate_sim.client import AsyncTradovate, Tradovate
 from tradovate_sim.model.entities import Account, Contract
 from tradovate_sim.model.ids import AccountId
 from tradovate_sim.model.requests import AccessTokenRequest, EvaluationAccount, EvaluationUser
@@ -190,6 +191,19 @@ class Sim:
         content = None if body is None else msgspec.json.encode(body)
         return self._decode(self._as_admin(method, f"/sim/{action}", content=content, params=params), kind,
                             f"{method} /sim/{action}")
+
+    # --- typed clients ---------------------------------------------------------------------------------------
+
+    def client(self, user: Credentials | None = None) -> Tradovate:
+        """`tradovate_sim.client.Tradovate` on this server as `user` (default: the admin), with its token (and its
+        password, to log in again when the token dies). Close it, or use it in a `with`."""
+        user = user or self.admin
+        return Tradovate(url=self.url, name=user.name, password=user.password, token=user.token)
+
+    def async_client(self, user: Credentials | None = None) -> AsyncTradovate:
+        """The asyncio twin of `client`: `async with tradovate_sim.async_client(trader) as client: ...`."""
+        user = user or self.admin
+        return AsyncTradovate(url=self.url, name=user.name, password=user.password, token=user.token)
 
     # --- quotes ------------------------------------------------------------------------------------------------
 
