@@ -214,6 +214,21 @@ def test_a_limit_if_touched_becomes_its_limit_when_touched() -> None:
     assert final_orders(touched, decision) == {1000: OrdStatus.Working}
 
 
+def test_a_triggered_stop_limit_stays_a_limit_when_the_market_falls_back_below_its_stop() -> None:
+    # Arrange: a Buy stop 6789.00, limit 6788.00 (below the stop)
+    view = make_view(quote=make_quote(27_150, 27_151))  # 6787.50 / 6787.75
+    placed = orders.place(view, order_req(BUY, OrderType.StopLimit, stop_price=6789.0, price=6788.0), NOW, Ids())
+    triggered = then(view, placed, make_quote(27_156, 27_157))  # offer 6789.25: triggered, limit not reached
+    at_trigger = orders.match(triggered, NOW, Ids(start=2000))
+    # Act: the offer falls back to the limit, below the stop
+    back = then(triggered, at_trigger, make_quote(27_151, 27_152))  # offer 6788.00
+    decision = orders.match(back, NOW, Ids(start=3000))
+    # Assert: the trigger is remembered (a new version works as a limit), and the limit fills
+    assert fills_of(at_trigger) == []
+    assert [(v.order_type, v.price, v.stop_price) for v in versions(at_trigger)] == [(OrderType.Limit, 6788.0, None)]
+    assert fills_of(decision) == [(1, 6788.0)]
+
+
 # --- expiry ---------------------------------------------------------------------------------------
 
 

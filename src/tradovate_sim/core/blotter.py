@@ -53,7 +53,9 @@ TRIGGERED_TO = {
     OrderType.MIT: OrderType.Market, OrderType.LimitIfTouched: OrderType.Limit,
 }
 TOUCHED = frozenset({OrderType.MIT, OrderType.LimitIfTouched})
-BECOME_LIMIT = frozenset({OrderType.TrailingStopLimit, OrderType.LimitIfTouched})  # a new version at the trigger
+# A new version at the trigger: the order works as a limit from then on, whatever the market does next (the trigger
+# is remembered across quotes and restarts by the version itself)
+BECOME_LIMIT = frozenset({OrderType.StopLimit, OrderType.TrailingStopLimit, OrderType.LimitIfTouched})
 
 
 class Ids(Protocol):
@@ -210,7 +212,7 @@ class Blotter:
         return working
 
     def _become_limit(self, working: WorkingOrder, limit: int) -> WorkingOrder:
-        """A triggered TrailingStopLimit / LimitIfTouched is from now on a plain limit order: a new version says so
+        """A triggered StopLimit / TrailingStopLimit / LimitIfTouched is from now on a plain limit order: a new version says so
         (and keeps it one whatever the market does next, also after a restart)."""
         version = msgspec.structs.replace(
             working.version, id=self.ids.next("orderVersion"), order_type=OrderType.Limit,
