@@ -18,7 +18,7 @@ serve: $(STAMP)
 	$(BIN)/tradovate-sim serve
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
