@@ -215,8 +215,10 @@ def test_reset_brings_back_the_seeded_state(cli: Cli) -> None:
 def test_passwd_sets_a_users_password_read_from_stdin(cli: Cli, desk: Desk) -> None:
     desk.create_user("clipw")
     cli.secrets.update({"clipw-pw", "a-new-secret"})
+    before = desk.api.token("clipw", "clipw-pw")
     ran = cli.admin("passwd", "clipw", "--password-stdin", "--json", stdin="a-new-secret\n")
     assert ran.code == 0 and ran.json()["changed"] is True and ran.json()["name"] == "clipw"
+    assert desk.api.get("/v1/auth/me", before).status_code == 401  # a changed password ends the user's sessions
     assert cli("login", "--user", "clipw", "--password", "a-new-secret", "--no-cache").code == 0
     assert cli("login", "--user", "clipw", "--password", "clipw-pw", "--no-cache").code == 3
     same = cli.admin("passwd", "clipw", "--password-stdin", stdin="a-new-secret\n")
