@@ -6,11 +6,9 @@ from collections.abc import Callable, Sequence
 
 from tradovate_sim.cli.connection import Connection
 from tradovate_sim.cli.failure import Exit
-from tradovate_sim.cli.names import Names
+from tradovate_sim.cli.names import ITEMS_PER_REQUEST, Names
 from tradovate_sim.cli.output import Output
 from tradovate_sim.client import Tradovate
-
-CHUNK = 500  # ids per `items`/`ldeps` request (the server takes at most 1000)
 
 
 class Invocation:
@@ -45,4 +43,4 @@ Command = Callable[[Invocation], Exit]
 
 
 def chunks(ids: Sequence[int]) -> list[list[int]]:
-    return [list(ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK)]
+    return [list(ids[i:i + ITEMS_PER_REQUEST]) for i in range(0, len(ids), ITEMS_PER_REQUEST)]

@@ -7,6 +7,8 @@ from tradovate_sim.cli.failure import not_found, usage
 from tradovate_sim.client import NotFoundError, Tradovate
 from tradovate_sim.model.entities import Account, Contract
 
+ITEMS_PER_REQUEST = 500  # ids in one `items`/`ldeps` request (the server takes at most 1000)
+
 
 def pick_account(accounts: list[Account], given: str | None) -> Account:
     """The account named (or numbered) `given`; without one, the only account there is."""
@@ -66,7 +68,7 @@ class Names:
     def symbols(self, contract_ids: Iterable[int]) -> dict[int, str]:
         """The symbol of each contract (`contract/items`, once per run for each)."""
         missing = sorted({i for i in contract_ids if i not in self.symbol_of})
-        if missing:
-            for contract in self.client.contract.items(missing):
+        for start in range(0, len(missing), ITEMS_PER_REQUEST):
+            for contract in self.client.contract.items(missing[start:start + ITEMS_PER_REQUEST]):
                 self.symbol_of[contract.id] = contract.name
         return self.symbol_of

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from tradovate_sim.cli.failure import Exit, not_found
+from tradovate_sim.cli.failure import Exit, not_found, usage
 from tradovate_sim.cli.invocation import Invocation
 from tradovate_sim.cli.names import pick_account
 from tradovate_sim.cli.output import cell
@@ -49,6 +49,8 @@ async def pump(stream: AsyncIterator[Any], label: str, queue: asyncio.Queue[tupl
 async def watching(run: Invocation, client: AsyncTradovate) -> Exit:
     args = run.args
     out = run.out
+    if args.no_props and not args.quote:
+        raise usage("watch: nothing to watch (--no-props without --quote)")
     given = args.account or run.connection.profile.account
     accounts = sorted(await client.account.list(), key=lambda a: a.id)
     selected = [pick_account(accounts, given)] if given else accounts
