@@ -271,3 +271,16 @@ def test_watch_prints_props_events_and_quotes_until_interrupted(cli: Cli, desk: 
     props = [e["d"] for e in events if e["e"] == "props"]
     assert {"order", "fill", "position"} <= {p["entityType"] for p in props}
     assert props[-1]["entity"]["netPos"] == 1
+
+
+def test_watch_quotes_only_stops_after_count_events(cli: Cli) -> None:
+    ran = cli.demo("watch", "--no-props", "--quote", FRONT, "--count", "1", "--json")
+    assert ran.code == 0 and "watching ESZ6" in ran.err
+    [event] = [json.loads(line) for line in ran.out.splitlines()]
+    assert event["e"] == "md" and event["d"]["quotes"][0]["entries"]["Bid"]["price"] == 6800.0
+    table = cli.demo("watch", "--no-props", "--quote", FRONT, "--count", "1")
+    assert "ESZ6 bid 10 @ 6800" in table.out
+    unknown = cli.demo("watch", "--quote", "NOPE")
+    assert unknown.code == 4 and "unknown symbol 'NOPE'" in unknown.err
+    nothing = cli.demo("watch", "--no-props")
+    assert nothing.code == 2 and "nothing to watch" in nothing.err

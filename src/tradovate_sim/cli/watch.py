@@ -52,23 +52,28 @@ async def watching(run: Invocation, client: AsyncTradovate) -> Exit:
     if args.no_props and not args.quote:
         raise usage("watch: nothing to watch (--no-props without --quote)")
     given = args.account or run.connection.profile.account
-    accounts = sorted(await client.account.list(), key=lambda a: a.id)
-    selected = [pick_account(accounts, given)] if given else accounts
+    accounts = [] if args.no_props else sorted(await client.account.list(), key=lambda a: a.id)
+    selected = [pick_account(accounts, given)] if given and accounts else accounts
     queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
-    async with client.websocket() as ws, contextlib.AsyncExitStack() as streams:
+    contracts = []
+    for symbol in args.quote or []:  # looked up over REST: Tradovate's market-data socket answers md/ only
+        try:
+            contracts.append(await client.contract.find(symbol.upper()))
+        except NotFoundError:
+            raise not_found(f"unknown symbol {symbol!r}") from None
+    async with contextlib.AsyncExitStack() as stack:
         tasks: list[asyncio.Task[None]] = []
         if not args.no_props:
+            ws = await stack.enter_async_context(client.websocket())
             sync = await ws.sync(SyncRequest(accounts=[a.id for a in selected]))
             tasks.append(asyncio.create_task(pump(sync, "props", queue)))
-        for symbol in args.quote or []:
-            try:
-                quotes = await streams.enter_async_context(await ws.quotes(symbol.upper()))
-            except NotFoundError:
-                raise not_found(f"unknown symbol {symbol!r}") from None
-            tasks.append(asyncio.create_task(pump(quotes, symbol.upper(), queue)))
+        if contracts:  # Tradovate's market-data host (on this server, the same socket's URL)
+            md = await stack.enter_async_context(client.websocket(market_data=True))
+            for contract in contracts:
+                quotes = await stack.enter_async_context(await md.quotes(contract.id))
+                tasks.append(asyncio.create_task(pump(quotes, contract.name, queue)))
         out.warn("watching " + ", ".join([*(a.name for a in selected if not args.no_props),
-                                          *(s.upper() for s in args.quote or [])])
-                 + " (Ctrl-C to stop)")
+                                          *(c.name for c in contracts)]) + " (Ctrl-C to stop)")
         seen = 0
         try:
             with stopped_by_signals() as stopped:
