@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 import msgspec
 from rich.console import Console
@@ -91,5 +91,5 @@ class Step:
         self.bar = bar
         self.task = task
 
-    def advance(self, **fields: Any) -> None:
+    def advance(self) -> None:
         self.bar.advance(self.task)
