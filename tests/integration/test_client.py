@@ -49,7 +49,7 @@ from tradovate_sim.model.enums import AdminAction, CashChangeType, FailureReason
 from tradovate_sim.model.kinds import Kind
 from tradovate_sim.model.queries import QuoteQuery
 from tradovate_sim.model.results import PlaceOrderResult, Violations
-from tradovate_sim.model.simulator import ClockRequest, LimitsUpdate, QuoteRequest
+from tradovate_sim.model.simulator import ClockRequest, LimitsUpdate, PasswordRequest, QuoteRequest
 
 Sample = Callable[[Desk], object]
 
@@ -221,6 +221,7 @@ SAMPLES: dict[api.Operation[Any, Any], tuple[str, Sample]] = {
     api.Simulator.reset: ("admin", lambda d: None),
     api.Simulator.limits: ("admin", lambda d: None),
     api.Simulator.configure_limits: ("admin", lambda d: LimitsUpdate()),
+    api.Simulator.set_password: ("admin", lambda d: PasswordRequest(name=DEMO, password=DEMO_PASSWORD)),  # unchanged
 }
 HTTP_GROUPS = [group for group in api.GROUPS if group is not api.Socket]
 

@@ -24,6 +24,8 @@ from tradovate_sim.model.simulator import (
     ClockState,
     LimitsConfig,
     LimitsUpdate,
+    PasswordRequest,
+    PasswordState,
     QuoteRequest,
     QuoteState,
     ResetState,
@@ -328,6 +330,7 @@ class Simulator:
     reset = control("reset", "POST", qs.NoParameters, shape(ResetState))
     limits = control("limits", "GET", qs.NoParameters, shape(LimitsConfig))
     configure_limits = control("limits", "POST", LimitsUpdate, shape(LimitsConfig))
+    set_password = control("password", "POST", PasswordRequest, shape(PasswordState))
 
 
 # The groups of named operations, in the order documentation lists them.

@@ -1,11 +1,12 @@
 """The simulator controls' wire shapes (`/sim/*`, outside Tradovate's API): ours, declared like Tradovate's."""
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
 from tradovate_sim.model.entities import Wire
-from tradovate_sim.model.ids import ContractId
+from tradovate_sim.model.ids import ContractId, UserId
 
 
 class QuoteRequest(Wire, frozen=True):
@@ -59,6 +60,23 @@ class ResetState(Wire, frozen=True):
     """The answer of `POST /sim/reset`."""
 
     ok: bool
+
+
+class PasswordRequest(Wire, frozen=True):
+    """`POST /sim/password`: give a user (by name) a new password; no current password is asked for. Tradovate's own
+    `user/modifyPassword` is the user's change of their own password (with `currentPassword`)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class PasswordState(Wire, frozen=True):
+    """The answer of `POST /sim/password`: `changed` false when the user already had that password (then their
+    sessions are kept; a changed password ends them)."""
+
+    user_id: UserId
+    name: str
+    changed: bool
 
 
 # --- `/sim/limits`: request limits and penalty tickets (core/limits.py does the arithmetic) ----------------------

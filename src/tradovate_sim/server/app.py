@@ -25,6 +25,8 @@ from tradovate_sim.model.simulator import (
     ClockState,
     LimitsConfig,
     LimitsUpdate,
+    PasswordRequest,
+    PasswordState,
     QuoteRequest,
     QuoteState,
     ResetState,
@@ -191,11 +193,18 @@ def create_app(runtime: Runtime) -> Starlette:
         admission.configure(updated_config(admission.config, request))
         return admission.config
 
+    async def set_password(request: PasswordRequest) -> PasswordState:
+        state = await runtime.change_password(request.name, request.password)
+        if state is None:
+            raise not_found(f"name: no user {request.name!r}")
+        return state
+
     entries = Simulator
     controls = Controls(table, [
         control(entries.quote, quote_now), control(entries.set_quote, set_quote),
         control(entries.clock, clock_now), control(entries.move_clock, move_clock), control(entries.reset, reset),
         control(entries.limits, limits_now), control(entries.configure_limits, configure_limits),
+        control(entries.set_password, set_password),
     ])
 
     async def sim(request: Request) -> object:

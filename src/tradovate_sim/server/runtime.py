@@ -1,5 +1,6 @@
 """Builds and runs everything a server owns, from settings: store, platform, identity, market loop."""
 
+import asyncio
 import gc
 import secrets
 import sys
@@ -11,6 +12,7 @@ import msgspec
 from tradovate_sim.core.decision import Change, updated
 from tradovate_sim.model.entities import Credential, User, UserSession
 from tradovate_sim.model.enums import EventType
+from tradovate_sim.model.simulator import PasswordState
 from tradovate_sim.service import seed
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
@@ -136,16 +138,26 @@ class Runtime:
         return f"  REST       http://{host}:{port}/v1   WebSocket ws://{host}:{port}/v1/websocket"
 
     async def set_password(self, name: str, password: str, flag: str) -> str:
+        """`change_password` for a start's flag; returns the line that says what happened."""
+        state = await self.change_password(name, password)
+        if state is None:
+            return f"  warning    {flag} not applied: there is no user {name!r} in this database"
+        if not state.changed:
+            return f"  {name:<10} password as given by {flag} (unchanged)"
+        return f"  {name:<10} password set from {flag}; its open sessions were ended"
+
+    async def change_password(self, name: str, password: str) -> PasswordState | None:
         """Give the user `name` this password, durably (the seed kept for /sim/reset too); a changed password ends
-        the user's open sessions. Returns the line that says what happened."""
+        the user's open sessions and the live sockets of those sessions. None when there is no such user."""
         platform = self.platform
         user_id = platform.state.find(User, name)
         credential = platform.state.get("credential", user_id) if user_id is not None else None
         if not isinstance(credential, Credential):
-            return f"  warning    {flag} not applied: there is no user {name!r} in this database"
-        if self.hashing.verify(credential.password_hash, password):
-            return f"  {name:<10} password as given by {flag} (unchanged)"
-        changed = msgspec.structs.replace(credential, password_hash=self.hashing.hash(password))
+            return None
+        if await asyncio.to_thread(self.hashing.verify, credential.password_hash, password):
+            return PasswordState(user_id=credential.id, name=name, changed=False)
+        password_hash = await asyncio.to_thread(self.hashing.hash, password)
+        changed = msgspec.structs.replace(credential, password_hash=password_hash)
         now = platform.now()
         changes = [updated(changed)]
         changes += [updated(msgspec.structs.replace(s, end_time=now)) for s in platform.entities("userSession")
@@ -156,7 +168,9 @@ class Runtime:
                    platform.decoders[entity_type].decode(body).id == changed.id else body)
                   for entity_type, body in msgspec.json.decode(raw, type=list[tuple[str, msgspec.Raw]])]
         await platform.commit(changes, {SEED_KEY: msgspec.json.encode(seeded)})
-        return f"  {name:<10} password set from {flag}; its open sessions were ended"
+        if self.services is not None:  # the session book follows: their tokens and sockets stop at once
+            self.services.identity.restore()
+        return PasswordState(user_id=credential.id, name=name, changed=True)
 
     async def list_contracts(self) -> None:
         """Contracts of the nearest maturities for the clock's date, with quotes."""

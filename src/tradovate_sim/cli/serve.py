@@ -1,16 +1,15 @@
-"""`tradovate-sim` command line: `serve` runs the server."""
+"""`tradovate-sim serve`: runs the server."""
 
 import argparse
 import asyncio
 import sys
 from types import FrameType
+from typing import Any
 
 from tradovate_sim.settings import from_environment
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="tradovate-sim", description="A self-hosted Tradovate-compatible server")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_serve(commands: "argparse._SubParsersAction[Any]") -> None:
     serve = commands.add_parser("serve", help="run the server (TRADOVATE_SIM_* variables set the same options)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -29,7 +28,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
                        help="log lines on stderr as plain text (default) or one JSON object each")
     serve.add_argument("--access-log", dest="access_log", action=argparse.BooleanOptionalAction,
                        help="one log line per HTTP request and per closed WebSocket (default off)")
-    return parser.parse_args(argv)
 
 
 GRACEFUL_SHUTDOWN_SECONDS = 5  # uvicorn's backstop: tasks still running this long after sockets closed are cancelled
@@ -109,38 +107,31 @@ def websocket_protocol() -> type[asyncio.Protocol] | str:
     return ReleasingWebSocketProtocol
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
-    if args.command == "serve":
-        import uvicorn
+def serve(args: argparse.Namespace) -> int:
+    """Run the server until SIGTERM/SIGINT; 1 when it cannot start, 2 for a bad setting."""
+    import uvicorn
 
-        from tradovate_sim.server import logs
-        from tradovate_sim.server.app import create_app
-        from tradovate_sim.server.runtime import Runtime, StartupError
+    from tradovate_sim.server import logs
+    from tradovate_sim.server.app import create_app
+    from tradovate_sim.server.runtime import Runtime, StartupError
 
-        overrides = {k: v for k, v in vars(args).items() if k != "command"}
-        try:
-            settings = from_environment(overrides)
-        except ValueError as error:
-            print(f"tradovate-sim: {error}", file=sys.stderr)
-            return 2
-        logs.configure(settings.log_format, settings.access_log)
-        try:
-            runtime = Runtime(settings)
-        except StartupError as error:
-            print(f"tradovate-sim: {error}", file=sys.stderr)
-            return 1
-        app = create_app(runtime)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                                log_config=None,  # uvicorn's lines go through our handler (logs.configure)
-                                http=http_protocol(), ws=websocket_protocol(),
-                                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
-        server = graceful_server()(config, app, runtime)
-        server.run()
-        if server.failed:
-            return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "run")}
+    try:
+        settings = from_environment(overrides)
+    except ValueError as error:
+        print(f"tradovate-sim: {error}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_format, settings.access_log)
+    try:
+        runtime = Runtime(settings)
+    except StartupError as error:
+        print(f"tradovate-sim: {error}", file=sys.stderr)
+        return 1
+    app = create_app(runtime)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                            log_config=None,  # uvicorn's lines go through our handler (logs.configure)
+                            http=http_protocol(), ws=websocket_protocol(),
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    server = graceful_server()(config, app, runtime)
+    server.run()
+    return 1 if server.failed else 0
