@@ -40,7 +40,7 @@ TRADOVATE_OPERATIONS = {
         "md/unsubscribeDOM", "md/getChart", "md/cancelChart",
     ],
     Served.SIMULATOR: ["GET quote", "POST quote", "GET clock", "POST clock", "POST reset", "GET limits",
-                       "POST limits"],
+                       "POST limits", "POST password"],
 }
 
 
