@@ -9,7 +9,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -20,6 +22,7 @@ from starlette.websockets import WebSocket
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.api import Served, Simulator, Source
 from tradovate_sim.model.queries import NoParameters, QuoteQuery
+from tradovate_sim.model.results import ErrorResponse
 from tradovate_sim.model.simulator import (
     ClockRequest,
     ClockState,
@@ -29,7 +32,7 @@ from tradovate_sim.model.simulator import (
     QuoteState,
     ResetState,
 )
-from tradovate_sim.server import health
+from tradovate_sim.server import docs, health, openapi
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
@@ -65,7 +68,7 @@ def respond(codec: Codec, payload: object, status: int = 200) -> Response:
 def error_response(codec: Codec, error: ApiError) -> Response:
     if error.status == 429:  # Tradovate's: no body (`Content-Length: 0`), no Retry-After
         return Response(status_code=429)
-    return respond(codec, {"errorText": error.message}, error.status)
+    return respond(codec, ErrorResponse(error_text=error.message), error.status)
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -81,8 +84,12 @@ def create_app(runtime: Runtime) -> Starlette:
     runtime.store.on_answer = metrics.commit_answered
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
-    operations = HttpOperations(Operations(e.name for e in table.values() if e.served is Served.API),
-                                Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics"]))
+    operations = HttpOperations(Operations([*(e.name for e in table.values() if e.served is Served.API),
+                                            "openapi.json"]),
+                                Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics", "docs"]))
+    document = msgspec.json.encode(openapi.document(  # built once: the table does not change while serving
+        (e.operation for e in table.values()), version=package_version("tradovate-sim"),
+        endpoint_rules=admission.config.endpoints if admission.enabled else None))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -111,13 +118,14 @@ def create_app(runtime: Runtime) -> Starlette:
                 return error_response(codec, error)
             except ClientDisconnect:  # left in the middle of its body: no one to answer; one line, no traceback
                 log.warning("client disconnected during the request body of %s %s", request.method, request.url.path)
-                return respond(codec, {"errorText": "body: the client disconnected"}, 400)
+                return respond(codec, ErrorResponse(error_text="body: the client disconnected"), 400)
             except StoreError as error:  # the database cannot take writes: nothing was applied
                 log.error("store error on %s %s: %s", request.method, request.url.path, error)
-                return respond(codec, {"errorText": "Service unavailable: the database cannot take writes"}, 503)
+                return respond(codec, ErrorResponse(error_text="Service unavailable: the database cannot take writes"),
+                               503)
             except Exception:
                 log.exception("unhandled error on %s %s", request.method, request.url.path)
-                return respond(codec, {"errorText": "Internal server error"}, 500)
+                return respond(codec, ErrorResponse(error_text="Internal server error"), 500)
         return endpoint
 
     async def dispatch(request: Request) -> object:
@@ -220,9 +228,15 @@ def create_app(runtime: Runtime) -> Starlette:
         """No token: bound to the server's own host and port (loopback by default)."""
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
+    async def openapi_document(_request: Request) -> Response:
+        """No token: the document describes the API, not its data."""
+        return Response(document, media_type=JSON)
+
     routes = [
         Route("/health", health_check, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
+        Route("/v1/openapi.json", openapi_document, methods=["GET"]),
+        *docs.routes(),
         WebSocketRoute("/v1/websocket", websocket),
         Route("/v1/{path:path}", guarded(dispatch), methods=["GET", "POST"]),
         Route("/sim/{action}", guarded(sim), methods=["GET", "POST"]),
