@@ -65,10 +65,24 @@ def respond(codec: Codec, payload: object, status: int = 200) -> Response:
     return Response(codec.encode(payload), status_code=status, media_type=JSON)
 
 
+# Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the one
+# it takes (`Allow`), not Starlette's 405 listing the route's methods.
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class MethodNotAllowedError(ApiError):
+    def __init__(self, path: str, allowed: list[str]) -> None:
+        super().__init__(405, f"method: {path} takes {' or '.join(allowed)}")
+        self.allowed = allowed
+
+
 def error_response(codec: Codec, error: ApiError) -> Response:
     if error.status == 429:  # Tradovate's: no body (`Content-Length: 0`), no Retry-After
         return Response(status_code=429)
-    return respond(codec, ErrorResponse(error_text=error.message), error.status)
+    response = respond(codec, ErrorResponse(error_text=error.message), error.status)
+    if isinstance(error, MethodNotAllowedError):
+        response.headers["Allow"] = ", ".join(error.allowed)
+    return response
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -134,6 +148,8 @@ def create_app(runtime: Runtime) -> Starlette:
         endpoint = table.get(operation)
         if endpoint is None or endpoint.served is not Served.API:
             raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
+        if request.method != endpoint.method:
+            raise MethodNotAllowedError(f"/v1/{endpoint.name}", [endpoint.method])
         caller: Caller | None = None
         if not endpoint.public:
             try:
@@ -211,6 +227,9 @@ def create_app(runtime: Runtime) -> Starlette:
             raise denied("Simulator controls need an organization admin token")
         found = controls.get(request.method, request.path_params["action"])
         if found is None:
+            allowed = controls.methods_of(request.path_params["action"])
+            if allowed:
+                raise MethodNotAllowedError(f"/sim/{request.path_params['action']}", allowed)
             raise not_found(f"Unknown simulator control /sim/{request.path_params['action']}")
         endpoint, run = found
         if endpoint.source is Source.BODY:
@@ -238,8 +257,8 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/v1/openapi.json", openapi_document, methods=["GET"]),
         *docs.routes(),
         WebSocketRoute("/v1/websocket", websocket),
-        Route("/v1/{path:path}", guarded(dispatch), methods=["GET", "POST"]),
-        Route("/sim/{action}", guarded(sim), methods=["GET", "POST"]),
+        Route("/v1/{path:path}", guarded(dispatch), methods=METHODS),
+        Route("/sim/{action}", guarded(sim), methods=METHODS),
         WebSocketRoute("/websocket", websocket),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
