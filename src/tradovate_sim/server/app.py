@@ -32,7 +32,7 @@ from tradovate_sim.model.simulator import (
     QuoteState,
     ResetState,
 )
-from tradovate_sim.server import docs, health, openapi
+from tradovate_sim.server import console, docs, health, openapi
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
@@ -197,7 +197,9 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def move_clock(request: ClockRequest) -> ClockState:
         simulator.move_clock(runtime.platform, request)
+        await runtime.expiry.sweep()  # Day / GTD orders whose time in force the move ran past
         await runtime.list_contracts()
+        await runtime.rollover.roll()  # positions and cash to a new trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
         return await clock_now(NO_PARAMETERS)
 
@@ -260,6 +262,7 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/v1/{path:path}", guarded(dispatch), methods=METHODS),
         Route("/sim/{action}", guarded(sim), methods=METHODS),
         WebSocketRoute("/websocket", websocket),
+        *console.routes(),  # the risk-desk console at `/`
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(Observed, metrics=metrics, operations=operations, access=access)])
