@@ -131,6 +131,12 @@ class CreateEvaluationAccountsResponse(Wire, frozen=True):
     error_text: str | None = None
 
 
+class ErrorResponse(Wire, frozen=True):
+    """The body of an HTTP error (400, 401, 404, 413, 503): what is wrong, the field first (`accountId: ...`)."""
+
+    error_text: str
+
+
 class PenaltyTicket(msgspec.Struct, frozen=True, kw_only=True):
     """Tradovate's penalty answer (HTTP 200, or `s:200` on a socket): the request was not executed; wait `p-time`
     seconds, then send it again with `"p-ticket"` in its body. `p-captcha` says Tradovate would ask a captcha."""

@@ -9,7 +9,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -20,6 +22,7 @@ from starlette.websockets import WebSocket
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.api import Served, Simulator, Source
 from tradovate_sim.model.queries import NoParameters, QuoteQuery
+from tradovate_sim.model.results import ErrorResponse
 from tradovate_sim.model.simulator import (
     ClockRequest,
     ClockState,
@@ -31,7 +34,7 @@ from tradovate_sim.model.simulator import (
     QuoteState,
     ResetState,
 )
-from tradovate_sim.server import console, health
+from tradovate_sim.server import console, docs, health, openapi
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
@@ -64,10 +67,24 @@ def respond(codec: Codec, payload: object, status: int = 200) -> Response:
     return Response(codec.encode(payload), status_code=status, media_type=JSON)
 
 
+# Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the one
+# it takes (`Allow`), not Starlette's 405 listing the route's methods.
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class MethodNotAllowedError(ApiError):
+    def __init__(self, path: str, allowed: list[str]) -> None:
+        super().__init__(405, f"method: {path} takes {' or '.join(allowed)}")
+        self.allowed = allowed
+
+
 def error_response(codec: Codec, error: ApiError) -> Response:
     if error.status == 429:  # Tradovate's: no body (`Content-Length: 0`), no Retry-After
         return Response(status_code=429)
-    return respond(codec, {"errorText": error.message}, error.status)
+    response = respond(codec, ErrorResponse(error_text=error.message), error.status)
+    if isinstance(error, MethodNotAllowedError):
+        response.headers["Allow"] = ", ".join(error.allowed)
+    return response
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -83,8 +100,12 @@ def create_app(runtime: Runtime) -> Starlette:
     runtime.store.on_answer = metrics.commit_answered
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
-    operations = HttpOperations(Operations(e.name for e in table.values() if e.served is Served.API),
-                                Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics"]))
+    operations = HttpOperations(Operations([*(e.name for e in table.values() if e.served is Served.API),
+                                            "openapi.json"]),
+                                Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics", "docs"]))
+    document = msgspec.json.encode(openapi.document(  # built once: the table does not change while serving
+        (e.operation for e in table.values()), version=package_version("tradovate-sim"),
+        endpoint_rules=admission.config.endpoints if admission.enabled else None))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -113,13 +134,14 @@ def create_app(runtime: Runtime) -> Starlette:
                 return error_response(codec, error)
             except ClientDisconnect:  # left in the middle of its body: no one to answer; one line, no traceback
                 log.warning("client disconnected during the request body of %s %s", request.method, request.url.path)
-                return respond(codec, {"errorText": "body: the client disconnected"}, 400)
+                return respond(codec, ErrorResponse(error_text="body: the client disconnected"), 400)
             except StoreError as error:  # the database cannot take writes: nothing was applied
                 log.error("store error on %s %s: %s", request.method, request.url.path, error)
-                return respond(codec, {"errorText": "Service unavailable: the database cannot take writes"}, 503)
+                return respond(codec, ErrorResponse(error_text="Service unavailable: the database cannot take writes"),
+                               503)
             except Exception:
                 log.exception("unhandled error on %s %s", request.method, request.url.path)
-                return respond(codec, {"errorText": "Internal server error"}, 500)
+                return respond(codec, ErrorResponse(error_text="Internal server error"), 500)
         return endpoint
 
     async def dispatch(request: Request) -> object:
@@ -128,6 +150,8 @@ def create_app(runtime: Runtime) -> Starlette:
         endpoint = table.get(operation)
         if endpoint is None or endpoint.served is not Served.API:
             raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
+        if request.method != endpoint.method:
+            raise MethodNotAllowedError(f"/v1/{endpoint.name}", [endpoint.method])
         caller: Caller | None = None
         if not endpoint.public:
             try:
@@ -214,6 +238,9 @@ def create_app(runtime: Runtime) -> Starlette:
             raise denied("Simulator controls need an organization admin token")
         found = controls.get(request.method, request.path_params["action"])
         if found is None:
+            allowed = controls.methods_of(request.path_params["action"])
+            if allowed:
+                raise MethodNotAllowedError(f"/sim/{request.path_params['action']}", allowed)
             raise not_found(f"Unknown simulator control /sim/{request.path_params['action']}")
         endpoint, run = found
         if endpoint.source is Source.BODY:
@@ -231,12 +258,18 @@ def create_app(runtime: Runtime) -> Starlette:
         """No token: bound to the server's own host and port (loopback by default)."""
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
+    async def openapi_document(_request: Request) -> Response:
+        """No token: the document describes the API, not its data."""
+        return Response(document, media_type=JSON)
+
     routes = [
         Route("/health", health_check, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
+        Route("/v1/openapi.json", openapi_document, methods=["GET"]),
+        *docs.routes(),
         WebSocketRoute("/v1/websocket", websocket),
-        Route("/v1/{path:path}", guarded(dispatch), methods=["GET", "POST"]),
-        Route("/sim/{action}", guarded(sim), methods=["GET", "POST"]),
+        Route("/v1/{path:path}", guarded(dispatch), methods=METHODS),
+        Route("/sim/{action}", guarded(sim), methods=METHODS),
         WebSocketRoute("/websocket", websocket),
         *console.routes(),  # the risk-desk console at `/`
     ]

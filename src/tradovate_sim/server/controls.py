@@ -38,6 +38,11 @@ class Controls:
             self.by_key[item.endpoint.key] = item
         check_bound(table, Served.SIMULATOR, list(self.by_key))
 
+    def methods_of(self, name: str) -> list[str]:
+        """The methods a control takes (`["GET", "POST"]`), none for an unknown name."""
+        return sorted(item.endpoint.method for item in self.by_key.values() if item.endpoint.key.split(" ", 1)[1]
+                      == name.lower())
+
     def get(self, method: str, name: str) -> tuple[Operation[Any, Any], Run] | None:
         found = self.by_key.get(f"{method.lower()} {name.lower()}")
         return None if found is None else (found.endpoint, found.run)

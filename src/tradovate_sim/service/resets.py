@@ -66,7 +66,7 @@ async def reset_demo_account_state(platform: Platform, caller: Caller, req: Rese
     stamp = req.reset_trade_date
     try:
         day = date(stamp.year, stamp.month, stamp.day)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:  # out of range, or beyond a C long (`month: 10**30`)
         raise bad_request(f"resetTradeDate: {error}") from None
     now = platform.now()
     today = platform.trade_date(now)
