@@ -1,9 +1,15 @@
 """The risk-desk console in headless chromium against a running server: what an admin and a trader see, the
 actions from the page, and live updates without a reload."""
 
-from console_page import log_in, screenshot
+import re
+
+from console_page import PageErrors, log_in, screenshot
 from playwright.sync_api import Page, expect
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, Desk, limit, order
+from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, Desk, ServerProcess, limit, order
+
+# What chromium logs while the server is down and the page tries again: refused socket connections.
+REFUSED = ("WebSocket connection to", "net::ERR_CONNECTION_REFUSED")
+RECONNECTED_MS = 30_000  # the page's backoff reaches 8 s (+25 % jitter) between attempts; the start may be slow
 
 
 def row(page: Page, name: str):  # type: ignore[no-untyped-def]
@@ -131,3 +137,53 @@ def test_simulator_page_sets_a_quote(page: Page, desk: Desk) -> None:
     expect(page.locator("#sim-output")).to_contain_text("6810")
     screenshot(page, "simulator")
     assert desk.api.get("/sim/quote", desk.admin, symbol=FRONT).json()["bid"] == 6810.0
+
+
+def test_console_comes_back_live_after_a_server_restart_without_a_second_login(
+        page: Page, desk: Desk, console_server: ServerProcess, page_errors: PageErrors) -> None:
+    page_errors.allow(*REFUSED)
+    open_position(desk)
+    log_in(page, ADMIN, ADMIN_PASSWORD)
+    expect(row(page, "DEMO1").locator('[data-col="positions"]')).to_have_text(f"{FRONT} +1")
+    console_server.stop()
+    expect(page.locator("#live")).to_have_text(re.compile("^reconnecting"))
+    console_server.start()
+    expect(page.locator("#live")).to_have_text("live", timeout=RECONNECTED_MS)
+    desk.quote(bid=6805.0, ask=6805.25)  # a quote after the restart: the page subscribed again
+    expect(row(page, "DEMO1").locator('[data-col="openPnl"]')).to_have_text("243.75")
+    desk.api.call("accountRiskStatus/setAdminAutoLiqAction", {  # an event after the restart: synced again
+        "accountId": desk.demo2, "adminAction": "LockTradingImmediately", "adminActionReasonCode": "Other",
+        "adminActionReason": "After the restart"}, desk.admin)
+    expect(row(page, "DEMO2").locator('[data-col="status"]')).to_have_text("locked: After the restart")
+    expect(page.locator("#count")).to_have_text("3 of 3 accounts")  # the new snapshot replaced the old: no duplicate
+    expect(page.locator('.grid-row[data-name="DEMO1"]:not([hidden])')).to_have_count(1)
+    expect(page.locator("#login-view")).to_be_hidden()
+    assert page.evaluate("consoleStats().follows") == 2
+
+
+def test_simulator_reset_reloads_the_table_through_a_new_connection_without_stale_rows(page: Page, desk: Desk) -> None:
+    open_position(desk)
+    log_in(page, ADMIN, ADMIN_PASSWORD)
+    expect(row(page, "DEMO1").locator('[data-col="positions"]')).to_have_text(f"{FRONT} +1")
+    page.click("#nav-simulator")
+    page.click("#sim-reset")
+    confirm(page)
+    page.click("#nav-accounts")
+    expect(row(page, "DEMO1").locator('[data-col="positions"]')).to_have_text("")  # a reset publishes no events
+    expect(page.locator("#count")).to_have_text("3 of 3 accounts")
+    expect(page.locator("#live")).to_have_text("live")
+    assert page.evaluate("consoleStats().follows") == 2
+
+
+def test_console_goes_back_to_the_login_form_when_its_session_ends(page: Page, desk: Desk) -> None:
+    log_in(page, DEMO, DEMO_PASSWORD)
+    page.goto(f"/#/account/{desk.demo1}")
+    desk.api.login(DEMO, DEMO_PASSWORD)
+    desk.api.login(DEMO, DEMO_PASSWORD)  # a third and a fourth session of the user: the console's has ended
+    expect(page.locator("#login-view")).to_be_visible()
+    expect(page.locator("#login-error")).to_have_text(re.compile("session has ended.*log in again"))
+    page.fill("#login-name", DEMO)
+    page.fill("#login-password", DEMO_PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#account-name")).to_have_text("DEMO1")  # back where it was
+    expect(page.locator("#live")).to_have_text("live")

@@ -54,12 +54,13 @@ export class Book {
 
   quote(packet) {
     this.counts.quotes += 1;
+    // Each packet is the contract's whole quote (the server sends every entry it has): a missing entry is empty,
+    // e.g. no last trade after `/sim/quote` set bid and ask only (the server marks at the mid then, so do we).
     const entries = packet.entries || {};
-    const previous = this.quotes.get(packet.contractId) || {};
     this.quotes.set(packet.contractId, {
-      bid: entries.Bid ? entries.Bid.price : previous.bid,
-      ask: entries.Offer ? entries.Offer.price : previous.ask,
-      trade: entries.Trade ? entries.Trade.price : previous.trade,
+      bid: entries.Bid ? entries.Bid.price : null,
+      ask: entries.Offer ? entries.Offer.price : null,
+      trade: entries.Trade ? entries.Trade.price : null,
     });
     for (const accountId of this.holders.get(packet.contractId) || []) this.dirty.add(accountId);
     this.notify();
