@@ -187,3 +187,43 @@ def test_console_goes_back_to_the_login_form_when_its_session_ends(page: Page, d
     page.click("#login-submit")
     expect(page.locator("#account-name")).to_have_text("DEMO1")  # back where it was
     expect(page.locator("#live")).to_have_text("live")
+
+
+def focused(page: Page, attribute: str = "id") -> str | None:
+    return page.evaluate(f"document.activeElement && document.activeElement.getAttribute('{attribute}')")  # type: ignore[no-any-return]
+
+
+def test_keyboard_alone_opens_an_account_and_locks_it_through_the_dialog(page: Page, desk: Desk) -> None:
+    page.goto("/")
+    page.focus("#login-name")
+    page.keyboard.type(ADMIN)
+    page.keyboard.press("Tab")
+    page.keyboard.type(ADMIN_PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("#live")).to_have_text("live")
+    unnamed = page.evaluate("""[...document.querySelectorAll('button, input, select')].filter((e) => !e.hidden
+        && !(e.getAttribute('aria-label') || e.labels?.length || e.textContent.trim())).map((e) => e.outerHTML)""")
+    assert unnamed == [], unnamed
+    expect(page.locator('.grid-row[tabindex="0"]')).to_have_count(1)  # one row in the tab order
+    row(page, "DEMO1").focus()
+    page.keyboard.press("ArrowDown")
+    assert focused(page, "data-name") == "DEMO2"
+    page.keyboard.press("Enter")
+    expect(page.locator("#account-name")).to_have_text("DEMO2")
+    assert focused(page) == "account-name"
+    page.focus("#lock-account")
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm")).to_be_visible()
+    assert focused(page) == "confirm-cancel"  # the safe answer first
+    for expected in ("confirm-ok", "confirm-cancel", "confirm-ok"):  # Tab cycles inside the dialog
+        page.keyboard.press("Tab")
+        assert focused(page) == expected
+    page.keyboard.press("Escape")
+    expect(page.locator("#confirm")).to_be_hidden()
+    assert focused(page) == "lock-account"  # back where it was
+    expect(page.locator("#account-status")).to_have_text("normal")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Tab")
+    assert focused(page) == "confirm-ok"
+    page.keyboard.press("Enter")
+    expect(page.locator("#account-status")).to_have_text("locked: Risk desk console")

@@ -57,6 +57,7 @@ export class Session {
     this.timers = { heartbeat: null, watchdog: null, renew: null };
     this.wake = null; // cuts a backoff pause short ("Reconnect now")
     this.notice = "";
+    this.stats = { maxParseMs: 0, maxFrameChars: 0 }; // for the benchmark: the longest JSON.parse of a frame
   }
 
   async request(method, path, body, query) {
@@ -213,7 +214,11 @@ export class Session {
     if (kind === "h") {
       if (this.socket) this.socket.send("[]");
     } else if (kind === "a") {
-      for (const message of JSON.parse(frame.slice(1))) {
+      const started = performance.now();
+      const messages = JSON.parse(frame.slice(1));
+      const took = performance.now() - started;
+      if (took > this.stats.maxParseMs) Object.assign(this.stats, { maxParseMs: took, maxFrameChars: frame.length });
+      for (const message of messages) {
         if (message.e === "shutdown") this.notice = (message.d && message.d.reason) || "";
         if (message.e) this.onEvent(message.e, message.d);
         else if (message.i !== undefined && this.pending.has(message.i)) {

@@ -17,7 +17,8 @@ window.consoleStats = (reset) => ({
   _: reset && app.table ? Object.assign(app.table.stats, { maxFrameMs: 0, maxReorderMs: 0 }) : null,
   accounts: app.book ? app.book.table("account").size : 0, props: app.book ? app.book.counts.props : 0,
   quotes: app.book ? app.book.counts.quotes : 0, table: app.table ? { ...app.table.stats } : null,
-  loadedMs: app.loadedMs ?? null, follows: app.follows ?? 0,
+  loadedMs: app.loadedMs ?? null, follows: app.follows ?? 0, bookLoadMs: app.loadMs ?? null,
+  socket: app.session ? { ...app.session.stats } : null,
 });
 
 function showView(id) {
@@ -86,7 +87,9 @@ async function follow(session) {
     session.send("user/syncrequest", { entityTypes: ENTITY_TYPES }),
     app.admin === null ? isAdmin(session) : app.admin,
   ]);
+  const loading = performance.now();
   book.load(snapshot);
+  app.loadMs = performance.now() - loading;
   app.admin = admin;
   await subscribeQuotes(session, book, quoted);
   install(session, book, quoted);
