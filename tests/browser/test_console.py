@@ -5,7 +5,18 @@ import re
 
 from console_page import PageErrors, log_in, screenshot
 from playwright.sync_api import Page, expect
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, FRONT, Desk, ServerProcess, limit, order
+from server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    DEMO,
+    DEMO_PASSWORD,
+    FRONT,
+    Desk,
+    ServerProcess,
+    evaluation_account,
+    limit,
+    order,
+)
 
 # What chromium logs while the server is down and the page tries again: refused socket connections.
 REFUSED = ("WebSocket connection to", "net::ERR_CONNECTION_REFUSED")
@@ -227,3 +238,43 @@ def test_keyboard_alone_opens_an_account_and_locks_it_through_the_dialog(page: P
     assert focused(page) == "confirm-ok"
     page.keyboard.press("Enter")
     expect(page.locator("#account-status")).to_have_text("locked: Risk desk console")
+
+
+def risk_action(desk: Desk, account_id: int, action: str, reason: str) -> None:
+    result = desk.api.call("accountRiskStatus/setAdminAutoLiqAction", {
+        "accountId": account_id, "adminAction": action, "adminActionReasonCode": "Other",
+        "adminActionReason": reason}, desk.admin)
+    assert not result.get("errorText"), result
+
+
+def test_accounts_in_every_risk_state_for_the_readme(page: Page, desk: Desk) -> None:
+    """The README's picture of the table (tests/browser/artifacts/accounts-risk-states.png, copied once to
+    docs/console-accounts.png): traders' evaluation accounts normal, near their level, liquidation-only, locked
+    and auto-liquidated."""
+    owners = {name: desk.create_user(name) for name in ("alice", "bob", "carol")}
+    rule = {"trailingMaxDrawdown": 2500, "trailingMaxDrawdownMode": "RealTime"}
+    specs = [("alice", "ALICE-50K", 50_000), ("alice", "ALICE-100K", 100_000), ("bob", "BOB-50K", 50_000),
+             ("bob", "BOB-25K", 25_000), ("carol", "CAROL-50K", 50_000)]
+    created = desk.api.call("user/createevaluationaccounts", {"accounts": [
+        evaluation_account(owners[owner], desk.template, name, initial_balance=balance, postTradeRisk=rule)
+        for owner, name, balance in specs]}, desk.admin)
+    ids = {name: item["accountId"] for (_, name, _), item in zip(specs, created["results"], strict=True)}
+    desk.api.call("userAccountAutoLiq/updateuserautoliq", {"accountId": ids["BOB-50K"], "dailyLossAutoLiq": 300,
+                                                           "trailingMaxDrawdown": 2500}, desk.admin)
+    desk.quote(bid=6800.0, ask=6800.25)
+    for name, qty in (("ALICE-50K", 2), ("ALICE-100K", 1), ("BOB-50K", 1), ("CAROL-50K", 1)):
+        assert desk.place(order(ids[name], qty=qty), desk.admin).get("orderId")
+    assert desk.place(order(desk.demo1, action="Sell"), desk.admin).get("orderId")
+    risk_action(desk, ids["CAROL-50K"], "LockTradingImmediately", "News-trading rule broken")
+    risk_action(desk, ids["ALICE-100K"], "LiquidateOnlyModeImmediately", "Near the daily loss limit")
+    page.set_viewport_size({"width": 1400, "height": 420})
+    log_in(page, ADMIN, ADMIN_PASSWORD)
+    desk.quote(bid=6792.5, ask=6792.75)  # about -375 a contract: past BOB-50K's daily loss rule
+    expect(row(page, "BOB-50K").locator('[data-col="status"]')).to_contain_text("auto-liquidated")
+    expect(row(page, "CAROL-50K").locator('[data-col="status"]')).to_have_text("locked: News-trading rule broken")
+    expect(row(page, "ALICE-100K").locator('[data-col="status"]')).to_have_text(
+        "liquidation-only: Near the daily loss limit")
+    expect(row(page, "ALICE-50K").locator('[data-col="positions"]')).to_have_text(f"{FRONT} +2")
+    expect(page.locator("#count")).to_have_text("8 of 8 accounts")
+    page.mouse.move(0, 0)  # no row under the pointer
+    screenshot(page, "accounts-risk-states")
