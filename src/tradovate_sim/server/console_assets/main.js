@@ -67,10 +67,12 @@ function ended(message) {
 // Is the caller an organization admin? No Tradovate field says it, so ask over the socket (a refusal there is a
 // reply, not a failed resource the browser logs): an admin-only operation that changes nothing, as an empty
 // `switchRiskCategory` does. Its permission check comes first: a trader's answer is 401; an admin's is a
-// refusal of the empty list (or a 404 when there is no such risk category).
+// refusal of the empty list (or a 404 when there is no such risk category). Any other failure is thrown.
 function isAdmin(session) {
-  return session.send("accountRiskStatus/switchRiskCategory", { accountIds: [], riskCategoryId: 1 })
-    .then(() => true, (error) => error.status !== 401);
+  return session.send("accountRiskStatus/switchRiskCategory", { accountIds: [], riskCategoryId: 1 }).then(() => true, (error) => {
+    if (error.status === 401 || error.status === 404) return error.status === 404;
+    throw error;
+  });
 }
 
 // A fresh book from one snapshot, then the quotes of the contracts held; it replaces the one shown when ready, so a
