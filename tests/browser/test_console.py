@@ -2,9 +2,10 @@
 actions from the page, and live updates without a reload."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from console_page import PageErrors, log_in, screenshot
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from server import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -150,16 +151,29 @@ def test_simulator_page_sets_a_quote(page: Page, desk: Desk) -> None:
     assert desk.api.get("/sim/quote", desk.admin, symbol=FRONT).json()["bid"] == 6810.0
 
 
+def expiring_soon(route: Route) -> None:
+    """The login's answer as if its token expired in 5 minutes (the server's token lives 90)."""
+    response = route.fetch()
+    body = response.json()
+    body["expirationTime"] = (datetime.now(UTC) + timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    route.fulfill(response=response, json=body)
+
+
 def test_console_comes_back_live_after_a_server_restart_without_a_second_login(
         page: Page, desk: Desk, console_server: ServerProcess, page_errors: PageErrors) -> None:
     page_errors.allow(*REFUSED)
     open_position(desk)
+    page.route("**/v1/auth/accessTokenRequest", expiring_soon)
+    renewals: list[str] = []
+    page.on("request", lambda request: renewals.append(request.url) if "renewAccessToken" in request.url else None)
     log_in(page, ADMIN, ADMIN_PASSWORD)
     expect(row(page, "DEMO1").locator('[data-col="positions"]')).to_have_text(f"{FRONT} +1")
+    assert renewals == []
     console_server.stop()
     expect(page.locator("#live")).to_have_text(re.compile("^reconnecting"))
     console_server.start()
     expect(page.locator("#live")).to_have_text("live", timeout=RECONNECTED_MS)
+    assert renewals, "a token 5 minutes from its expiry is renewed before the socket is authorized again"
     desk.quote(bid=6805.0, ask=6805.25)  # a quote after the restart: the page subscribed again
     expect(row(page, "DEMO1").locator('[data-col="openPnl"]')).to_have_text("243.75")
     desk.api.call("accountRiskStatus/setAdminAutoLiqAction", {  # an event after the restart: synced again
