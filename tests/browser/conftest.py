@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "integration"))
 
-from console_page import CHROMIUM, CHROMIUM_ARGS, PROBE_REFUSED, TIMEOUT_MS
+from console_page import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, PageErrors
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from server import (
     ADMIN,
@@ -82,16 +82,19 @@ def desk(console_api: Api) -> Desk:
 
 
 @pytest.fixture
-def page(browser: Browser, console_server: ServerProcess) -> Iterator[Page]:
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+@pytest.fixture
+def page(browser: Browser, console_server: ServerProcess, page_errors: PageErrors) -> Iterator[Page]:
     context = browser.new_context(base_url=console_server.base_url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on("console", lambda message: errors.append(message.text)
-              if message.type == "error" and not message.text.endswith(PROBE_REFUSED) else None)
+    opened.on("pageerror", lambda error: page_errors.add(str(error)))
+    opened.on("console", lambda message: page_errors.add(message.text) if message.type == "error" else None)
     try:
         yield opened
     finally:
         context.close()
-    assert not errors, f"errors in the page: {errors}"
+    assert not page_errors.unexpected(), f"errors in the page: {page_errors.unexpected()}"

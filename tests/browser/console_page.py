@@ -9,9 +9,24 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 TIMEOUT_MS = 10_000
-# A trader's console asks `GET /sim/clock` once to learn it is not an admin; chromium logs the 401 answer.
-PROBE_REFUSED = "the server responded with a status of 401 (Unauthorized)"
 
+
+class PageErrors:
+    """The errors a page logged (uncaught exceptions, `console.error`, failed resources); a test that provokes some
+    (a server restart: refused socket connections) allows them by their start."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.allowed: tuple[str, ...] = ()
+
+    def allow(self, *starts: str) -> None:
+        self.allowed += starts
+
+    def add(self, text: str) -> None:
+        self.seen.append(text)
+
+    def unexpected(self) -> list[str]:
+        return [text for text in self.seen if not any(start in text for start in self.allowed)]
 
 
 def log_in(page: Page, name: str, password: str) -> None:

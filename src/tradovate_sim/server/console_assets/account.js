@@ -3,7 +3,7 @@
 
 import { confirmAction, DESCRIPTIONS } from "./actions.js";
 import { drawChart } from "./chart.js";
-import { clear, el, formatMoney, formatTime, signClass, toast } from "./dom.js";
+import { $, clear, el, formatMoney, formatTime, signClass, toast } from "./dom.js";
 
 const RULES = [
   ["dailyLossAlert", "Daily loss alert ($)"], ["dailyLossLiqOnly", "Daily loss liq-only ($)"],
@@ -61,6 +61,7 @@ export class AccountPage {
            el("h2", { text: "Rules" }), this.rulesForm(accountId))),
       el("h2", { text: "Risk and liquidation history" }), this.history);
     this.draw();
+    $("account-name")?.focus({ preventScroll: true }); // where a keyboard or screen-reader user goes on from
   }
 
   show(outcome) {
@@ -131,8 +132,10 @@ export class AccountPage {
     const id = this.accountId;
     const row = book.row(id);
     if (!row || !this.header) return;
+    // What is redrawn is built anew: the focus goes back to the same element's successor ([data-focus]).
+    const keep = this.section.contains(document.activeElement) ? document.activeElement.dataset.focus : undefined;
     clear(this.header).append(
-      el("h2", { id: "account-name", text: row.name }),
+      el("h2", { id: "account-name", text: row.name, tabindex: "-1", dataset: { focus: "name" } }),
       el("p", {}, `Owner ${row.owner} · Cash `, el("b", { id: "account-cash", text: formatMoney(row.cash) }),
          " · Net liq ", el("b", { id: "account-netliq", text: formatMoney(row.netLiq) }),
          " · Open P&L ", el("b", { id: "account-openpnl", class: signClass(row.openPnl ?? 0), text: formatMoney(row.openPnl) }),
@@ -145,7 +148,9 @@ export class AccountPage {
         el("td", { text: book.contractName(p.contractId) }), el("td", { class: "num net-pos", text: p.netPos }),
         el("td", { class: "num", text: p.netPrice ?? "" }), el("td", { class: "num", text: book.mark(p.contractId) ?? "—" }),
         el("td", { class: signClass(pnl ?? 0), text: formatMoney(pnl) }),
-        el("td", {}, el("button", { type: "button", class: "danger liquidate-position", text: "Liquidate", onclick: () => this.liquidate(p) })));
+        el("td", {}, el("button", { type: "button", class: "danger liquidate-position", text: "Liquidate",
+                                    "aria-label": `Liquidate ${book.contractName(p.contractId)}`,
+                                    dataset: { focus: `liquidate:${p.contractId}` }, onclick: () => this.liquidate(p) })));
     })));
     const orders = book.workingOrders(id);
     clear(this.orders).append(table(["Order", "Contract", "Side", "Type", "Qty", "Price", "Status"], orders.map((o) => {
@@ -172,5 +177,6 @@ export class AccountPage {
       el("td", { text: formatTime(e.t) }), el("td", { text: e.kind }), el("td", { text: e.what }), el("td", { text: e.why })))));
     book.sample(id, row.netLiq, row.level);
     drawChart(this.chart, book.series(id));
+    if (keep) this.section.querySelector(`[data-focus="${CSS.escape(keep)}"]`)?.focus({ preventScroll: true });
   }
 }

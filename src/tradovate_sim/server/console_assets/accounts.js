@@ -31,6 +31,7 @@ export class AccountsTable {
     this.filter = "";
     this.order = []; // the account ids shown, in order
     this.selected = new Set();
+    this.focusIndex = 0; // the row in the tab order (an index in `order`)
     this.pool = [];
     this.scheduled = false;
     this.needsOrder = true;
@@ -63,10 +64,11 @@ export class AccountsTable {
       this.onSelection(this.selected.size);
       this.schedule(false);
     });
-    head.append(el("span", {}, all));
+    head.append(el("span", { role: "columnheader" }, all));
     for (const column of COLUMNS) {
-      const cell = el("span", { role: "columnheader", text: column.label, class: column.money ? "num" : "",
-                                dataset: { key: column.key } });
+      const cell = el("span", { role: "columnheader", class: column.money ? "num" : "", dataset: { key: column.key },
+                                "aria-sort": "none" },
+                      el("button", { type: "button", class: "sort", text: column.label, title: `Sort by ${column.label}` }));
       cell.addEventListener("click", () => {
         if (this.sortKey === column.key) this.descending = !this.descending;
         else { this.sortKey = column.key; this.descending = column.money === true; }
@@ -93,21 +95,42 @@ export class AccountsTable {
     }
   }
 
+  // The order depends on names only (sorted by account or owner name, no status or figure filter): the derived
+  // figures of the rows out of view are not needed then, and are computed for the rows drawn only.
+  byName() {
+    return (this.sortKey === "name" || this.sortKey === "owner") && this.filter === "";
+  }
+
   reorder() {
+    const book = this.book;
     const rows = [];
-    for (const id of this.book.table("account").keys()) {
-      const row = this.book.row(id);
-      if (row && this.matches(row)) rows.push(row);
+    const t0 = performance.now();
+    if (this.byName()) {
+      const search = this.search;
+      for (const account of book.table("account").values()) {
+        const owner = book.ownerName(account);
+        if (search && !account.name.toLowerCase().includes(search) && !owner.toLowerCase().includes(search)) continue;
+        rows.push({ id: account.id, name: account.name, owner });
+      }
+    } else {
+      for (const id of book.table("account").keys()) {
+        const row = book.row(id);
+        if (row && this.matches(row)) rows.push(row);
+      }
     }
+    const t1 = performance.now();
     const key = this.sortKey;
     const sign = this.descending ? -1 : 1;
-    rows.sort((a, b) => {
+    const compare = (a, b) => {
       const x = a[key], y = b[key];
       if (x === y) return a.id - b.id;
       if (x === null || x === undefined) return 1;
       if (y === null || y === undefined) return -1;
       return (typeof x === "number" ? x - y : collator.compare(x, y)) * sign;
-    });
+    };
+    rows.sort(compare);
+    this.stats.rowsMs = t1 - t0;
+    this.stats.sortMs = performance.now() - t1;
     this.order = rows.map((row) => row.id);
     this.known = this.book.table("account").size;
     for (const id of this.selected) if (!this.book.get("account", id)) this.selected.delete(id);
@@ -115,6 +138,7 @@ export class AccountsTable {
     for (const cell of $("grid-head").querySelectorAll("[data-key]")) {
       cell.classList.toggle("sorted", cell.dataset.key === key);
       cell.classList.toggle("desc", cell.dataset.key === key && this.descending);
+      cell.setAttribute("aria-sort", cell.dataset.key !== key ? "none" : this.descending ? "descending" : "ascending");
     }
   }
 
@@ -136,9 +160,14 @@ export class AccountsTable {
       this.orderedAt = started;
     }
     this.spacer.style.height = `${this.order.length * ROW_HEIGHT}px`;
+    $("grid").setAttribute("aria-rowcount", String(this.order.length + 1));
+    const focused = document.activeElement;
+    const hadFocus = this.pool.includes(focused); // a row has the focus: keep it on the same place in the order
+    this.focusIndex = Math.min(this.focusIndex, Math.max(0, this.order.length - 1));
     const first = Math.max(0, Math.floor(this.body.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const count = Math.ceil(this.body.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN;
     const last = Math.min(this.order.length, first + count);
+    const tabbable = this.focusIndex >= first && this.focusIndex < last ? this.focusIndex : first;
     while (this.pool.length < last - first) this.pool.push(this.makeRow());
     for (let i = 0; i < this.pool.length; i += 1) {
       const node = this.pool[i];
@@ -146,7 +175,11 @@ export class AccountsTable {
       if (index >= last) { node.hidden = true; continue; }
       node.hidden = false;
       node.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      node.dataset.index = String(index);
+      node.setAttribute("aria-rowindex", String(index + 2));
+      node.tabIndex = index === tabbable ? 0 : -1;
       this.fill(node, this.book.row(this.order[index]));
+      if (hadFocus && index === this.focusIndex && node !== focused) node.focus({ preventScroll: true });
     }
     const took = performance.now() - started;
     this.stats.frames += 1;
@@ -156,8 +189,8 @@ export class AccountsTable {
 
   makeRow() {
     const box = el("input", { type: "checkbox", "aria-label": "Select" });
-    const node = el("div", { class: "grid-row", role: "row" }, el("span", {}, box),
-                    ...COLUMNS.map((c) => el("span", { class: c.money ? "num" : "", dataset: { col: c.key } })));
+    const node = el("div", { class: "grid-row", role: "row", tabindex: "-1" }, el("span", { role: "cell" }, box),
+                    ...COLUMNS.map((c) => el("span", { role: "cell", class: c.money ? "num" : "", dataset: { col: c.key } })));
     node.style.top = "0";
     box.addEventListener("click", (event) => event.stopPropagation());
     box.addEventListener("change", () => {
@@ -166,6 +199,8 @@ export class AccountsTable {
       this.onSelection(this.selected.size);
     });
     node.addEventListener("click", () => this.onOpen(Number(node.dataset.id)));
+    node.addEventListener("focus", () => { this.focusIndex = Number(node.dataset.index); });
+    node.addEventListener("keydown", (event) => this.key(event, node, box));
     this.body.append(node);
     return node;
   }
@@ -175,6 +210,7 @@ export class AccountsTable {
     node.dataset.name = row.name;
     const cells = node.children;
     cells[0].firstChild.checked = this.selected.has(row.id);
+    cells[0].firstChild.setAttribute("aria-label", `Select ${row.name}`);
     COLUMNS.forEach((column, i) => {
       const cell = cells[i + 1];
       const value = row[column.key];
@@ -190,6 +226,30 @@ export class AccountsTable {
         cell.title = value;
       }
     });
+  }
+
+  // The keyboard on a row: Enter opens the account, Space selects it, the arrows, Page Up / Down, Home and End move
+  // the focus (one row of the table is in the tab order at a time).
+  key(event, node, box) {
+    if (event.target !== node) return;
+    const page = Math.max(1, Math.floor(this.body.clientHeight / ROW_HEIGHT) - 1);
+    const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page, Home: -Infinity, End: Infinity };
+    if (event.key === "Enter") this.onOpen(Number(node.dataset.id));
+    else if (event.key === " ") box.click();
+    else if (event.key in moves) this.focusRow(this.focusIndex + moves[event.key]);
+    else return;
+    event.preventDefault();
+  }
+
+  focusRow(index) {
+    if (this.order.length === 0) return;
+    this.focusIndex = Math.max(0, Math.min(this.order.length - 1, index));
+    const top = this.focusIndex * ROW_HEIGHT;
+    if (top < this.body.scrollTop) this.body.scrollTop = top;
+    else if (top + ROW_HEIGHT > this.body.scrollTop + this.body.clientHeight) this.body.scrollTop = top + ROW_HEIGHT - this.body.clientHeight;
+    this.draw();
+    const node = this.pool.find((n) => !n.hidden && Number(n.dataset.index) === this.focusIndex);
+    if (node) node.focus({ preventScroll: true });
   }
 
   selectedIds() { return [...this.selected]; }

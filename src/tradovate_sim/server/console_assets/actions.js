@@ -5,16 +5,33 @@ import { $, toast } from "./dom.js";
 
 const REASON = { adminActionReasonCode: "Other", adminActionReason: "Risk desk console" };
 
-// Resolves true when the user confirms. The texts are set with textContent.
+// Resolves true when the user confirms. The texts are set with textContent. A modal dialog: the page behind is
+// inert, Tab and Shift+Tab cycle through its buttons, Escape cancels; the focus starts on Cancel (the safe answer)
+// and goes back where it was when the dialog closes.
 export function confirmAction(title, text, label = "Confirm") {
   const dialog = $("confirm");
+  const opener = document.activeElement;
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
   $("confirm-ok").textContent = label;
   dialog.returnValue = "";
   dialog.showModal();
+  $("confirm-cancel").focus();
+  const trap = (event) => {
+    if (event.key !== "Tab") return;
+    const buttons = [...dialog.querySelectorAll("button:not([disabled])")];
+    const at = buttons.indexOf(document.activeElement);
+    const next = (at + (event.shiftKey ? -1 : 1) + buttons.length) % buttons.length;
+    buttons[at === -1 ? 0 : next].focus();
+    event.preventDefault();
+  };
+  dialog.addEventListener("keydown", trap);
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.addEventListener("close", () => {
+      dialog.removeEventListener("keydown", trap);
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+      resolve(dialog.returnValue === "ok");
+    }, { once: true });
   });
 }
 

@@ -7,13 +7,14 @@ export const ENTITY_TYPES = [
   "order", "orderVersion", "position", "fill", "userAccountAutoLiq", "autoLiqTransaction", "accountRiskStatusLog",
 ];
 
-const KEYED = [...ENTITY_TYPES, "user"];
+// Kinds whose entities feed an index beyond their own table (put() keeps those); the others are stored as they are.
+const INDEXED = new Set(["position", "cashBalance", "order", "orderVersion", "accountRiskStatusLog"]);
 const WORKING = new Set(["Working", "Suspended", "PendingNew", "PendingReplace", "PendingCancel"]);
 const HISTORY_LIMIT = 400; // net-liquidation samples kept per account for its chart
 
 export class Book {
   constructor() {
-    this.tables = new Map(KEYED.map((type) => [type, new Map()]));
+    this.tables = new Map(ENTITY_TYPES.map((type) => [type, new Map()]));
     this.positionsOf = new Map(); // account id -> Set of position ids
     this.holders = new Map(); // contract id -> Set of account ids with a position in it
     this.cashOf = new Map(); // account id -> cash balance
@@ -32,13 +33,17 @@ export class Book {
   table(type) { return this.tables.get(type); }
   get(type, id) { return this.tables.get(type).get(id); }
 
+  // A fresh book's first state: no row is computed yet (each is computed when first drawn or sorted on).
   load(snapshot) {
     const plural = { accountRiskStatus: "accountRiskStatuses", contractMaturity: "contractMaturities" };
-    for (const type of KEYED) {
+    for (const type of ENTITY_TYPES) {
       const items = snapshot[plural[type] || `${type}s`] || [];
-      for (const entity of items) this.put(type, entity);
+      const table = this.tables.get(type);
+      if (INDEXED.has(type)) for (const entity of items) this.put(type, entity);
+      else for (const entity of items) table.set(entity.id, entity);
     }
-    for (const id of this.table("account").keys()) this.dirty.add(id);
+    this.dirty.clear();
+    this.rows.clear();
     this.notify();
   }
 
@@ -54,12 +59,13 @@ export class Book {
 
   quote(packet) {
     this.counts.quotes += 1;
+    // Each packet is the contract's whole quote (the server sends every entry it has): a missing entry is empty,
+    // e.g. no last trade after `/sim/quote` set bid and ask only (the server marks at the mid then, so do we).
     const entries = packet.entries || {};
-    const previous = this.quotes.get(packet.contractId) || {};
     this.quotes.set(packet.contractId, {
-      bid: entries.Bid ? entries.Bid.price : previous.bid,
-      ask: entries.Offer ? entries.Offer.price : previous.ask,
-      trade: entries.Trade ? entries.Trade.price : previous.trade,
+      bid: entries.Bid ? entries.Bid.price : null,
+      ask: entries.Offer ? entries.Offer.price : null,
+      trade: entries.Trade ? entries.Trade.price : null,
     });
     for (const accountId of this.holders.get(packet.contractId) || []) this.dirty.add(accountId);
     this.notify();
@@ -149,20 +155,25 @@ export class Book {
       .filter((order) => order && WORKING.has(order.ordStatus));
   }
 
+  ownerName(account) {
+    const owner = this.get("user", account.userId);
+    return owner ? owner.name : `user ${account.userId}`;
+  }
+
   // The account's derived row (recomputed only when something it depends on changed).
   row(accountId) {
     if (!this.dirty.has(accountId) && this.rows.has(accountId)) return this.rows.get(accountId);
     this.dirty.delete(accountId);
     const account = this.get("account", accountId);
     if (!account) return null;
-    const owner = this.get("user", account.userId);
     const cashBalance = this.cashOf.get(accountId);
     const cash = cashBalance ? cashBalance.amount : 0;
     let openPnl = 0;
     let unpriced = false;
     const open = [];
-    for (const position of this.positions(accountId)) {
-      if (!position.netPos) continue;
+    for (const positionId of this.positionsOf.get(accountId) || []) {
+      const position = this.get("position", positionId);
+      if (!position || !position.netPos) continue;
       const pnl = this.openPnl(position);
       if (pnl === null) unpriced = true; else openPnl += pnl;
       const side = position.netPos > 0 ? `+${position.netPos}` : `${position.netPos}`;
@@ -180,10 +191,10 @@ export class Book {
     }
     const status = statusOf(risk, this.lastLog.get(accountId));
     const row = {
-      id: accountId, name: account.name, owner: owner ? owner.name : `user ${account.userId}`, cash, netLiq,
+      id: accountId, name: account.name, owner: this.ownerName(account), cash, netLiq,
       dayPnl, openPnl: unpriced && openPnl === 0 ? null : openPnl, level,
       distance: level === null ? null : netLiq - level, status: status.status, reason: status.reason,
-      positions: open.join(", "), openCount: open.length, working: this.workingOrders(accountId).length,
+      positions: open.join(", "), openCount: open.length,
     };
     this.rows.set(accountId, row);
     return row;
