@@ -1,4 +1,4 @@
-"""`tradovate-sim` command line: `serve` runs the server."""
+"""`tradovate-sim` command line: `serve` runs the server; `migrate` and `copy` look after its database."""
 
 import argparse
 import asyncio
@@ -14,8 +14,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     serve = commands.add_parser("serve", help="run the server (TRADOVATE_SIM_* variables set the same options)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--db", help="a file path, or sqlite:///relative.db / sqlite:////absolute.db"
-                                    " (default sqlite:///tradovate-sim.db)")
+    serve.add_argument("--db", help="a file path, sqlite:///relative.db / sqlite:////absolute.db, or"
+                                    " postgresql://user:password@host:port/dbname (default sqlite:///tradovate-sim.db)")
     serve.add_argument("--admin-user", dest="admin_user")
     serve.add_argument("--admin-password", dest="admin_password")
     serve.add_argument("--demo-password", dest="demo_password")
@@ -29,7 +29,35 @@ def parse(argv: list[str]) -> argparse.Namespace:
                        help="log lines on stderr as plain text (default) or one JSON object each")
     serve.add_argument("--access-log", dest="access_log", action=argparse.BooleanOptionalAction,
                        help="one log line per HTTP request and per closed WebSocket (default off)")
+    migrate = commands.add_parser("migrate", help="bring a database's schema to this version (PostgreSQL)")
+    migrate.add_argument("--db", help="the database (default: TRADOVATE_SIM_DB, else sqlite:///tradovate-sim.db)")
+    copy = commands.add_parser("copy", help="copy a database (entities, journal, meta) between SQLite and PostgreSQL;"
+                                            " no server may be running on either")
+    copy.add_argument("--from", dest="source", required=True, help="sqlite:///x.db or postgresql://...")
+    copy.add_argument("--to", dest="target", required=True, help="sqlite:///y.db or postgresql://...")
+    copy.add_argument("--force", action="store_true", help="replace what the target holds (else a target that is"
+                                                           " not empty is refused)")
     return parser.parse_args(argv)
+
+
+def manage(args: argparse.Namespace) -> int:
+    """`migrate` and `copy`: one line on stdout when done, one line on stderr (exit 1) when not."""
+    from tradovate_sim.storage.errors import StoreError
+    from tradovate_sim.storage.transfer import copy_database, migrate_database
+
+    try:
+        if args.command == "migrate":
+            db = from_environment({"db": args.db}).db
+            line = asyncio.run(migrate_database(db))
+        else:
+            for url in (args.source, args.target):
+                from_environment({"db": url})  # the same checks as --db
+            line = asyncio.run(copy_database(args.source, args.target, force=args.force))
+    except (StoreError, ValueError) as error:
+        print(f"tradovate-sim {args.command}: {error}", file=sys.stderr)
+        return 1
+    print(f"tradovate-sim {args.command}: {line}")
+    return 0
 
 
 GRACEFUL_SHUTDOWN_SECONDS = 5  # uvicorn's backstop: tasks still running this long after sockets closed are cancelled
@@ -111,6 +139,8 @@ def websocket_protocol() -> type[asyncio.Protocol] | str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    if args.command in ("migrate", "copy"):
+        return manage(args)
     if args.command == "serve":
         import uvicorn
 
