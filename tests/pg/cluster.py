@@ -12,6 +12,7 @@ Used by the integration conftest (`pg_cluster` fixture) and from the command lin
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -148,7 +149,33 @@ def started() -> Cluster:
     return cluster
 
 
+_shared: dict[str, Cluster | ClusterError] = {}
+
+
+def shared() -> Cluster:
+    """The cluster of this test process, started on first use and destroyed when the process exits; if it could
+    not be started, every caller gets the same one-line ClusterError (it is not tried again)."""
+    found = _shared.get("cluster")
+    if found is None:
+        try:
+            found = started()
+            atexit.register(found.destroy)
+        except ClusterError as error:
+            found = error
+        _shared["cluster"] = found
+    if isinstance(found, ClusterError):
+        raise ClusterError(str(found))
+    return found
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--install"]:  # make's prerequisite: PostgreSQL's programs, installed if missing
+        try:
+            print(install())
+        except ClusterError as error:
+            print(f"cluster: {error}", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(0)
     try:
         running = started()
     except ClusterError as error:
