@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check unit integration bench bench-autoliq bench-scaling clean
+.PHONY: serve test check unit integration bench bench-autoliq bench-scaling clean postgres test-sqlite test-postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,8 +20,27 @@ check: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: check
+# The integration tests that run on PostgreSQL too in `make test` (all of them: `make test-postgres`).
+PG_SUBSET := tests/integration/test_platform_durability.py \
+	tests/integration/test_liquidation.py::test_fifty_concurrent_liquidations_send_exactly_one_closing_order \
+	tests/integration/test_websocket.py::test_placeorder_is_followed_by_props_for_every_entity_of_its_trail \
+	tests/integration/test_websocket.py::test_snapshot_then_events_rebuild_the_state_under_concurrent_orders
+
+# PostgreSQL's programs for the tests' throw-away cluster (tests/pg/cluster.py), from Debian's packages if missing.
+postgres: $(STAMP)
+	$(BIN)/python tests/pg/cluster.py --install
+
+test: check postgres
 	$(BIN)/pytest -q
+	TRADOVATE_SIM_TEST_DB=postgres $(BIN)/pytest -q $(PG_SUBSET)
+
+# Only the SQLite half: no PostgreSQL needed.
+test-sqlite: check
+	$(BIN)/pytest -q --ignore tests/integration/test_postgres.py
+
+# The whole integration suite with every server on PostgreSQL.
+test-postgres: check postgres
+	TRADOVATE_SIM_TEST_DB=postgres $(BIN)/pytest -q tests/integration
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
