@@ -85,11 +85,12 @@ async def found_version(conn: asyncpg.Connection) -> int:
     return int(bytes(raw)) if raw is not None else 0
 
 
-async def migrate(conn: asyncpg.Connection, target: int = SCHEMA_VERSION) -> tuple[int, int]:
-    """Apply the migrations up to `target`, each in one transaction; returns (version before, version after)."""
+async def migrate(conn: asyncpg.Connection, target: int | None = None) -> tuple[int, int]:
+    """Apply the migrations up to `target` (the last), each in one transaction; returns (version before, after)."""
+    target = len(MIGRATIONS) if target is None else target
     before = await found_version(conn)
-    if before > SCHEMA_VERSION:
-        raise StoreError(f"schema version {before} is newer than this tradovate-sim knows ({SCHEMA_VERSION}):"
+    if before > len(MIGRATIONS):
+        raise StoreError(f"schema version {before} is newer than this tradovate-sim knows ({len(MIGRATIONS)}):"
                          " run a newer tradovate-sim")
     for number in range(1, target + 1):
         async with conn.transaction():

@@ -150,6 +150,9 @@ class PostgresStore:
                     + (f"run `tradovate-sim migrate --db {url}`" if version < SCHEMA_VERSION
                        else "run a newer tradovate-sim"))
             await self._read_all(conn)
+        except asyncpg.PostgresError as error:  # e.g. no right to create the schema: one line, not a traceback
+            await conn.close()
+            raise StoreError(str(error).splitlines()[0]) from None
         except BaseException:
             await conn.close()
             raise
