@@ -1,7 +1,7 @@
 """The server on PostgreSQL (issue 14, stage 1), against a running server and the tests' own cluster
 (tests/pg/cluster.py): bad configuration is one line, `copy` moves a database SQLite -> PostgreSQL -> SQLite with
 nothing lost, a database at another schema version is refused, and while PostgreSQL is down writes answer 503,
-reads keep working, and service resumes by itself when it is back.
+reads keep working, and service resumes by itself when it is back (a restart while idle costs no 503).
 
 The rest of the suite runs on PostgreSQL too: `make test` runs a subset (durability, the 50-way liquidation race,
 WebSocket props), `make test-postgres` all of it.
@@ -199,8 +199,13 @@ def test_writes_answer_503_while_postgresql_is_down_reads_work_and_service_resum
     assert [o["id"] for o in orders_while_down] == [before]
     assert answer is not None and answer.status_code == 200, answer.text
     after = answer.json()["orderId"]
+    own_cluster.stop("fast")  # a restart while the server is idle: its next write finds the connection dead
+    own_cluster.start()
+    quiet = api.post("/v1/order/cancelorder", {"orderId": after}, life.demo)
+    assert quiet.status_code == 200, quiet.text  # reconnected at once and written, no 503
     life.stop()
     lives.append(again := Life(life.server.db_url, tmp_path / "again"))
     assert [o["id"] for o in again.api.entities("order", again.demo)] == [before, after]
+    assert again.api.item("order", after, again.demo)["ordStatus"] == "Canceled"
     assert "connection lost" in life.server.log() and "connection restored" in life.server.log()
     assert pg_cluster.PASSWORD not in life.server.log()

@@ -263,28 +263,39 @@ class PostgresStore:
         del queue[:len(group)]
         return group
 
-    async def _land(self, group: list[_Commit]) -> None:
+    async def _land(self, group: list[_Commit], *, retried: bool = False) -> None:
         try:
-            seqs, xid = await self._transaction(group)
+            seqs, _xid = await self._transaction(group)
         except _InDoubtError as doubt:
             await self._resolve(group, doubt)
             return
-        except asyncpg.PostgresError as error:
+        except Exception as error:
             if _lost(error):
-                self._lose(error, group)
+                # Nothing of the group landed (its COMMIT was never sent). A connection that died while idle (the
+                # database restarted meanwhile) is found only now: one immediate reconnection, and the group again.
+                if not retried and await self._reconnect_once():
+                    await self._land(group, retried=True)
+                else:
+                    self._lose(error, group)
+            elif not isinstance(error, asyncpg.PostgresError):
+                raise
             elif len(group) > 1:
                 for commit in group:  # the database refused the group: one by one, so the bad one fails alone
                     await self._land([commit])
             else:
                 self._answer(group, None, f"{type(error).__name__}: {str(error).splitlines()[0]}")
             return
-        except Exception as error:
-            if _lost(error):
-                self._lose(error, group)
-                return
-            raise
-        del xid
         self._answer(group, seqs, None)
+
+    async def _reconnect_once(self) -> bool:
+        self._drop_connection()
+        try:
+            self._conn = await connect(self._url, timeout=2.0)
+        except StoreError:
+            return False
+        self.reconnects += 1
+        log.warning("PostgreSQL %s: connection lost while idle and restored", self.label)
+        return True
 
     async def _transaction(self, group: list[_Commit]) -> tuple[list[int], str]:
         conn = self._conn
