@@ -109,3 +109,46 @@ async def test_an_older_schema_is_refused_until_migrate_upgrades_it(
     assert "schema version 1" in str(refused.value) and "uses 2" in str(refused.value)
     assert "tradovate-sim migrate --db" in str(refused.value) and pg_cluster.PASSWORD not in str(refused.value)
     assert done == (1, 2)
+
+
+class _CommitFault:
+    """Makes the next COMMIT of the store's connection look lost: after it landed (`land=True`) or instead of it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, land: bool) -> None:
+        import asyncpg.transaction
+
+        original = asyncpg.transaction.Transaction.commit
+        fired: list[bool] = []
+
+        async def commit(transaction: asyncpg.transaction.Transaction) -> None:
+            if fired:
+                await original(transaction)
+                return
+            fired.append(True)
+            if land:
+                await original(transaction)
+            transaction._connection.terminate()  # the connection dies with the answer unread
+            raise ConnectionResetError("connection reset by peer")
+
+        monkeypatch.setattr(asyncpg.transaction.Transaction, "commit", commit)
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_a_commit_whose_answer_was_lost_answers_as_it_really_went(
+        store: PostgresStore, url: str, monkeypatch: pytest.MonkeyPatch, landed: bool) -> None:
+    _CommitFault(monkeypatch, land=landed)
+
+    outcome = await asyncio.gather(store.submit(change(1)), return_exceptions=True)
+    later = await store.commit(change(2))  # the store is back by itself
+
+    reopened = PostgresStore(url)
+    await reopened.open()
+    ids = sorted(row[1] for row in reopened.load())
+    await reopened.close()
+    if landed:
+        assert isinstance(outcome[0], int) and later > outcome[0]
+        assert ids == [1, 2]
+    else:
+        assert isinstance(outcome[0], StoreError) and "did not land" in str(outcome[0])
+        assert ids == [2]
+    assert store.reconnects == 1

@@ -161,10 +161,12 @@ class PostgresStore:
         self._writer = asyncio.create_task(self._write_loop(), name="postgres-writer")
 
     def load(self) -> list[tuple[str, int, bytes]]:
-        """Every current entity as `(entity_type, id, body)`, as read by `open()` or the last `reset()`."""
+        """Every current entity as `(entity_type, id, body)`, as read by `open()` or the last `reset()`; handed
+        over once (a second call without a reset in between raises)."""
         if self._loaded is None:
-            raise StoreClosedError("the store is not open" if not self._closed else "the store is closed")
-        rows, self._loaded = self._loaded, []
+            raise StoreError("load(): the entities read at open() or reset() were handed over already"
+                             if self._opened else "the store is not open")
+        rows, self._loaded = self._loaded, None  # handed over once: not kept twice in memory
         return rows
 
     def get_meta(self, key: str) -> bytes | None:
