@@ -46,16 +46,17 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def redact(url: str) -> str:
-    """`url` without its password, for every message that names it."""
-    try:
-        parts = urlsplit(url.strip())
-        password = parts.password
-    except ValueError:
-        return "(an unreadable URL)"
-    if password is None:
-        return url.strip()
-    user, host = parts.netloc.rsplit("@", 1)
-    return parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}").geturl()
+    """`url` without its password, for every message that names it. Read from the raw text (everything between
+    `scheme://` and the last `@` is the user part), so that a password a URL parser would misread (an unencoded
+    `/`, `#` or `?` in it) is hidden all the same."""
+    text = url.strip()
+    scheme, separator, rest = text.partition("://")
+    if not separator or "@" not in rest:
+        return text
+    userinfo, host = rest.rsplit("@", 1)
+    if ":" not in userinfo:
+        return text
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def sqlite_path(db: str) -> Path:
@@ -76,8 +77,9 @@ def check_postgres_url(db: str) -> None:
     try:
         parts = urlsplit(db.strip())
         port = parts.port
-    except ValueError as error:
-        raise ValueError(f"--db {redact(db)}: not a valid URL ({error})") from None
+    except ValueError:  # the parser's words may quote a piece of a misread password: not repeated here
+        raise ValueError(f"--db {redact(db)}: not a valid URL (a port that is not a number from 1 to 65535, or "
+                         "a password with / # ? @ not percent-encoded)") from None
     if not parts.path.strip("/") and "dbname=" not in parts.query:
         raise ValueError(f"--db {redact(db)}: name the database: postgresql://user:password@host:port/dbname")
     if port == 0:

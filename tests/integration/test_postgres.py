@@ -66,6 +66,7 @@ def test_bad_database_configuration_is_one_line_that_never_shows_the_password(pg
         "missing database": (pg.url("no_such_db"), 'database "no_such_db" does not exist'),
         "no database named": (f"postgresql://postgres:{SECRET}@127.0.0.1:{pg.port}", "name the database"),
         "bad port": (f"postgresql://postgres:{SECRET}@127.0.0.1:99999/x", "not a valid URL"),
+        "unencoded / in the password": (f"postgresql://postgres:{SECRET}/x@127.0.0.1:{pg.port}/x", "not a valid URL"),
         "other scheme": (f"mysql://root:{SECRET}@127.0.0.1/x", "expected a file path, sqlite:///path or postgresql"),
     }
     for name, (db, expected) in cases.items():

@@ -55,6 +55,20 @@ def _where(url: str) -> str:
 async def connect(url: str, timeout: float = CONNECT_SECONDS) -> asyncpg.Connection:  # noqa: ASYNC109
     """A connection to `url`, or a StoreError whose message is one line without the password."""
     try:
+        return await _connect(url, timeout)
+    except StoreError as error:
+        message = str(error)
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password and password in message:  # whatever a driver's message may quote
+            message = message.replace(password, "***")
+        raise StoreError(message) from None
+
+
+async def _connect(url: str, timeout: float) -> asyncpg.Connection:  # noqa: ASYNC109
+    try:
         conn: asyncpg.Connection = await asyncpg.connect(url, timeout=timeout)
         return conn
     except asyncpg.InvalidPasswordError:
