@@ -58,7 +58,8 @@ def one_line(done: subprocess.CompletedProcess[str]) -> str:
 # --- bad configuration ----------------------------------------------------------------------------------------
 
 
-def test_bad_database_configuration_is_one_line_that_never_shows_the_password(pg: pg_cluster.Cluster) -> None:
+def test_bad_database_configuration_is_one_line_that_never_shows_the_password(pg: pg_cluster.Cluster,
+                                                                             tmp_path: Path) -> None:
     refused_port = pg_cluster.free_port()
     cases = {
         "unreachable": (f"postgresql://postgres:{SECRET}@127.0.0.1:{refused_port}/x", "cannot reach"),
@@ -73,6 +74,10 @@ def test_bad_database_configuration_is_one_line_that_never_shows_the_password(pg
         line = one_line(serve_once(db))
         assert expected in line, (name, line)
         assert SECRET not in line and pg_cluster.PASSWORD not in line, (name, line)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_text("not a database")
+    assert "file is not a database" in one_line(cli("migrate", "--db", str(garbage)))
+    assert "no such database file" in one_line(cli("copy", "--from", str(tmp_path / "none.db"), "--to", str(garbage)))
 
 
 def test_serve_refuses_a_database_at_another_schema_version_naming_both(pg: pg_cluster.Cluster) -> None:

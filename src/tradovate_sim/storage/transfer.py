@@ -49,7 +49,10 @@ async def migrate_database(url: str) -> str:
     """Bring the database to this version; returns the line that says what was done."""
     if not is_postgres(url):
         path = _sqlite_file(url, must_exist=False)
-        sqlite_writer.Writer(path, "FULL").close()  # creates, or checks, the file's schema
+        try:
+            sqlite_writer.Writer(path, "FULL", lock_wait=0.5).close()  # creates, or checks, the file's schema
+        except (RuntimeError, sqlite3.Error, OSError) as error:
+            raise StoreError(f"{path}: {error}") from None
         return f"{path}: SQLite schema version {sqlite_writer.SCHEMA_VERSION} (SQLite files need no migration)"
     check_postgres_url(url)
     conn = await connect(url)
@@ -131,7 +134,7 @@ def _write_sqlite(url: str, snapshot: Snapshot, force: bool) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
         writer = sqlite_writer.Writer(path, "FULL", lock_wait=0.5)  # the schema, and the file's writer lock
-    except (RuntimeError, sqlite3.Error) as error:
+    except (RuntimeError, sqlite3.Error, OSError) as error:
         raise StoreError(f"{path}: {error}") from None
     conn = writer.conn
     try:
