@@ -50,6 +50,11 @@ def install() -> Path:
         raise ClusterError("PostgreSQL is not installed (no initdb) and this is not a root Debian machine: "
                            "install the postgresql package")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    # No default cluster (it would be started as a service on port 5432): the tests make their own.
+    config = Path("/etc/postgresql-common/createcluster.conf")
+    if not config.exists():
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("create_main_cluster = false\n")
     for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]):
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
