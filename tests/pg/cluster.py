@@ -55,7 +55,9 @@ def install() -> Path:
     if not config.exists():
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text("create_main_cluster = false\n")
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]):
+    install_command = ["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confdef",
+                       "-o", "Dpkg::Options::=--force-confold", "postgresql"]  # keeps our createcluster.conf
+    for command in (["apt-get", "update"], install_command):
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
