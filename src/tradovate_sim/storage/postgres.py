@@ -251,6 +251,9 @@ class PostgresStore:
             self._in_flight = len(group)
             try:
                 await self._land(group)
+            except Exception as error:  # a bug, not the database: fail this group, keep the writer alive
+                log.exception("PostgreSQL store: a group of %d commits failed", len(group))
+                self._answer([c for c in group if not c.future.done()], None, f"{type(error).__name__}: {error}")
             finally:
                 self._in_flight = 0
 
