@@ -36,7 +36,7 @@ test: check postgres
 
 # Only the SQLite half: no PostgreSQL needed.
 test-sqlite: check
-	$(BIN)/pytest -q --ignore tests/integration/test_postgres.py
+	$(BIN)/pytest -q --ignore tests/integration/test_postgres.py --ignore tests/pg
 
 # The whole integration suite with every server on PostgreSQL.
 test-postgres: check postgres
