@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check unit integration bench bench-autoliq bench-scaling clean postgres test-sqlite test-postgres
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: serve test check unit integration browser chromium bench bench-autoliq bench-scaling bench-console clean postgres test-sqlite test-postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +18,7 @@ serve: $(STAMP)
 	$(BIN)/tradovate-sim serve
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -30,7 +32,14 @@ PG_SUBSET := tests/integration/test_platform_durability.py \
 postgres: $(STAMP)
 	$(BIN)/python tests/pg/cluster.py --install
 
-test: check postgres
+# The console's browser tests drive Debian's chromium (never a browser Playwright downloads): installed here when it
+# is missing and we are root, else one clear line and a failure.
+chromium:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "make: $(CHROMIUM) is missing: install Debian's chromium (apt-get install chromium) as root"; exit 1; }
+	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing after apt-get install chromium"; exit 1; }
+
+test: check chromium postgres
 	$(BIN)/pytest -q
 	TRADOVATE_SIM_TEST_DB=postgres $(BIN)/pytest -q $(PG_SUBSET)
 
@@ -42,6 +51,9 @@ test-sqlite: check
 test-postgres: check postgres
 	TRADOVATE_SIM_TEST_DB=postgres $(BIN)/pytest -q tests/integration
 
+browser: $(STAMP) chromium
+	$(BIN)/pytest -q tests/browser
+
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
@@ -50,6 +62,9 @@ integration: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/liquidation.py
+
+bench-console: $(STAMP) chromium
+	cd bench && ../$(BIN)/python console.py --results RESULTS.md
 
 bench-autoliq: $(STAMP)
 	cd bench && ../$(BIN)/python autoliq.py --results RESULTS.md

@@ -416,7 +416,7 @@ def test_order_without_account_answers_violations_when_neither_id_nor_spec_is_gi
     (lambda d: order(987654), "Unauthorized"),
     (lambda d: order(d.demo1, accountSpec="DEMO2"), "Unauthorized"),
     (lambda d: order(None, accountSpec="TEMPLATE"), "Unauthorized"),
-    (lambda d: order(d.demo1, order_type="TrailingStop", stopPrice=6790.0), "Unsupported"),
+    (lambda d: order(d.demo1, order_type="QTS", price=6790.0), "Unsupported"),
 ], ids=["unknown-symbol", "unknown-contract-id", "limit-off-grid", "stop-off-grid", "limit-without-price",
         "template-account", "unknown-account", "id-and-spec-disagree", "spec-of-template", "unsupported-type"])
 def test_order_is_refused_and_nothing_is_written_when_it_cannot_be_placed(

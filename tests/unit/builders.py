@@ -23,6 +23,7 @@ from tradovate_sim.core.view import (
     Instrument,
     OrderView,
     Quote,
+    RunningStrategy,
     WorkingOrder,
 )
 from tradovate_sim.model.entities import (
@@ -34,6 +35,8 @@ from tradovate_sim.model.entities import (
     Entity,
     Fill,
     Order,
+    OrderStrategy,
+    OrderStrategyLink,
     OrderVersion,
     Position,
     Product,
@@ -47,6 +50,7 @@ from tradovate_sim.model.enums import (
     LegalStatus,
     MarginAccountType,
     OrderAction,
+    OrderStrategyStatus,
     OrderType,
     OrdStatus,
     PriceFormatType,
@@ -185,7 +189,8 @@ def make_working(order_id: int, action: OrderAction = OrderAction.Buy, qty: int 
                  order_type: OrderType = OrderType.Limit, price: float | None = None,
                  stop_price: float | None = None, status: OrdStatus = OrdStatus.Working, cum_qty: int = 0,
                  time_in_force: TimeInForce | None = None, oco_id: int | None = None,
-                 parent_id: int | None = None) -> WorkingOrder:
+                 parent_id: int | None = None, peg_difference: float | None = None,
+                 limit_if_touched_price: float | None = None, expire_time: datetime | None = None) -> WorkingOrder:
     if order_type is OrderType.Limit and price is None:
         price = 6700.0 if action is OrderAction.Buy else 6900.0
     if order_type in (OrderType.Stop, OrderType.StopLimit) and stop_price is None:
@@ -195,7 +200,8 @@ def make_working(order_id: int, action: OrderAction = OrderAction.Buy, qty: int 
     order = Order(id=order_id, account_id=ACCOUNT_ID, contract_id=CONTRACT_ID, timestamp=NOW, action=action,
                   ord_status=status, admin=False, oco_id=oco_id, parent_id=parent_id)
     version = OrderVersion(id=order_id, order_id=order_id, order_qty=qty, order_type=order_type, price=price,
-                           stop_price=stop_price, time_in_force=time_in_force)
+                           stop_price=stop_price, time_in_force=time_in_force, peg_difference=peg_difference,
+                           limit_if_touched_price=limit_if_touched_price, expire_time=expire_time)
     return WorkingOrder(order=order, version=version, command_id=order_id, cum_qty=cum_qty)
 
 
@@ -261,3 +267,31 @@ def final_net_pos(view: OrderView, decision: Decision[object]) -> int:
 def index_of(changes: tuple[Change, ...], entity_type: str, start: int = 0) -> int:
     """The position of the first change of `entity_type` at or after `start`."""
     return next(i for i, c in enumerate(changes) if i >= start and c.entity_type == entity_type)
+
+
+# --- order strategies -----------------------------------------------------------------------------
+
+
+def make_strategy_params(action: OrderAction = OrderAction.Buy, *, qty: int = 1, order_type: str = "Market",
+                         target: float | None = 2.5, stop: float | None = -1.25, **bracket: object) -> str:
+    """A multibracket `params` string: one bracket of `qty` at signed offsets (a Sell's are mirrored)."""
+    sign = 1 if action is OrderAction.Buy else -1
+    body: dict[str, object] = {"qty": qty, **bracket}
+    if target is not None:
+        body["profitTarget"] = target * sign
+    if stop is not None:
+        body["stopLoss"] = stop * sign
+    return msgspec.json.encode({"entryVersion": {"orderQty": qty, "orderType": order_type},
+                                "brackets": [body]}).decode()
+
+
+def make_running(strategy_id: int, params: str, links: dict[str, int], *, action: OrderAction = OrderAction.Buy,
+                 entry_qty: int = 0, entry_price: float = 0.0, exit_qty: int = 0) -> RunningStrategy:
+    """An active strategy whose orders are linked by label (`{"entry": 20, "profitTarget1": 21, ...}`)."""
+    strategy = OrderStrategy(id=strategy_id, account_id=ACCOUNT_ID, timestamp=NOW, contract_id=CONTRACT_ID,
+                             order_strategy_type_id=2, action=action, status=OrderStrategyStatus.ActiveStrategy,
+                             params=params)
+    linked = tuple(OrderStrategyLink(id=100 + i, order_strategy_id=strategy_id, order_id=order_id, label=label)
+                   for i, (label, order_id) in enumerate(links.items()))
+    return RunningStrategy(strategy=strategy, links=linked, entry_qty=entry_qty,
+                           entry_value=entry_qty * entry_price, exit_qty=exit_qty)

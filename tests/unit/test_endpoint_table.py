@@ -19,6 +19,8 @@ TRADOVATE_OPERATIONS = {
         "auth/accessTokenRequest", "auth/renewAccessToken", "auth/me",
         "order/placeOrder", "order/placeOCO", "order/placeOSO", "order/modifyOrder", "order/cancelOrder",
         "order/dryRun", "order/liquidatePosition", "order/liquidatePositions",
+        "orderStrategy/startOrderStrategy", "orderStrategy/modifyOrderStrategy",
+        "orderStrategy/interruptOrderStrategy",
         "user/createEvaluationUsers", "user/createEvaluationAccounts", "user/revokeTradingPermission",
         "cashBalance/changeDemoBalance", "cashBalance/getCashBalanceSnapshot",
         "accountRiskStatus/setAdminAutoLiqAction", "accountRiskStatus/resetAutoLiqStatus",
@@ -31,6 +33,7 @@ TRADOVATE_OPERATIONS = {
         "userAccountPositionLimit/deleteUserAccountPositionLimit",
         "userAccountPositionLimit/deleteUserAccountRiskParameter",
         "userAccountRiskParameter/create", "userAccountRiskParameter/update",
+        "contract/rollContract", "contract/rollContracts", "contract/getProductFeeParams",
     ],
     Served.SOCKET: [
         "authorize", "user/syncRequest", "md/subscribeQuote", "md/unsubscribeQuote", "md/subscribeDOM",

@@ -1,7 +1,8 @@
 """The order lifecycle: the transition table itself, and a property test that the core only ever emits legal moves.
 
 The property test drives random sequences of commands through the core (orders of every supported type, OCO and
-OSO brackets, modifies, cancels, quotes that fill or trigger, session closes, liquidations), folds each decision
+OSO brackets, multibracket strategies and their interruption, modifies, cancels, quotes that fill or trigger,
+session closes, liquidations), folds each decision
 into the next decision's view as the service does, and checks every `order` change and every execution report's
 `ordStatus` against the table.
 """
@@ -14,11 +15,11 @@ from builders import NOW, Ids, make_account_state, make_quote, make_view, make_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradovate_sim.core import liquidation, orders
+from tradovate_sim.core import liquidation, multibracket, orders, strategies
 from tradovate_sim.core.decision import Decision
 from tradovate_sim.core.lifecycle import TERMINAL, TRANSITIONS, Cause, IllegalTransition, next_status
 from tradovate_sim.core.ticks import to_price
-from tradovate_sim.core.view import Book, OrderView, WorkingOrder
+from tradovate_sim.core.view import Book, OrderView, RunningStrategy, WorkingOrder
 from tradovate_sim.model.entities import (
     AutoLiqTransaction,
     CashBalance,
@@ -26,19 +27,33 @@ from tradovate_sim.model.entities import (
     ExecutionReport,
     Fill,
     Order,
+    OrderStrategy,
+    OrderStrategyLink,
     OrderVersion,
     Position,
 )
-from tradovate_sim.model.enums import CommandType, EventType, ExecType, OrderAction, OrderType, OrdStatus, TimeInForce
+from tradovate_sim.model.enums import (
+    CommandType,
+    EventType,
+    ExecType,
+    OrderAction,
+    OrderStrategyStatus,
+    OrderType,
+    OrdStatus,
+    TimeInForce,
+)
 from tradovate_sim.model.ids import CommandId, OrderId
 from tradovate_sim.model.requests import (
     CancelOrder,
+    InterruptOrderStrategy,
     LiquidatePosition,
     ModifyOrder,
+    MultiBracketParams,
     PlaceOCO,
     PlaceOrder,
     PlaceOSO,
     RestrainedOrderVersion,
+    StartOrderStrategy,
 )
 
 BUY, SELL = OrderAction.Buy, OrderAction.Sell
@@ -166,13 +181,43 @@ class Liquidate:
     pass
 
 
-Step = Place | PlaceOco | PlaceOso | Modify | Cancel | Move | Session | Liquidate
+@dataclass(frozen=True)
+class StartStrategy:
+    """A multibracket strategy: `qty` split into brackets of `split` (the last takes the rest)."""
 
-types = st.sampled_from([OrderType.Market, OrderType.Limit, OrderType.Stop, OrderType.StopLimit])
+    action: OrderAction
+    qty: int
+    entry: Leg
+    split: int
+    target: int  # ticks of profit
+    stop: int  # ticks of loss
+    break_even: int | None
+    trailing: bool = False
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    pick: int
+
+
+@dataclass(frozen=True)
+class Expire:
+    """Time in force runs out for one order (Day at the close, GTD at its expireTime)."""
+
+    pick: int
+
+
+Step = Place | PlaceOco | PlaceOso | Modify | Cancel | Move | Session | Liquidate | Expire | StartStrategy | Interrupt
+
+CONDITIONAL = [OrderType.Stop, OrderType.StopLimit, OrderType.MIT, OrderType.LimitIfTouched, OrderType.TrailingStop,
+               OrderType.TrailingStopLimit]
+
+types = st.sampled_from([OrderType.Market, OrderType.Limit, *CONDITIONAL])
 offsets = st.integers(-6, 6)
-tifs = st.sampled_from([None, None, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK])
+tifs = st.sampled_from([None, None, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.Day])
 legs = st.builds(Leg, types, offsets, tifs)
-resting = st.builds(Leg, st.sampled_from([OrderType.Limit, OrderType.Stop, OrderType.StopLimit]), offsets)
+resting = st.builds(Leg, st.sampled_from([OrderType.Limit, *CONDITIONAL]), offsets,
+                    st.sampled_from([None, TimeInForce.Day]))
 actions = st.sampled_from([BUY, SELL])
 qtys = st.integers(1, 5)
 steps: st.SearchStrategy[Step] = st.one_of(
@@ -184,6 +229,10 @@ steps: st.SearchStrategy[Step] = st.one_of(
     st.builds(Move, st.integers(-5, 5), st.integers(1, 4), st.integers(1, 4), st.integers(0, 3)),
     st.builds(Session, st.sampled_from([True, True, True, False])),
     st.builds(Liquidate),
+    st.builds(StartStrategy, actions, qtys, legs, st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
+              st.sampled_from([None, 1, 2]), st.booleans()),
+    st.builds(Interrupt, st.integers(0, 5)),
+    st.builds(Expire, st.integers(0, 20)),
 )
 
 
@@ -198,6 +247,15 @@ def prices(leg: Leg, action: OrderAction, mid: int) -> dict[str, float | None]:
             return {"stop_price": level}
         case OrderType.StopLimit:
             return {"stop_price": level, "price": beyond}
+        case OrderType.MIT:
+            return {"limit_if_touched_price": level}
+        case OrderType.LimitIfTouched:
+            return {"limit_if_touched_price": level, "price": beyond}
+        case OrderType.TrailingStop | OrderType.TrailingStopLimit:
+            peg = (abs(leg.offset) + 1) * TICK * (1 if action is BUY else -1)  # signed: a Sell's stop is below
+            if leg.order_type is OrderType.TrailingStop or leg.offset % 2:
+                return {"peg_difference": peg}
+            return {"peg_difference": peg, "stop_price": level, "price": beyond}
         case _:
             return {}
 
@@ -205,6 +263,11 @@ def prices(leg: Leg, action: OrderAction, mid: int) -> dict[str, float | None]:
 def restrained(leg: Leg, action: OrderAction, mid: int) -> RestrainedOrderVersion:
     return RestrainedOrderVersion(action=action, order_type=leg.order_type, time_in_force=leg.tif,
                                   **prices(leg, action, mid))
+
+
+def to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def opposite(action: OrderAction) -> OrderAction:
@@ -230,6 +293,8 @@ class World:
     cash: CashBalance | None = None
     closing: set[OrderId] = field(default_factory=set)
     reported: dict[OrderId, OrdStatus] = field(default_factory=dict)  # status as of its last execution report
+    strategies: dict[int, OrderStrategy] = field(default_factory=dict)
+    links: dict[int, list[OrderStrategyLink]] = field(default_factory=dict)  # by strategy
     moves: int = 0  # transitions checked
 
     def view(self) -> OrderView:
@@ -246,10 +311,42 @@ class World:
                                         cum_value=sum(f.qty * f.price for f in done)))
         open_fills = tuple(f for _, f in sorted(self.fills.items()) if f.active and f.finally_paired < f.qty)
         book = Book(position=self.position, open_fills=open_fills, working=tuple(working),
-                    closing_orders=frozenset(w.order.id for w in working if w.order.id in self.closing))
+                    closing_orders=frozenset(w.order.id for w in working if w.order.id in self.closing),
+                    strategies=self.running())
         quote = make_quote(self.mid, self.mid + 1, bid_size=self.bid_size, ask_size=self.ask_size,
                            depth_size=self.depth, depth_levels=2 if self.depth else 0)
         return make_view(account=account, book=book, quote=quote, is_open=self.is_open)
+
+    def running(self) -> tuple[RunningStrategy, ...]:
+        found = []
+        for strategy_id, strategy in sorted(self.strategies.items()):
+            if strategy.status is not OrderStrategyStatus.ActiveStrategy:
+                continue
+            links = tuple(self.links.get(strategy_id, ()))
+            entry = [f for link in links if link.label == multibracket.ENTRY for f in self.fills.values()
+                     if f.order_id == link.order_id]
+            exits = [f for link in links if link.label != multibracket.ENTRY for f in self.fills.values()
+                     if f.order_id == link.order_id]
+            found.append(RunningStrategy(strategy=strategy, links=links, entry_qty=sum(f.qty for f in entry),
+                                         entry_value=sum(f.qty * f.price for f in entry),
+                                         exit_qty=sum(f.qty for f in exits)))
+        return tuple(found)
+
+    def start(self, step: StartStrategy, view: OrderView) -> Decision[object]:
+        sign = 1 if step.action is BUY else -1
+        sizes = [min(step.split, step.qty - i) for i in range(0, step.qty, step.split)]
+        brackets = [{"qty": size, "profitTarget": step.target * TICK * sign, "stopLoss": -step.stop * TICK * sign,
+                     "trailingStop": step.trailing,
+                     **({"breakEven": step.break_even * TICK} if step.break_even else {})} for size in sizes]
+        entry = {"orderQty": step.qty, "orderType": step.entry.order_type, "timeInForce": step.entry.tif,
+                 **{to_camel(k): v for k, v in prices(step.entry, step.action, self.mid).items()}}
+        params = msgspec.json.encode({"entryVersion": {k: v for k, v in entry.items() if v is not None},
+                                      "brackets": brackets}).decode()
+        req = StartOrderStrategy(account_id=1, symbol="ESZ6", order_strategy_type_id=2, action=step.action,
+                                 params=params)
+        parsed = strategies.parse(req, TICK)
+        assert isinstance(parsed, MultiBracketParams), parsed
+        return strategies.start(view, req, parsed, NOW, self.ids)  # type: ignore[return-value]
 
     def live(self, pick: int) -> Order | None:
         known = sorted(self.orders)
@@ -295,6 +392,20 @@ class World:
             case Liquidate():
                 return liquidation.liquidate_position(view, LiquidatePosition(account_id=1, contract_id=4,
                                                                               admin=False), NOW, ids)
+            case StartStrategy():
+                return self.start(step, view)
+            case Interrupt(pick):
+                known = sorted(self.strategies)
+                if not known:
+                    return Decision(result=None)
+                chosen = known[pick % len(known)]
+                return strategies.interrupt(view, InterruptOrderStrategy(order_strategy_id=chosen),  # type: ignore[return-value]
+                                            NOW, ids)
+            case Expire(pick):
+                order = self.live(pick)
+                if order is None:
+                    return Decision(result=None)
+                return orders.expire(view, {order.id: "expired"}, NOW, ids)
 
     def check(self, decision: Decision[object]) -> None:
         """Every order change and execution report of the decision is a legal move; then fold it in."""
@@ -317,6 +428,11 @@ class World:
                 self.cash = entity
             elif isinstance(entity, AutoLiqTransaction) and entity.order_id is not None:
                 self.closing.add(entity.order_id)
+            elif isinstance(entity, OrderStrategy):
+                self._check_strategy(entity, change.event_type)
+                self.strategies[entity.id] = entity
+            elif isinstance(entity, OrderStrategyLink):
+                self.links.setdefault(entity.order_strategy_id, []).append(entity)
         for order_id, order in self.orders.items():  # no order change without its execution report
             assert self.reported.get(order_id) is order.ord_status, order
 
@@ -331,6 +447,21 @@ class World:
         assert order.ord_status is not before.ord_status, f"order {order.id} updated without a status change"
         assert order.ord_status in TRANSITIONS[before.ord_status].values(), (before.ord_status, order.ord_status)
         self.moves += 1
+
+    def _check_strategy(self, strategy: OrderStrategy, event: EventType) -> None:
+        """A strategy is created running (or failed) and ends once; an ended strategy has no working order."""
+        before = self.strategies.get(strategy.id)
+        if event is EventType.Created:
+            assert before is None
+            return
+        assert before is not None and before.status is OrderStrategyStatus.ActiveStrategy, (before, strategy)
+        assert strategy.status is not OrderStrategyStatus.ActiveStrategy
+
+    def check_ended_strategies(self) -> None:
+        for strategy_id, strategy in self.strategies.items():
+            if strategy.status is not OrderStrategyStatus.ActiveStrategy:
+                for link in self.links.get(strategy_id, ()):
+                    assert self.orders[link.order_id].ord_status in TERMINAL, (strategy, link)
 
     def _check_report(self, report: ExecutionReport) -> None:
         before = self.reported.get(report.order_id)
@@ -369,6 +500,7 @@ def test_every_emitted_order_status_is_a_legal_transition_and_terminal_statuses_
     world = World()
     for step in script:
         world.check(world.run(step))
+        world.check_ended_strategies()
 
 
 def test_a_bracketed_entry_through_fill_release_partial_fill_and_liquidation_is_checked() -> None:
@@ -395,3 +527,50 @@ def test_a_bracketed_entry_through_fill_release_partial_fill_and_liquidation_is_
     assert OrdStatus.Canceled in statuses
     assert statuses[-1] is OrdStatus.Rejected
     assert world.moves > len(statuses) * 2
+
+
+def test_a_strategy_through_entry_brackets_target_and_interruption_is_checked() -> None:
+    # Arrange: two strategies, one run to its target, one interrupted with its brackets working
+    world = World(bid_size=5, ask_size=5, depth=0)
+    script: list[Step] = [
+        StartStrategy(BUY, 2, Leg(OrderType.Market, 0), 1, 2, 3, 1),
+        Move(1, 5, 5, 0),  # a tick of profit: both stops move to break-even
+        Move(2, 5, 5, 0),  # the targets (entry + 2 ticks) are reached
+        StartStrategy(SELL, 1, Leg(OrderType.Market, 0), 1, 2, 2, None, trailing=True),
+        Interrupt(1),
+    ]
+
+    # Act
+    for step in script:
+        world.check(world.run(step))
+        world.check_ended_strategies()
+
+    # Assert
+    assert [s.status for _, s in sorted(world.strategies.items())] == [
+        OrderStrategyStatus.ExecutionFinished, OrderStrategyStatus.ExecutionInterrupted]
+    assert sum(len(links) for links in world.links.values()) == 1 + 4 + 1 + 2
+
+
+def test_a_trailing_stop_that_trails_and_fills_and_an_entry_that_expires_with_its_legs_are_checked() -> None:
+    # Arrange: the property test's world on a fixed script with the conditional types and expiry
+    world = World()
+    script: list[Step] = [
+        Place(SELL, 1, Leg(OrderType.TrailingStop, 1)),  # order 1000: its stop 2 ticks below the bid
+        Move(3, 3, 3, 1),  # the bid rises: the stop follows (a new version)
+        Move(-5, 3, 3, 1),  # the bid falls through it: triggered, filled
+        PlaceOso(BUY, 1, Leg(OrderType.Limit, -4, TimeInForce.Day), (Leg(OrderType.MIT, 4), Leg(OrderType.Stop, -8))),
+        Expire(1),  # the entry (the second order known) runs out of time: its held legs expire with it
+    ]
+    trails: list[OrderVersion] = []
+
+    # Act
+    for step in script:
+        decision = world.run(step)
+        trails += [c.entity for c in decision.changes if isinstance(c.entity, OrderVersion)
+                   and c.entity.order_type is OrderType.TrailingStop]
+        world.check(decision)
+
+    # Assert
+    statuses = [o.ord_status for _, o in sorted(world.orders.items())]
+    assert statuses == [OrdStatus.Filled, OrdStatus.Expired, OrdStatus.Expired, OrdStatus.Expired]
+    assert len({v.stop_price for v in trails}) >= 2

@@ -359,8 +359,18 @@ def test_stop_limit_takes_only_up_to_its_limit_when_triggered_on_arrival() -> No
     (order_req(BUY, 1, OrderType.StopLimit, price=6790.0), FailureReason.InvalidPrice),
     (order_req(BUY, 1, OrderType.Stop), FailureReason.InvalidPrice),
     (order_req(BUY, 1, OrderType.Stop, stop_price=6790.3), FailureReason.InvalidPrice),
-    (order_req(BUY, 1, OrderType.MIT, price=6790.0), FailureReason.Unsupported),
-    (order_req(BUY, 1, OrderType.TrailingStop, stop_price=6790.0), FailureReason.Unsupported),
+    (order_req(BUY, 1, OrderType.QTS, price=6790.0), FailureReason.Unsupported),
+    (order_req(BUY, 1, OrderType.TrailingStop, stop_price=6790.0), FailureReason.InvalidPrice),
+    (order_req(SELL, 1, OrderType.TrailingStop, peg_difference=0.0), FailureReason.InvalidPrice),
+    (order_req(SELL, 1, OrderType.TrailingStop, peg_difference=1.0), FailureReason.InvalidPrice),
+    (order_req(BUY, 1, OrderType.TrailingStopLimit, peg_difference=-1.0), FailureReason.InvalidPrice),
+    (order_req(BUY, 1, OrderType.TrailingStop, peg_difference=1.1), FailureReason.InvalidPrice),
+    (order_req(BUY, 1, OrderType.TrailingStopLimit, peg_difference=1.0, price=6790.0), FailureReason.InvalidPrice),
+    (order_req(BUY, 1, OrderType.MIT), FailureReason.InvalidPrice),
+    (order_req(BUY, 1, OrderType.LimitIfTouched, limit_if_touched_price=6780.0), FailureReason.InvalidPrice),
+    (order_req(BUY, 1, OrderType.Limit, price=6780.0, time_in_force=TimeInForce.GTD), FailureReason.UnknownReason),
+    (order_req(BUY, 1, OrderType.Limit, price=6780.0, time_in_force=TimeInForce.GTD, expire_time=NOW),
+     FailureReason.UnknownReason),
 ])
 def test_place_changes_nothing_when_the_request_is_invalid(req: PlaceOrder, reason: FailureReason) -> None:
     decision = orders.place(make_view(), req, NOW, Ids())

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradovate_sim.core.sessions import Interval, Schedule, is_open, next_open, trade_date
+from tradovate_sim.core.sessions import Interval, Schedule, close_after, is_open, next_open, trade_date
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import ProductSpec, load_catalogue
 
@@ -240,3 +240,22 @@ def test_next_open_agrees_with_brute_force_when_any_schedule(schedule: Schedule,
     now = BASE + timedelta(minutes=minute)
     later = [i.open for i in schedule.intervals if i.open >= now]
     assert next_open(schedule, now) == (min(later) if later else None)
+
+
+def test_a_day_order_placed_in_a_session_expires_at_that_session_close(es_schedule: Schedule) -> None:
+    assert close_after(es_schedule, ct(2026, 11, 24, 10)) == ct(2026, 11, 24, 16)
+    assert close_after(es_schedule, ct(2026, 11, 24, 18)) == ct(2026, 11, 25, 16)  # the evening opens the next day
+
+
+def test_the_close_after_a_closed_moment_is_the_next_session_close(es_schedule: Schedule) -> None:
+    assert close_after(es_schedule, ct(2026, 11, 24, 16, 30)) == ct(2026, 11, 25, 16)  # in the daily break
+    assert close_after(es_schedule, ct(2026, 11, 28, 12)) == ct(2026, 11, 30, 16)  # Saturday: Monday's close
+
+
+def test_touching_intervals_close_as_one_session() -> None:
+    first = Interval(open=datetime(2026, 1, 1, tzinfo=UTC), close=datetime(2026, 1, 2, tzinfo=UTC))
+    second = Interval(open=datetime(2026, 1, 2, tzinfo=UTC), close=datetime(2026, 1, 3, tzinfo=UTC))
+    schedule = Schedule(intervals=(first, second))
+
+    assert close_after(schedule, datetime(2026, 1, 1, 12, tzinfo=UTC)) == datetime(2026, 1, 3, tzinfo=UTC)
+    assert close_after(schedule, datetime(2026, 1, 3, tzinfo=UTC)) is None

@@ -31,6 +31,24 @@ def test_settings_refuse_db_naming_it_when_it_is_no_database_file(db: str) -> No
         from_environment({"db": db}, environ={})
 
 
+def test_password_hashing_is_argon2id_unless_the_variable_says_fast() -> None:
+    assert from_environment({}, environ={}).password_hashing == "argon2id"
+    assert from_environment({}, environ={"TRADOVATE_SIM_PASSWORD_HASHING": "fast"}).password_hashing == "fast"
+    with pytest.raises(ValueError, match=r"^password-hashing: expected argon2id or fast, got 'md5'"):
+        from_environment({}, environ={"TRADOVATE_SIM_PASSWORD_HASHING": "md5"})
+
+
+def test_fast_password_hashing_uses_argon2id_at_its_cheapest_and_verifies_strong_hashes(tmp_path: Path) -> None:
+    from tradovate_sim.server.runtime import Runtime
+    from tradovate_sim.service.auth import PasswordHashing
+
+    fast = Runtime(Settings(db=str(tmp_path / "sim.db"), password_hashing="fast")).hashing
+    strong = PasswordHashing().hash("hunter2")
+
+    assert fast.hash("hunter2").startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert fast.verify(strong, "hunter2") and not fast.verify(strong, "hunter3")
+
+
 @pytest.mark.parametrize("db", ["postgresql://sim:pw@db:5432/sim", "postgres://sim@db/sim",
                                 "postgresql://sim:pw@/sim?host=/run/postgresql"])
 def test_settings_take_a_postgresql_url(db: str) -> None:

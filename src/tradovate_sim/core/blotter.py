@@ -11,11 +11,13 @@ from typing import Protocol
 import msgspec
 
 from tradovate_sim.core import fills as book
+from tradovate_sim.core import trailing
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.lifecycle import TERMINAL, Cause, next_status
 from tradovate_sim.core.positions import apply_fill, empty_position, to_trade_date
+from tradovate_sim.core.rollover import roll_cash, roll_position, settlement_price
 from tradovate_sim.core.ticks import to_money, to_price, to_ticks
-from tradovate_sim.core.view import OrderView, WorkingOrder
+from tradovate_sim.core.view import OrderView, Quote, WorkingOrder
 from tradovate_sim.model.entities import (
     CashBalanceLog,
     Command,
@@ -43,6 +45,18 @@ from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, Fi
 
 DONE = TERMINAL  # orders in these statuses leave the book
 
+# What a conditional order works as once its trigger is reached; MIT / LimitIfTouched trigger when the market
+# touches limitIfTouchedPrice (as a resting limit would fill), the others when it reaches stopPrice (as a stop).
+TRIGGERED_TO = {
+    OrderType.Stop: OrderType.Market, OrderType.StopLimit: OrderType.Limit,
+    OrderType.TrailingStop: OrderType.Market, OrderType.TrailingStopLimit: OrderType.Limit,
+    OrderType.MIT: OrderType.Market, OrderType.LimitIfTouched: OrderType.Limit,
+}
+TOUCHED = frozenset({OrderType.MIT, OrderType.LimitIfTouched})
+# A new version at the trigger: the order works as a limit from then on, whatever the market does next (the trigger
+# is remembered across quotes and restarts by the version itself)
+BECOME_LIMIT = frozenset({OrderType.StopLimit, OrderType.TrailingStopLimit, OrderType.LimitIfTouched})
+
 
 class Ids(Protocol):
     """Hands out the next id of an entity type; passed in so the core never owns a counter."""
@@ -66,6 +80,8 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     qty: int
     price: float | None = None
     stop_price: float | None = None
+    limit_if_touched_price: float | None = None
+    peg_difference: float | None = None
     time_in_force: TimeInForce | None = None
     text: str | None = None
     cl_ord_id: str | None = None
@@ -148,6 +164,8 @@ class Blotter:
         """Create an accepted order: order, version, command, report, execution report New (or a suspended leg)."""
         order_id = order_id or OrderId(self.ids.next("order"))
         status = next_status(None, Cause.Held if suspended else Cause.Accepted)
+        if not suspended and ticket.order_type in trailing.TRAILING:
+            ticket = self._start_trail(ticket)
         order = Order(
             id=order_id, account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now,
             action=ticket.action, ord_status=status, admin=admin, oco_id=oco_id, parent_id=parent_id,
@@ -165,9 +183,58 @@ class Blotter:
     def _version(self, order_id: OrderId, ticket: Ticket, qty: int) -> OrderVersion:
         return OrderVersion(
             id=self.ids.next("orderVersion"), order_id=order_id, order_qty=qty, order_type=ticket.order_type,
-            price=ticket.price, stop_price=ticket.stop_price, max_show=ticket.max_show,
-            time_in_force=ticket.time_in_force, expire_time=ticket.expire_time, text=ticket.text,
+            price=ticket.price, stop_price=ticket.stop_price, limit_if_touched_price=ticket.limit_if_touched_price,
+            max_show=ticket.max_show, peg_difference=ticket.peg_difference, time_in_force=ticket.time_in_force,
+            expire_time=ticket.expire_time, text=ticket.text,
         )
+
+    def _start_trail(self, ticket: Ticket) -> Ticket:
+        """A trailing order's first stop: the one given, or tighter when the market already allows it."""
+        quote = self.view.quote
+        if quote is None or not self.view.is_open:
+            return ticket
+        moved = trailing.follow(ticket.action, quote, self.tick_size, stop_price=ticket.stop_price, price=ticket.price,
+                                peg_difference=ticket.peg_difference)
+        return ticket if moved is None else msgspec.structs.replace(ticket, stop_price=moved[0], price=moved[1])
+
+    def _trail(self, working: WorkingOrder, quote: Quote) -> WorkingOrder:
+        """Move a working trailing order's stop (and its limit with it) after the market; a move is a new version."""
+        version = working.version
+        moved = trailing.follow(working.order.action, quote, self.tick_size, stop_price=version.stop_price,
+                                price=version.price, peg_difference=version.peg_difference)
+        if moved is None:
+            return working
+        version = msgspec.structs.replace(version, id=self.ids.next("orderVersion"), stop_price=moved[0],
+                                          price=moved[1])
+        self.emit(created(version))
+        working = msgspec.structs.replace(working, version=version)
+        self.working[working.order.id] = working
+        return working
+
+    def _become_limit(self, working: WorkingOrder, limit: int) -> WorkingOrder:
+        """A triggered StopLimit / TrailingStopLimit / LimitIfTouched is from now on a plain limit order: a new
+        version says so (and keeps it one whatever the market does next, also after a restart)."""
+        version = msgspec.structs.replace(
+            working.version, id=self.ids.next("orderVersion"), order_type=OrderType.Limit,
+            price=to_price(limit, self.tick_size), stop_price=None, peg_difference=None, limit_if_touched_price=None)
+        self.emit(created(version))
+        return msgspec.structs.replace(working, version=version)
+
+    def expire(self, order_id: OrderId, text: str) -> None:
+        """Its time in force ran out: the order is Expired, with its execution report. Bracket legs still held for
+        it expire with it, unless part of it filled: then they are sent for the filled quantity."""
+        working = self._move(self.working[order_id], Cause.Expired)
+        self._execution(working.command_id, working.order, ExecType.Expired, cum_qty=working.cum_qty, text=text)
+        for child in [w for w in self.working.values() if w.order.parent_id == order_id
+                      and w.order.ord_status is OrdStatus.Suspended]:
+            if working.cum_qty <= 0:
+                self.expire(child.order.id, "Parent order expired")
+                continue
+            if child.version.order_qty != working.cum_qty:
+                self.replace(child.order.id, ticket_of(child.version, child.order.action, working.cum_qty))
+            released = self._move(self.working[child.order.id], Cause.Released)
+            self.activated.add(released.order.id)
+            self._execution(released.command_id, released.order, ExecType.New)
 
     def reject_order(self, ticket: Ticket, reason: FailureReason, text: str, *, admin: bool = False) -> OrderId:
         """Record a refused order (risk rejection): the order exists, Rejected, with the reason on its trail."""
@@ -256,6 +323,9 @@ class Blotter:
         if position is None:
             position = empty_position(PositionId(self.ids.next("position")), self.account_id, self.contract_id,
                                       self.now, self.view.trade_date)
+        else:  # a fill on a new trade date before the roll reached this position: it rolls first
+            position = roll_position(position, self.view.trade_date, self.now,
+                                     settlement_price(self.view.quote, self.tick_size))
         outcome = apply_fill(position, self.open_fills, fill, self.tick_size, self.view.trade_date)
         for paired in outcome.paired_fills:
             if paired.id == fill.id:
@@ -293,10 +363,12 @@ class Blotter:
 
     def _cash(self, delta: float, kind: CashChangeType, *, fill_id: FillId | None = None,
               fill_pair_id: FillPairId | None = None, realized: float = 0.0) -> None:
+        cash = roll_cash(self.cash, self.view.trade_date, self.now)
         self.cash = msgspec.structs.replace(
-            self.cash, timestamp=self.now, trade_date=self.trade_date,
-            amount=to_money(self.cash.amount + delta),
-            realized_pn_l=to_money((self.cash.realized_pn_l or 0.0) + realized),
+            cash, timestamp=self.now, trade_date=self.trade_date,
+            amount=to_money(cash.amount + delta),
+            realized_pn_l=to_money((cash.realized_pn_l or 0.0) + realized),
+            week_realized_pn_l=to_money((cash.week_realized_pn_l or 0.0) + realized),
         )
         self.emit(created(CashBalanceLog(
             id=self.ids.next("cashBalanceLog"), account_id=self.account_id, timestamp=self.now,
@@ -346,22 +418,36 @@ class Blotter:
             working = self.working.get(order_id)
             if working is None or working.order.ord_status is not OrdStatus.Working:
                 continue
+            kind = working.version.order_type
+            if kind in trailing.TRAILING and not working.triggered:
+                working = self._trail(working, quote)
             version, action = working.version, working.order.action
             remaining = version.order_qty - working.cum_qty
             limit = ticks_or_none(version.price, self.tick_size)
             stop = ticks_or_none(version.stop_price if version.stop_price is not None else version.price,
                                  self.tick_size)
             executions: list[tuple[int, int]] = []
-            kind = version.order_type
-            if kind in (OrderType.Stop, OrderType.StopLimit):
-                if stop is None or not (working.triggered or book.is_stop_triggered(action, stop, quote)):
+            if kind in TRIGGERED_TO:
+                if kind in TOUCHED:
+                    touch = ticks_or_none(version.limit_if_touched_price, self.tick_size)
+                    reached = touch is not None and book.is_limit_crossed(action, touch, quote)
+                else:
+                    reached = stop is not None and book.is_stop_triggered(action, stop, quote)
+                if not (working.triggered or reached):
                     continue
+                became = TRIGGERED_TO[kind]
+                if became is OrderType.Limit:
+                    limit = ticks_or_none(version.price if version.price is not None else version.stop_price,
+                                          self.tick_size)
+                else:
+                    limit = None
                 if not working.triggered:
                     working = self._move(working, Cause.Triggered)
+                    if kind in BECOME_LIMIT and limit is not None:
+                        working = self._become_limit(working, limit)
                 working = msgspec.structs.replace(working, triggered=True)
                 self.working[order_id] = working
-                kind = OrderType.Market if kind is OrderType.Stop else OrderType.Limit
-                limit = ticks_or_none(version.price, self.tick_size) if kind is OrderType.Limit else None
+                kind = became
                 arriving = arriving | {order_id}
             if kind is OrderType.Market:
                 executions = book.take(quote, action, remaining)
@@ -388,6 +474,7 @@ def ticks_or_none(price: float | None, tick_size: float) -> int | None:
 def ticket_of(version: OrderVersion, action: OrderAction, qty: int) -> Ticket:
     return Ticket(
         action=action, order_type=version.order_type, qty=qty, price=version.price, stop_price=version.stop_price,
+        limit_if_touched_price=version.limit_if_touched_price, peg_difference=version.peg_difference,
         time_in_force=version.time_in_force, text=version.text, max_show=version.max_show,
         expire_time=version.expire_time,
     )

@@ -1,22 +1,18 @@
-"""What the core returns: a result for the caller and the changes to commit, each one a `props` event."""
+"""What the core returns: a result for the caller and the changes to commit, each one a `props` event (`Change`,
+declared in model/session.py beside the other socket shapes, since the client decodes it too)."""
 
 from typing import Generic, TypeVar
 
 import msgspec
 
-from tradovate_sim.model.entities import Entity, Wire
+from tradovate_sim.model.entities import Entity
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.kinds import ENTITY_TYPES
+from tradovate_sim.model.session import Change
+
+__all__ = ["Change", "Decision", "created", "deleted", "updated"]  # Change: re-exported, the core makes them
 
 R = TypeVar("R")
-
-
-class Change(Wire, frozen=True):
-    """One entity change; encoded, it is exactly the `d` of a WebSocket `props` event."""
-
-    entity_type: str
-    event_type: EventType
-    entity: Entity
 
 
 def created(entity: Entity) -> Change:

@@ -7,7 +7,7 @@ and fills on the next quotes; the position can therefore never flip or double.
 
 from datetime import datetime
 
-from tradovate_sim.core import risk
+from tradovate_sim.core import multibracket, risk
 from tradovate_sim.core.blotter import Blotter, Ids, Tags, Ticket
 from tradovate_sim.core.decision import Decision, created
 from tradovate_sim.core.view import OrderView
@@ -60,6 +60,7 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
     for working in blotter.working.values():
         key = (working.order.action, working.version.order_type in STOPS)
         cancelled[key] += working.version.order_qty - working.cum_qty
+    multibracket.interrupt_all(blotter, "Liquidation")
     for working_id in sorted(blotter.working):
         if working_id in blotter.working:  # not already cancelled with its parent or OCO sibling
             blotter.cancel(working_id, tags=tags, reason_text="Liquidation")

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import msgspec
 
+from tradovate_sim.core import multibracket
 from tradovate_sim.core.blotter import Blotter, Ids
 from tradovate_sim.core.decision import Change, updated
 from tradovate_sim.core.positions import to_trade_date
@@ -27,10 +28,11 @@ def start_of_day_cash(entries: Sequence[tuple[date, float]], day: date) -> float
 
 
 def flat_book(view: OrderView, now: datetime, ids: Ids, day: date) -> list[Change]:
-    """Every working order of the account in the contract cancelled (with its trail, `text: "Account reset"`), the
-    position set to 0 and its open lots closed (`active: false`): no order reaches the market, no fill or fill
-    pair is made."""
+    """Every running order strategy ended, every working order of the account in the contract cancelled (with its
+    trail, `text: "Account reset"`), the position set to 0 and its open lots closed (`active: false`): no order
+    reaches the market, no fill or fill pair is made."""
     blotter = Blotter(view, now, ids)
+    multibracket.interrupt_all(blotter, RESET_TEXT)
     for order_id in sorted(blotter.working):
         if order_id in blotter.working:  # not already cancelled with its parent
             blotter.cancel(order_id, reason_text=RESET_TEXT)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-__all__ = ["CME_TIME_ZONE", "Interval", "Schedule", "is_open", "is_weekday", "next_open", "trade_date"]
+__all__ = ["CME_TIME_ZONE", "Interval", "Schedule", "close_after", "is_open", "is_weekday", "next_open", "trade_date"]
 
 CME_TIME_ZONE = "America/Chicago"
 """The time zone CME Globex keeps its clock in."""
@@ -62,6 +62,22 @@ def next_open(schedule: Schedule, now: datetime) -> datetime | None:
     """The first session open at or after `now`, or None when the schedule holds no later session."""
     index = bisect_left(schedule.intervals, now, key=_open_of)
     return schedule.intervals[index].open if index < len(schedule.intervals) else None
+
+
+def close_after(schedule: Schedule, moment: datetime) -> datetime | None:
+    """When the session open at `moment` closes (or, when none is open, the next one); intervals that touch are one
+    session. None when the schedule holds no such session."""
+    intervals = schedule.intervals
+    index = bisect_right(intervals, moment, key=_open_of) - 1
+    if index < 0 or moment >= intervals[index].close:
+        index += 1
+    if index >= len(intervals):
+        return None
+    close = intervals[index].close
+    while index + 1 < len(intervals) and intervals[index + 1].open <= close:
+        index += 1
+        close = intervals[index].close
+    return close
 
 
 def is_weekday(day: date) -> bool:

@@ -15,6 +15,8 @@ from tradovate_sim.model.entities import (
     ContractMaturity,
     Fill,
     Order,
+    OrderStrategy,
+    OrderStrategyLink,
     OrderVersion,
     Position,
     Product,
@@ -120,6 +122,16 @@ class WorkingOrder(Value, frozen=True):
     triggered: bool = False  # a stop that has triggered and now works as market / limit
 
 
+class RunningStrategy(Value, frozen=True):
+    """An active order strategy with its order links and what its entry has filled so far."""
+
+    strategy: OrderStrategy
+    links: tuple[OrderStrategyLink, ...] = ()
+    entry_qty: int = 0  # filled quantity of the entry order
+    entry_value: float = 0.0  # sum of qty * price of the entry's fills
+    exit_qty: int = 0  # filled quantity of its bracket orders
+
+
 class Book(Value, frozen=True):
     """One account's holdings and working orders in one contract."""
 
@@ -127,6 +139,7 @@ class Book(Value, frozen=True):
     open_fills: tuple[Fill, ...] = ()  # fills not yet fully paired, oldest first
     working: tuple[WorkingOrder, ...] = ()
     closing_orders: frozenset[OrderId] = frozenset()  # ids of orders that liquidations sent
+    strategies: tuple[RunningStrategy, ...] = ()  # active order strategies on this account and contract
 
 
 class MarginTerms(Value, frozen=True):

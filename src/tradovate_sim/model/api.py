@@ -8,9 +8,9 @@ entity queries (`position/list`, `contract/find`...) follow from `model/kinds.py
 """
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import UnionType
-from typing import Any, Generic, Literal, TypeVar, get_args, overload
+from typing import Any, Generic, Literal, Protocol, TypeVar, get_args, overload
 
 from tradovate_sim.model import entities as en
 from tradovate_sim.model import queries as qs
@@ -34,6 +34,7 @@ Res = TypeVar("Res")
 A = TypeVar("A")
 B = TypeVar("B")
 C = TypeVar("C")
+M = TypeVar("M")
 
 
 class Served(enum.Enum):
@@ -89,6 +90,52 @@ def list_of(item: type[A]) -> Shape[list[A]]:
 NOTHING: Shape[None] = Shape(None)
 
 
+# --- binding: an operation read through a client's group is a typed call (the client's typing machinery) ----------
+
+
+class Blocking:
+    """The mode of a group whose calls return their result (`tradovate_sim.client.Tradovate`)."""
+
+
+class Awaiting:
+    """The mode of a group whose calls return an awaitable of their result (`AsyncTradovate`, the WebSocket)."""
+
+
+class Transport(Protocol):
+    """What a bound group calls: one operation with its request (a result, or an awaitable of it)."""
+
+    def __call__(self, operation: "Operation[Any, Any]", request: Any, /) -> Any: ...
+
+
+class Group(Generic[M]):
+    """A group of operations bound to a transport: reading `Order.place_order` through a `Group[Blocking]` gives a
+    `(PlaceOrder) -> PlaceOrderResult | Violations`, through a `Group[Awaiting]` a `(PlaceOrder) -> Awaitable[...]`
+    (see `Operation.__get__`). The client mixes it into each group of this module."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+
+class Bound(Generic[Req, Res]):
+    """An operation bound to a transport: call it with the request (none for `NoParameters`)."""
+
+    __slots__ = ("operation", "transport")
+
+    def __init__(self, operation: "Operation[Req, Res]", transport: Transport) -> None:
+        self.operation = operation
+        self.transport = transport
+
+    def __call__(self, request: Req | None = None) -> Any:
+        if request is None:
+            if self.operation.request is not qs.NoParameters:
+                raise TypeError(f"{self.operation.name} needs a {self.operation.request.__name__}")
+            request = qs.NoParameters()  # type: ignore[assignment]
+        return self.transport(self.operation, request)
+
+    def __repr__(self) -> str:
+        return f"<bound {self.operation!r}>"
+
+
 class Operation(Generic[Req, Res]):
     """One operation: Tradovate's name (below `/v1`, or below `/sim`), request and result types, where it is served,
     GET or POST, and whether it is public (no token needed)."""
@@ -113,6 +160,26 @@ class Operation(Generic[Req, Res]):
 
     def __repr__(self) -> str:
         return f"Operation({self.name!r}, {self.served.value}, {self.method})"
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> "Operation[Req, Res]": ...
+    @overload
+    def __get__(
+        self: "Operation[qs.NoParameters, Res]", instance: Group[Blocking], owner: type | None = None,
+    ) -> Callable[[], Res]: ...
+    @overload
+    def __get__(
+        self: "Operation[qs.NoParameters, Res]", instance: Group[Awaiting], owner: type | None = None,
+    ) -> Callable[[], Awaitable[Res]]: ...
+    @overload
+    def __get__(self, instance: Group[Blocking], owner: type | None = None) -> Callable[[Req], Res]: ...
+    @overload
+    def __get__(self, instance: Group[Awaiting], owner: type | None = None) -> Callable[[Req], Awaitable[Res]]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> "Operation[Req, Res]": ...
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        """Read through a class: the operation. Through a bound `Group`: a call of it (typed by the group's mode)."""
+        return Bound(self, instance.transport) if isinstance(instance, Group) else self
 
 
 def command(name: str, request: type[Req], result: Shape[Res]) -> Operation[Req, Res]:
@@ -154,6 +221,15 @@ class Order:
     dry_run = command("order/dryRun", rq.DryRun, shape(rs.DryRunResponse))
     liquidate_position = command("order/liquidatePosition", rq.LiquidatePosition, _PLACED)
     liquidate_positions = command("order/liquidatePositions", rq.LiquidatePositions, shape(rs.SimpleResponse))
+
+
+class OrderStrategy:
+    start_order_strategy = command("orderStrategy/startOrderStrategy", rq.StartOrderStrategy,
+                                   one_of(rs.OrderStrategyStatusResponse, rs.Violations))
+    modify_order_strategy = command("orderStrategy/modifyOrderStrategy", rq.ModifyOrderStrategy,
+                                    shape(rs.OrderStrategyStatusResponse))
+    interrupt_order_strategy = command("orderStrategy/interruptOrderStrategy", rq.InterruptOrderStrategy,
+                                       shape(rs.OrderStrategyStatusResponse))
 
 
 class User:
@@ -222,6 +298,13 @@ class UserAccountRiskParameter:
                      one_of(en.UserAccountRiskParameter, rs.SimpleResponse))
 
 
+class Contract:
+    roll_contract = command("contract/rollContract", rq.RollContract, shape(rs.RollContractResponse))
+    roll_contracts = command("contract/rollContracts", rq.RollContracts, shape(rs.RollContractsResponse))
+    get_product_fee_params = command("contract/getProductFeeParams", rq.GetProductFeeParams,
+                                     shape(rs.ProductFeeParamsResponse))
+
+
 class Socket:
     """The operations only the WebSocket serves."""
 
@@ -248,8 +331,9 @@ class Simulator:
 
 
 # The groups of named operations, in the order documentation lists them.
-GROUPS: tuple[type, ...] = (Auth, Order, User, CashBalance, AccountRiskStatus, FundTransaction, Account,
-                            UserAccountAutoLiq, UserAccountPositionLimit, UserAccountRiskParameter, Socket, Simulator)
+GROUPS: tuple[type, ...] = (Auth, Order, OrderStrategy, User, CashBalance, AccountRiskStatus, FundTransaction,
+                            Account, UserAccountAutoLiq, UserAccountPositionLimit, UserAccountRiskParameter, Contract,
+                            Socket, Simulator)
 
 
 def operations_of(group: type) -> list[Operation[Any, Any]]:

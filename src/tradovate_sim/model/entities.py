@@ -21,6 +21,7 @@ from tradovate_sim.model.enums import (
     LegalStatus,
     MarginAccountType,
     OrderAction,
+    OrderStrategyStatus,
     OrderType,
     OrdStatus,
     PriceFormatType,
@@ -41,6 +42,7 @@ from tradovate_sim.model.ids import (
     FillId,
     FillPairId,
     OrderId,
+    OrderStrategyId,
     OrganizationId,
     PositionId,
     ProductId,
@@ -323,10 +325,46 @@ class OrderVersion(Wire, frozen=True):
     order_type: OrderType
     price: float | None = None
     stop_price: float | None = None
+    limit_if_touched_price: float | None = None
     max_show: int | None = None
+    peg_difference: float | None = None
     time_in_force: TimeInForce | None = None
     expire_time: datetime | None = None
     text: str | None = None
+
+
+class OrderStrategy(Wire, frozen=True):
+    """A server-side order strategy (type 2: multibracket): an entry and its brackets, run by the server."""
+
+    id: OrderStrategyId
+    account_id: AccountId
+    timestamp: datetime
+    contract_id: ContractId
+    order_strategy_type_id: int
+    action: OrderAction
+    status: OrderStrategyStatus
+    initiator_id: int | None = None
+    params: str | None = None
+    uuid: str | None = None
+    failure_message: str | None = None
+    sender_id: UserId | None = None
+    custom_tag50: str | None = None
+    user_session_id: SessionId | None = None
+
+
+class OrderStrategyLink(Wire, frozen=True):
+    """An order's role in its strategy (`label`: entry, profitTarget<n>, stopLoss<n>)."""
+
+    id: int
+    order_strategy_id: OrderStrategyId
+    order_id: OrderId
+    label: str
+
+
+class OrderStrategyType(Wire, frozen=True):
+    id: int
+    name: str
+    enabled: bool
 
 
 class Command(Wire, frozen=True):
@@ -621,6 +659,9 @@ Entity = (
     | ContractMargin
     | Order
     | OrderVersion
+    | OrderStrategy
+    | OrderStrategyLink
+    | OrderStrategyType
     | Command
     | CommandReport
     | ExecutionReport

@@ -98,6 +98,16 @@ class OrderAction(StrEnum):
     Sell = "Sell"
 
 
+class OrderStrategyStatus(StrEnum):
+    ActiveStrategy = "ActiveStrategy"
+    ExecutionFailed = "ExecutionFailed"
+    ExecutionFinished = "ExecutionFinished"
+    ExecutionInterrupted = "ExecutionInterrupted"
+    InactiveStrategy = "InactiveStrategy"
+    NotEnoughLiquidity = "NotEnoughLiquidity"
+    StoppedByUser = "StoppedByUser"
+
+
 class OrderType(StrEnum):
     Limit = "Limit"
     LimitIfTouched = "LimitIfTouched"

@@ -15,3 +15,4 @@ FillId = NewType("FillId", int)
 PositionId = NewType("PositionId", int)
 FillPairId = NewType("FillPairId", int)
 SessionId = NewType("SessionId", int)  # a UserSession
+OrderStrategyId = NewType("OrderStrategyId", int)

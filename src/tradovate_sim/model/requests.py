@@ -21,7 +21,16 @@ from tradovate_sim.model.enums import (
     TotalBy,
     TrailingMaxDrawdownMode,
 )
-from tradovate_sim.model.ids import AccountId, ContractId, ExchangeId, OrderId, PositionId, ProductId, UserId
+from tradovate_sim.model.ids import (
+    AccountId,
+    ContractId,
+    ExchangeId,
+    OrderId,
+    OrderStrategyId,
+    PositionId,
+    ProductId,
+    UserId,
+)
 
 K = TypeVar("K", bound=int)
 Id = Annotated[K, msgspec.Meta(gt=0, le=2**63 - 1)]  # `Id[AccountId]`: a positive int64 of that kind
@@ -52,7 +61,9 @@ class PlaceOrder(Wire, frozen=True):
     cl_ord_id: Tag50 | None = None
     price: Price | None = None
     stop_price: Price | None = None
+    limit_if_touched_price: Price | None = None
     max_show: Qty | None = None
+    peg_difference: Price | None = None
     time_in_force: TimeInForce | None = None
     expire_time: datetime | None = None
     text: Tag50 | None = None
@@ -71,7 +82,9 @@ class RestrainedOrderVersion(Wire, frozen=True):
     cl_ord_id: Tag50 | None = None
     price: Price | None = None
     stop_price: Price | None = None
+    limit_if_touched_price: Price | None = None
     max_show: Qty | None = None
+    peg_difference: Price | None = None
     time_in_force: TimeInForce | None = None
     expire_time: datetime | None = None
     text: Tag50 | None = None
@@ -89,6 +102,69 @@ class PlaceOSO(PlaceOrder, frozen=True, kw_only=True):
     bracket2: RestrainedOrderVersion | None = None
 
 
+class StartOrderStrategy(Wire, frozen=True):
+    """`orderStrategy/startOrderStrategy`: `params` is a JSON string (`MultiBracketParams` for type 2)."""
+
+    symbol: str | Id[ContractId]
+    order_strategy_type_id: int
+    action: OrderAction
+    account_id: Id[AccountId] | None = None
+    account_spec: str | None = None
+    params: Annotated[str, msgspec.Meta(max_length=65536)] | None = None
+    uuid: Tag50 | None = None
+    custom_tag50: Tag50 | None = None
+    is_automated: bool | None = None
+
+
+class ModifyOrderStrategy(Wire, frozen=True):
+    order_strategy_id: Id[OrderStrategyId]
+    command: Text
+    custom_tag50: Tag50 | None = None
+
+
+class InterruptOrderStrategy(Wire, frozen=True):
+    order_strategy_id: Id[OrderStrategyId]
+
+
+class EntryVersion(Wire, frozen=True):
+    """The entry order of a multibracket strategy (inside `params`)."""
+
+    order_qty: int
+    order_type: OrderType = OrderType.Market
+    price: float | None = None
+    stop_price: float | None = None
+    limit_if_touched_price: float | None = None
+    peg_difference: float | None = None
+    time_in_force: TimeInForce | None = None
+    expire_time: datetime | None = None
+    text: str | None = None
+
+
+class AutoTrail(Wire, frozen=True):
+    """Trail the stop `stopLoss` behind the best price once the profit reaches `trigger`, in steps of `freq`."""
+
+    stop_loss: float
+    trigger: float = 0.0
+    freq: float | None = None
+
+
+class Bracket(Wire, frozen=True):
+    """One bracket: `qty` of the entry, closed by a target and/or a stop at signed offsets from the entry price."""
+
+    qty: int
+    profit_target: float | None = None
+    stop_loss: float | None = None
+    trailing_stop: bool = False
+    break_even: float | None = None  # move the stop to the entry once the profit reaches this offset
+    break_even_plus: float | None = None  # ... plus this many points of profit
+    auto_trail: AutoTrail | None = None
+
+
+class MultiBracketParams(Wire, frozen=True):
+    entry_version: EntryVersion
+    brackets: list[Bracket] = []
+
+
 class ModifyOrder(Wire, frozen=True):
     order_id: Id[OrderId]
     order_qty: Qty
@@ -96,7 +172,9 @@ class ModifyOrder(Wire, frozen=True):
     cl_ord_id: Tag50 | None = None
     price: Price | None = None
     stop_price: Price | None = None
+    limit_if_touched_price: Price | None = None
     max_show: Qty | None = None
+    peg_difference: Price | None = None
     time_in_force: TimeInForce | None = None
     expire_time: datetime | None = None
     text: Tag50 | None = None
@@ -356,3 +434,21 @@ class SetDemoHalt(Wire, frozen=True):
 
     halt: bool
     risk_category_id: Id[int]
+
+
+class RollContract(Wire, frozen=True):
+    """`contract/rollcontract` (and one item of `rollcontracts`, Tradovate's `RollContractBase`): the best upcoming
+    maturity for a contract (`ESZ6`) or a product (`ES`); `forward` false asks for the maturity before it;
+    `ifExpired` rolls a contract only once it has expired."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    forward: bool
+    if_expired: bool | None = None
+
+
+class RollContracts(Wire, frozen=True):
+    roll_contracts: Annotated[list[RollContract], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class GetProductFeeParams(Wire, frozen=True):
+    product_ids: Annotated[list[Id[ProductId]], msgspec.Meta(min_length=1, max_length=1000)]

@@ -6,13 +6,16 @@ import msgspec
 
 from tradovate_sim.model.entities import (
     AccountRiskStatus,
+    Contract,
+    OrderStrategy,
     PermissionedAccountAutoLiq,
+    ProductMargin,
     TradingPermission,
     UserAccountAutoLiq,
     Wire,
 )
 from tradovate_sim.model.enums import FailureReason, UserStatus
-from tradovate_sim.model.ids import AccountId, CommandId, OrderId, UserId
+from tradovate_sim.model.ids import AccountId, CommandId, OrderId, ProductId, UserId
 
 
 class PlaceOrderResult(Wire, frozen=True):
@@ -28,6 +31,12 @@ class PlaceOcoResult(PlaceOrderResult, frozen=True):
 class PlaceOsoResult(PlaceOrderResult, frozen=True):
     oso1_id: OrderId | None = None
     oso2_id: OrderId | None = None
+
+
+class OrderStrategyStatusResponse(Wire, frozen=True):
+    error_text: str | None = None
+    failure_reason: FailureReason | None = None
+    order_strategy: OrderStrategy | None = None
 
 
 class CommandResult(Wire, frozen=True):
@@ -190,3 +199,46 @@ class DryRunResponse(Wire, frozen=True):
     comment: str | None = None
     details: RiskEvaluationDetails | None = None
     fees: EstimatedFillFee | None = None
+
+
+class RollContractResponse(Wire, frozen=True):
+    error_text: str | None = None
+    contract: Contract | None = None
+
+
+class RollContractsResponse(Wire, frozen=True):
+    """The rolled contract of each asked name, by that name as asked; names that could not be rolled are left out
+    and listed in `errorText`."""
+
+    contracts: dict[str, Contract]
+    error_text: str | None = None
+
+
+class ProductFeeParams(Wire, frozen=True):
+    """A product's fees per contract per side, and its margins per contract: `dayMargin` while its session is open
+    (the day-trade margin), `nightMargin` and `fullMargin` the exchange's."""
+
+    product_id: ProductId
+    clearing_fee: float | None = None
+    clearing_currency_id: int | None = None
+    exchange_fee: float | None = None
+    exchange_currency_id: int | None = None
+    nfa_fee: float | None = None
+    nfa_currency_id: int | None = None
+    brokerage_fee: float | None = None
+    brokerage_currency_id: int | None = None
+    ip_fee: float | None = None
+    ip_currency_id: int | None = None
+    commission: float | None = None
+    commission_currency_id: int | None = None
+    order_routing_fee: float | None = None
+    order_routing_currency_id: int | None = None
+    day_margin: ProductMargin | None = None
+    night_margin: ProductMargin | None = None
+    full_margin: ProductMargin | None = None
+    commission_notional_value_bps: float | None = msgspec.field(default=None, name="commissionNotionalValueBPS")
+    exchange_fee_notional_value_bps: float | None = msgspec.field(default=None, name="exchangeFeeNotionalValueBPS")
+
+
+class ProductFeeParamsResponse(Wire, frozen=True):
+    params: list[ProductFeeParams]

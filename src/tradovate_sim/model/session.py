@@ -1,5 +1,5 @@
-"""What a WebSocket session carries besides market data: the `user/syncrequest` snapshot and the `shutdown`
-notice."""
+"""What a WebSocket session carries besides market data: the `user/syncrequest` snapshot, the `props` events
+(`Change`) and the `shutdown` notice."""
 
 from tradovate_sim.model.entities import (
     Account,
@@ -14,6 +14,7 @@ from tradovate_sim.model.entities import (
     Contract,
     ContractMaturity,
     Currency,
+    Entity,
     Exchange,
     ExecutionReport,
     Fill,
@@ -21,6 +22,9 @@ from tradovate_sim.model.entities import (
     FillPair,
     MarginSnapshot,
     Order,
+    OrderStrategy,
+    OrderStrategyLink,
+    OrderStrategyType,
     OrderVersion,
     PermissionedAccountAutoLiq,
     Position,
@@ -32,6 +36,7 @@ from tradovate_sim.model.entities import (
     UserAccountRiskParameter,
     Wire,
 )
+from tradovate_sim.model.enums import EventType
 
 
 class ContractGroup(Wire, frozen=True):
@@ -59,6 +64,9 @@ class SyncSnapshot(Wire, frozen=True):
     contracts: list[Contract] | None = None
     orders: list[Order] | None = None
     order_versions: list[OrderVersion] | None = None
+    order_strategies: list[OrderStrategy] | None = None
+    order_strategy_links: list[OrderStrategyLink] | None = None
+    order_strategy_types: list[OrderStrategyType] | None = None
     commands: list[Command] | None = None
     command_reports: list[CommandReport] | None = None
     execution_reports: list[ExecutionReport] | None = None
@@ -81,3 +89,12 @@ class Shutdown(Wire, frozen=True):
 
     reason_code: str  # Maintenance, ConnectionQuotaReached
     reason: str
+
+
+class Change(Wire, frozen=True):
+    """One entity change; encoded, it is exactly the `d` of a WebSocket `props` event (the core makes them; the
+    client decodes them, its `entity` by `entityType` through `model.kinds`)."""
+
+    entity_type: str
+    event_type: EventType
+    entity: Entity

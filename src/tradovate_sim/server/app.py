@@ -29,7 +29,7 @@ from tradovate_sim.model.simulator import (
     QuoteState,
     ResetState,
 )
-from tradovate_sim.server import health
+from tradovate_sim.server import console, health
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
@@ -173,7 +173,9 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def move_clock(request: ClockRequest) -> ClockState:
         simulator.move_clock(runtime.platform, request)
+        await runtime.expiry.sweep()  # Day / GTD orders whose time in force the move ran past
         await runtime.list_contracts()
+        await runtime.rollover.roll()  # positions and cash to a new trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
         return await clock_now(NO_PARAMETERS)
 
@@ -227,6 +229,7 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/v1/{path:path}", guarded(dispatch), methods=["GET", "POST"]),
         Route("/sim/{action}", guarded(sim), methods=["GET", "POST"]),
         WebSocketRoute("/websocket", websocket),
+        *console.routes(),  # the risk-desk console at `/`
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(Observed, metrics=metrics, operations=operations, access=access)])

@@ -16,9 +16,11 @@ from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.clock import Clock, WallClock
 from tradovate_sim.service.endpoints import Services
+from tradovate_sim.service.expiry import Expiry
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.rollover import Rollover
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage.errors import StoreError
@@ -41,7 +43,10 @@ class Runtime:
     def __init__(self, settings: Settings, out: TextIO = sys.stdout, hashing: PasswordHashing | None = None) -> None:
         self.settings = settings
         self.out = out
-        self.hashing = hashing or PasswordHashing()
+        # `fast` (throwaway test servers: the pytest plugin) hashes in microseconds instead of ~30 ms; a hash names its
+        # own parameters, so either setting verifies passwords hashed under the other
+        self.hashing = hashing or (PasswordHashing(time_cost=1, memory_cost=8, parallelism=1)
+                                   if settings.password_hashing == "fast" else PasswordHashing())
         self.store: SqliteStore | PostgresStore = self.open_store(settings)
         catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
         self.platform = Platform(self.store, Clock(), catalogue, CmeCalendar(), Market(seed=0))
@@ -49,6 +54,8 @@ class Runtime:
         self.autoliq = AutoLiquidation(self.platform)
         self.loop.settled.append(self.autoliq.drain)
         self.margins = Margins(self.platform)
+        self.rollover = Rollover(self.platform)
+        self.expiry = Expiry(self.platform)
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
 
@@ -79,6 +86,7 @@ class Runtime:
             await self.restart()
         await self.list_contracts()
         await self.margins.refresh(everyone=True)
+        await self.rollover.roll()  # trade dates that passed while the server was down
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
         identity = Identity(self.platform, secret, self.hashing, WallClock())  # tokens and sessions: real time
@@ -93,6 +101,8 @@ class Runtime:
         if self.settings.quotes == "synthetic":
             self.loop.start()
         self.margins.start()
+        self.rollover.start()
+        self.expiry.start()
         return self.services
 
     async def first_start(self) -> None:
@@ -161,7 +171,8 @@ class Runtime:
     async def list_contracts(self) -> None:
         """Contracts of the nearest maturities for the clock's date, with quotes."""
         platform = self.platform
-        changes = seed.category_changes(platform) + seed.contract_changes(platform, platform.now())
+        changes = seed.category_changes(platform) + seed.strategy_type_changes(platform)
+        changes += seed.contract_changes(platform, platform.now())
         await platform.commit(changes)
         seed.quote_contracts(platform, platform.now())
         await self.margins.refresh()  # a moved clock may open or close sessions
@@ -190,10 +201,14 @@ class Runtime:
         await self.list_contracts()
         self.autoliq.reindex()
         await self.margins.refresh(everyone=True)
+        self.rollover.forget()
+        await self.rollover.roll()
 
     async def stop(self) -> None:
         try:
+            await self.rollover.stop()
             await self.margins.stop()
+            await self.expiry.stop()
             await self.autoliq.stop()
             await self.loop.stop()
         finally:

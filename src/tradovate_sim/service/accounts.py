@@ -12,6 +12,7 @@ from tradovate_sim.core import margins
 from tradovate_sim.core.autoliq import Mark, evaluate
 from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.positions import to_trade_date
+from tradovate_sim.core.rollover import roll_cash
 from tradovate_sim.core.ticks import to_money
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import (
@@ -231,6 +232,8 @@ def snapshot(platform: Platform, account_id: AccountId) -> CashBalanceSnapshot:
     cash = state.get(CashBalance, state.cash_of.get(account_id, 0))
     if cash is None:
         return CashBalanceSnapshot(error_text="No cash balance")
+    now = platform.now()
+    cash = roll_cash(cash, platform.trade_date(now), now)  # as of today's trade date, rolled or not yet
     open_pnl = to_money(marks.account_open_pnl(platform, account_id))
     net_liq = to_money(cash.amount + open_pnl)
     saved = state.get(AutoLiqState, account_id)
@@ -246,10 +249,12 @@ def snapshot(platform: Platform, account_id: AccountId) -> CashBalanceSnapshot:
             margin_used=margin.initial_margin if margin else 0.0,
             high_water=status.max_net_liq if status else None, low_water=status.min_net_liq if status else None,
         )).auto_liq_level
+    realized = cash.realized_pn_l or 0.0
     return CashBalanceSnapshot(
-        total_cash_value=cash.amount, total_pn_l=to_money((cash.realized_pn_l or 0.0) + open_pnl),
-        net_liq=net_liq, open_pn_l=open_pnl, realized_pn_l=cash.realized_pn_l or 0.0,
-        week_realized_pn_l=cash.realized_pn_l or 0.0, cash_usd=cash.amount, total_cash_value_sod=cash.amount_sod,
+        total_cash_value=cash.amount, total_pn_l=to_money(realized + open_pnl),
+        net_liq=net_liq, open_pn_l=open_pnl, realized_pn_l=realized,
+        week_realized_pn_l=cash.week_realized_pn_l if cash.week_realized_pn_l is not None else realized,
+        cash_usd=cash.amount, total_cash_value_sod=cash.amount_sod,
         net_liq_sod=day_base, initial_margin=margin.initial_margin if margin else 0.0,
         maintenance_margin=margin.maintenance_margin if margin else 0.0,
         full_initial_margin=margin.full_initial_margin if margin else 0.0, auto_liq_level=level,
@@ -273,7 +278,7 @@ async def change_demo_balance(platform: Platform, caller: Caller, req: ChangeDem
             return CashBalanceSnapshot(error_text="Demo account is closed")
         now = platform.now()
         amount = to_money(cash.amount + req.cash_change)
-        cash = msgspec.structs.replace(cash, amount=amount, timestamp=now)
+        cash = msgspec.structs.replace(roll_cash(cash, platform.trade_date(now), now), amount=amount, timestamp=now)
         log = CashBalanceLog(id=platform.ids.next("cashBalanceLog"), account_id=account.id, timestamp=now,
                              trade_date=cash.trade_date, currency_id=cash.currency_id, amount=amount,
                              cash_change_type=CashChangeType.ManualAdjustment, delta=to_money(req.cash_change),

@@ -19,7 +19,20 @@ from tradovate_sim.model import requests as rq
 from tradovate_sim.model import results as rs
 from tradovate_sim.model.api import Operation, Served, Shape, Source
 from tradovate_sim.model.kinds import Kind
-from tradovate_sim.service import accounts, admin, categories, entities, funds, limits, margins, orders, resets, rules
+from tradovate_sim.service import (
+    accounts,
+    admin,
+    categories,
+    contract_library,
+    entities,
+    funds,
+    limits,
+    margins,
+    orders,
+    resets,
+    rules,
+    strategies,
+)
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
 from tradovate_sim.service.identity import Identity
@@ -132,6 +145,12 @@ def _api() -> list[Endpoint[Any, Any]]:
         command(o.dry_run, lambda s, c, b: margins.dry_run(s.platform, c, b)),
         command(o.liquidate_position, lambda s, c, b: orders.liquidate_position(s.platform, c, b)),
         command(o.liquidate_positions, lambda s, c, b: orders.liquidate_positions(s.platform, c, b)),
+        command(api.OrderStrategy.start_order_strategy,
+                lambda s, c, b: strategies.start_order_strategy(s.platform, c, b)),
+        command(api.OrderStrategy.modify_order_strategy,
+                lambda s, c, b: strategies.modify_order_strategy(s.platform, c, b)),
+        command(api.OrderStrategy.interrupt_order_strategy,
+                lambda s, c, b: strategies.interrupt_order_strategy(s.platform, c, b)),
         command(api.User.create_evaluation_users,
                 lambda s, c, b: accounts.create_evaluation_users(s.platform, c, s.hashing, b)),
         command(api.User.create_evaluation_accounts,
@@ -161,6 +180,10 @@ def _api() -> list[Endpoint[Any, Any]]:
         command(p.delete_user_account_risk_parameter, lambda s, c, b: limits.delete_risk_parameter(s.platform, c, b)),
         command(r.create, lambda s, c, b: limits.create_risk_parameter(s.platform, c, b)),
         command(r.update, lambda s, c, b: limits.update_risk_parameter(s.platform, c, b)),
+        command(api.Contract.roll_contract, lambda s, c, b: contract_library.roll_contract(s.platform, c, b)),
+        command(api.Contract.roll_contracts, lambda s, c, b: contract_library.roll_contracts(s.platform, c, b)),
+        command(api.Contract.get_product_fee_params,
+                lambda s, c, b: contract_library.get_product_fee_params(s.platform, c, b)),
     ]
 
 

@@ -3,7 +3,7 @@
 import msgspec
 
 from tradovate_sim.core.decision import created, updated
-from tradovate_sim.core.positions import to_trade_date
+from tradovate_sim.core.rollover import roll_cash
 from tradovate_sim.core.ticks import to_money
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Account, CashBalance, CashBalanceLog, Currency
@@ -31,8 +31,7 @@ async def adjust_cash(platform: Platform, caller: Caller, req: AdjustCash) -> Ca
             return CashBalanceSnapshot(error_text="Demo account is closed")
         now = platform.now()
         amount = to_money(cash.amount + req.cash_change)
-        cash = msgspec.structs.replace(cash, amount=amount, timestamp=now,
-                                       trade_date=to_trade_date(platform.trade_date(now)))
+        cash = msgspec.structs.replace(roll_cash(cash, platform.trade_date(now), now), amount=amount, timestamp=now)
         log = CashBalanceLog(id=platform.ids.next("cashBalanceLog"), account_id=account.id, timestamp=now,
                              trade_date=cash.trade_date, currency_id=cash.currency_id, amount=amount,
                              cash_change_type=req.cash_change_type, delta=to_money(req.cash_change),

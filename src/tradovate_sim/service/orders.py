@@ -18,6 +18,7 @@ from tradovate_sim.model.requests import (
     PlaceOCO,
     PlaceOrder,
     PlaceOSO,
+    StartOrderStrategy,
 )
 from tradovate_sim.model.results import (
     CommandResult,
@@ -35,7 +36,8 @@ from tradovate_sim.service.visibility import can_see_account
 R = TypeVar("R")
 
 
-def resolve_account(platform: Platform, caller: Caller, req: PlaceOrder) -> Account | Violations | None:
+def resolve_account(platform: Platform, caller: Caller,
+                    req: PlaceOrder | StartOrderStrategy) -> Account | Violations | None:
     """The order's account from `accountId` or `accountSpec` (account name); None when not visible."""
     state = platform.state
     if req.account_id is None and not req.account_spec:

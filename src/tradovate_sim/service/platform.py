@@ -12,7 +12,7 @@ from typing import TypeVar, overload
 
 import msgspec
 
-from tradovate_sim.core import sessions
+from tradovate_sim.core import multibracket, sessions
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import (
     AccountState,
@@ -22,6 +22,7 @@ from tradovate_sim.core.view import (
     Fees,
     Instrument,
     OrderView,
+    RunningStrategy,
     WorkingOrder,
 )
 from tradovate_sim.model.entities import (
@@ -33,6 +34,8 @@ from tradovate_sim.model.entities import (
     Entity,
     Fill,
     Order,
+    OrderStrategy,
+    OrderStrategyLink,
     OrderVersion,
     Position,
     Product,
@@ -217,15 +220,21 @@ class Platform:
         return found
 
     def is_open(self, product: Product, now: datetime) -> bool:
+        schedule = self.schedule(product, now)
+        return schedule is not None and sessions.is_open(schedule, now)
+
+    def schedule(self, product: Product, now: datetime) -> sessions.Schedule | None:
+        """The product's sessions from 40 days before to 60 after about `now` (cached), or None for a product
+        outside the catalogue."""
         spec = self.spec_of_product.get(product.id)
         if spec is None:
-            return False
+            return None
         cached = self.schedules.get(spec.name)
         today = now.date()
         if cached is None or abs((cached[0] - today).days) > 30:
             cached = (today, self.calendar.schedule(spec, today, days_before=40, days_after=60))
             self.schedules[spec.name] = cached
-        return sessions.is_open(cached[1], now)
+        return cached[1]
 
     # --- views ------------------------------------------------------------------------------------
 
@@ -322,7 +331,31 @@ class Platform:
                                     key=lambda f: f.id)),
             working=tuple(working),
             closing_orders=frozenset(w.order.id for w in working if w.order.id in state.closing_orders),
+            strategies=self.running_strategies(account_id, contract_id),
         )
+
+    def running_strategies(self, account_id: AccountId, contract_id: ContractId) -> tuple[RunningStrategy, ...]:
+        """The active order strategies of the account on the contract, with their links and fills so far."""
+        state = self.state
+        active = state.strategies.get((account_id, contract_id))
+        if not active:
+            return ()
+        fills, links = state.table(Fill), state.table(OrderStrategyLink)
+        running = []
+        for strategy_id in active:
+            linked = tuple(links[i] for i in state.children["orderStrategyLink"].get(strategy_id, {}))
+            entry_qty = exit_qty = 0
+            entry_value = 0.0
+            for link in linked:
+                done = [fills[f] for f in state.fills_of_order.get(link.order_id, ())]
+                if link.label == multibracket.ENTRY:
+                    entry_qty += sum(f.qty for f in done)
+                    entry_value += sum(f.qty * f.price for f in done)
+                else:
+                    exit_qty += sum(f.qty for f in done)
+            running.append(RunningStrategy(strategy=state.table(OrderStrategy)[strategy_id], links=linked,
+                                           entry_qty=entry_qty, entry_value=entry_value, exit_qty=exit_qty))
+        return tuple(running)
 
     def order_view(self, caller: Caller, account_id: AccountId, contract_id: ContractId) -> OrderView | None:
         account = self.account_state(caller, account_id)

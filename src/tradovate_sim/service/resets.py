@@ -114,7 +114,8 @@ def _reset(platform: Platform, caller: Caller, account_id: AccountId, *, amount:
                              comment="Account reset", sender_id=caller.user_id)
         changes.append(created(log))
         last_log_id = log.id
-    changes.append(updated(msgspec.structs.replace(cash, amount=amount, realized_pn_l=0.0, amount_sod=amount,
+    changes.append(updated(msgspec.structs.replace(cash, amount=amount, realized_pn_l=0.0, week_realized_pn_l=0.0,
+                                                   amount_sod=amount,
                                                    trade_date=to_trade_date(today), timestamp=now)))
     current = state.table(AccountRiskStatus)[account_id]
     status = msgspec.structs.replace(current, max_net_liq=amount, min_net_liq=amount)

@@ -12,6 +12,7 @@ from tradovate_sim.model.entities import (
     ContractMaturity,
     Currency,
     Exchange,
+    OrderStrategyType,
     Organization,
     Product,
     ProductSession,
@@ -70,6 +71,13 @@ def category_changes(platform: Platform) -> list[Change]:
     """The risk categories not yet in the state (every start: databases made before categories existed get them)."""
     return [created(RiskCategory(id=number, name=name)) for number, name in enumerate(RISK_CATEGORIES, start=1)
             if platform.state.get(RiskCategory, number) is None]
+
+
+def strategy_type_changes(platform: Platform) -> list[Change]:
+    """The order strategy types (id 2: multibracket, the only one), on every start."""
+    if platform.state.get(OrderStrategyType, 2) is not None:
+        return []
+    return [created(OrderStrategyType(id=2, name="multibracket", enabled=True))]
 
 
 def contract_changes(platform: Platform, now: datetime) -> list[Change]:

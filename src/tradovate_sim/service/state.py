@@ -18,6 +18,7 @@ from tradovate_sim.model.entities import (
     Entity,
     Fill,
     Order,
+    OrderStrategy,
     OrderVersion,
     Position,
     Product,
@@ -26,7 +27,7 @@ from tradovate_sim.model.entities import (
     UserAccountPositionLimit,
     UserAccountRiskParameter,
 )
-from tradovate_sim.model.enums import EventType, TradingPermissionStatus
+from tradovate_sim.model.enums import EventType, OrderStrategyStatus, TimeInForce, TradingPermissionStatus
 from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, OrderId, PositionId, UserId
 from tradovate_sim.model.kinds import ENTITY_TYPES, KINDS, OwnedByAccount
 
@@ -40,6 +41,7 @@ _ACCOUNT_RULES: dict[str, tuple[str, str | None]] = {
 
 E = TypeVar("E", bound=Entity)
 
+EXPIRING = frozenset({TimeInForce.Day, TimeInForce.GTD})  # times in force that end by themselves
 ACTIVE_PERMISSIONS = frozenset({TradingPermissionStatus.Accepted, TradingPermissionStatus.Approved})
 
 
@@ -71,6 +73,9 @@ class State:
         self.params_of: dict[int, dict[int, None]] = defaultdict(dict)  # limit -> risk parameter ids
         self.max_ids: dict[str, int] = defaultdict(int)
         self.closing_orders: set[OrderId] = set()  # orders sent by liquidations
+        self.expiring: dict[OrderId, None] = {}  # orders not done whose latest version is Day or GTD
+        # (account, contract) -> active order strategies
+        self.strategies: dict[tuple[AccountId, ContractId], dict[int, None]] = defaultdict(dict)
 
     def owner(self, entity_type: str, entity_id: int) -> AccountId | None:
         """The account an entity belongs to, if it belongs to one."""
@@ -127,6 +132,7 @@ class State:
     def _index_order(self, entity: Order) -> None:
         key = (entity.account_id, entity.contract_id)
         if entity.ord_status in DONE:
+            self.expiring.pop(entity.id, None)
             working = self.working.get(key)
             if working is not None:
                 working.pop(entity.id, None)
@@ -139,6 +145,11 @@ class State:
 
     def _index_version(self, entity: OrderVersion) -> None:
         self.latest_version[entity.order_id] = entity.id
+        order = self.get(Order, entity.order_id)
+        if entity.time_in_force in EXPIRING and not (order is not None and order.ord_status in DONE):
+            self.expiring[entity.order_id] = None
+        else:
+            self.expiring.pop(entity.order_id, None)
 
     def _index_command(self, entity: Command) -> None:
         if entity.order_id not in self.new_command_of:
@@ -174,6 +185,15 @@ class State:
         if entity.order_id is not None:
             self.closing_orders.add(entity.order_id)
 
+    def _index_strategy(self, entity: OrderStrategy) -> None:
+        key = (entity.account_id, entity.contract_id)
+        if entity.status is OrderStrategyStatus.ActiveStrategy:
+            self.strategies[key][entity.id] = None
+        elif key in self.strategies:
+            self.strategies[key].pop(entity.id, None)
+            if not self.strategies[key]:
+                del self.strategies[key]
+
     def _index_limit(self, entity: UserAccountPositionLimit) -> None:
         self.limits_of[entity.account_id][entity.id] = None
 
@@ -197,6 +217,7 @@ _INDEXES: dict[type, Callable[[State, Any], None]] = {
     CashBalance: State._index_cash,
     TradingPermission: State._index_permission,
     AutoLiqTransaction: State._index_auto_liq,
+    OrderStrategy: State._index_strategy,
     UserAccountPositionLimit: State._index_limit,
     UserAccountRiskParameter: State._index_parameter,
     Contract: State._index_name,

@@ -16,6 +16,7 @@ from tradovate_sim.model.entities import (
     Entity,
     Exchange,
     Order,
+    OrderStrategyType,
     Position,
     Product,
     TradingPermission,
@@ -122,6 +123,8 @@ class Subscription:
                 out[plural(kind)] = list(found)
         if "currency" in self.types:
             out["currencies"] = list(self.platform.entities(Currency))
+        if "orderStrategyType" in self.types:
+            out["orderStrategyTypes"] = list(self.platform.entities(OrderStrategyType))
 
     def admits(self, change: Change) -> bool:
         """Whether a committed change goes to this socket."""
