@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: serve test check unit integration browser chromium bench bench-autoliq bench-scaling bench-console clean
+.PHONY: serve test check unit integration browser chromium bench bench-autoliq bench-scaling bench-console clean postgres test-sqlite test-postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +22,16 @@ check: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The integration tests that run on PostgreSQL too in `make test` (all of them: `make test-postgres`).
+PG_SUBSET := tests/integration/test_platform_durability.py \
+	tests/integration/test_liquidation.py::test_fifty_concurrent_liquidations_send_exactly_one_closing_order \
+	tests/integration/test_websocket.py::test_placeorder_is_followed_by_props_for_every_entity_of_its_trail \
+	tests/integration/test_websocket.py::test_snapshot_then_events_rebuild_the_state_under_concurrent_orders
+
+# PostgreSQL's programs for the tests' throw-away cluster (tests/pg/cluster.py), from Debian's packages if missing.
+postgres: $(STAMP)
+	$(BIN)/python tests/pg/cluster.py --install
+
 # The console's browser tests drive Debian's chromium (never a browser Playwright downloads): installed here when it
 # is missing and we are root, else one clear line and a failure.
 chromium:
@@ -29,8 +39,17 @@ chromium:
 	  || { echo "make: $(CHROMIUM) is missing: install Debian's chromium (apt-get install chromium) as root"; exit 1; }
 	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing after apt-get install chromium"; exit 1; }
 
-test: check chromium
+test: check chromium postgres
 	$(BIN)/pytest -q
+	TRADOVATE_SIM_TEST_DB=postgres $(BIN)/pytest -q $(PG_SUBSET)
+
+# Only the SQLite half: no PostgreSQL needed.
+test-sqlite: check
+	$(BIN)/pytest -q --ignore tests/integration/test_postgres.py --ignore tests/pg
+
+# The whole integration suite with every server on PostgreSQL.
+test-postgres: check postgres
+	TRADOVATE_SIM_TEST_DB=postgres $(BIN)/pytest -q tests/integration
 
 browser: $(STAMP) chromium
 	$(BIN)/pytest -q tests/browser

@@ -26,12 +26,12 @@ def free_port() -> int:
 class Server:
     """`tradovate-sim serve` in a subprocess with its own database in `directory` (manual quotes, FULL sync)."""
 
-    def __init__(self, directory: Path, *, db_name: str, admin_password: str, demo_password: str | None = None
-                 ) -> None:
+    def __init__(self, directory: Path, *, db_name: str, admin_password: str, demo_password: str | None = None,
+                 db: str | None = None) -> None:
         self.port = free_port()
         self.log_path = directory / "server.log"
         self.command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
-                        "--port", str(self.port), "--db", f"sqlite:///{directory / db_name}",
+                        "--port", str(self.port), "--db", db or f"sqlite:///{directory / db_name}",
                         "--admin-password", admin_password, "--seed", "demo", "--quotes", "manual",
                         "--synchronous", "FULL"]
         if demo_password is not None:
@@ -97,6 +97,28 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU these processes have used so far (those gone since are left out)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of `pid` (a PostgreSQL postmaster's: its backends)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 def cpu_model() -> str:

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import Connection, Server, machine, replace_block
+from harness import Connection, Server, child_pids, machine, process_cpu_seconds, replace_block
 
 OPEN_TIME = "2026-11-24T15:00:00Z"  # a Tuesday, 09:00 in Chicago: the ES session is open
 SYMBOL = "ESZ6"
@@ -120,6 +120,8 @@ class Bench:
     template: int = 0
     contract_id: int = 0
     accounts: list[int] = field(default_factory=list)
+    database_cpu: Callable[[], float] | None = None  # CPU seconds of the database's processes (PostgreSQL)
+    database: str = "SQLite `synchronous=FULL`"
 
     async def connect(self) -> None:
         self.connections = [await Connection.open("127.0.0.1", self.server.port) for _ in range(self.clients)]
@@ -370,13 +372,14 @@ async def main_run(bench: Bench, args: argparse.Namespace, report: list[str]) ->
         f"- Each round: {args.accounts} fresh accounts, each with a 1-lot ESZ6 position and 3 working orders (buy "
         f"limit, sell limit, sell stop); then {args.me_requests} `GET auth/me` and the {args.accounts} "
         f"liquidations, both from {args.clients} concurrent keep-alive clients. Every liquidation cancels 3 orders "
-        "and fills a 1-lot market order, committed durably (SQLite WAL, synchronous=FULL) before the answer; "
+        f"and fills a 1-lot market order, committed durably ({bench.database}) before the answer; "
         "afterwards every account is checked flat with nothing working.",
         "",
         "| round | phase | requests | wall s | per second | p50 ms | p99 ms | server CPU | client CPU |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ratios: list[tuple[float, Phase, Phase]] = []
+    costs: list[tuple[float, float]] = []  # CPU ms per liquidation: server process, database processes
     for round_number in range(1, args.rounds + 1):
         started = time.perf_counter()
         accounts = await provision(bench, args.accounts)
@@ -384,7 +387,11 @@ async def main_run(bench: Bench, args: argparse.Namespace, report: list[str]) ->
               flush=True)
         trivial = await bench.drive(me, bench.trader, name="GET auth/me")
         require_success(trivial, "auth/me")
+        database_cpu = bench.database_cpu() if bench.database_cpu else 0.0
         liquidated = await liquidate(bench, accounts, name="POST liquidateposition")
+        if bench.database_cpu is not None:
+            per = 1000 / len(liquidated.outcomes)
+            costs.append((liquidated.server_cpu * per, (bench.database_cpu() - database_cpu) * per))
         await verify_flat(bench, accounts)
         ratio = liquidated.rate / trivial.rate
         ratios.append((ratio, trivial, liquidated))
@@ -397,6 +404,10 @@ async def main_run(bench: Bench, args: argparse.Namespace, report: list[str]) ->
     summary = (f"Median round: {liquidated.rate:.0f} liquidations/s (p50 {liquidated.percentile(0.5):.1f} ms, "
                f"p99 {liquidated.percentile(0.99):.1f} ms) against {trivial.rate:.0f} auth/me/s: ratio "
                f"{ratio:.1%} (issue floor: 1000/s, p99 < 50 ms, 10 %; goal 25 %, p99 < 10 ms)")
+    if costs:
+        server_ms, database_ms = sorted(costs)[len(costs) // 2]
+        summary += (f"; CPU per liquidation (median round): server process {server_ms:.2f} ms, PostgreSQL "
+                    f"{database_ms:.2f} ms")
     print(summary, flush=True)
     report += ["", f"**{summary}.**"]
     if not args.no_profile and py_spy() is not None:
@@ -586,15 +597,50 @@ def write_results(path: Path, mode: str, section: list[str]) -> None:
 
 
 async def run(args: argparse.Namespace) -> list[str]:
+    """Every database of `--db` in turn, in this one run (so that their numbers share the machine's state)."""
+    report: list[str] = []
+    for db in args.db or ["sqlite"]:
+        with database(db) as (url, label, cpu):
+            report += await run_on(args, url, label, cpu)
+            report.append("")
+    return report
+
+
+@contextlib.contextmanager
+def database(db: str) -> Iterator[tuple[str | None, str, Callable[[], float] | None]]:
+    """(the --db URL, how the report names it, the database's CPU seconds) for `sqlite` (a temporary file),
+    `cluster` (the tests' throw-away PostgreSQL cluster, tests/pg/cluster.py) or a postgresql:// URL."""
+    if db == "sqlite":
+        yield None, "SQLite WAL, `synchronous=FULL`", None
+        return
+    if db != "cluster":
+        yield db, "PostgreSQL (an existing server)", None
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "pg"))
+    import cluster as pg_cluster
+
+    running = pg_cluster.started()
+    try:
+        url = running.create_database("bench")
+        postmaster = int((running.data / "postmaster.pid").read_text().split()[0])
+        version = running.psql("SHOW server_version")
+        yield (url, f"PostgreSQL {version} (throw-away local cluster, fsync on, synchronous_commit on)",
+               lambda: process_cpu_seconds([postmaster, *child_pids(postmaster)]))
+    finally:
+        running.destroy()
+
+
+async def run_on(args: argparse.Namespace, url: str | None, label: str,
+                 database_cpu: Callable[[], float] | None) -> list[str]:
     directory = Path(tempfile.mkdtemp(prefix="liquidation-bench-"))
-    server = Server(directory, db_name="bench.db", admin_password=ADMIN_PASSWORD)
+    server = Server(directory, db_name="bench.db", admin_password=ADMIN_PASSWORD, db=url)
     server.start()
-    bench = Bench(server=server, clients=args.clients)
+    bench = Bench(server=server, clients=args.clients, database_cpu=database_cpu, database=label)
     mode = mode_of(args)
     command = " ".join(["python bench/liquidation.py", *sys.argv[1:]])
-    report = [f"### Liquidation {mode}: `{command}`", "",
+    report = [f"### Liquidation {mode} on {label.split(' (', maxsplit=1)[0]}: `{command}`", "",
               f"- Machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-              "- Server: `tradovate-sim serve` (one process, uvicorn), SQLite `synchronous=FULL`, `--quotes manual`, "
+              f"- Server: `tradovate-sim serve` (one process, uvicorn), {label}, `--quotes manual`, "
               f"clock frozen at {OPEN_TIME}; client: raw HTTP/1.1 keep-alive over asyncio in one process."]
     try:
         await bench.connect()
@@ -634,6 +680,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per open-loop rate (default 10)")
     parser.add_argument("--connections", type=int, default=256,
                         help="open loop: connections the requests take turns on (default 256)")
+    parser.add_argument("--db", action="append", metavar="DB",
+                        help="sqlite (default: a temporary file), cluster (a throw-away PostgreSQL cluster) or a "
+                             "postgresql:// URL; repeat to measure several in one run, one after the other")
     parser.add_argument("--results", type=Path, help="write the section into this Markdown file (e.g. RESULTS.md)")
     return parser.parse_args(argv)
 

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -27,16 +28,63 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     password_hashing: str = "argon2id"  # argon2id (OWASP's minimum) | fast: argon2id at its cheapest, for test servers
 
     @property
+    def postgres(self) -> bool:
+        """Is `db` a PostgreSQL URL (postgresql://user:password@host:port/dbname)?"""
+        return self.db.strip().lower().startswith(POSTGRES_SCHEMES)
+
+    @property
+    def db_label(self) -> str:
+        """The database as messages name it: the file's absolute path, or the URL without its password."""
+        return redact(self.db) if self.postgres else str(self.sqlite_path.absolute())
+
+    @property
     def sqlite_path(self) -> Path:
         """The database file: `sqlite:///relative.db`, `sqlite:////absolute.db`, or a plain file path."""
-        db = self.db.strip()
-        if "://" in db:
-            if not db.startswith("sqlite:///"):
-                raise ValueError(f"--db: expected a file path or sqlite:///path, got {self.db!r}")
-            db = db.removeprefix("sqlite:///")
-        if db in ("", ":memory:") or db.endswith("/"):
-            raise ValueError(f"--db: expected a database file path, got {self.db!r}")
-        return Path(db).expanduser()
+        return sqlite_path(self.db)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def redact(url: str) -> str:
+    """`url` without its password, for every message that names it. Read from the raw text (everything between
+    `scheme://` and the last `@` is the user part), so that a password a URL parser would misread (an unencoded
+    `/`, `#` or `?` in it) is hidden all the same."""
+    text = url.strip()
+    scheme, separator, rest = text.partition("://")
+    if not separator or "@" not in rest:
+        return text
+    userinfo, host = rest.rsplit("@", 1)
+    if ":" not in userinfo:
+        return text
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def sqlite_path(db: str) -> Path:
+    """The file of a SQLite `--db` (a path or sqlite:///path); a ValueError naming the flag otherwise."""
+    text = db.strip()
+    if "://" in text:
+        if not text.startswith("sqlite:///"):
+            raise ValueError(f"--db: expected a file path, sqlite:///path or postgresql://user:password@host:port/dbname,"
+                             f" got {redact(db)!r}")
+        text = text.removeprefix("sqlite:///")
+    if text in ("", ":memory:") or text.endswith("/"):
+        raise ValueError(f"--db: expected a database file path, got {redact(db)!r}")
+    return Path(text).expanduser()
+
+
+def check_postgres_url(db: str) -> None:
+    """A ValueError naming what is wrong with a postgresql:// URL (the password never in it)."""
+    try:
+        parts = urlsplit(db.strip())
+        port = parts.port
+    except ValueError:  # the parser's words may quote a piece of a misread password: not repeated here
+        raise ValueError(f"--db {redact(db)}: not a valid URL (a port that is not a number from 1 to 65535, or "
+                         "a password with / # ? @ not percent-encoded)") from None
+    if not parts.path.strip("/") and "dbname=" not in parts.query:
+        raise ValueError(f"--db {redact(db)}: name the database: postgresql://user:password@host:port/dbname")
+    if port == 0:
+        raise ValueError(f"--db {redact(db)}: port 0 is not a port")
 
 
 def from_environment(overrides: dict[str, object], environ: dict[str, str] | None = None) -> Settings:
@@ -61,5 +109,8 @@ def from_environment(overrides: dict[str, object], environ: dict[str, str] | Non
         raise ValueError(f"log-format: expected plain or json, got {settings.log_format!r}")
     if settings.password_hashing not in ("argon2id", "fast"):
         raise ValueError(f"password-hashing: expected argon2id or fast, got {settings.password_hashing!r}")
-    settings.sqlite_path  # noqa: B018  (validates the URL early)
+    if settings.postgres:
+        check_postgres_url(settings.db)
+    else:
+        settings.sqlite_path  # noqa: B018  (validates the URL early)
     return settings

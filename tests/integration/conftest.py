@@ -17,6 +17,7 @@ from server import (
     DEMO_PASSWORD,
     FRONT,
     OPEN_TIME,
+    TEST_DB,
     Api,
     Desk,
     ServerProcess,
@@ -24,6 +25,17 @@ from server import (
     running,
 )
 from ws_client import Opener, WsClient, authorized
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (TRADOVATE_SIM_TEST_DB=postgres) the tests of the SQLite store itself are deselected (and
+    counted as such in pytest's summary)."""
+    if TEST_DB != "postgres":
+        return
+    kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,9 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pg"))
+import cluster as pg_cluster
+
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-pw-integration"
 DEMO = "demo"
@@ -43,11 +46,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
-    """One `tradovate-sim serve` process on a loopback port with its own SQLite file."""
+TEST_DB = os.environ.get("TRADOVATE_SIM_TEST_DB", "sqlite")  # postgres: every server of the suite on PostgreSQL
+if TEST_DB not in ("sqlite", "postgres"):
+    raise RuntimeError(f"TRADOVATE_SIM_TEST_DB: expected sqlite or postgres, got {TEST_DB!r}")
+_databases: dict[Path, str] = {}  # db_path -> the PostgreSQL database standing in for it (TEST_DB=postgres)
 
-    def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off") -> None:
+
+def database_url(db_path: Path, kind: str = TEST_DB) -> str:
+    """The `--db` of a server whose database is `db_path`: that SQLite file, or (kind postgres) a database of the
+    tests' cluster made for that path on first use, the same one for every later server on that path."""
+    if kind == "sqlite":
+        return f"sqlite:///{db_path}"
+    url = _databases.get(db_path)
+    if url is None:
+        url = _databases[db_path] = pg_cluster.shared().create_database(f"t{len(_databases)}_{os.getpid()}")
+    return url
+
+
+class ServerProcess:
+    """One `tradovate-sim serve` process on a loopback port with its own database: the SQLite file `db_path`, or
+    (with TRADOVATE_SIM_TEST_DB=postgres, or `db_url` given) a PostgreSQL database."""
+
+    def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off",
+                 db_url: str | None = None) -> None:
         self.db_path = db_path
+        self.db_url = db_url or database_url(db_path)
         self.log_path = log_path
         self.port = port or free_port()
         self.rate_limits = rate_limits  # off: the suite's bursts and bad logins are never limited (test_limits: on)
@@ -59,7 +82,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--db", f"sqlite:///{self.db_path}", "--admin-password", ADMIN_PASSWORD,
+                "--db", self.db_url, "--admin-password", ADMIN_PASSWORD,
                 "--demo-password", DEMO_PASSWORD, "--seed", "demo", "--quotes", "manual"]
 
     def start(self, timeout: float = 30.0) -> None:

@@ -9,8 +9,11 @@ import sqlite3
 import time
 from typing import Any
 
+import pytest
 from server import ES_POINT_VALUE, Desk, ServerProcess
 from test_autoliq_rules import ENTRY, buy, make_accounts, mark, net_pos, status
+
+pytestmark = pytest.mark.sqlite_only  # reads the SQLite file or its writer process
 
 FLUSH_BOUND = 10.0  # seconds to wait for the 1 s flush (a liveness bound for a loaded machine, not a timing test)
 

@@ -78,6 +78,7 @@ def test_health_answers_200_without_a_token_when_all_is_well(api: Api) -> None:
     assert body["marketLoop"] == {"ok": True, "quotes": "manual"}
 
 
+@pytest.mark.sqlite_only
 def test_health_answers_503_naming_the_database_when_the_writer_process_is_killed(
         tmp_path: Path, started: list[CustomServer]) -> None:
     # Arrange

@@ -184,6 +184,7 @@ def test_existing_client_flow_works_end_to_end_when_the_server_restarts(session:
     assert api.deps("cashBalance", account["id"], token)[0]["amount"] == 49995.82
 
 
+@pytest.mark.sqlite_only
 def test_writes_answer_503_and_change_nothing_when_the_writer_process_dies(session: Session) -> None:
     # Arrange
     api, demo = session.api, session.demo

@@ -114,6 +114,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             server.kill()
 
 
+@pytest.mark.sqlite_only  # its fixture writes rows into the SQLite file
 def test_organization_of_another_firm_is_invisible_when_a_trader_or_the_admin_asks(seeded: Seeded) -> None:
     api = seeded.api
     for token in (seeded.admin, seeded.demo, seeded.other_trader):
@@ -125,6 +126,7 @@ def test_organization_of_another_firm_is_invisible_when_a_trader_or_the_admin_as
         assert api.query("organization/suggest", token, t="firm") == []
 
 
+@pytest.mark.sqlite_only  # its fixture writes rows into the SQLite file
 def test_user_property_is_served_to_its_user_when_set(seeded: Seeded) -> None:
     api, pid = seeded.api, seeded.properties["demo"]
     expected = {"id": pid, "userId": seeded.demo_user, "propertyId": 7, "value": "demo"}
@@ -133,6 +135,7 @@ def test_user_property_is_served_to_its_user_when_set(seeded: Seeded) -> None:
     assert api.query("userProperty/ldeps", seeded.demo, masterids=str(seeded.demo_user)) == [expected]
 
 
+@pytest.mark.sqlite_only  # its fixture writes rows into the SQLite file
 def test_user_property_of_another_user_is_404_when_a_trader_asks(seeded: Seeded) -> None:
     api = seeded.api
     for whose in ("other", "admin", "outsider"):
@@ -145,6 +148,7 @@ def test_user_property_of_another_user_is_404_when_a_trader_asks(seeded: Seeded)
     assert api.deps("userProperty", seeded.other_trader_user, seeded.demo) == []
 
 
+@pytest.mark.sqlite_only  # its fixture writes rows into the SQLite file
 def test_user_properties_of_the_organization_are_served_to_its_admin_but_not_another_firms(seeded: Seeded) -> None:
     api = seeded.api
     ids = ",".join(str(i) for i in seeded.properties.values())

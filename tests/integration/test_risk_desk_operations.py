@@ -255,6 +255,7 @@ def outsider_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
             server.kill()
 
 
+@pytest.mark.sqlite_only  # its fixture writes rows into the SQLite file
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_another_organizations_account_is_404_when_an_admin_calls_a_desk_operation(
         outsider_server: ServerProcess, operation: str) -> None:

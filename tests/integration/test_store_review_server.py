@@ -18,6 +18,8 @@ import httpx
 import pytest
 from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, OPEN_TIME, Api, ServerProcess, limit, quote
 
+pytestmark = pytest.mark.sqlite_only  # reads the SQLite file or its writer process
+
 
 def exited(pid: int) -> bool:
     """Gone, or a zombie nobody has reaped yet (a container's init may not reap)."""

@@ -24,7 +24,7 @@ def test_sqlite_path_expands_home_when_db_starts_with_a_tilde() -> None:
     assert Settings(db="~/sim.db").sqlite_path == Path.home() / "sim.db"
 
 
-@pytest.mark.parametrize("db", ["postgresql://localhost/sim", "sqlite://sim.db", "sqlite:///", "", ":memory:",
+@pytest.mark.parametrize("db", ["mysql://localhost/sim", "sqlite://sim.db", "sqlite:///", "", ":memory:",
                                 "sqlite:///:memory:", "data/"])
 def test_settings_refuse_db_naming_it_when_it_is_no_database_file(db: str) -> None:
     with pytest.raises(ValueError, match=r"^--db: expected .*" + re.escape(repr(db))):
@@ -47,3 +47,18 @@ def test_fast_password_hashing_uses_argon2id_at_its_cheapest_and_verifies_strong
 
     assert fast.hash("hunter2").startswith("$argon2id$v=19$m=8,t=1,p=1$")
     assert fast.verify(strong, "hunter2") and not fast.verify(strong, "hunter3")
+
+
+@pytest.mark.parametrize("db", ["postgresql://sim:pw@db:5432/sim", "postgres://sim@db/sim",
+                                "postgresql://sim:pw@/sim?host=/run/postgresql"])
+def test_settings_take_a_postgresql_url(db: str) -> None:
+    settings = from_environment({"db": db}, environ={})
+    assert settings.postgres and "pw" not in settings.db_label
+
+
+@pytest.mark.parametrize("db", ["postgresql://u:se/cret@db/sim", "postgresql://u:se#cret@db:5432/sim",
+                                "mysql://u:secret@db/sim", "postgresql://u:secret@db:99999/sim"])
+def test_refused_db_urls_never_show_the_password(db: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        from_environment({"db": db}, environ={})
+    assert "cret" not in str(refused.value) and "u:***@" in str(refused.value)

@@ -12,6 +12,7 @@ from tradovate_sim.cli.connection import Connection, TokenCache, cache_path, res
 from tradovate_sim.cli.failure import CliError, Exit, from_client, usage
 from tradovate_sim.cli.invocation import Command, Invocation
 from tradovate_sim.cli.output import Output
+from tradovate_sim.cli.database import add_database, manage
 from tradovate_sim.cli.serve import add_serve, serve
 from tradovate_sim.client import AuthError, TradovateError
 
@@ -57,6 +58,7 @@ def build() -> Parser:
                                            " of it (or of Tradovate)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_serve(commands)
+    add_database(commands)
     common = [connection_options()]
     add(commands, "login", trading.login, "log in: check the credentials, show who you are, keep the token", common)
     add(commands, "logout", trading.logout, "forget the kept token", common)
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build().parse_args(sys.argv[1:] if argv is None else argv)
         if args.command == "serve":
             return serve(args)
+        if args.command in ("migrate", "copy"):
+            return manage(args)
         out = Output(json=args.json)
         return run_command(args, out)
     except CliError as error:

@@ -13,8 +13,8 @@ def add_serve(commands: "argparse._SubParsersAction[Any]") -> None:
     serve = commands.add_parser("serve", help="run the server (TRADOVATE_SIM_* variables set the same options)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--db", help="a file path, or sqlite:///relative.db / sqlite:////absolute.db"
-                                    " (default sqlite:///tradovate-sim.db)")
+    serve.add_argument("--db", help="a file path, sqlite:///relative.db / sqlite:////absolute.db, or"
+                                    " postgresql://user:password@host:port/dbname (default sqlite:///tradovate-sim.db)")
     serve.add_argument("--admin-user", dest="admin_user")
     serve.add_argument("--admin-password", dest="admin_password")
     serve.add_argument("--demo-password", dest="demo_password")

@@ -45,7 +45,7 @@ from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.admission import Admission, ticket_in, updated_config
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.errors import ApiError, denied, not_found
-from tradovate_sim.storage.sqlite import StoreError
+from tradovate_sim.storage.errors import StoreError
 
 log = logging.getLogger("tradovate_sim")
 JSON = "application/json"

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 
 from tradovate_sim.server.runtime import Runtime
-from tradovate_sim.storage.sqlite import StoreError
+from tradovate_sim.storage.errors import StoreError
 
 PROBE_KEY = "health_probe"
 PROBE_SECONDS = 2.0  # a writer that has not answered the probe by then is reported as failing

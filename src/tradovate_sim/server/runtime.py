@@ -25,7 +25,9 @@ from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.rollover import Rollover
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
-from tradovate_sim.storage.sqlite import SqliteStore, StoreError
+from tradovate_sim.storage.errors import StoreError
+from tradovate_sim.storage.postgres import PostgresStore
+from tradovate_sim.storage.sqlite import SqliteStore
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import load_catalogue
 from tradovate_sim.venue.market import Market
@@ -47,14 +49,7 @@ class Runtime:
         # own parameters, so either setting verifies passwords hashed under the other
         self.hashing = hashing or (PasswordHashing(time_cost=1, memory_cost=8, parallelism=1)
                                    if settings.password_hashing == "fast" else PasswordHashing())
-        path = settings.sqlite_path
-        if path.is_dir():
-            raise StartupError(f"--db {path}: is a directory, not a database file")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StartupError(f"--db {path}: cannot create its directory: {error.strerror}") from None
-        self.store = SqliteStore(str(path), synchronous="FULL" if settings.synchronous == "FULL" else "NORMAL")
+        self.store: SqliteStore | PostgresStore = self.open_store(settings)
         catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
         self.platform = Platform(self.store, Clock(), catalogue, CmeCalendar(), Market(seed=0))
         self.loop = MarketLoop(self.platform, settings.tick_seconds)
@@ -66,11 +61,26 @@ class Runtime:
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
 
+    @staticmethod
+    def open_store(settings: Settings) -> "SqliteStore | PostgresStore":
+        """The store `--db` names (not opened yet); a StartupError for a file that cannot be."""
+        if settings.postgres:
+            return PostgresStore(settings.db)
+        path = settings.sqlite_path
+        if path.is_dir():
+            raise StartupError(f"--db {path}: is a directory, not a database file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StartupError(f"--db {path}: cannot create its directory: {error.strerror}") from None
+        return SqliteStore(str(path), synchronous="FULL" if settings.synchronous == "FULL" else "NORMAL")
+
     async def start(self) -> Services:
         try:
             await self.store.open()
         except StoreError as error:
-            raise StartupError(f"--db {self.settings.sqlite_path}: {error}") from None
+            where = self.settings.db_label if self.settings.postgres else self.settings.sqlite_path
+            raise StartupError(f"--db {where}: {error}") from None
         self.platform.load()
         if seed.is_empty(self.platform):
             await self.first_start()
@@ -108,7 +118,7 @@ class Runtime:
         encoded = msgspec.json.encode([(c.entity_type, c.entity) for c in changes])
         await platform.commit(changes, {SEED_KEY: encoded, SECRET_KEY: secrets.token_bytes(32)})
         base = f"http://{settings.host}:{settings.port}"
-        lines = [f"tradovate-sim: first start, database {settings.sqlite_path.absolute()}", self.urls(),
+        lines = [f"tradovate-sim: first start, database {settings.db_label}", self.urls(),
                  f"  admin      name {settings.admin_user!r}"
                  + ("" if settings.admin_password else f" password {admin_password!r} (shown once)")]
         if demo_password is not None:
@@ -121,7 +131,7 @@ class Runtime:
     async def restart(self) -> None:
         """A start on an existing database: where it serves, and the passwords given now applied."""
         settings = self.settings
-        lines = [f"tradovate-sim: database {settings.sqlite_path.absolute()}", self.urls()]
+        lines = [f"tradovate-sim: database {settings.db_label}", self.urls()]
         given = [(settings.admin_user, settings.admin_password, "--admin-password"),
                  (DEMO_USER, settings.demo_password, "--demo-password")]
         for name, password, flag in given:

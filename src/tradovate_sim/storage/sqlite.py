@@ -17,6 +17,7 @@ from typing import Literal
 
 import msgspec
 
+from tradovate_sim.storage.errors import StoreClosedError, StoreError
 from tradovate_sim.storage.rows import JournalEntry
 from tradovate_sim.storage.writer import (
     RESERVED_KEYS,
@@ -47,14 +48,6 @@ def _checked(meta: Mapping[str, bytes | None] | None) -> dict[str, bytes | None]
         if not isinstance(key, str) or not (value is None or isinstance(value, bytes)):
             raise TypeError(f"meta {key!r}: keys are str and values bytes or None")
     return dict(meta)
-
-
-class StoreError(Exception):
-    """The store cannot do what was asked (not open, closed, an incompatible file, or a write that failed)."""
-
-
-class StoreClosedError(StoreError):
-    """The store is not open: `open()` was never awaited, or `close()` was."""
 
 
 class SqliteStore:

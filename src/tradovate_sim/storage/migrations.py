@@ -1,0 +1,119 @@
+"""The PostgreSQL schema, as numbered migrations, and connecting with errors that fit on one line.
+
+Everything lives in the schema `tradovate_sim` of the database the URL names. `meta.schema_version` holds the
+number of the last migration applied (`b"1"`, as SQLite's store keeps its own). Migration N is `MIGRATIONS[N-1]`:
+a list of statements run in one transaction, under a transaction-level advisory lock so that two `migrate`
+commands (or two servers finding an empty database) do not both apply it.
+
+The tables: `entity` (the last state of each entity, its body the JSON the journal carried), `journal` (one row
+per commit: `seq` from the sequence `journal_seq`, `xid` the committing transaction's id, used by readers to take
+only a gap-free prefix, and `body`, the commit's `props` array) and `meta` (keys the server keeps: the seed, the
+token secret, the schema version). Bodies are `bytea`: the bytes the server wrote, read back unchanged
+(`convert_from(body, 'UTF8')::jsonb` queries them).
+"""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from tradovate_sim.settings import redact
+from tradovate_sim.storage.errors import StoreError
+
+__all__ = ["CONNECT_SECONDS", "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "connect", "found_version", "migrate",
+           "redact"]
+
+SCHEMA = "tradovate_sim"
+SCHEMA_KEY = "schema_version"
+CONNECT_SECONDS = 10.0
+_LOCK_KEY = 0x7472_6164_6f76  # "tradov": pg_advisory_xact_lock while migrating
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: entities, journal, meta
+        f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+        f"""CREATE TABLE {SCHEMA}.entity (
+            entity_type text NOT NULL, id bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (entity_type, id))""",
+        f"CREATE SEQUENCE {SCHEMA}.journal_seq AS bigint",
+        f"""CREATE TABLE {SCHEMA}.journal (
+            seq bigint PRIMARY KEY, xid xid8 NOT NULL DEFAULT pg_current_xact_id(), body bytea NOT NULL)""",
+        f"CREATE TABLE {SCHEMA}.meta (key text PRIMARY KEY, value bytea NOT NULL)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _where(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    except ValueError:
+        return "the database server"
+
+
+async def connect(url: str, timeout: float = CONNECT_SECONDS) -> asyncpg.Connection:  # noqa: ASYNC109
+    """A connection to `url`, or a StoreError whose message is one line without the password."""
+    try:
+        return await _connect(url, timeout)
+    except StoreError as error:
+        message = str(error)
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password and password in message:  # whatever a driver's message may quote
+            message = message.replace(password, "***")
+        raise StoreError(message) from None
+
+
+async def _connect(url: str, timeout: float) -> asyncpg.Connection:  # noqa: ASYNC109
+    try:
+        conn: asyncpg.Connection = await asyncpg.connect(url, timeout=timeout)
+        return conn
+    except asyncpg.InvalidPasswordError:
+        user = urlsplit(url).username or "(default)"
+        raise StoreError(f"wrong password for user {user!r}") from None
+    except asyncpg.InvalidCatalogNameError as error:
+        raise StoreError(f"{error} (create it, e.g. createdb, or name another)") from None
+    except asyncpg.PostgresError as error:
+        raise StoreError(str(error).splitlines()[0]) from None
+    except socket.gaierror as error:
+        raise StoreError(f"cannot resolve the host of {_where(url)}: {error.strerror}") from None
+    except TimeoutError:
+        raise StoreError(f"no answer from {_where(url)} within {timeout:g} s") from None
+    except OSError as error:
+        reason = error.strerror or str(error).splitlines()[0]
+        if "Connect call failed" in str(error) or "refused" in str(error).lower():
+            reason = "connection refused (is PostgreSQL running there?)"
+        raise StoreError(f"cannot reach {_where(url)}: {reason}") from None
+    except (asyncpg.InterfaceError, ValueError) as error:
+        raise StoreError(f"not a usable PostgreSQL URL: {str(error).splitlines()[0]}") from None
+
+
+async def found_version(conn: asyncpg.Connection) -> int:
+    """The schema version of the database (0: none of our tables yet)."""
+    if await conn.fetchval("SELECT to_regclass($1)", f"{SCHEMA}.meta") is None:
+        return 0
+    raw = await conn.fetchval(f"SELECT value FROM {SCHEMA}.meta WHERE key = $1", SCHEMA_KEY)
+    return int(bytes(raw)) if raw is not None else 0
+
+
+async def migrate(conn: asyncpg.Connection, target: int | None = None) -> tuple[int, int]:
+    """Apply the migrations up to `target` (the last), each in one transaction; returns (version before, after)."""
+    target = len(MIGRATIONS) if target is None else target
+    before = await found_version(conn)
+    if before > len(MIGRATIONS):
+        raise StoreError(f"schema version {before} is newer than this tradovate-sim knows ({len(MIGRATIONS)}):"
+                         " run a newer tradovate-sim")
+    for number in range(1, target + 1):
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+            if await found_version(conn) >= number:
+                continue  # applied meanwhile by another migrate
+            for statement in MIGRATIONS[number - 1]:
+                await conn.execute(statement)
+            await conn.execute(f"""INSERT INTO {SCHEMA}.meta VALUES ($1, $2)
+                                   ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+                               SCHEMA_KEY, str(number).encode())
+    return before, await found_version(conn)

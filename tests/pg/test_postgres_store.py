@@ -1,0 +1,154 @@
+"""The PostgreSQL store in-process, against the tests' cluster: group commit, a bad commit failing alone, resets that
+never reuse a seq, and schema versions."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import cluster as pg_cluster
+import pytest
+
+from tradovate_sim.storage import migrations, postgres
+from tradovate_sim.storage.errors import StoreError
+from tradovate_sim.storage.postgres import PostgresStore, VersionError
+
+
+@pytest.fixture(scope="module")
+def pg() -> pg_cluster.Cluster:
+    return pg_cluster.shared()
+
+
+@pytest.fixture
+def url(pg: pg_cluster.Cluster, request: pytest.FixtureRequest) -> str:
+    return pg.create_database(request.node.name.lower()[:50])
+
+
+@pytest.fixture
+async def store(url: str) -> AsyncIterator[PostgresStore]:
+    opened = PostgresStore(url)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def change(entity_id: int, event: str = "Created", kind: str = "order", **fields: object) -> bytes:
+    return json.dumps([{"entityType": kind, "eventType": event, "entity": {"id": entity_id, **fields}}]).encode()
+
+
+async def test_concurrent_commits_land_in_fewer_transactions_and_answer_in_submit_order(
+        store: PostgresStore, pg: pg_cluster.Cluster, url: str) -> None:
+    futures = [store.submit(change(i, n=i)) for i in range(1, 201)]
+    seqs = await asyncio.gather(*futures)
+
+    assert seqs == sorted(seqs) and len(set(seqs)) == 200
+    database = url.rsplit("/", 1)[1]
+    transactions = int(pg.psql("SELECT count(DISTINCT xid) FROM tradovate_sim.journal", database))
+    assert transactions < 200  # group commit: several commits per transaction
+    assert sorted(row[1] for row in store.load()) == []  # load() hands over what open() read (an empty database)
+    reopened = PostgresStore(url)
+    await reopened.open()
+    assert sorted(row[1] for row in reopened.load()) == list(range(1, 201))
+    await reopened.close()
+
+
+async def test_a_commit_that_cannot_be_read_fails_alone(store: PostgresStore) -> None:
+    good = [store.submit(change(1)), store.submit(b"[{not json"), store.submit(change(2, "Bogus")),
+            store.submit(change(3))]
+    answers = await asyncio.gather(*good, return_exceptions=True)
+
+    assert isinstance(answers[0], int) and isinstance(answers[3], int)
+    assert isinstance(answers[1], StoreError) and isinstance(answers[2], StoreError)
+    assert "unknown eventType" in str(answers[2])
+
+
+async def test_reset_replaces_everything_in_one_step_and_never_reuses_a_seq(store: PostgresStore, url: str) -> None:
+    before = await store.commit(change(1), {"clock": b"x"})
+    await store.commit(change(1, "Deleted"))
+
+    after = await store.reset(change(9, kind="user"), {"seed": b"s"})
+
+    assert after > before + 1
+    assert store.load() == [("user", 9, json.dumps({"id": 9}).encode())]
+    assert (store.get_meta("clock"), store.get_meta("seed")) == (None, b"s")
+    reopened = PostgresStore(url)
+    await reopened.open()
+    assert (reopened.get_meta("seed"), [row[1] for row in reopened.load()]) == (b"s", [9])
+    assert await reopened.commit(change(10)) > after
+    await reopened.close()
+
+
+@pytest.fixture
+def newer_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Make this tradovate-sim's schema one version newer (a migration adding a table)."""
+    def apply() -> None:
+        extra = ((f"CREATE TABLE {migrations.SCHEMA}.extra (id bigint)",),)
+        monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + extra)
+        monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(migrations.MIGRATIONS))
+        monkeypatch.setattr(postgres, "SCHEMA_VERSION", len(migrations.MIGRATIONS))
+    yield apply
+
+
+async def test_an_older_schema_is_refused_until_migrate_upgrades_it(
+        url: str, newer_schema: Callable[[], None]) -> None:
+    first = PostgresStore(url)
+    await first.open()  # creates version 1
+    await first.close()
+    newer_schema()
+
+    with pytest.raises(VersionError) as refused:
+        await PostgresStore(url).open()
+    conn = await migrations.connect(url)
+    try:
+        done = await migrations.migrate(conn)
+    finally:
+        await conn.close()
+    upgraded = PostgresStore(url)
+    await upgraded.open()
+    await upgraded.close()
+
+    assert "schema version 1" in str(refused.value) and "uses 2" in str(refused.value)
+    assert "tradovate-sim migrate --db" in str(refused.value) and pg_cluster.PASSWORD not in str(refused.value)
+    assert done == (1, 2)
+
+
+class _CommitFault:
+    """Makes the next COMMIT of the store's connection look lost: after it landed (`land=True`) or instead of it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, land: bool) -> None:
+        import asyncpg.transaction
+
+        original = asyncpg.transaction.Transaction.commit
+        fired: list[bool] = []
+
+        async def commit(transaction: asyncpg.transaction.Transaction) -> None:
+            if fired:
+                await original(transaction)
+                return
+            fired.append(True)
+            if land:
+                await original(transaction)
+            transaction._connection.terminate()  # the connection dies with the answer unread
+            raise ConnectionResetError("connection reset by peer")
+
+        monkeypatch.setattr(asyncpg.transaction.Transaction, "commit", commit)
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_a_commit_whose_answer_was_lost_answers_as_it_really_went(
+        store: PostgresStore, url: str, monkeypatch: pytest.MonkeyPatch, landed: bool) -> None:
+    _CommitFault(monkeypatch, land=landed)
+
+    outcome = await asyncio.gather(store.submit(change(1)), return_exceptions=True)
+    later = await store.commit(change(2))  # the store is back by itself
+
+    reopened = PostgresStore(url)
+    await reopened.open()
+    ids = sorted(row[1] for row in reopened.load())
+    await reopened.close()
+    if landed:
+        assert isinstance(outcome[0], int) and later > outcome[0]
+        assert ids == [1, 2]
+    else:
+        assert isinstance(outcome[0], StoreError) and "did not land" in str(outcome[0])
+        assert ids == [2]
+    assert store.reconnects == 1
