@@ -212,8 +212,8 @@ class Blotter:
         return working
 
     def _become_limit(self, working: WorkingOrder, limit: int) -> WorkingOrder:
-        """A triggered StopLimit / TrailingStopLimit / LimitIfTouched is from now on a plain limit order: a new version says so
-        (and keeps it one whatever the market does next, also after a restart)."""
+        """A triggered StopLimit / TrailingStopLimit / LimitIfTouched is from now on a plain limit order: a new
+        version says so (and keeps it one whatever the market does next, also after a restart)."""
         version = msgspec.structs.replace(
             working.version, id=self.ids.next("orderVersion"), order_type=OrderType.Limit,
             price=to_price(limit, self.tick_size), stop_price=None, peg_difference=None, limit_if_touched_price=None)
