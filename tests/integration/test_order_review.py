@@ -1,0 +1,45 @@
+"""A bot developer's second read of issue 12 (order strategies, order types, expiry, trade-date rolls) where the new
+features meet each other and the rest: each test here failed against the server before its fix."""
+
+from typing import Any
+
+from server import Desk, order, quote
+
+JSON = dict[str, Any]
+
+
+def versions(desk: Desk, order_id: int) -> list[JSON]:
+    return sorted(desk.api.deps("orderVersion", order_id, desk.demo), key=lambda v: int(v["id"]))
+
+
+def thin(bid: float) -> JSON:
+    """A quote showing one contract a side and no depth: a larger order fills one lot per quote."""
+    return quote(bid=bid, ask=bid + 0.25, bid_size=1, ask_size=1, depthLevels=0)
+
+
+def test_a_trailing_stop_that_triggered_and_filled_in_part_goes_on_filling_as_a_market_order(desk: Desk) -> None:
+    # Arrange: long 3, a sell trailing stop 1 point below the bid
+    desk.quote(bid=6800.0, ask=6800.25)
+    desk.place(order(desk.demo1, qty=3))
+    stop_id = desk.place(order(desk.demo1, action="Sell", qty=3, order_type="TrailingStop",
+                               pegDifference=-1.0))["orderId"]
+    # Act: the bid falls to the stop with one lot shown (one fills), then recovers above it
+    desk.api.set_quote(desk.admin, **thin(6799.0))
+    desk.api.set_quote(desk.admin, **thin(6801.0))
+    # Assert: the triggered stop is a market order: it does not trail again and takes the next bid
+    assert [v["stopPrice"] for v in versions(desk, stop_id)] == [6799.0]
+    assert [(f["qty"], f["price"]) for f in desk.fills(stop_id)] == [(1, 6799.0), (1, 6801.0)]
+    assert desk.position(desk.demo1)["netPos"] == 1
+
+
+def test_a_stop_that_triggered_and_filled_in_part_goes_on_filling_when_the_market_moves_back(desk: Desk) -> None:
+    desk.quote(bid=6800.0, ask=6800.25)
+    desk.place(order(desk.demo1, qty=3))
+    stop_id = desk.place(order(desk.demo1, action="Sell", qty=3, order_type="Stop", stopPrice=6799.0))["orderId"]
+
+    desk.api.set_quote(desk.admin, **thin(6799.0))
+    desk.api.set_quote(desk.admin, **thin(6801.0))
+    desk.api.set_quote(desk.admin, **thin(6802.0))
+
+    assert [(f["qty"], f["price"]) for f in desk.fills(stop_id)] == [(1, 6799.0), (1, 6801.0), (1, 6802.0)]
+    assert desk.status(stop_id) == "Filled"
