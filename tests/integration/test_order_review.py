@@ -1,8 +1,10 @@
 """A bot developer's second read of issue 12 (order strategies, order types, expiry, trade-date rolls) where the new
 features meet each other and the rest: each test here failed against the server before its fix."""
 
+import json
 from typing import Any
 
+import pytest
 from server import Desk, order, quote
 
 JSON = dict[str, Any]
@@ -43,3 +45,30 @@ def test_a_stop_that_triggered_and_filled_in_part_goes_on_filling_when_the_marke
 
     assert [(f["qty"], f["price"]) for f in desk.fills(stop_id)] == [(1, 6799.0), (1, 6801.0), (1, 6802.0)]
     assert desk.status(stop_id) == "Filled"
+
+
+def start_strategy(desk: Desk, entry: JSON, brackets: list[JSON]) -> JSON:
+    body = {"accountId": desk.demo1, "symbol": "ESZ6", "orderStrategyTypeId": 2, "action": "Buy",
+            "params": json.dumps({"entryVersion": entry, "brackets": brackets})}
+    result: JSON = desk.api.call("orderStrategy/startorderstrategy", body, desk.demo)
+    return result
+
+
+@pytest.mark.parametrize(("entry", "brackets", "named"), [
+    ({"orderQty": 1, "orderType": "Limit", "price": 1e300}, [{"qty": 1, "stopLoss": -1.0}], "entryVersion.price"),
+    ({"orderQty": 1, "orderType": "Stop", "stopPrice": -1e13}, [{"qty": 1, "stopLoss": -1.0}],
+     "entryVersion.stopPrice"),
+    ({"orderQty": 10**15}, [{"qty": 10**15, "stopLoss": -1.0}], "entryVersion.orderQty"),
+    ({"orderQty": 1, "text": "x" * 65}, [{"qty": 1, "stopLoss": -1.0}], "entryVersion.text"),
+])
+def test_a_strategy_entry_is_held_to_placeorders_bounds_and_nothing_is_created(desk: Desk, entry: JSON,
+                                                                                brackets: list[JSON],
+                                                                                named: str) -> None:
+    # Arrange: placeorder answers these with a 400; inside params they are an errorText
+    desk.quote(bid=6800.0, ask=6800.25)
+    # Act
+    result = start_strategy(desk, entry, brackets)
+    # Assert
+    assert named in result.get("errorText", "") and result["failureReason"] == "UnknownReason", result
+    assert desk.api.entities("orderStrategy", desk.demo) == []
+    assert desk.api.entities("order", desk.demo) == []
