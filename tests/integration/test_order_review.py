@@ -87,3 +87,20 @@ def test_what_is_open_on_a_contract_is_closed_when_the_clock_passes_its_last_tra
     assert desk.status(resting) != "Working"
     assert desk.api.item("orderStrategy", strategy["orderStrategy"]["id"], desk.demo)["status"] != "ActiveStrategy"
     assert desk.position(desk.demo1)["netPos"] == 0
+
+
+def test_a_gtc_order_modified_to_day_expires_at_the_close_of_the_session_it_was_modified_in(desk: Desk) -> None:
+    # Arrange: a GTC limit placed on Tuesday, still working on Wednesday
+    desk.quote(bid=6800.0, ask=6800.25)
+    order_id = desk.place(order(desk.demo1, order_type="Limit", price=6790.0, timeInForce="GTC"))["orderId"]
+    desk.api.set_clock("2026-11-25T15:00:00Z", desk.admin)  # Wednesday 09:00 CT
+    # Act: made a Day order on Wednesday
+    result = desk.api.call("order/modifyorder", {"orderId": order_id, "orderQty": 1, "orderType": "Limit",
+                                                 "price": 6790.0, "timeInForce": "Day"}, desk.demo)
+    desk.api.set_clock("2026-11-25T15:01:00Z", desk.admin)
+    working = desk.status(order_id)
+    desk.api.set_clock("2026-11-25T22:00:30Z", desk.admin)  # just after Wednesday's close
+    # Assert: Wednesday's session is its day, not Tuesday's (which had closed before it became a Day order)
+    assert "failureReason" not in result, result
+    assert working == "Working"
+    assert desk.status(order_id) == "Expired"
