@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from server import AFTER_ESZ6_EXPIRY, Desk, order, quote
+from ws_client import Opener
 
 JSON = dict[str, Any]
 
@@ -104,3 +105,59 @@ def test_a_gtc_order_modified_to_day_expires_at_the_close_of_the_session_it_was_
     assert "failureReason" not in result, result
     assert working == "Working"
     assert desk.status(order_id) == "Expired"
+
+
+# Order statuses a bot may see follow each other only along docs/behaviour.md's table (None: not yet seen)
+LEGAL_MOVES = {None: {"Working", "Suspended", "Rejected"}, "Suspended": {"Working", "Canceled", "Expired"},
+               "Working": {"Filled", "Canceled", "Expired"}}
+ACCOUNT_KINDS = {"order": "orders", "orderStrategy": "orderStrategies", "orderStrategyLink": "orderStrategyLinks",
+                 "position": "positions", "cashBalance": "cashBalances", "orderVersion": "orderVersions"}
+
+
+def inconsistencies(snapshot: JSON, props: list[JSON]) -> list[str]:
+    """What a bot that keeps its state from the snapshot and the props after it would trip over."""
+    seen = {(kind, e["id"]): e for kind, name in ACCOUNT_KINDS.items() for e in snapshot.get(name) or []}
+    found: list[str] = []
+    for event in props:
+        kind, entity = event["entityType"], event["entity"]
+        if kind not in ACCOUNT_KINDS:
+            continue
+        before = seen.get((kind, entity["id"]))
+        if event["eventType"] == "Updated" and before is None:
+            found.append(f"{kind} {entity['id']} updated before it was seen")
+        if kind == "order":
+            status = None if before is None else before["ordStatus"]
+            if entity["ordStatus"] not in LEGAL_MOVES.get(status, set()):
+                found.append(f"order {entity['id']} {status} -> {entity['ordStatus']}")
+        if kind == "orderStrategy" and before is not None and before["status"] != "ActiveStrategy":
+            found.append(f"orderStrategy {entity['id']} changed after it ended ({before['status']})")
+        seen[(kind, entity["id"])] = entity
+    return found
+
+
+async def test_a_bot_following_props_through_strategies_expiry_rolls_and_liquidation_sees_a_consistent_story(
+        desk: Desk, ws: Opener) -> None:
+    # Arrange
+    client = await ws(desk.demo)
+    snapshot = await client.sync()
+    desk.quote(bid=6800.0, ask=6800.25)
+    # Act: a trailing-stop strategy, a Day-entry strategy and a GTD order, the close, the roll, a liquidation
+    start_strategy(desk, {"orderQty": 2}, [{"qty": 1, "profitTarget": 1.0, "stopLoss": -1.0, "trailingStop": True},
+                                           {"qty": 1, "profitTarget": 3.0, "stopLoss": -2.0, "breakEven": 1.0}])
+    start_strategy(desk, {"orderQty": 1, "orderType": "Limit", "price": 6790.0, "timeInForce": "Day"},
+                   [{"qty": 1, "stopLoss": -1.0}])
+    desk.place(order(desk.demo1, order_type="Limit", price=6780.0, timeInForce="GTD",
+                     expireTime="2026-11-24T22:30:00Z"))
+    desk.quote(bid=6801.25, ask=6801.5)
+    desk.api.set_clock("2026-11-24T22:45:00Z", desk.admin)  # the close, and the GTD inside the break
+    desk.api.set_clock("2026-11-25T15:00:00Z", desk.admin)  # the roll to Wednesday, and its session
+    desk.quote(bid=6801.0, ask=6801.25)
+    position = desk.position(desk.demo1)
+    desk.api.call("order/liquidatepositions", {"positions": [position["id"]], "admin": False}, desk.demo)
+    strategies = desk.api.entities("orderStrategy", desk.demo)
+    await client.wait_until(lambda: sum(p["entityType"] == "orderStrategy" for p in client.props()) >= 4,
+                            what="every strategy's props")
+    # Assert
+    assert [s["status"] for s in strategies] == ["ExecutionInterrupted", "ExecutionFailed"]
+    assert desk.position(desk.demo1)["netPos"] == 0
+    assert inconsistencies(snapshot, client.props()) == []
