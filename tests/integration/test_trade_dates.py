@@ -202,6 +202,6 @@ async def test_product_fee_params_answer_the_catalogue_fees_and_margins(desk: De
     assert (params["commission"], params["exchangeFee"], params["clearingFee"], params["nfaFee"]) == \
         (0.59, 1.38, 0.10, 0.02)
     assert params["commissionCurrencyId"] == es["currencyId"]
-    assert (params["dayMargin"]["initialMargin"], params["dayMargin"]["maintenanceMargin"]) == (500.0, 500.0)
+    # Tradovate's shape: dayMargin and nightMargin are numbers, only fullMargin is a ProductMargin
+    assert (params["dayMargin"], params["nightMargin"]) == (500.0, 24750.0)
     assert (params["fullMargin"]["initialMargin"], params["fullMargin"]["maintenanceMargin"]) == (24750.0, 22500.0)
-    assert params["nightMargin"] == params["fullMargin"]

@@ -419,7 +419,7 @@ class Blotter:
             if working is None or working.order.ord_status is not OrdStatus.Working:
                 continue
             kind = working.version.order_type
-            if kind in trailing.TRAILING and not working.triggered:
+            if kind in trailing.TRAILING and not working.has_triggered:
                 working = self._trail(working, quote)
             version, action = working.version, working.order.action
             remaining = version.order_qty - working.cum_qty
@@ -433,7 +433,7 @@ class Blotter:
                     reached = touch is not None and book.is_limit_crossed(action, touch, quote)
                 else:
                     reached = stop is not None and book.is_stop_triggered(action, stop, quote)
-                if not (working.triggered or reached):
+                if not (working.has_triggered or reached):
                     continue
                 became = TRIGGERED_TO[kind]
                 if became is OrderType.Limit:
@@ -441,7 +441,7 @@ class Blotter:
                                           self.tick_size)
                 else:
                     limit = None
-                if not working.triggered:
+                if not working.has_triggered:
                     working = self._move(working, Cause.Triggered)
                     if kind in BECOME_LIMIT and limit is not None:
                         working = self._become_limit(working, limit)

@@ -204,7 +204,7 @@ def _move_stops(blotter: Blotter, running: RunningStrategy, links: Iterable[Orde
     for index, bracket in enumerate(brackets_of(strategy)):
         order_id = stops.get(label_of(STOP, index))
         working = blotter.working.get(order_id) if order_id is not None else None
-        if working is None or working.triggered or working.version.stop_price is None:
+        if working is None or working.has_triggered or working.version.stop_price is None:
             continue
         current = to_ticks(working.version.stop_price, tick)
         if current is None:

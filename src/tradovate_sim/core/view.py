@@ -121,6 +121,12 @@ class WorkingOrder(Value, frozen=True):
     cum_value: float = 0.0  # sum of qty * price of its fills, for avgPx
     triggered: bool = False  # a stop that has triggered and now works as market / limit
 
+    @property
+    def has_triggered(self) -> bool:
+        """Triggered in this decision, or before: a conditional order that has filled at all has triggered (the
+        flag lives only as long as one decision; a remainder keeps working as the market order it became)."""
+        return self.triggered or self.cum_qty > 0
+
 
 class RunningStrategy(Value, frozen=True):
     """An active order strategy with its order links and what its entry has filled so far."""

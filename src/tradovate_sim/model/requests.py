@@ -127,17 +127,18 @@ class InterruptOrderStrategy(Wire, frozen=True):
 
 
 class EntryVersion(Wire, frozen=True):
-    """The entry order of a multibracket strategy (inside `params`)."""
+    """The entry order of a multibracket strategy (inside `params`), within `placeOrder`'s bounds (a quantity not
+    above 0 is refused by the strategy's own check, naming the field)."""
 
-    order_qty: int
+    order_qty: Annotated[int, msgspec.Meta(le=1_000_000)]
     order_type: OrderType = OrderType.Market
-    price: float | None = None
-    stop_price: float | None = None
-    limit_if_touched_price: float | None = None
-    peg_difference: float | None = None
+    price: Price | None = None
+    stop_price: Price | None = None
+    limit_if_touched_price: Price | None = None
+    peg_difference: Price | None = None
     time_in_force: TimeInForce | None = None
     expire_time: datetime | None = None
-    text: str | None = None
+    text: Tag50 | None = None
 
 
 class AutoTrail(Wire, frozen=True):
@@ -151,7 +152,7 @@ class AutoTrail(Wire, frozen=True):
 class Bracket(Wire, frozen=True):
     """One bracket: `qty` of the entry, closed by a target and/or a stop at signed offsets from the entry price."""
 
-    qty: int
+    qty: Annotated[int, msgspec.Meta(le=1_000_000)]
     profit_target: float | None = None
     stop_loss: float | None = None
     trailing_stop: bool = False

@@ -222,7 +222,8 @@ class RollContractsResponse(Wire, frozen=True):
 
 class ProductFeeParams(Wire, frozen=True):
     """A product's fees per contract per side, and its margins per contract: `dayMargin` while its session is open
-    (the day-trade margin), `nightMargin` and `fullMargin` the exchange's."""
+    (the day-trade margin) and `nightMargin` (the exchange's initial margin) are numbers, `fullMargin` the exchange's
+    initial and maintenance margins (Tradovate's shape: only `fullMargin` is a `ProductMargin`)."""
 
     product_id: ProductId
     clearing_fee: float | None = None
@@ -239,8 +240,8 @@ class ProductFeeParams(Wire, frozen=True):
     commission_currency_id: int | None = None
     order_routing_fee: float | None = None
     order_routing_currency_id: int | None = None
-    day_margin: ProductMargin | None = None
-    night_margin: ProductMargin | None = None
+    day_margin: float | None = None
+    night_margin: float | None = None
     full_margin: ProductMargin | None = None
     commission_notional_value_bps: float | None = msgspec.field(default=None, name="commissionNotionalValueBPS")
     exchange_fee_notional_value_bps: float | None = msgspec.field(default=None, name="exchangeFeeNotionalValueBPS")

@@ -136,8 +136,7 @@ async def get_product_fee_params(platform: Platform, _caller: Caller,
             continue
         exchange = ProductMargin(id=product.id, initial_margin=spec.initial_margin,
                                  maintenance_margin=spec.maintenance_margin, timestamp=now)
-        day = exchange if spec.day_margin is None else ProductMargin(
-            id=product.id, initial_margin=spec.day_margin, maintenance_margin=spec.day_margin, timestamp=now)
+        day = spec.initial_margin if spec.day_margin is None else spec.day_margin
         currency = product.currency_id
         params.append(ProductFeeParams(
             product_id=product.id, clearing_fee=spec.clearing_fee, clearing_currency_id=currency,
@@ -145,6 +144,6 @@ async def get_product_fee_params(platform: Platform, _caller: Caller,
             nfa_currency_id=currency, commission=spec.commission, commission_currency_id=currency,
             brokerage_fee=0.0, brokerage_currency_id=currency, ip_fee=0.0, ip_currency_id=currency,
             order_routing_fee=0.0, order_routing_currency_id=currency,
-            day_margin=day, night_margin=exchange, full_margin=exchange,
+            day_margin=day, night_margin=spec.initial_margin, full_margin=exchange,
         ))
     return ProductFeeParamsResponse(params=params)

@@ -12,8 +12,8 @@ from collections import defaultdict
 from datetime import datetime
 
 from tradovate_sim.core import orders, sessions
-from tradovate_sim.model.entities import Order, OrderVersion
-from tradovate_sim.model.enums import TimeInForce
+from tradovate_sim.model.entities import Command, Order, OrderVersion
+from tradovate_sim.model.enums import CommandStatus, CommandType, TimeInForce
 from tradovate_sim.model.ids import AccountId, ContractId, OrderId
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.simulator import SYSTEM
@@ -25,8 +25,9 @@ GTD_TEXT = "GTD order expired at its expireTime"
 
 
 def deadline(platform: Platform, order: Order, version: OrderVersion) -> datetime | None:
-    """When the order's time in force runs out: the close of the session it was placed in (the next session when
-    placed while closed) for Day, its `expireTime` for GTD; None when it does not run out by itself."""
+    """When the order's time in force runs out: the close of the session it was placed (or last modified) in, the
+    next session when that was while closed, for Day; its `expireTime` for GTD; None when it does not run out by
+    itself."""
     if version.time_in_force is TimeInForce.GTD:
         return version.expire_time
     if version.time_in_force is not TimeInForce.Day:
@@ -34,8 +35,22 @@ def deadline(platform: Platform, order: Order, version: OrderVersion) -> datetim
     instrument = platform.instrument(order.contract_id)
     if instrument is None:
         return None
-    schedule = platform.schedule(instrument.product, order.timestamp)
-    return None if schedule is None else sessions.close_after(schedule, order.timestamp)
+    since = _day_since(platform, order)
+    schedule = platform.schedule(instrument.product, since)
+    return None if schedule is None else sessions.close_after(schedule, since)
+
+
+def _day_since(platform: Platform, order: Order) -> datetime:
+    """The moment a Day order's day is counted from: its last modify that was carried out (a GTC order made Day on
+    Wednesday is Wednesday's), else its placement."""
+    since = order.timestamp
+    commands = platform.state.table(Command)
+    for command_id in platform.state.children["command"].get(order.id, {}):
+        command = commands.get(command_id)
+        if command is not None and command.command_type is CommandType.Modify and \
+                command.command_status is not CommandStatus.RiskRejected:
+            since = max(since, command.timestamp)
+    return since
 
 
 class Expiry:
