@@ -67,9 +67,12 @@ def respond(codec: Codec, payload: object, status: int = 200) -> Response:
     return Response(codec.encode(payload), status_code=status, media_type=JSON)
 
 
-# Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the one
+# Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the ones
 # it takes (`Allow`), not Starlette's 405 listing the route's methods.
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# A `/v1` operation answers GET and POST alike, whichever its documented method: Tradovate's clients in the wild
+# call `auth/renewAccessToken` (and others) with either, and an existing client must work unchanged.
+API_METHODS = ("GET", "POST")
 
 
 class MethodNotAllowedError(ApiError):
@@ -150,8 +153,8 @@ def create_app(runtime: Runtime) -> Starlette:
         endpoint = table.get(operation)
         if endpoint is None or endpoint.served is not Served.API:
             raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
-        if request.method != endpoint.method:
-            raise MethodNotAllowedError(f"/v1/{endpoint.name}", [endpoint.method])
+        if request.method not in API_METHODS:
+            raise MethodNotAllowedError(f"/v1/{endpoint.name}", list(API_METHODS))
         caller: Caller | None = None
         if not endpoint.public:
             try:
