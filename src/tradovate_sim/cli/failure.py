@@ -5,7 +5,7 @@
 | 0 | done |
 | 1 | the server refused it (a business failure: `failureReason`, `errorText`, violations) |
 | 2 | usage: a wrong flag or value, a missing setting, a request the server answered 400 |
-| 3 | connection or authentication: the server is down or not at the URL, wrong credentials, an ended session, a rate limit |
+| 3 | connection or authentication: no server or no API at the URL, wrong credentials, an ended session, a rate limit |
 | 4 | not found: an unknown account, symbol, order or user |
 | 5 | the server failed: a 5xx, an answer that is not Tradovate's protocol |
 | 130 | interrupted (Ctrl-C; `watch` ends with 0) |
