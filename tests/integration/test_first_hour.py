@@ -90,7 +90,8 @@ def lives(tmp_path: Path) -> Iterator[Lives]:
 
 
 def urls(port: int) -> str:
-    return f"REST       http://127.0.0.1:{port}/v1   WebSocket ws://127.0.0.1:{port}/v1/websocket"
+    return (f"REST       http://127.0.0.1:{port}/v1   WebSocket ws://127.0.0.1:{port}/v1/websocket\n"
+            f"  console    http://127.0.0.1:{port}/   API docs http://127.0.0.1:{port}/docs")
 
 
 def printed_password(log: str, name: str) -> str:
