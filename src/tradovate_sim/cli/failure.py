@@ -62,6 +62,8 @@ def rejected(message: str) -> CliError:
 def unreachable(url: str, error: BaseException | None) -> str:
     cause = error.__cause__ if error is not None else None
     match cause:
+        case httpx.ConnectError() if "SSL" in str(cause):
+            why = f"the TLS handshake failed ({cause}); a server without TLS is http://, not https://"
         case httpx.ConnectError():
             why = "connection refused or host unknown (is the server running?)"
         case httpx.TimeoutException():
