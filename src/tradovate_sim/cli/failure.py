@@ -88,6 +88,9 @@ def from_client(error: TradovateError, url: str) -> CliError:
                                              "give the server's root (http://host:port) or demo, live, local")
         case NotFoundError():
             return CliError(Exit.NOT_FOUND, f"not found: {error.message or error}")
+        case PenaltyCaptchaError() if "tradovateapi.com" not in url:  # this server: no need to wait the hour
+            return CliError(Exit.CONNECTION, f"rate limited: {error}; tradovate-sim forgets its counts when it "
+                                             "restarts (or serve --rate-limits off)")
         case RateLimitedError() | PenaltyCaptchaError():
             return CliError(Exit.CONNECTION, f"rate limited: {error}")
         case StatusError():
