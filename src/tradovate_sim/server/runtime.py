@@ -145,7 +145,8 @@ class Runtime:
 
     def urls(self) -> str:
         host, port = self.settings.host, self.settings.port
-        return f"  REST       http://{host}:{port}/v1   WebSocket ws://{host}:{port}/v1/websocket"
+        return (f"  REST       http://{host}:{port}/v1   WebSocket ws://{host}:{port}/v1/websocket\n"
+                f"  console    http://{host}:{port}/   API docs http://{host}:{port}/docs")
 
     async def set_password(self, name: str, password: str, flag: str) -> str:
         """`change_password` for a start's flag; returns the line that says what happened."""
