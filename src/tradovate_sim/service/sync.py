@@ -1,12 +1,18 @@
 """`user/syncrequest`: which accounts and entity types a socket follows, its snapshot, and which committed
-changes it receives afterwards as `props` events."""
+changes it receives afterwards as `props` events.
+
+Contracts, their maturities, products and exchanges reach a socket only once it knows them: the snapshot holds
+those of the orders and positions it follows, and so does the stream. A change of one of them goes only to the
+sockets whose snapshot or earlier events held it; an order or position in a contract the socket does not know yet
+is preceded by that contract's (and its maturity's, product's, exchange's) `Created` events.
+"""
 
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import msgspec
 
-from tradovate_sim.core.decision import Change
+from tradovate_sim.core.decision import Change, created
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import (
     Account,
@@ -22,7 +28,7 @@ from tradovate_sim.model.entities import (
     TradingPermission,
     User,
 )
-from tradovate_sim.model.ids import AccountId, UserId
+from tradovate_sim.model.ids import AccountId, ContractId, UserId
 from tradovate_sim.model.kinds import KIND_NAMED, KINDS
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.model.session import SyncSnapshot
@@ -32,6 +38,7 @@ from tradovate_sim.service.visibility import ADMINS_ONLY, REFERENCE, can_see_acc
 
 DEFAULT_TYPES = tuple(kind.name for kind in KINDS if kind.synced)
 ACCESS_TYPES = frozenset({"tradingPermission"})  # the changes that can end a caller's sight of an account
+INSTRUMENT_TYPES = ("exchange", "product", "contractMaturity", "contract")  # sent only to sockets that know them
 _FIELD_OF_PLURAL = {field.encode_name: field.name for field in msgspec.structs.fields(SyncSnapshot)}
 
 
@@ -63,6 +70,8 @@ class Subscription:
         self.accounts: set[AccountId] = {a.id for a in self._candidates() if self.follows_account(a)}
         self.users: set[UserId] = {caller.user_id} | {
             a.user_id for a in self._candidates() if a.id in self.accounts}
+        # the instruments this socket was sent (snapshot or events), by kind: only their changes reach it
+        self.known: dict[str, set[int]] = {kind: set() for kind in INSTRUMENT_TYPES}
 
     def _candidates(self) -> Iterable[Account]:
         return self.platform.entities(Account)
@@ -119,6 +128,7 @@ class Subscription:
                      if e is not None]
         rows: Sequence[Sequence[Entity]] = (contracts, maturities, products, exchanges)
         for kind, found in zip(("contract", "contractMaturity", "product", "exchange"), rows, strict=True):
+            self.known[kind].update(e.id for e in found)
             if kind in self.types:
                 out[plural(kind)] = list(found)
         if "currency" in self.types:
@@ -140,7 +150,8 @@ class Subscription:
         if kind == "user":
             return change.entity.id in self.users
         if kind in REFERENCE:
-            return True
+            known = self.known.get(kind)
+            return known is None or change.entity.id in known
         account_id = self.platform.state.owner(kind, change.entity.id)
         if account_id is not None and account_id not in self.accounts and self.wanted_accounts is None and \
                 organization_of_account(self.platform, account_id) is not None:
@@ -154,9 +165,31 @@ class Subscription:
         first drops the accounts the caller may no longer see; the revocation of the caller's own permission is the
         last thing it receives about such an account."""
         lost = self.drop_unseen() if recheck else frozenset()
-        if lost:
-            return [c for c in changes if self.admits(c) or self.is_own_revocation(c, lost)]
-        return [c for c in changes if self.admits(c)]
+        contracts = self.known["contract"]
+        selected: list[Change] = []
+        for change in changes:
+            if self.admits(change) or (lost and self.is_own_revocation(change, lost)):
+                entity = change.entity
+                if isinstance(entity, Order | Position) and entity.contract_id not in contracts:
+                    selected += self.introduce(entity.contract_id)
+                selected.append(change)
+        return selected
+
+    def introduce(self, contract_id: ContractId) -> list[Change]:
+        """`Created` events of a contract the socket does not know yet and of its maturity, product and exchange
+        (those it does not know either), masters first; from now on it receives their changes."""
+        state = self.platform.state
+        contract = state.get(Contract, contract_id)
+        maturity = None if contract is None else state.get(ContractMaturity, contract.contract_maturity_id)
+        product = None if maturity is None else state.get(Product, maturity.product_id)
+        exchange = None if product is None else state.get(Exchange, product.exchange_id)
+        introduced: list[Change] = []
+        for kind, entity in zip(INSTRUMENT_TYPES, (exchange, product, maturity, contract), strict=True):
+            if entity is not None and entity.id not in self.known[kind]:
+                self.known[kind].add(entity.id)
+                if kind in self.types:
+                    introduced.append(created(entity))
+        return introduced
 
     def drop_unseen(self) -> frozenset[AccountId]:
         """Stop following the accounts the caller may no longer see (a revoked trading permission); those accounts."""
