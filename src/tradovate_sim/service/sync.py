@@ -39,6 +39,7 @@ from tradovate_sim.service.visibility import ADMINS_ONLY, REFERENCE, can_see_acc
 DEFAULT_TYPES = tuple(kind.name for kind in KINDS if kind.synced)
 ACCESS_TYPES = frozenset({"tradingPermission"})  # the changes that can end a caller's sight of an account
 INSTRUMENT_TYPES = ("exchange", "product", "contractMaturity", "contract")  # sent only to sockets that know them
+IN_CONTRACT = frozenset({"order", "position"})  # kinds whose contract a socket must know before them
 _FIELD_OF_PLURAL = {field.encode_name: field.name for field in msgspec.structs.fields(SyncSnapshot)}
 
 
@@ -160,20 +161,33 @@ class Subscription:
                 self.accounts.add(account_id)
         return account_id in self.accounts
 
-    def select(self, changes: Sequence[Change], recheck: bool = False) -> list[Change]:
+    def select(self, changes: Sequence[Change], recheck: bool = False,
+               contracts: frozenset[int] | None = None) -> list[Change]:
         """The changes this socket receives. `recheck` (the batch may change who sees what, see `changes_access`)
         first drops the accounts the caller may no longer see; the revocation of the caller's own permission is the
-        last thing it receives about such an account."""
+        last thing it receives about such an account. `contracts`: `contracts_in(changes)`, computed once for every
+        socket."""
         lost = self.drop_unseen() if recheck else frozenset()
-        contracts = self.known["contract"]
-        selected: list[Change] = []
-        for change in changes:
-            if self.admits(change) or (lost and self.is_own_revocation(change, lost)):
-                entity = change.entity
-                if isinstance(entity, Order | Position) and entity.contract_id not in contracts:
-                    selected += self.introduce(entity.contract_id)
-                selected.append(change)
+        if lost:
+            selected = [c for c in changes if self.admits(c) or self.is_own_revocation(c, lost)]
+        else:
+            selected = [c for c in changes if self.admits(c)]
+        if contracts is None:
+            contracts = contracts_in(changes)
+        if selected and contracts and not contracts <= self.known["contract"]:
+            return self._introducing(selected)
         return selected
+
+    def _introducing(self, selected: list[Change]) -> list[Change]:
+        """`selected` with the contracts its orders and positions are in introduced before them where unknown."""
+        contracts = self.known["contract"]
+        introduced: list[Change] = []
+        for change in selected:
+            entity = change.entity
+            if isinstance(entity, Order | Position) and entity.contract_id not in contracts:
+                introduced += self.introduce(entity.contract_id)
+            introduced.append(change)
+        return introduced
 
     def introduce(self, contract_id: ContractId) -> list[Change]:
         """`Created` events of a contract the socket does not know yet and of its maturity, product and exchange
@@ -204,6 +218,12 @@ class Subscription:
         permission = change.entity
         return change.entity_type in self.types and isinstance(permission, TradingPermission) and \
             permission.account_id in lost and permission.user_id == self.caller.user_id
+
+
+def contracts_in(changes: Sequence[Change]) -> frozenset[int]:
+    """The contracts of a committed batch's orders and positions (a socket must know them before those)."""
+    return frozenset(entity.contract_id for c in changes
+                     if c.entity_type in IN_CONTRACT and isinstance(entity := c.entity, Order | Position))
 
 
 def changes_access(changes: Sequence[Change]) -> bool:
