@@ -119,7 +119,7 @@ def test_a_contract_that_expired_while_the_server_was_down_is_settled_at_start_u
             cash_before = {name: api.deps("cashBalance", i, admin)[0]["amount"] for name, i in accounts.items()}
         server.stop()
         # Act: started again on the real clock, months after ESM6's last session
-        server = ServerProcess(server.db_path, server.log_path, port=server.port)
+        server = ServerProcess(server.db_path, server.log_path)
         server.start()
         # Assert
         with Api(server.base_url) as api:
