@@ -294,7 +294,9 @@ async def test_readme_websocket_snippet_prints_the_snapshot_then_props_events(de
 
     # Assert
     assert snapshot.startswith("snapshot: {") and "'accounts': 2" in snapshot
-    assert events[0] == "Created order" and "Created fill" in events and "Created position" in events
+    trading = [e for e in events if e.split()[-1] not in ("exchange", "product", "contractMaturity", "contract")]
+    assert trading[0] == "Created order" and "Created fill" in events and "Created position" in events
+    assert events.index("Created contract") < events.index("Created order")  # a contract it did not know yet
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")

@@ -203,6 +203,7 @@ def create_app(runtime: Runtime) -> Starlette:
     async def move_clock(request: ClockRequest) -> ClockState:
         simulator.move_clock(runtime.platform, request)
         await runtime.expiry.sweep()  # Day / GTD orders whose time in force the move ran past
+        await runtime.settlement.sweep()  # contracts whose last session the move ran past
         await runtime.list_contracts()
         await runtime.rollover.roll()  # positions and cash to a new trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations

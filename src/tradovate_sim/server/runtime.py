@@ -23,6 +23,7 @@ from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.rollover import Rollover
+from tradovate_sim.service.settlement import Settlement
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage.errors import StoreError
@@ -58,6 +59,7 @@ class Runtime:
         self.margins = Margins(self.platform)
         self.rollover = Rollover(self.platform)
         self.expiry = Expiry(self.platform)
+        self.settlement = Settlement(self.platform)
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
 
@@ -88,6 +90,7 @@ class Runtime:
             await self.restart()
         await self.list_contracts()
         await self.margins.refresh(everyone=True)
+        await self.settlement.sweep(restarted=True)  # contracts that expired while the server was down
         await self.rollover.roll()  # trade dates that passed while the server was down
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
@@ -105,6 +108,7 @@ class Runtime:
         self.margins.start()
         self.rollover.start()
         self.expiry.start()
+        self.settlement.start()
         return self.services
 
     async def first_start(self) -> None:
@@ -216,6 +220,7 @@ class Runtime:
         await self.list_contracts()
         self.autoliq.reindex()
         await self.margins.refresh(everyone=True)
+        self.settlement.forget()
         self.rollover.forget()
         await self.rollover.roll()
 
@@ -224,6 +229,7 @@ class Runtime:
             await self.rollover.stop()
             await self.margins.stop()
             await self.expiry.stop()
+            await self.settlement.stop()
             await self.autoliq.stop()
             await self.loop.stop()
         finally:
