@@ -5,9 +5,6 @@ orders whose latest version is Day or GTD (an index of the state), so the other 
 of the clock across a close expires what the close would have: the deadline is a moment, compared with `now`.
 """
 
-import asyncio
-import contextlib
-import logging
 from collections import defaultdict
 from datetime import datetime
 
@@ -15,10 +12,9 @@ from tradovate_sim.core import orders, sessions
 from tradovate_sim.model.entities import Command, Order, OrderVersion
 from tradovate_sim.model.enums import CommandStatus, CommandType, TimeInForce
 from tradovate_sim.model.ids import AccountId, ContractId, OrderId
+from tradovate_sim.service.periodic import Periodic
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.simulator import SYSTEM
-
-log = logging.getLogger("tradovate_sim.expiry")
 
 DAY_TEXT = "Day order expired at the session close"
 GTD_TEXT = "GTD order expired at its expireTime"
@@ -53,15 +49,17 @@ def _day_since(platform: Platform, order: Order) -> datetime:
     return since
 
 
-class Expiry:
+class Expiry(Periodic):
     """Expires orders whose time in force has run out; remembers each order's deadline per version. Owned by the
     runtime: `sweep` runs after every market tick and every move of the clock."""
+
+    task_name = "order-expiry"
+    failure = "order expiry sweep failed; the next one goes on"
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         # order -> (its latest version, its deadline); the version itself, not its id: ids restart after a reset
         self.deadlines: dict[OrderId, tuple[OrderVersion, datetime | None]] = {}
-        self.task: asyncio.Task[None] | None = None
 
     def due(self, now: datetime) -> dict[tuple[AccountId, ContractId], dict[OrderId, str]]:
         """The orders due at `now`, by book, with the text their execution report carries."""
@@ -98,21 +96,5 @@ class Expiry:
                 await platform.commit(decision.changes)
         return sum(len(texts) for texts in due.values())
 
-    def start(self, interval: float = 1.0) -> None:
-        self.task = asyncio.create_task(self.run(interval), name="order-expiry")
-
-    async def run(self, interval: float) -> None:
-        """Sweep every `interval` seconds of real time; a failure is logged and the next sweep goes on."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("order expiry sweep failed; the next one goes on")
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+    async def tick(self) -> None:
+        await self.sweep()

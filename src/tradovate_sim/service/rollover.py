@@ -10,29 +10,27 @@ reaches its account rolls the position and cash it touches itself (core.blotter)
 yesterday's counters.
 """
 
-import asyncio
-import contextlib
-import logging
 from datetime import date, datetime
 
 from tradovate_sim.core.decision import Change, updated
 from tradovate_sim.core.rollover import is_due, roll_cash, roll_position, settlement_price
 from tradovate_sim.model.entities import CashBalance, Position
 from tradovate_sim.model.ids import AccountId
+from tradovate_sim.service.periodic import Periodic
 from tradovate_sim.service.platform import Platform
-
-log = logging.getLogger("tradovate_sim.rollover")
 
 BATCH = 500  # accounts per commit
 
 
-class Rollover:
+class Rollover(Periodic):
     """Owned by the runtime: `roll()` on every clock move, and every `interval` seconds on the real clock."""
+
+    task_name = "trade-date-roll"
+    failure = "trade-date roll failed; retried at the next tick"
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.trade_date: date | None = None  # the trade date everything was last rolled to
-        self.task: asyncio.Task[None] | None = None
         self.accounts_rolled = 0  # counters for tests and the benchmark
         self.commits = 0
 
@@ -40,22 +38,8 @@ class Rollover:
         """After a reset or a reload: the next `roll()` looks at every account again."""
         self.trade_date = None
 
-    def start(self, interval: float = 1.0) -> None:
-        self.task = asyncio.create_task(self.run(interval), name="trade-date-roll")
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-    async def run(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.roll()
-            except Exception:
-                log.exception("trade-date roll failed; retried at the next tick")
+    async def tick(self) -> None:
+        await self.roll()
 
     async def roll(self) -> None:
         """Roll every account with a position or cash balance dated before the current trade date."""

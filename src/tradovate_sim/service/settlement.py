@@ -11,9 +11,6 @@ An expired contract takes no new orders (its session is closed, then `TooLate`),
 on it again: it is not looked at again until a reset or a reload.
 """
 
-import asyncio
-import contextlib
-import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -23,20 +20,21 @@ from tradovate_sim.core.rollover import settlement_price
 from tradovate_sim.core.sessions import Schedule
 from tradovate_sim.model.entities import Contract, Fill, Position
 from tradovate_sim.model.ids import AccountId, ContractId
+from tradovate_sim.service.periodic import Periodic
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.simulator import SYSTEM
 
-log = logging.getLogger("tradovate_sim.settlement")
 
-
-class Settlement:
+class Settlement(Periodic):
     """Owned by the runtime: `sweep()` after every move of the clock, at start-up, and every second of real time."""
+
+    task_name = "contract-settlement"
+    failure = "contract settlement sweep failed; the next one goes on"
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.ends: dict[ContractId, datetime] = {}  # contract -> the end of its last trading session
         self.settled: set[ContractId] = set()  # expired contracts with nothing left open on them
-        self.task: asyncio.Task[None] | None = None
         self.books_settled = 0  # a counter for tests
 
     def forget(self) -> None:
@@ -115,21 +113,5 @@ class Settlement:
         self.books_settled += settled
         return settled
 
-    def start(self, interval: float = 1.0) -> None:
-        self.task = asyncio.create_task(self.run(interval), name="contract-settlement")
-
-    async def run(self, interval: float) -> None:
-        """Sweep every `interval` seconds of real time; a failure is logged and the next sweep goes on."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("contract settlement sweep failed; the next one goes on")
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+    async def tick(self) -> None:
+        await self.sweep()
