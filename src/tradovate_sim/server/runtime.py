@@ -22,11 +22,13 @@ from tradovate_sim.service.expiry import Expiry
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.replica import Replica
 from tradovate_sim.service.rollover import Rollover
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import PostgresStore
+from tradovate_sim.storage.postgres_cluster import PostgresCluster
 from tradovate_sim.storage.sqlite import SqliteStore
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import load_catalogue
@@ -60,6 +62,9 @@ class Runtime:
         self.expiry = Expiry(self.platform)
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
+        # PostgreSQL: other processes may share the database (docs/design.md "PostgreSQL")
+        self.cluster = PostgresCluster(settings.db, "") if settings.postgres else None
+        self.replica: Replica | None = None
 
     @staticmethod
     def open_store(settings: Settings) -> "SqliteStore | PostgresStore":
@@ -76,12 +81,23 @@ class Runtime:
         return SqliteStore(str(path), synchronous="FULL" if settings.synchronous == "FULL" else "NORMAL")
 
     async def start(self) -> Services:
+        cluster = self.cluster
         try:
+            if cluster is not None:  # one process starts at a time: seeding and listing contracts happen once
+                await cluster.open()
+                await cluster.lock_start()
             await self.store.open()
         except StoreError as error:
             where = self.settings.db_label if self.settings.postgres else self.settings.sqlite_path
+            if cluster is not None:
+                await cluster.close()
             raise StartupError(f"--db {where}: {error}") from None
         self.platform.load()
+        if cluster is not None and isinstance(self.store, PostgresStore):
+            cluster.snapshot = self.store.snapshot
+            cluster.horizon = int(self.store.snapshot.split(":", 1)[0])
+            self.replica = Replica(self.platform, self.store, cluster)
+            await self.replica.start()
         if seed.is_empty(self.platform):
             await self.first_start()
         else:
@@ -94,6 +110,8 @@ class Runtime:
         identity = Identity(self.platform, secret, self.hashing, WallClock())  # tokens and sessions: real time
         self.services = Services(platform=self.platform, identity=identity, hashing=self.hashing,
                                  autoliq=self.autoliq)
+        if self.replica is not None:  # sessions ended or passwords set by another process end them here too
+            self.replica.followed.append(identity.restore)
         self.autoliq.attach()
         await self.autoliq.drain()  # what was breached while the server was down (or the clock moved) acts now
         self.autoliq.start()
@@ -105,6 +123,8 @@ class Runtime:
         self.margins.start()
         self.rollover.start()
         self.expiry.start()
+        if cluster is not None:
+            await cluster.unlock_start()
         return self.services
 
     async def first_start(self) -> None:
@@ -208,6 +228,8 @@ class Runtime:
         # one durable step: a crash leaves the old state or the seeded one, never an empty file without the secret
         await self.store.reset(platform.encoder.encode(changes), {SEED_KEY: raw, SECRET_KEY: secret})
         platform.load()
+        if self.replica is not None:
+            self.replica.reloaded()
         if self.services is not None:  # before anything is published: sockets of the sessions it ends hear no more
             self.services.identity.restore()
         platform.market.quotes.clear()
@@ -226,4 +248,8 @@ class Runtime:
             await self.autoliq.stop()
             await self.loop.stop()
         finally:
+            if self.replica is not None:
+                await self.replica.stop()
             await self.store.close()  # whatever became of the market loop
+            if self.cluster is not None:
+                await self.cluster.close()
