@@ -69,12 +69,12 @@ class PostgresCluster:
         self.listeners: dict[str, list[Callable[[str], None]]] = {}
 
     async def open(self) -> None:
+        self._listener = await connect(self._url)  # bad configuration: connect's one line, without the password
+        await self._listener.add_listener(JOURNAL_CHANNEL, self._notified)
         try:
             self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=POOL_SIZE)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreError(str(error).splitlines()[0]) from None
-        self._listener = await connect(self._url)
-        await self._listener.add_listener(JOURNAL_CHANNEL, self._notified)
 
     def listen(self, channel: str, callback: Callable[[str], None]) -> None:
         """Call `callback(payload)` on every NOTIFY on `channel` (JOURNAL_CHANNEL included)."""
