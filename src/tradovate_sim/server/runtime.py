@@ -240,6 +240,20 @@ class Runtime:
         self.rollover.forget()
         await self.rollover.roll()
 
+    async def reloaded(self) -> None:
+        """Another process reset the database (/sim/reset): memory read again, then what a reset does after."""
+        if self.replica is None:
+            return
+        await self.replica.reload()
+        if self.services is not None:
+            self.services.identity.restore()
+        self.platform.market.quotes.clear()
+        self.platform.market.pinned.clear()
+        await self.list_contracts()
+        self.autoliq.reindex()
+        await self.margins.refresh(everyone=True)
+        self.rollover.forget()
+
     async def stop(self) -> None:
         try:
             await self.rollover.stop()

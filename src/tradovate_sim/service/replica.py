@@ -133,8 +133,19 @@ class Replica:
             self._task = None
 
     def reloaded(self) -> None:
-        """The platform loaded the store's entities again (a reset): heads start over."""
+        """The platform loaded the store's entities again (this process's reset): heads start over."""
         self.applied_of = dict(self.store.heads)
+
+    async def reload(self) -> None:
+        """Another process reset the database: read it again, follow from there."""
+        async with self._polling:
+            async with self.cluster.pool.acquire() as conn:
+                await self.store.reread(conn)
+            self.platform.load()
+            self.cluster.snapshot = self.store.snapshot
+            self.cluster.horizon = int(self.store.snapshot.split(":", 1)[0])
+            self.store.own.clear()
+            self.applied_of = dict(self.store.heads)
 
     # --- following --------------------------------------------------------------------------------------
 

@@ -455,7 +455,7 @@ class PostgresStore:
             return
         self._fail(group, "the store is closed (a commit's fate is unknown)")
 
-    async def _read_all(self, conn: asyncpg.Connection) -> None:
+    async def _read_all(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
         async with conn.transaction(isolation="repeatable_read", readonly=True):  # one snapshot for all of it
             self.snapshot = str(await conn.fetchval("SELECT pg_current_snapshot()::text"))
             self._loaded = await self._entity_rows(conn)
@@ -464,7 +464,11 @@ class PostgresStore:
             self.heads = {int(r[0]): int(r[1])
                           for r in await conn.fetch(f"SELECT account_id, seq FROM {SCHEMA}.account_head")}
 
-    async def read_meta(self, conn: asyncpg.Connection) -> dict[str, bytes]:
+    async def reread(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+        """Read entities, meta and heads again (another process reset the database): `load()` hands them over."""
+        await self._read_all(conn)
+
+    async def read_meta(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> dict[str, bytes]:
         return {r["key"]: bytes(r["value"]) for r in await conn.fetch(f"SELECT key, value FROM {SCHEMA}.meta")}
 
     def followed_meta(self, meta: dict[str, bytes]) -> None:
@@ -472,7 +476,7 @@ class PostgresStore:
         self._meta = meta
 
     @staticmethod
-    async def _entity_rows(conn: asyncpg.Connection) -> list[tuple[str, int, bytes]]:
+    async def _entity_rows(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> list[tuple[str, int, bytes]]:
         return [(r[0], r[1], r[2]) for r in await conn.fetch(f"SELECT entity_type, id, body FROM {SCHEMA}.entity")]
 
 

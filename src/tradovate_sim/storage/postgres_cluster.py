@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +33,7 @@ log = logging.getLogger("tradovate_sim.storage")
 START_KEY = -0x7472_6164_0001  # session lock while a process starts (loads, seeds, lists contracts)
 LEADER_KEY = -0x7472_6164_0002  # held by the process that runs the market and the timers
 POOL_SIZE = 16
+APPLICATION = "tradovate-sim"  # the listening connection's application_name: "tradovate-sim <process>"
 
 _FOLLOW = f"""
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h)
@@ -67,9 +70,11 @@ class PostgresCluster:
         self.snapshot = snapshot  # rows visible in it were loaded with the entities
         self.horizon = int(snapshot.split(":", 1)[0]) if snapshot else 0
         self.listeners: dict[str, list[Callable[[str], None]]] = {}
+        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this process, among the database's processes
 
     async def open(self) -> None:
         self._listener = await connect(self._url)  # bad configuration: connect's one line, without the password
+        await self._listener.execute(f"SET application_name = '{APPLICATION} {self.name}'")
         await self._listener.add_listener(JOURNAL_CHANNEL, self._notified)
         try:
             self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=POOL_SIZE)
@@ -86,6 +91,13 @@ class PostgresCluster:
     def _notified(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
         for callback in self.listeners.get(channel, ()):
             callback(str(payload))
+
+    async def peers(self) -> list[str]:
+        """The processes listening on this database now (this one included)."""
+        rows = await self.pool.fetch("SELECT substr(application_name, $1) FROM pg_stat_activity"
+                                     " WHERE datname = current_database() AND application_name LIKE $2",
+                                     len(APPLICATION) + 2, f"{APPLICATION} %")
+        return [str(r[0]) for r in rows]
 
     async def notify(self, channel: str, payload: str) -> None:
         await self.pool.execute("SELECT pg_notify($1, $2)", channel, payload)
