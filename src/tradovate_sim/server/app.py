@@ -156,6 +156,8 @@ def create_app(runtime: Runtime) -> Starlette:
             raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
         if request.method != endpoint.method:
             raise MethodNotAllowedError(f"/v1/{endpoint.name}", [endpoint.method])
+        if runtime.replica is not None:  # several processes: every commit acknowledged anywhere is in memory first
+            await runtime.replica.fresh()
         caller: Caller | None = None
         if not endpoint.public:
             try:
