@@ -117,7 +117,7 @@ def create_app(runtime: Runtime) -> Starlette:
         runtime.platform.fanout.subscribers.append(metrics)  # liquidations by initiator, as they commit
         runtime.platform.quote_listeners.append(hub.quotes_changed)
         broadcast.cluster, broadcast.replica = runtime.cluster, runtime.replica  # several processes: see broadcast
-        broadcast.start()
+        await broadcast.start()
         try:
             yield
         finally:

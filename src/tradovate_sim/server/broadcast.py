@@ -59,11 +59,12 @@ class Broadcast:
         self._queue: asyncio.Queue[_Control] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self.cluster is None:
             return
-        self.cluster.listen(CONTROL, self._received)
-        self.cluster.listen(ACK, self._acknowledged)
+        self.me = self.cluster.name
+        await self.cluster.listen(CONTROL, self._received)
+        await self.cluster.listen(ACK, self._acknowledged)
         self._task = asyncio.get_running_loop().create_task(self._apply_loop(), name="controls")
 
     async def stop(self) -> None:

@@ -121,7 +121,7 @@ class Replica:
         await self.ids.fill({kind.name: max_ids[kind.name] + 1 for kind in KINDS})
         self.platform.ids = self.ids
         self.platform.cluster = self
-        self.cluster.listen(JOURNAL_CHANNEL, lambda _payload: self._wanted.set())
+        await self.cluster.listen(JOURNAL_CHANNEL, lambda _payload: self._wanted.set())
         await self.poll()
         self._task = asyncio.get_running_loop().create_task(self._follow(), name="journal-follower")
 

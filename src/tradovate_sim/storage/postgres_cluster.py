@@ -81,12 +81,12 @@ class PostgresCluster:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreError(str(error).splitlines()[0]) from None
 
-    def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
         """Call `callback(payload)` on every NOTIFY on `channel` (JOURNAL_CHANNEL included)."""
         first = channel not in self.listeners
         self.listeners.setdefault(channel, []).append(callback)
         if first and channel != JOURNAL_CHANNEL and self._listener is not None:
-            asyncio.get_running_loop().create_task(self._listener.add_listener(channel, self._notified))
+            await self._listener.add_listener(channel, self._notified)
 
     def _notified(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
         for callback in self.listeners.get(channel, ()):
