@@ -13,6 +13,7 @@ from tradovate_sim.core.decision import Change, updated
 from tradovate_sim.model.entities import Credential, User, UserSession
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.simulator import PasswordState
+from tradovate_sim.server.leader import Leadership
 from tradovate_sim.service import seed
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
@@ -65,6 +66,7 @@ class Runtime:
         # PostgreSQL: other processes may share the database (docs/design.md "PostgreSQL")
         self.cluster = PostgresCluster(settings.db, "") if settings.postgres else None
         self.replica: Replica | None = None
+        self.leadership = Leadership(self)
 
     @staticmethod
     def open_store(settings: Settings) -> "SqliteStore | PostgresStore":
@@ -113,16 +115,12 @@ class Runtime:
         if self.replica is not None:  # sessions ended or passwords set by another process end them here too
             self.replica.followed.append(identity.restore)
         self.autoliq.attach()
-        await self.autoliq.drain()  # what was breached while the server was down (or the clock moved) acts now
-        self.autoliq.start()
         gc.collect()
         gc.freeze()  # what was loaded lives as long as the server: keep it out of every later collection
         gc.set_threshold(20_000, 20, 20)  # requests allocate little that cycles; collect less often
-        if self.settings.quotes == "synthetic":
-            self.loop.start()
-        self.margins.start()
-        self.rollover.start()
-        self.expiry.start()
+        # the breaches of while the server was down act now; the market and the timers start (on PostgreSQL: on
+        # the one process that leads, see server/leader.py)
+        await self.leadership.start()
         if cluster is not None:
             await cluster.unlock_start()
         return self.services
@@ -256,6 +254,7 @@ class Runtime:
 
     async def stop(self) -> None:
         try:
+            await self.leadership.stop()
             await self.rollover.stop()
             await self.margins.stop()
             await self.expiry.stop()
