@@ -4,6 +4,8 @@ simulator controls on both before they answer, and a killed process losing nothi
 
 import asyncio
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +143,58 @@ def test_props_of_commits_made_by_the_other_process_reach_a_socket_in_order(pair
     found = asyncio.run(scenario())
     cut = found.index(-1)
     assert found[:cut] == found[cut + 1:]
+
+
+# --- `--workers 2`: one port, one supervisor ---------------------------------------------------------------------
+
+
+def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_other_carries_on(
+        tmp_path: Path) -> None:
+    url = pg_cluster.shared().create_database("workers_kill")
+    server = ServerProcess(tmp_path / "unused.db", tmp_path / "server.log", db_url=url, workers=2)
+    server.start()
+    try:
+        with Api(server.base_url) as api:
+            admin = api.token(ADMIN, ADMIN_PASSWORD)
+            api.set_clock(OPEN_TIME, admin)
+            api.set_quote(admin)
+            demo = api.token(DEMO, DEMO_PASSWORD)
+            account = int(api.find("account", "DEMO1", admin)["id"])
+        workers = server.children()
+        assert len(workers) == 2, server.log()
+
+        async def load() -> list[int]:
+            acknowledged: list[int] = []
+
+            async def one(i: int) -> None:  # a new connection each time: the kernel spreads them over the workers
+                async with httpx.AsyncClient(base_url=server.base_url, timeout=10.0,
+                                             headers={"Authorization": f"Bearer {demo}"}) as client:
+                    try:
+                        answer = await client.post("/v1/order/placeorder",
+                                                   json=order(account, action="Buy" if i % 2 else "Sell"))
+                    except httpx.TransportError:
+                        return  # the killed worker's connection: not acknowledged
+                    if answer.status_code == 200 and "orderId" in answer.json():
+                        acknowledged.append(int(answer.json()["orderId"]))
+
+            async def killer() -> None:
+                await asyncio.sleep(0.4)
+                os.kill(workers[0], signal.SIGKILL)
+
+            await asyncio.gather(killer(), *(one(i) for i in range(120)))
+            return acknowledged
+
+        acknowledged = asyncio.run(load())
+
+        assert len(acknowledged) > 10
+        with Api(server.base_url) as api:
+            demo = api.token(DEMO, DEMO_PASSWORD)
+            found = {int(o["id"]) for o in api.entities("order", demo)}
+            assert set(acknowledged) <= found
+            assert "orderId" in api.call("order/placeorder", order(account), demo)  # it carries on
+        stored = pg_cluster.shared().psql("SELECT count(*) FROM tradovate_sim.entity WHERE entity_type = 'order'"
+                                          " AND id = ANY('{" + ",".join(map(str, acknowledged)) + "}')",
+                                          "workers_kill")
+        assert int(stored) == len(acknowledged)
+    finally:
+        server.stop()
