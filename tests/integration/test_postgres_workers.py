@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -198,3 +200,12 @@ def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_ot
         assert int(stored) == len(acknowledged)
     finally:
         server.stop()
+
+
+def test_workers_on_sqlite_are_refused_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "tradovate_sim.cli", "serve", "--workers", "2", "--db",
+                           f"sqlite:///{tmp_path / 'x.db'}"], capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "tradovate-sim: --workers 2: several processes need a postgresql:// database (SQLite is one process)"]
