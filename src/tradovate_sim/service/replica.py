@@ -163,12 +163,13 @@ class Replica:
     async def poll(self) -> None:
         """Apply every row of the transactions that finished since the last poll."""
         async with self._polling:
-            rows = await self.cluster.follow()
+            own = self.store.own
+            rows = await self.cluster.follow(own)
+            horizon = self.cluster.horizon
+            for xid in [x for x in own if x < horizon]:  # below the horizon: never asked about again
+                own.discard(xid)
             meta = sessions = False
             for row in rows:
-                if row.seq in self.store.own:  # ours: memory has it through its commit's future
-                    self.store.own.discard(row.seq)
-                    continue
                 sessions |= self.apply(row)
                 meta |= row.meta
             if meta:

@@ -148,9 +148,9 @@ class PostgresStore:
         self._in_flight = 0
         self.reconnects = 0  # connections restored after a loss (for tests and operators)
         self.on_answer: Callable[[float, bool], None] | None = None  # (seconds from submit to answer, landed)
-        # For a process that follows the journal (several processes on one database): the seqs this store wrote
-        # (a follower skips them: they reach memory through their futures), the snapshot open() read entities in
-        # (`xmin:xmax:xip`, the follower starts there) and every account's last seq at that snapshot.
+        # For a process that follows the journal (several processes on one database): the transaction ids this
+        # store wrote (a follower skips their rows: memory has them through their futures), the snapshot open()
+        # read entities in (`xmin:xmax:xip`: the follower starts there) and each account's last seq in it.
         self.own: set[int] = set()
         self.snapshot = ""
         self.heads: dict[int, int] = {}
@@ -343,7 +343,7 @@ class PostgresStore:
                 await conn.execute(f"DELETE FROM {SCHEMA}.meta WHERE key <> $1", SCHEMA_KEY)
             found = await conn.fetchrow(_WRITE, *rows.arguments())
             assert found is not None
-            self.own.update(found["seqs"])
+            self.own.add(int(found["xid"]))
             loaded = await self._entity_rows(conn) if group[0].reset else None
         except BaseException:
             with contextlib.suppress(Exception):

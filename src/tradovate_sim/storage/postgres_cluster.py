@@ -40,6 +40,7 @@ WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h)
 SELECT h.h::text AS horizon, j.seq, j.body, j.meta, j.accounts
 FROM h LEFT JOIN {SCHEMA}.journal j
   ON j.xid >= $1::text::xid8 AND j.xid < h.h AND NOT pg_visible_in_snapshot(j.xid, $2::text::pg_snapshot)
+  AND NOT j.xid = ANY($3::text[]::xid8[])
 ORDER BY j.xid, j.seq
 """
 _RESERVE = f"""
@@ -173,9 +174,10 @@ class PostgresCluster:
 
     # --- the journal and ids ---------------------------------------------------------------------------
 
-    async def follow(self) -> list[JournalRow]:
-        """The journal rows of transactions that finished since the last call (in transaction order, then seq)."""
-        rows = await self.pool.fetch(_FOLLOW, str(self.horizon), self.snapshot or "1:1:")
+    async def follow(self, own: set[int]) -> list[JournalRow]:
+        """The journal rows of transactions that finished since the last call (in transaction order, then seq),
+        but those of the transactions `own` (this process's: their rows are in memory through their commits)."""
+        rows = await self.pool.fetch(_FOLLOW, str(self.horizon), self.snapshot or "1:1:", [str(x) for x in own])
         if rows:
             self.horizon = int(rows[0]["horizon"])
         return [JournalRow(seq=r["seq"], body=bytes(r["body"]), meta=r["meta"], accounts=tuple(r["accounts"]))
