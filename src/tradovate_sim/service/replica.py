@@ -111,6 +111,10 @@ class Replica:
         self.ids = BlockIds(cluster)
         self.followed: list[Callable[[], None]] = []  # after rows that touched users' sessions or credentials
         self.rows_followed = 0
+        # No other process on the database (checked every poll): reads need not wait. A process that joins opens
+        # its listening connection before it loads, so it is seen long before it can acknowledge a write.
+        self.alone = False
+        self._peers_checked = 0.0
         self._wanted = asyncio.Event()
         self._polling = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -156,6 +160,10 @@ class Replica:
             self._wanted.clear()
             try:
                 await self.poll()
+                now = asyncio.get_running_loop().time()
+                if now - self._peers_checked >= POLL_SECONDS:
+                    self._peers_checked = now
+                    self.alone = len(await self.cluster.peers()) <= 1
             except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("following the journal: %s", error)
                 await asyncio.sleep(POLL_SECONDS)
@@ -204,6 +212,8 @@ class Replica:
     async def fresh(self) -> None:
         """Wait until memory holds every commit that finished before this call (read-your-writes across
         processes): every transaction that had begun by now has ended and its rows are applied."""
+        if self.alone:
+            return
         xmax = await self.cluster.xmax()
         while self.cluster.horizon < xmax:
             await self.poll()
