@@ -21,14 +21,14 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from tradovate_sim.service.replica import Replica
+from tradovate_sim.storage.postgres_cluster import ACK_CHANNEL as ACK
+from tradovate_sim.storage.postgres_cluster import CONTROL_CHANNEL as CONTROL
 from tradovate_sim.storage.postgres_cluster import PostgresCluster
 
 __all__ = ["Broadcast"]
 
 log = logging.getLogger("tradovate_sim")
 
-CONTROL = "tradovate_sim_control"
-ACK = "tradovate_sim_control_ack"
 ACK_SECONDS = 5.0
 
 

@@ -19,6 +19,7 @@ import msgspec
 
 from tradovate_sim.core.view import Quote
 from tradovate_sim.model.ids import ContractId
+from tradovate_sim.storage.postgres_cluster import QUOTE_CHANNEL as QUOTE
 
 if TYPE_CHECKING:
     from tradovate_sim.server.runtime import Runtime
@@ -27,7 +28,6 @@ __all__ = ["Leadership"]
 
 log = logging.getLogger("tradovate_sim")
 
-QUOTE = "tradovate_sim_quote"
 TRY_SECONDS = 1.0
 _PAYLOAD = 7000  # bytes of quotes per NOTIFY at most
 _QUOTES = msgspec.json.Decoder(list[Quote])

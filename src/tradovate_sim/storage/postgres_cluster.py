@@ -33,6 +33,13 @@ log = logging.getLogger("tradovate_sim.storage")
 START_KEY = -0x7472_6164_0001  # session lock while a process starts (loads, seeds, lists contracts)
 LEADER_KEY = -0x7472_6164_0002  # held by the process that runs the market and the timers
 POOL_SIZE = 16
+CONTROL_CHANNEL = "tradovate_sim_control"  # simulator controls (server/broadcast.py)
+ACK_CHANNEL = "tradovate_sim_control_ack"
+QUOTE_CHANNEL = "tradovate_sim_quote"  # the leader's quotes (server/leader.py)
+# Listened to from the first connection on, before the process loads anything: a control sent while it starts
+# is kept until its handler is there (a process counts as live, `peers()`, from that moment).
+CHANNELS = (JOURNAL_CHANNEL, CONTROL_CHANNEL, ACK_CHANNEL, QUOTE_CHANNEL)
+_KEPT = 1000  # notifications kept for a channel without a listener yet
 APPLICATION = "tradovate-sim"  # the listening connection's application_name: "tradovate-sim <process>"
 
 _FOLLOW = f"""
@@ -71,26 +78,36 @@ class PostgresCluster:
         self.snapshot = snapshot  # rows visible in it were loaded with the entities
         self.horizon = int(snapshot.split(":", 1)[0]) if snapshot else 0
         self.listeners: dict[str, list[Callable[[str], None]]] = {}
+        self._kept: dict[str, list[str]] = {}
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this process, among the database's processes
 
     async def open(self) -> None:
         self._listener = await connect(self._url)  # bad configuration: connect's one line, without the password
         await self._listener.execute(f"SET application_name = '{APPLICATION} {self.name}'")
-        await self._listener.add_listener(JOURNAL_CHANNEL, self._notified)
+        for channel in CHANNELS:
+            await self._listener.add_listener(channel, self._notified)
         try:
             self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=POOL_SIZE)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreError(str(error).splitlines()[0]) from None
 
     async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
-        """Call `callback(payload)` on every NOTIFY on `channel` (JOURNAL_CHANNEL included)."""
-        first = channel not in self.listeners
+        """Call `callback(payload)` on every NOTIFY on `channel` (one of CHANNELS), first with those that came
+        before anyone listened."""
+        if channel not in CHANNELS:
+            raise ValueError(f"{channel}: not one of {CHANNELS}")
         self.listeners.setdefault(channel, []).append(callback)
-        if first and channel != JOURNAL_CHANNEL and self._listener is not None:
-            await self._listener.add_listener(channel, self._notified)
+        for payload in self._kept.pop(channel, []):
+            callback(payload)
 
     def _notified(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
-        for callback in self.listeners.get(channel, ()):
+        callbacks = self.listeners.get(channel)
+        if not callbacks:
+            kept = self._kept.setdefault(channel, [])
+            if len(kept) < _KEPT:
+                kept.append(str(payload))
+            return
+        for callback in callbacks:
             callback(str(payload))
 
     async def peers(self) -> list[str]:
