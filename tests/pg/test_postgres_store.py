@@ -153,3 +153,32 @@ async def test_a_commit_whose_answer_was_lost_answers_as_it_really_went(
         assert isinstance(outcome[0], StoreError) and "did not land" in str(outcome[0])
         assert ids == [2]
     assert store.reconnects == 1
+
+
+async def test_the_follower_gets_every_row_once_even_when_a_lower_seq_commits_after_a_higher_one(
+        store: PostgresStore, url: str) -> None:
+    """The xmin rule by seq would skip seq 5 here (committed after 6 was taken); following by xid does not."""
+    from tradovate_sim.storage.postgres_cluster import PostgresCluster
+
+    follower = PostgresCluster(url, store.snapshot)
+    await follower.open()
+    first, second = await migrations.connect(url), await migrations.connect(url)
+    try:
+        older, younger = first.transaction(), second.transaction()
+        await older.start()
+        await first.fetchval("SELECT pg_current_xact_id()")  # the older transaction id
+        await younger.start()
+        await second.fetchval("SELECT pg_current_xact_id()")
+        await second.execute(f"INSERT INTO {migrations.SCHEMA}.journal (seq, body) VALUES (5, '[]')")
+        await first.execute(f"INSERT INTO {migrations.SCHEMA}.journal (seq, body) VALUES (6, '[]')")
+        await older.commit()
+        seen = [row.seq for row in await follower.follow(set())]
+        await younger.commit()
+        seen += [row.seq for row in await follower.follow(set())]
+        seen += [row.seq for row in await follower.follow(set())]
+    finally:
+        await first.close()
+        await second.close()
+        await follower.close()
+
+    assert seen == [6, 5]
