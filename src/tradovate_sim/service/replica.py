@@ -214,11 +214,15 @@ class Replica:
         processes): every transaction that had begun by now has ended and its rows are applied."""
         if self.alone:
             return
-        xmax = await self.cluster.xmax()
-        while self.cluster.horizon < xmax:
-            await self.poll()
-            if self.cluster.horizon < xmax:
-                await asyncio.sleep(0.002)
+        try:
+            xmax = await self.cluster.xmax()
+            while self.cluster.horizon < xmax:
+                await self.poll()
+                if self.cluster.horizon < xmax:
+                    await asyncio.sleep(0.002)
+        except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            # the database is away: answer from memory as it is (writes answer 503 meanwhile)
+            log.warning("reads cannot prove they are fresh: %s", error)
 
     # --- the platform's hooks ---------------------------------------------------------------------------
 
