@@ -164,7 +164,7 @@ class PostgresCluster:
     # --- account locks ---------------------------------------------------------------------------------
 
     async def acquire(self) -> asyncpg.pool.PoolConnectionProxy:
-        return await self.pool.acquire()
+        return await self.pool.acquire(timeout=5.0)
 
     async def release(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
         await self.pool.release(conn)
