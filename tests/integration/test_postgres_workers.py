@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,6 +146,18 @@ def test_props_of_commits_made_by_the_other_process_reach_a_socket_in_order(pair
     found = asyncio.run(scenario())
     cut = found.index(-1)
     assert found[:cut] == found[cut + 1:]
+
+
+def test_when_the_leader_is_killed_the_other_process_leads_and_carries_on(pair: Pair) -> None:
+    first, second = pair.servers  # the first started first: it took the leader's lock
+    first.kill()
+
+    deadline = time.monotonic() + 10
+    while "this process leads now" not in second.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert "this process leads now" in second.log(), second.log()
+    assert "orderId" in pair.apis[1].call("order/placeorder", order(pair.demo2), pair.demo)
 
 
 # --- `--workers 2`: one port, one supervisor ---------------------------------------------------------------------
