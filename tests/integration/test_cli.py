@@ -231,6 +231,22 @@ def test_passwd_sets_a_users_password_read_from_stdin(cli: Cli, desk: Desk) -> N
     assert no_stdin.code == 2 and "--password-stdin" in no_stdin.err
 
 
+@pytest.mark.parametrize("path", ["/docs", "/api"])
+def test_a_url_with_a_wrong_path_says_there_is_no_tradovate_api_there_and_exits_3(cli: Cli, path: str) -> None:
+    ran = cli.demo("accounts", TRADOVATE_URL=cli.url + path)
+    assert ran.code == 3 and ran.out == ""
+    assert ran.err.startswith(f"tradovate-sim: no Tradovate API at {cli.url}{path}: auth/accessTokenRequest answered "
+                              "HTTP 404"), ran.err
+
+
+def test_https_to_a_server_without_tls_says_so_and_exits_3(cli: Cli) -> None:
+    url = cli.url.replace("http://", "https://")
+    ran = cli.demo("accounts", TRADOVATE_URL=url)
+    assert ran.code == 3 and ran.out == ""
+    assert ran.err.startswith(f"tradovate-sim: cannot reach {url}: the TLS handshake failed"), ran.err
+    assert "is http://, not https://" in ran.err
+
+
 # --- as a process: a server that is down, watch until Ctrl-C -------------------------------------------------------
 
 

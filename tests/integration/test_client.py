@@ -2,6 +2,7 @@
 named operation of model/api.py, every generic entity query of every kind, results as the model's Structs, business
 failures as values, and the exception tree; tokens, renewal and the two-session rule."""
 
+import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -463,6 +464,32 @@ def test_server_error_carries_status_and_message() -> None:
 def test_server_down_raises_transport_error() -> None:
     with Tradovate("http://127.0.0.1:9", token="t", timeout=2.0) as client, pytest.raises(TransportError):
         client.auth.me()
+
+
+def test_clients_share_one_tls_context_so_a_new_client_reads_no_ca_bundle(server: ServerProcess, mode: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Arrange: a first client (the process's TLS context made with it), then every new TLS context counted
+    Tradovate("demo", token="t").close()
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **options: Any) -> ssl.SSLContext:
+        made.append(args or options)
+        return real(*args, **options)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+
+    # Act: a client of each kind, against https hosts and this server; the local one logs in and reads
+    Tradovate("live", token="t").close()
+    driver = Driver(mode, server.base_url, DEMO, DEMO_PASSWORD)
+    try:
+        accounts = driver(lambda client: client.account.list())
+    finally:
+        driver.close()
+
+    # Assert: no CA bundle read again (httpx makes a context per client otherwise: ~30 ms of CPU each)
+    assert made == []
+    assert {a.name for a in accounts} == {"DEMO1", "DEMO2"}
 
 
 def test_presets_name_tradovates_hosts_and_urls_derive_the_socket() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import Cli
 from client_support import MODES, Driver
 from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, Api, ServerProcess, running
 
@@ -91,6 +92,27 @@ def test_captcha_ticket_raises_without_waiting(limited: ServerProcess, raw: Api,
             pytest.raises(PenaltyCaptchaError) as raised:
         client.auth.me()
     assert waits == [] and raised.value.wait_seconds == 7
+
+
+@pytest.fixture
+def cli(limited: ServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return Cli(capsys, monkeypatch, tmp_path, limited.base_url)
+
+
+def test_the_command_line_says_how_to_end_a_captcha_penalty_of_this_server(raw: Api, operator: Tradovate,
+                                                                            cli: Cli) -> None:
+    # Arrange: a few wrong passwords (on one machine every user's count the same address) earn a captcha ticket
+    operator.sim.configure_limits(LimitsUpdate(endpoints=login_rule(1), captcha_after=1, penalty_max_seconds=7))
+    wrong_login(raw)
+    wrong_login(raw)
+
+    # Act: the right password, from the command line
+    ran = cli.demo("accounts")
+
+    # Assert: exit 3, and the way out that does not take an hour
+    assert ran.code == 3 and ran.out == ""
+    assert "the server asks a captcha" in ran.err and "restarts (or serve --rate-limits off)" in ran.err, ran.err
 
 
 def test_user_level_limit_raises_rate_limited(limited: ServerProcess, operator: Tradovate) -> None:

@@ -85,7 +85,9 @@ async def test_sync_gives_the_snapshot_then_typed_changes(ws: TradovateSocket, d
     seen: list[Change] = []
     while not any(isinstance(c.entity, en.Position) for c in seen):
         seen.append(await next_of(sync))
-    first = seen[0]
+    # the contract, unknown to an empty snapshot, comes first (with its maturity, product, exchange), then the order
+    assert [c.entity_type for c in seen[:4]] == ["exchange", "product", "contractMaturity", "contract"]
+    first = seen[4]
     assert first.entity_type == "order" and first.event_type is EventType.Created
     assert isinstance(first.entity, en.Order) and first.entity.account_id == desk.demo1
     assert any(isinstance(c.entity, en.Fill) for c in seen)

@@ -90,7 +90,8 @@ def lives(tmp_path: Path) -> Iterator[Lives]:
 
 
 def urls(port: int) -> str:
-    return f"REST       http://127.0.0.1:{port}/v1   WebSocket ws://127.0.0.1:{port}/v1/websocket"
+    return (f"REST       http://127.0.0.1:{port}/v1   WebSocket ws://127.0.0.1:{port}/v1/websocket\n"
+            f"  console    http://127.0.0.1:{port}/   API docs http://127.0.0.1:{port}/docs")
 
 
 def printed_password(log: str, name: str) -> str:
@@ -200,18 +201,36 @@ def test_contract_suggest_first_names_the_front_month_when_the_clock_is_past_an_
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def readme_block(language: str, index: int, base_url: str) -> str:
-    """A fenced block of the README, pointed at `base_url` instead of the default port."""
-    blocks = re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.S)
-    return str(blocks[index]).replace("http://127.0.0.1:8000", base_url).replace("ws://127.0.0.1:8000",
-                                                                                base_url.replace("http", "ws"))
+README_BLOCKS = {"cli", "using-it", "websocket", "risk-desk", "python-client"}  # run by the tests below
+UNTESTED_BLOCKS = ["make serve   #", "createdb tradovate"]  # fenced blocks no test runs, by their first words
+
+
+def readme_blocks() -> dict[str, str]:
+    """The README's fenced blocks marked `<!-- readme: NAME -->`, by name (a name, not a position: a new block
+    elsewhere in the README does not change which one a test runs)."""
+    found = re.findall(r"<!-- readme: ([\w-]+) -->\n```\w+\n(.*?)```", README.read_text(), re.S)
+    return {name: str(block) for name, block in found}
+
+
+def readme_block(name: str, base_url: str) -> str:
+    """The README's block `name`, pointed at `base_url` instead of the default port."""
+    return readme_blocks()[name].replace("http://127.0.0.1:8000", base_url).replace(
+        "ws://127.0.0.1:8000", base_url.replace("http", "ws"))
+
+
+def test_every_readme_code_block_is_run_by_a_test_or_named_as_untested() -> None:
+    text = README.read_text()
+    blocks = re.findall(r"(<!-- [\w: -]+ -->\n)?```\w+\n(.*?)```", text, re.S)
+    unmarked = [block for marker, block in blocks if not marker and not block.startswith(tuple(UNTESTED_BLOCKS))]
+    assert unmarked == [], "a README block no test runs: mark it <!-- readme: NAME --> and run it below"
+    assert set(readme_blocks()) == README_BLOCKS
 
 
 @pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None, reason="needs curl and bash")
 def test_readme_commands_find_ids_trade_and_read_back_when_run_as_printed(desk: Desk, server: ServerProcess,
                                                                          tokens: Tokens) -> None:
     # Arrange: the README's "Using it" commands, with the demo password
-    script = readme_block("sh", 1, server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
+    script = readme_block("using-it", server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
     script += '\necho; echo "found $ACCOUNT $SYMBOL $CONTRACT $USER_ID"\n'
     path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # `python3` as the tests run it
 
@@ -233,8 +252,8 @@ def test_readme_commands_find_ids_trade_and_read_back_when_run_as_printed(desk: 
 def test_readme_risk_desk_commands_set_rules_limits_and_lock_when_run_as_printed(desk: Desk,
                                                                                 server: ServerProcess) -> None:
     # Arrange: the "Using it" commands (for $ACCOUNT and friends), then the risk desk's, with the passwords
-    script = readme_block("sh", 1, server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
-    script += "\n" + readme_block("sh", 2, server.base_url).replace("<admin password>", ADMIN_PASSWORD)
+    script = readme_block("using-it", server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
+    script += "\n" + readme_block("risk-desk", server.base_url).replace("<admin password>", ADMIN_PASSWORD)
     path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
 
     # Act
@@ -254,7 +273,7 @@ def test_readme_risk_desk_commands_set_rules_limits_and_lock_when_run_as_printed
 async def test_readme_websocket_snippet_prints_the_snapshot_then_props_events(desk: Desk,
                                                                               server: ServerProcess) -> None:
     # Arrange
-    snippet = readme_block("python", 0, server.base_url)
+    snippet = readme_block("websocket", server.base_url)
     env = {**os.environ, "TOKEN": desk.demo, "USER_ID": str(desk.demo_user)}
     process = await asyncio.create_subprocess_exec(sys.executable, "-u", "-c", snippet, env=env,
                                                    stdout=asyncio.subprocess.PIPE)
@@ -275,7 +294,53 @@ async def test_readme_websocket_snippet_prints_the_snapshot_then_props_events(de
 
     # Assert
     assert snapshot.startswith("snapshot: {") and "'accounts': 2" in snapshot
-    assert events[0] == "Created order" and "Created fill" in events and "Created position" in events
+    trading = [e for e in events if e.split()[-1] not in ("exchange", "product", "contractMaturity", "contract")]
+    assert trading[0] == "Created order" and "Created fill" in events and "Created position" in events
+    assert events.index("Created contract") < events.index("Created order")  # a contract it did not know yet
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_readme_command_line_block_runs_as_printed(desk: Desk, server: ServerProcess, tmp_path: Path) -> None:
+    # Arrange: the quickstart's commands with the demo password, the server's URL in TRADOVATE_URL (the block
+    # relies on the default, local), and `watch` stopped after its first event instead of Ctrl-C
+    desk.quote(bid=6800.0, ask=6800.25)
+    watch = f"watch --account DEMO1 --quote {FRONT}"
+    script = readme_block("cli", server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
+    assert watch in script
+    script = script.replace(watch, f"{watch} --count 1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADOVATE_", "XDG_"))}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_CACHE_HOME=str(tmp_path / "cache"),
+               TRADOVATE_URL=server.base_url, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+
+    # Act
+    done = subprocess.run(["bash", "-eu", "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                          env=env)
+
+    # Assert: the accounts, the fill, the position as JSON, the liquidation and the watched quote
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "DEMO1" in out and "DEMO2" in out, out
+    assert f"Buy 1 {FRONT} Market in DEMO1: Filled" in out, out
+    assert '"netPos":1' in out and f"DEMO1 {FRONT}: liquidated" in out, out
+    assert f"{FRONT} bid 10 @ 6800" in out, out
+
+
+def test_readme_python_client_block_runs_as_printed(desk: Desk, server: ServerProcess, tokens: Tokens) -> None:
+    # Arrange: the block with DEMO_PASSWORD defined and the server's URL for "local"
+    desk.quote(bid=6800.0, ask=6800.25)
+    block = readme_block("python-client", server.base_url)
+    assert 'url="local"' in block
+    script = f"DEMO_PASSWORD = {DEMO_PASSWORD!r}\n" + block.replace('url="local"', f"url={server.base_url!r}")
+
+    # Act
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+
+    # Assert: the order filled, then the position was liquidated
+    assert done.returncode == 0, done.stderr
+    assert "PlaceOrderResult(failure_reason=None" in done.stdout, done.stdout
+    demo = tokens.of(DEMO, DEMO_PASSWORD)  # the block's login may have ended the desk's (two sessions per user)
+    positions = [p for p in desk.api.deps("position", desk.demo1, demo) if p["contractId"] == desk.front]
+    assert [p["netPos"] for p in positions] == [0]
 
 
 # --- 14: /sim/quote ----------------------------------------------------------------------------------

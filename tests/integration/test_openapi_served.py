@@ -87,11 +87,9 @@ def test_a_reset_date_beyond_any_calendar_is_400_naming_it_when_a_reset_is_asked
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("POST", "/v1/position/list", "GET"),
-    ("POST", "/v1/auth/me", "GET"),
-    ("GET", "/v1/order/placeOrder", "POST"),
-    ("PUT", "/v1/order/placeorder", "POST"),
-    ("DELETE", "/v1/account/item", "GET"),
+    ("PUT", "/v1/order/placeorder", "GET, POST"),
+    ("DELETE", "/v1/account/item", "GET, POST"),
+    ("PATCH", "/v1/auth/me", "GET, POST"),
     ("PUT", "/sim/quote", "GET, POST"),
     ("GET", "/sim/reset", "POST"),
 ])
@@ -99,10 +97,22 @@ def test_a_method_the_operation_does_not_take_is_405_naming_the_one_it_takes(des
                                                                              allowed: str) -> None:
     # Act
     response = desk.api.http.request(method, path, headers={"Authorization": f"Bearer {desk.admin}"})
-    # Assert (it was a 200 for GET/POST, the operation run with the other method; 405 without `Allow` for the others)
+    # Assert (Starlette's 405 had no `Allow` naming the operation's methods)
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
     assert response.json()["errorText"].startswith("method: ")
+
+
+@pytest.mark.parametrize("path", ["/v1/auth/renewAccessToken", "/v1/auth/me", "/v1/account/list"])
+def test_a_v1_query_answers_post_as_it_answers_get_as_clients_in_the_wild_send_either(desk: Desk, path: str) -> None:
+    # Arrange
+    headers = {"Authorization": f"Bearer {desk.demo}"}
+    # Act
+    answers = [desk.api.http.request(method, path, headers=headers) for method in ("GET", "POST")]
+    # Assert
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json().keys() == answers[1].json().keys() if path.endswith("renewAccessToken") \
+        else answers[0].json() == answers[1].json()
 
 
 def test_an_unknown_operation_stays_404_whatever_the_method(desk: Desk) -> None:

@@ -75,8 +75,6 @@ def test_a_strategy_entry_is_held_to_placeorders_bounds_and_nothing_is_created(d
     assert desk.api.entities("order", desk.demo) == []
 
 
-@pytest.mark.xfail(strict=True, reason="not built: a contract's expiry settles nothing (positions, orders and "
-                                       "strategies on it live on, and liquidateposition answers TooLate)")
 def test_what_is_open_on_a_contract_is_closed_when_the_clock_passes_its_last_trade_date(desk: Desk) -> None:
     # Arrange: a running strategy (position + brackets) and a resting GTC order on ESZ6
     desk.quote(bid=6800.0, ask=6800.25)

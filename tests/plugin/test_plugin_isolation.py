@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from tradovate_sim.model.simulator import PasswordRequest
 from tradovate_sim.testing import DEFAULT_START_TIME, Sim, SimError, Trader
 
 LEFT: dict[str, Any] = {}
@@ -43,3 +44,22 @@ def test_two_sees_none_of_it(tradovate_sim: Sim, tradovate_trader: Trader) -> No
     assert tradovate_sim.http.get("/v1/auth/me", headers=leftover.headers).status_code == 401  # its session is gone
     assert tradovate_sim.demo.token == LEFT["demo_token"]  # seeded users' tokens keep working
     assert tradovate_trader.name == old.name and tradovate_trader.account_id == old.account_id  # same ids again
+
+
+def test_three_sets_the_passwords_of_the_admin_and_demo(tradovate_sim: Sim) -> None:
+    with tradovate_sim.client() as admin:  # `/sim/reset` keeps a seeded user's password: the plugin sets it back
+        assert admin.sim.set_password(PasswordRequest(name="demo", password="changed-demo-pw")).changed
+        assert admin.sim.set_password(PasswordRequest(name="admin", password="changed-admin-pw")).changed
+    with pytest.raises(SimError):
+        tradovate_sim.login("admin", tradovate_sim.server.admin_password)
+    LEFT.update(passwords_changed=True)
+
+
+def test_four_has_the_passwords_the_server_started_with(tradovate_sim: Sim) -> None:
+    assert LEFT.get("passwords_changed"), "runs after test_three_sets_the_passwords_of_the_admin_and_demo"
+
+    assert tradovate_sim.login("demo", tradovate_sim.server.demo_password).name == "demo"
+    assert tradovate_sim.login("admin", tradovate_sim.server.admin_password).name == "admin"
+    with tradovate_sim.client(tradovate_sim.demo) as demo:
+        assert {a.name for a in demo.account.list()} == {"DEMO1", "DEMO2"}
+    assert tradovate_sim.now() == DEFAULT_START_TIME

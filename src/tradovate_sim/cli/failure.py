@@ -5,7 +5,7 @@
 | 0 | done |
 | 1 | the server refused it (a business failure: `failureReason`, `errorText`, violations) |
 | 2 | usage: a wrong flag or value, a missing setting, a request the server answered 400 |
-| 3 | connection or authentication: the server is down, wrong credentials, an ended session, a rate limit |
+| 3 | connection or authentication: no server or no API at the URL, wrong credentials, an ended session, a rate limit |
 | 4 | not found: an unknown account, symbol, order or user |
 | 5 | the server failed: a 5xx, an answer that is not Tradovate's protocol |
 | 130 | interrupted (Ctrl-C; `watch` ends with 0) |
@@ -62,6 +62,8 @@ def rejected(message: str) -> CliError:
 def unreachable(url: str, error: BaseException | None) -> str:
     cause = error.__cause__ if error is not None else None
     match cause:
+        case httpx.ConnectError() if "SSL" in str(cause):
+            why = f"the TLS handshake failed ({cause}); a server without TLS is http://, not https://"
         case httpx.ConnectError():
             why = "connection refused or host unknown (is the server running?)"
         case httpx.TimeoutException():
@@ -81,8 +83,14 @@ def from_client(error: TradovateError, url: str) -> CliError:
             return CliError(Exit.CONNECTION, f"not authorized: {error.message or error}")
         case BadRequestError():
             return CliError(Exit.USAGE, f"refused: {error.message or error}")
+        case NotFoundError() if error.operation.startswith("auth/"):  # every Tradovate API has these
+            return CliError(Exit.CONNECTION, f"no Tradovate API at {url}: {error.operation} answered HTTP 404; "
+                                             "give the server's root (http://host:port) or demo, live, local")
         case NotFoundError():
             return CliError(Exit.NOT_FOUND, f"not found: {error.message or error}")
+        case PenaltyCaptchaError() if "tradovateapi.com" not in url:  # this server: no need to wait the hour
+            return CliError(Exit.CONNECTION, f"rate limited: {error}; tradovate-sim forgets its counts when it "
+                                             "restarts (or serve --rate-limits off)")
         case RateLimitedError() | PenaltyCaptchaError():
             return CliError(Exit.CONNECTION, f"rate limited: {error}")
         case StatusError():

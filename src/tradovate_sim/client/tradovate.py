@@ -3,6 +3,8 @@
 tickets) is shared; a driver only sends a request or sleeps when the session's steps say so."""
 
 import asyncio
+import functools
+import ssl
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -37,6 +39,14 @@ def session_of(*, name: str | None, password: str | None, token: str | None, app
     return Session(credentials, token, renew_before=renew_before, relogin=relogin, max_tickets=max_tickets)
 
 
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """The TLS context of every client in the process, made once: httpx otherwise makes one per client, even for
+    an http:// URL, and reading its CA bundle is most of the cost of a client (~30 ms of CPU; a test suite makes a
+    client per test)."""
+    return httpx.create_ssl_context()
+
+
 def answer(response: httpx.Response) -> HttpAnswer:
     return HttpAnswer(status=response.status_code, content=response.content)
 
@@ -55,7 +65,8 @@ class Tradovate(Api[Blocking]):
         self.session = session_of(name=name, password=password, token=token, app_id=app_id,
                                   app_version=app_version, cid=cid, sec=sec, device_id=device_id,
                                   renew_before=renew_before, relogin=relogin, max_tickets=max_tickets)
-        self.http = httpx.Client(base_url=self.environment.rest, timeout=timeout, transport=transport)
+        self.http = httpx.Client(base_url=self.environment.rest, timeout=timeout, transport=transport,
+                                 verify=tls())
         self.sleep = sleep
         bind(self, self.call)
 
@@ -121,7 +132,8 @@ class AsyncTradovate(Api[Awaiting]):
         self.session = session_of(name=name, password=password, token=token, app_id=app_id,
                                   app_version=app_version, cid=cid, sec=sec, device_id=device_id,
                                   renew_before=renew_before, relogin=relogin, max_tickets=max_tickets)
-        self.http = httpx.AsyncClient(base_url=self.environment.rest, timeout=timeout, transport=transport)
+        self.http = httpx.AsyncClient(base_url=self.environment.rest, timeout=timeout, transport=transport,
+                                      verify=tls())
         self.sleep = sleep
         bind(self, self.call)
 

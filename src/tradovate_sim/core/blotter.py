@@ -17,7 +17,7 @@ from tradovate_sim.core.lifecycle import TERMINAL, Cause, next_status
 from tradovate_sim.core.positions import apply_fill, empty_position, to_trade_date
 from tradovate_sim.core.rollover import roll_cash, roll_position, settlement_price
 from tradovate_sim.core.ticks import to_money, to_price, to_ticks
-from tradovate_sim.core.view import OrderView, Quote, WorkingOrder
+from tradovate_sim.core.view import Fees, OrderView, Quote, WorkingOrder
 from tradovate_sim.model.entities import (
     CashBalanceLog,
     Command,
@@ -300,8 +300,10 @@ class Blotter:
 
     # --- executions -------------------------------------------------------------------------------
 
-    def fill(self, order_id: OrderId, qty: int, ticks: int) -> None:
-        """Execute `qty` of a working order at `ticks`: the whole trail from execution report to cash."""
+    def fill(self, order_id: OrderId, qty: int, ticks: int, *, settlement: bool = False) -> None:
+        """Execute `qty` of a working order at `ticks`: the whole trail from execution report to cash. A
+        `settlement` fill (core/settlement.py: an expired contract closed at its final settlement price) is free of
+        fees and books its P&L as `CashSettlement`."""
         working = self.working[order_id]
         price = to_price(ticks, self.tick_size)
         cum_qty = working.cum_qty + qty
@@ -311,7 +313,7 @@ class Blotter:
         working = self._move(working, Cause.Filled if done else Cause.PartlyFilled)
         self._execution(
             working.command_id, working.order, ExecType.Trade, cum_qty=cum_qty, avg_px=round(cum_value / cum_qty, 10),
-            last_qty=qty, last_px=price,
+            last_qty=qty, last_px=price, text=working.version.text if settlement else None,
         )
         trade_date = self.trade_date
         fill = Fill(
@@ -330,7 +332,7 @@ class Blotter:
         for paired in outcome.paired_fills:
             if paired.id == fill.id:
                 self.emit(created(paired))  # with finallyPaired as the pairing left it
-        fees = self.view.instrument.fees
+        fees = Fees() if settlement else self.view.instrument.fees
         self.emit(created(FillFee(
             id=fill.id, clearing_fee=to_money(fees.clearing_fee * qty), exchange_fee=to_money(fees.exchange_fee * qty),
             nfa_fee=to_money(fees.nfa_fee * qty), commission=to_money(fees.commission * qty),
@@ -352,7 +354,8 @@ class Blotter:
             self.emit(created(pair))
             pnl = to_money((pairing.sell_price - pairing.buy_price) * pairing.qty * point_value)
             realized += pnl
-            self._cash(pnl, CashChangeType.TradePaired, fill_pair_id=pair.id, realized=pnl)
+            self._cash(pnl, CashChangeType.CashSettlement if settlement else CashChangeType.TradePaired,
+                       fill_pair_id=pair.id, realized=pnl)
         for kind, fee in ((CashChangeType.Commission, fees.commission), (CashChangeType.ExchangeFee,
                           fees.exchange_fee), (CashChangeType.ClearingFee, fees.clearing_fee),
                           (CashChangeType.NfaFee, fees.nfa_fee)):

@@ -68,9 +68,12 @@ def respond(codec: Codec, payload: object, status: int = 200) -> Response:
     return Response(codec.encode(payload), status_code=status, media_type=JSON)
 
 
-# Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the one
+# Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the ones
 # it takes (`Allow`), not Starlette's 405 listing the route's methods.
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# A `/v1` operation answers GET and POST alike, whichever its documented method: Tradovate's clients in the wild
+# call `auth/renewAccessToken` (and others) with either, and an existing client must work unchanged.
+API_METHODS = ("GET", "POST")
 
 
 class MethodNotAllowedError(ApiError):
@@ -154,8 +157,8 @@ def create_app(runtime: Runtime) -> Starlette:
         endpoint = table.get(operation)
         if endpoint is None or endpoint.served is not Served.API:
             raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
-        if request.method != endpoint.method:
-            raise MethodNotAllowedError(f"/v1/{endpoint.name}", [endpoint.method])
+        if request.method not in API_METHODS:
+            raise MethodNotAllowedError(f"/v1/{endpoint.name}", list(API_METHODS))
         if runtime.replica is not None:  # several processes: every commit acknowledged anywhere is in memory first
             await runtime.replica.fresh()
         caller: Caller | None = None
@@ -230,6 +233,7 @@ def create_app(runtime: Runtime) -> Starlette:
     async def move_clock(request: ClockRequest) -> ClockState:
         simulator.move_clock(runtime.platform, request)
         await runtime.expiry.sweep()  # Day / GTD orders whose time in force the move ran past
+        await runtime.settlement.sweep()  # contracts whose last session the move ran past
         await runtime.list_contracts()
         await runtime.rollover.roll()  # positions and cash to a new trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations

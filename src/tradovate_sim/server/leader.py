@@ -84,6 +84,7 @@ class Leadership:
         runtime.margins.start()
         runtime.rollover.start()
         runtime.expiry.start()
+        runtime.settlement.start()
 
     # --- quotes between processes ------------------------------------------------------------------------
 

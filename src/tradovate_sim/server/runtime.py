@@ -25,6 +25,7 @@ from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.replica import Replica
 from tradovate_sim.service.rollover import Rollover
+from tradovate_sim.service.settlement import Settlement
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage.errors import StoreError
@@ -61,6 +62,7 @@ class Runtime:
         self.margins = Margins(self.platform)
         self.rollover = Rollover(self.platform)
         self.expiry = Expiry(self.platform)
+        self.settlement = Settlement(self.platform)
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
         # PostgreSQL: other processes may share the database (docs/design.md "PostgreSQL")
@@ -106,6 +108,7 @@ class Runtime:
             await self.restart()
         await self.list_contracts()
         await self.margins.refresh(everyone=True)
+        await self.settlement.sweep(restarted=True)  # contracts that expired while the server was down
         await self.rollover.roll()  # trade dates that passed while the server was down
         secret = self.store.get_meta(SECRET_KEY)
         assert secret is not None
@@ -163,7 +166,8 @@ class Runtime:
 
     def urls(self) -> str:
         host, port = self.settings.host, self.settings.port
-        return f"  REST       http://{host}:{port}/v1   WebSocket ws://{host}:{port}/v1/websocket"
+        return (f"  REST       http://{host}:{port}/v1   WebSocket ws://{host}:{port}/v1/websocket\n"
+                f"  console    http://{host}:{port}/   API docs http://{host}:{port}/docs")
 
     async def set_password(self, name: str, password: str, flag: str) -> str:
         """`change_password` for a start's flag; returns the line that says what happened."""
@@ -235,6 +239,7 @@ class Runtime:
         await self.list_contracts()
         self.autoliq.reindex()
         await self.margins.refresh(everyone=True)
+        self.settlement.forget()
         self.rollover.forget()
         await self.rollover.roll()
 
@@ -250,6 +255,7 @@ class Runtime:
         await self.list_contracts()
         self.autoliq.reindex()
         await self.margins.refresh(everyone=True)
+        self.settlement.forget()
         self.rollover.forget()
 
     async def stop(self) -> None:
@@ -258,6 +264,7 @@ class Runtime:
             await self.rollover.stop()
             await self.margins.stop()
             await self.expiry.stop()
+            await self.settlement.stop()
             await self.autoliq.stop()
             await self.loop.stop()
         finally:

@@ -37,7 +37,7 @@ from tradovate_sim.service.admission import Admission, ticket_in
 from tradovate_sim.service.endpoints import Endpoint, Services, Table
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
 from tradovate_sim.service.market_data import dom_packet, quote_packet
-from tradovate_sim.service.sync import Subscription, changes_access
+from tradovate_sim.service.sync import Subscription, changes_access, contracts_in
 
 log = logging.getLogger("tradovate_sim.websocket")
 NO_PARAMETERS = NoParameters()
@@ -73,11 +73,12 @@ class Hub:
     def publish(self, changes: Sequence[Change], seq: int) -> None:
         frames: dict[tuple[int, ...], str] = {}  # sockets that select the same changes share one encoding
         recheck = changes_access(changes)
+        contracts = contracts_in(changes)  # orders' and positions': a socket must know them first
         for connection in self.connections:
             subscription = connection.subscription
             if subscription is None:
                 continue
-            selected = subscription.select(changes, recheck)
+            selected = subscription.select(changes, recheck, contracts)
             if selected:
                 key = tuple(map(id, selected))
                 frame = frames.get(key)

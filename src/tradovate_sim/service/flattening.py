@@ -25,7 +25,7 @@ TRADING = frozenset({CashChangeType.TradePaired, CashChangeType.CancelledPairedT
                      CashChangeType.ExchangeFee, CashChangeType.ClearingFee, CashChangeType.NfaFee,
                      CashChangeType.BrokerageFee, CashChangeType.OrderRoutingFee, CashChangeType.OptionsTrade,
                      CashChangeType.SwapTrade, CashChangeType.FundingRate, CashChangeType.LiquidationFee,
-                     CashChangeType.LiquidationFee2})
+                     CashChangeType.LiquidationFee2, CashChangeType.CashSettlement})
 TRANSFERS = frozenset(CashChangeType) - TRADING
 _WAIT_FOR_MARKET = frozenset({FailureReason.SessionClosed, FailureReason.NoQuote})
 

@@ -1,12 +1,18 @@
 """`user/syncrequest`: which accounts and entity types a socket follows, its snapshot, and which committed
-changes it receives afterwards as `props` events."""
+changes it receives afterwards as `props` events.
+
+Contracts, their maturities, products and exchanges reach a socket only once it knows them: the snapshot holds
+those of the orders and positions it follows, and so does the stream. A change of one of them goes only to the
+sockets whose snapshot or earlier events held it; an order or position in a contract the socket does not know yet
+is preceded by that contract's (and its maturity's, product's, exchange's) `Created` events.
+"""
 
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import msgspec
 
-from tradovate_sim.core.decision import Change
+from tradovate_sim.core.decision import Change, created
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import (
     Account,
@@ -22,7 +28,7 @@ from tradovate_sim.model.entities import (
     TradingPermission,
     User,
 )
-from tradovate_sim.model.ids import AccountId, UserId
+from tradovate_sim.model.ids import AccountId, ContractId, UserId
 from tradovate_sim.model.kinds import KIND_NAMED, KINDS
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.model.session import SyncSnapshot
@@ -32,6 +38,8 @@ from tradovate_sim.service.visibility import ADMINS_ONLY, REFERENCE, can_see_acc
 
 DEFAULT_TYPES = tuple(kind.name for kind in KINDS if kind.synced)
 ACCESS_TYPES = frozenset({"tradingPermission"})  # the changes that can end a caller's sight of an account
+INSTRUMENT_TYPES = ("exchange", "product", "contractMaturity", "contract")  # sent only to sockets that know them
+IN_CONTRACT = frozenset({"order", "position"})  # kinds whose contract a socket must know before them
 _FIELD_OF_PLURAL = {field.encode_name: field.name for field in msgspec.structs.fields(SyncSnapshot)}
 
 
@@ -63,6 +71,8 @@ class Subscription:
         self.accounts: set[AccountId] = {a.id for a in self._candidates() if self.follows_account(a)}
         self.users: set[UserId] = {caller.user_id} | {
             a.user_id for a in self._candidates() if a.id in self.accounts}
+        # the instruments this socket was sent (snapshot or events), by kind: only their changes reach it
+        self.known: dict[str, set[int]] = {kind: set() for kind in INSTRUMENT_TYPES}
 
     def _candidates(self) -> Iterable[Account]:
         return self.platform.entities(Account)
@@ -119,6 +129,7 @@ class Subscription:
                      if e is not None]
         rows: Sequence[Sequence[Entity]] = (contracts, maturities, products, exchanges)
         for kind, found in zip(("contract", "contractMaturity", "product", "exchange"), rows, strict=True):
+            self.known[kind].update(e.id for e in found)
             if kind in self.types:
                 out[plural(kind)] = list(found)
         if "currency" in self.types:
@@ -140,7 +151,8 @@ class Subscription:
         if kind == "user":
             return change.entity.id in self.users
         if kind in REFERENCE:
-            return True
+            known = self.known.get(kind)
+            return known is None or change.entity.id in known
         account_id = self.platform.state.owner(kind, change.entity.id)
         if account_id is not None and account_id not in self.accounts and self.wanted_accounts is None and \
                 organization_of_account(self.platform, account_id) is not None:
@@ -149,14 +161,49 @@ class Subscription:
                 self.accounts.add(account_id)
         return account_id in self.accounts
 
-    def select(self, changes: Sequence[Change], recheck: bool = False) -> list[Change]:
+    def select(self, changes: Sequence[Change], recheck: bool = False,
+               contracts: frozenset[int] | None = None) -> list[Change]:
         """The changes this socket receives. `recheck` (the batch may change who sees what, see `changes_access`)
         first drops the accounts the caller may no longer see; the revocation of the caller's own permission is the
-        last thing it receives about such an account."""
+        last thing it receives about such an account. `contracts`: `contracts_in(changes)`, computed once for every
+        socket."""
         lost = self.drop_unseen() if recheck else frozenset()
         if lost:
-            return [c for c in changes if self.admits(c) or self.is_own_revocation(c, lost)]
-        return [c for c in changes if self.admits(c)]
+            selected = [c for c in changes if self.admits(c) or self.is_own_revocation(c, lost)]
+        else:
+            selected = [c for c in changes if self.admits(c)]
+        if contracts is None:
+            contracts = contracts_in(changes)
+        if selected and contracts and not contracts <= self.known["contract"]:
+            return self._introducing(selected)
+        return selected
+
+    def _introducing(self, selected: list[Change]) -> list[Change]:
+        """`selected` with the contracts its orders and positions are in introduced before them where unknown."""
+        contracts = self.known["contract"]
+        introduced: list[Change] = []
+        for change in selected:
+            entity = change.entity
+            if isinstance(entity, Order | Position) and entity.contract_id not in contracts:
+                introduced += self.introduce(entity.contract_id)
+            introduced.append(change)
+        return introduced
+
+    def introduce(self, contract_id: ContractId) -> list[Change]:
+        """`Created` events of a contract the socket does not know yet and of its maturity, product and exchange
+        (those it does not know either), masters first; from now on it receives their changes."""
+        state = self.platform.state
+        contract = state.get(Contract, contract_id)
+        maturity = None if contract is None else state.get(ContractMaturity, contract.contract_maturity_id)
+        product = None if maturity is None else state.get(Product, maturity.product_id)
+        exchange = None if product is None else state.get(Exchange, product.exchange_id)
+        introduced: list[Change] = []
+        for kind, entity in zip(INSTRUMENT_TYPES, (exchange, product, maturity, contract), strict=True):
+            if entity is not None and entity.id not in self.known[kind]:
+                self.known[kind].add(entity.id)
+                if kind in self.types:
+                    introduced.append(created(entity))
+        return introduced
 
     def drop_unseen(self) -> frozenset[AccountId]:
         """Stop following the accounts the caller may no longer see (a revoked trading permission); those accounts."""
@@ -171,6 +218,12 @@ class Subscription:
         permission = change.entity
         return change.entity_type in self.types and isinstance(permission, TradingPermission) and \
             permission.account_id in lost and permission.user_id == self.caller.user_id
+
+
+def contracts_in(changes: Sequence[Change]) -> frozenset[int]:
+    """The contracts of a committed batch's orders and positions (a socket must know them before those)."""
+    return frozenset(entity.contract_id for c in changes
+                     if c.entity_type in IN_CONTRACT and isinstance(entity := c.entity, Order | Position))
 
 
 def changes_access(changes: Sequence[Change]) -> bool:

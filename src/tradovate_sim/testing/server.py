@@ -138,19 +138,28 @@ class SimServer:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> None:
-        process, self.process = self.process, None
         try:
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
+            self._end(timeout)
         finally:
             if self._directory is not None:
                 self._directory.cleanup()
                 self._directory = None
+
+    def restart(self, timeout: float = 15.0) -> "SimServer":
+        """Stop the process and start it again on the same database (on the same port unless another process took
+        it): the start sets the admin's and demo's passwords to this instance's again."""
+        self._end(timeout)
+        return self.start()
+
+    def _end(self, timeout: float) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
 
     def log(self) -> str:
         """What the server printed (its start lines, warnings and errors)."""

@@ -26,6 +26,8 @@ from tradovate_sim.model.simulator import (
     ClockState,
     LimitsConfig,
     LimitsUpdate,
+    PasswordRequest,
+    PasswordState,
     QuoteRequest,
     QuoteState,
     ResetState,
@@ -82,6 +84,7 @@ class Sim:
         self._tokens: dict[str, Credentials] = {}
         self._limits: LimitsConfig | None = None  # /sim/limits as the server started: restored by every reset
         self._template_id: AccountId | None = None
+        self._resetting = False  # a refused admin login restarts the server only in a reset, never mid-test
 
     def close(self) -> None:
         self.http.close()
@@ -133,8 +136,21 @@ class Sim:
         a third login of the same user ends it)."""
         known = self._tokens.get(name)
         if known is None or renew:
-            known = self._tokens[name] = self.login(name, password)
+            try:
+                known = self._tokens[name] = self.login(name, password)
+            except SimError:
+                if name != ADMIN_NAME or not self._resetting:
+                    raise
+                self._restart()  # a test set the admin's password (`/sim/reset` keeps it): the start sets it back
+                known = self._tokens[name] = self.login(name, password)
         return known
+
+    def _restart(self) -> None:
+        """The server started again on its database: its start gives the admin and demo their passwords again."""
+        self.server.restart()
+        self._tokens.clear()
+        self.http.close()
+        self.http = httpx.Client(base_url=self.server.url, timeout=30.0)
 
     def _as_admin(self, method: str, path: str, *, content: bytes | None = None,
                   params: dict[str, str] | None = None) -> httpx.Response:
@@ -303,19 +319,28 @@ class Sim:
 
     def reset(self) -> None:
         """Back to the freshly seeded database with the clock at `start_time` and every quote at its reference
-        price, unpinned; request limits as the server started, their counters cleared. The admin's and demo's
-        tokens keep working; traders made since are gone."""
-        clock = self._control("GET", "clock", None, ClockState)  # a read: cheaper than moving the clock
-        if clock.mode != "fixed" or clock.now != self.start_time:
-            self.set_time(self.start_time)  # first: the contracts of that date are listed by the reset
-        self._control("POST", "reset", None, ResetState)
-        limits = self._control("GET", "limits", None, LimitsConfig)
-        if self._limits is None:
-            self._limits = limits
-        elif limits != self._limits:
-            whole = LimitsUpdate(**msgspec.structs.asdict(self._limits))
-            self._control("POST", "limits", whole, LimitsConfig)
-        self._names = itertools.count(1)
+        price, unpinned; request limits as the server started, their counters cleared; the admin's and demo's
+        passwords as the server started (a test may set them with `/sim/password`, which `/sim/reset` keeps; the
+        admin's is set back by restarting the server). The admin's and demo's tokens keep working (unless a test
+        changed their password); traders made since are gone."""
+        self._resetting = True
+        try:
+            clock = self._control("GET", "clock", None, ClockState)  # a read: cheaper than moving the clock
+            if clock.mode != "fixed" or clock.now != self.start_time:
+                self.set_time(self.start_time)  # first: the contracts of that date are listed by the reset
+            self._control("POST", "reset", None, ResetState)
+            demo = PasswordRequest(name=DEMO_NAME, password=self.server.demo_password)  # a test may have set another
+            if self._control("POST", "password", demo, PasswordState).changed:
+                self._tokens.pop(DEMO_NAME, None)
+            limits = self._control("GET", "limits", None, LimitsConfig)
+            if self._limits is None:
+                self._limits = limits
+            elif limits != self._limits:
+                whole = LimitsUpdate(**msgspec.structs.asdict(self._limits))
+                self._control("POST", "limits", whole, LimitsConfig)
+            self._names = itertools.count(1)
+        finally:
+            self._resetting = False
 
 
 _JSON = {"Content-Type": "application/json"}
