@@ -45,7 +45,8 @@ test: check chromium postgres
 
 # Only the SQLite half: no PostgreSQL needed.
 test-sqlite: check
-	$(BIN)/pytest -q --ignore tests/integration/test_postgres.py --ignore tests/pg
+	$(BIN)/pytest -q --ignore tests/integration/test_postgres.py --ignore tests/integration/test_postgres_workers.py \
+	  --ignore tests/pg
 
 # The whole integration suite with every server on PostgreSQL.
 test-postgres: check postgres

@@ -27,8 +27,9 @@ class Server:
     """`tradovate-sim serve` in a subprocess with its own database in `directory` (manual quotes, FULL sync)."""
 
     def __init__(self, directory: Path, *, db_name: str, admin_password: str, demo_password: str | None = None,
-                 db: str | None = None) -> None:
+                 db: str | None = None, workers: int = 1) -> None:
         self.port = free_port()
+        self.workers = workers
         self.log_path = directory / "server.log"
         self.command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1",
                         "--port", str(self.port), "--db", db or f"sqlite:///{directory / db_name}",
@@ -36,6 +37,8 @@ class Server:
                         "--synchronous", "FULL"]
         if demo_password is not None:
             self.command += ["--demo-password", demo_password]
+        if workers > 1:
+            self.command += ["--workers", str(workers)]
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,7 +54,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            if self.answers():
+            if self.answers() and self.log().count("  REST       http") >= self.workers:
                 return
             time.sleep(0.05)
         self.stop()

@@ -599,9 +599,12 @@ def write_results(path: Path, mode: str, section: list[str]) -> None:
 async def run(args: argparse.Namespace) -> list[str]:
     """Every database of `--db` in turn, in this one run (so that their numbers share the machine's state)."""
     report: list[str] = []
-    for db in args.db or ["sqlite"]:
-        with database(db) as (url, label, cpu):
-            report += await run_on(args, url, label, cpu)
+    for given in args.db or ["sqlite"]:
+        db, _, count = given.partition(":")  # cluster:2: two server processes (`--workers 2`) on it
+        workers = int(count) if count.isdigit() else 1
+        with database(db if count.isdigit() else given) as (url, label, cpu):
+            report += await run_on(args, url, label + (f", {workers} workers" if workers > 1 else ""), cpu,
+                                   workers)
             report.append("")
     return report
 
@@ -631,9 +634,9 @@ def database(db: str) -> Iterator[tuple[str | None, str, Callable[[], float] | N
 
 
 async def run_on(args: argparse.Namespace, url: str | None, label: str,
-                 database_cpu: Callable[[], float] | None) -> list[str]:
+                 database_cpu: Callable[[], float] | None, workers: int = 1) -> list[str]:
     directory = Path(tempfile.mkdtemp(prefix="liquidation-bench-"))
-    server = Server(directory, db_name="bench.db", admin_password=ADMIN_PASSWORD, db=url)
+    server = Server(directory, db_name="bench.db", admin_password=ADMIN_PASSWORD, db=url, workers=workers)
     server.start()
     bench = Bench(server=server, clients=args.clients, database_cpu=database_cpu, database=label)
     mode = mode_of(args)
@@ -682,7 +685,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="open loop: connections the requests take turns on (default 256)")
     parser.add_argument("--db", action="append", metavar="DB",
                         help="sqlite (default: a temporary file), cluster (a throw-away PostgreSQL cluster) or a "
-                             "postgresql:// URL; repeat to measure several in one run, one after the other")
+                             "postgresql:// URL, with :N for N server processes (cluster:2); repeat to measure "
+                             "several in one run, one after the other")
     parser.add_argument("--results", type=Path, help="write the section into this Markdown file (e.g. RESULTS.md)")
     return parser.parse_args(argv)
 

@@ -25,6 +25,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limits: str = "on"  # on: Tradovate's request limits and penalty tickets (numbers: /sim/limits); off: none
     log_format: str = "plain"  # plain | json: every log line on stderr
     access_log: bool = False  # one line per HTTP request and per closed WebSocket
+    workers: int = 1  # server processes on one port (PostgreSQL only)
     password_hashing: str = "argon2id"  # argon2id (OWASP's minimum) | fast: argon2id at its cheapest, for test servers
 
     @property
@@ -109,6 +110,11 @@ def from_environment(overrides: dict[str, object], environ: dict[str, str] | Non
         raise ValueError(f"log-format: expected plain or json, got {settings.log_format!r}")
     if settings.password_hashing not in ("argon2id", "fast"):
         raise ValueError(f"password-hashing: expected argon2id or fast, got {settings.password_hashing!r}")
+    if settings.workers < 1:
+        raise ValueError(f"workers: expected 1 or more, got {settings.workers}")
+    if settings.workers > 1 and not settings.postgres:
+        raise ValueError(f"--workers {settings.workers}: several processes need a postgresql:// database"
+                         " (SQLite is one process)")
     if settings.postgres:
         check_postgres_url(settings.db)
     else:

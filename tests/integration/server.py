@@ -68,8 +68,9 @@ class ServerProcess:
     (with TRADOVATE_SIM_TEST_DB=postgres, or `db_url` given) a PostgreSQL database."""
 
     def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off",
-                 db_url: str | None = None) -> None:
+                 db_url: str | None = None, workers: int = 1) -> None:
         self.db_path = db_path
+        self.workers = workers  # `--workers N` (PostgreSQL): start() waits until every worker serves
         self.db_url = db_url or database_url(db_path)
         self.log_path = log_path
         self.port = port or free_port()
@@ -83,11 +84,13 @@ class ServerProcess:
     def command(self) -> list[str]:
         return [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--db", self.db_url, "--admin-password", ADMIN_PASSWORD,
-                "--demo-password", DEMO_PASSWORD, "--seed", "demo", "--quotes", "manual"]
+                "--demo-password", DEMO_PASSWORD, "--seed", "demo", "--quotes", "manual",
+                *(["--workers", str(self.workers)] if self.workers > 1 else [])]
 
     def start(self, timeout: float = 30.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
         env["TRADOVATE_SIM_RATE_LIMITS"] = self.rate_limits
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
@@ -96,11 +99,15 @@ class ServerProcess:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
                 with contextlib.suppress(httpx.TransportError):
-                    if client.get("/v1/auth/me").status_code == 401:
+                    if client.get("/v1/auth/me").status_code == 401 and self.serving(offset) >= self.workers:
                         return
                 time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
+
+    def serving(self, offset: int = 0) -> int:
+        """How many processes printed that they serve since `offset` in the log."""
+        return self.log_path.read_bytes()[offset:].count(b"  REST       http") if self.log_path.exists() else 0
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then wait for a clean exit; returns the exit code."""

@@ -27,6 +27,8 @@ from server import (
     order,
 )
 
+from tradovate_sim.storage import migrations
+
 STATE_TYPES = ("user", "account", "order", "orderVersion", "command", "fill", "tradingPermission")
 # A restarted server runs on the wall clock and rolls trade dates that passed (new timestamps on positions and
 # balances): those are compared by what a copy must keep.
@@ -85,13 +87,14 @@ def test_bad_database_configuration_is_one_line_that_never_shows_the_password(pg
 def test_serve_refuses_a_database_at_another_schema_version_naming_both(pg: pg_cluster.Cluster) -> None:
     url = pg.create_database("other_version")
     migrated = cli("migrate", "--db", url)
-    assert migrated.returncode == 0 and "schema version 0 -> 1" in migrated.stdout, migrated
-    assert "already at schema version 1" in cli("migrate", "--db", url).stdout
+    current = migrations.SCHEMA_VERSION
+    assert migrated.returncode == 0 and f"schema version 0 -> {current}" in migrated.stdout, migrated
+    assert f"already at schema version {current}" in cli("migrate", "--db", url).stdout
     pg.psql("UPDATE tradovate_sim.meta SET value = '7' WHERE key = 'schema_version'", "other_version")
 
     line = one_line(serve_once(url))
 
-    assert "schema version 7" in line and "uses 1" in line and "newer tradovate-sim" in line, line
+    assert "schema version 7" in line and f"uses {current}" in line and "newer tradovate-sim" in line, line
     assert pg_cluster.PASSWORD not in line, line
 
 

@@ -2,6 +2,8 @@
 
 import argparse
 import asyncio
+import os
+import socket
 import sys
 from types import FrameType
 from typing import Any
@@ -26,10 +28,14 @@ def add_serve(commands: "argparse._SubParsersAction[Any]") -> None:
                        help="Tradovate's request limits and penalty tickets (default on)")
     serve.add_argument("--log-format", dest="log_format", choices=["plain", "json"],
                        help="log lines on stderr as plain text (default) or one JSON object each")
+    serve.add_argument("--workers", type=int,
+                       help="server processes on one port (SO_REUSEPORT); more than 1 needs a postgresql:// --db")
     serve.add_argument("--access-log", dest="access_log", action=argparse.BooleanOptionalAction,
                        help="one log line per HTTP request and per closed WebSocket (default off)")
 
 
+REUSE_PORT_ENV = "TRADOVATE_SIM_REUSE_PORT"  # set by `--workers N` for its workers: bind the port shared
+WORKER_EXIT_AT_START = (1, 2)  # a worker that exits so could not start (bad database, bad setting): all stop
 GRACEFUL_SHUTDOWN_SECONDS = 5  # uvicorn's backstop: tasks still running this long after sockets closed are cancelled
 
 
@@ -122,6 +128,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"tradovate-sim: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_format, settings.access_log)
+    if settings.workers > 1:
+        return supervise(settings.workers)
     try:
         runtime = Runtime(settings)
     except StartupError as error:
@@ -133,5 +141,59 @@ def serve(args: argparse.Namespace) -> int:
                             http=http_protocol(), ws=websocket_protocol(),
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     server = graceful_server()(config, app, runtime)
-    server.run()
+    if os.environ.get(REUSE_PORT_ENV):
+        server.run(sockets=[shared_socket(settings.host, settings.port)])
+    else:
+        server.run()
     return 1 if server.failed else 0
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port that other processes may bind too (the kernel spreads connections)."""
+
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.listen(2048)
+    return sock
+
+
+def supervise(workers: int) -> int:
+    """`--workers N`: N `serve` processes on one port, each a whole server on the same PostgreSQL database (one of
+    them leads: server/leader.py). SIGTERM/SIGINT go to every worker; a worker that dies is started again; a worker
+    that cannot start (exit 1 or 2) stops them all, with its exit status."""
+    import signal
+    import subprocess
+    import time
+
+    env = {**os.environ, "TRADOVATE_SIM_WORKERS": "1", REUSE_PORT_ENV: "1"}
+    command = [sys.executable, "-m", "tradovate_sim.cli", *sys.argv[1:], "--workers", "1"]
+    children = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    stopping = False
+    status = 0
+
+    def forward(sig: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(sig)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while True:
+        for i, child in enumerate(children):
+            code = child.poll()
+            if code is None or stopping:
+                continue
+            if code in WORKER_EXIT_AT_START:
+                status = code
+                forward(signal.SIGTERM, None)
+                break
+            print(f"tradovate-sim: worker {child.pid} ended ({code}); starting another", file=sys.stderr, flush=True)
+            children[i] = subprocess.Popen(command, env=env)
+        if stopping and all(child.poll() is not None for child in children):
+            return status
+        time.sleep(0.1)

@@ -36,6 +36,7 @@ from tradovate_sim.model.simulator import (
 )
 from tradovate_sim.server import console, docs, health, openapi
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
+from tradovate_sim.server.broadcast import Broadcast
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
@@ -118,9 +119,12 @@ def create_app(runtime: Runtime) -> Starlette:
         runtime.platform.fanout.subscribers.append(hub)
         runtime.platform.fanout.subscribers.append(metrics)  # liquidations by initiator, as they commit
         runtime.platform.quote_listeners.append(hub.quotes_changed)
+        broadcast.cluster, broadcast.replica = runtime.cluster, runtime.replica  # several processes: see broadcast
+        await broadcast.start()
         try:
             yield
         finally:
+            await broadcast.stop()
             hub.shutdown()
             await asyncio.sleep(0.05)  # let the shutdown frames go out
             await runtime.stop()
@@ -155,6 +159,8 @@ def create_app(runtime: Runtime) -> Starlette:
             raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
         if request.method not in API_METHODS:
             raise MethodNotAllowedError(f"/v1/{endpoint.name}", list(API_METHODS))
+        if runtime.replica is not None:  # several processes: every commit acknowledged anywhere is in memory first
+            await runtime.replica.fresh()
         caller: Caller | None = None
         if not endpoint.public:
             try:
@@ -188,12 +194,36 @@ def create_app(runtime: Runtime) -> Starlette:
                                        lambda: handler(services, caller, body))
         return await handler(services, caller, body)
 
+    broadcast = Broadcast(None, None)  # the other processes on the same PostgreSQL database, once started
+
+    async def quote_elsewhere(body: bytes) -> None:
+        await simulator.set_quote(runtime.platform, msgspec.json.decode(body, type=QuoteRequest))
+        await runtime.autoliq.drain()
+
+    async def clock_elsewhere(body: bytes) -> None:
+        simulator.move_clock(runtime.platform, msgspec.json.decode(body, type=ClockRequest))
+        await runtime.list_contracts()
+
+    async def reset_elsewhere(_body: bytes) -> None:
+        admission.clear()
+        await runtime.reloaded()
+
+    async def limits_elsewhere(body: bytes) -> None:
+        admission.configure(updated_config(admission.config, msgspec.json.decode(body, type=LimitsUpdate)))
+
+    async def caught_up(_body: bytes) -> None:
+        pass  # the replica caught up before the handler runs: a password (and the sessions it ended) are in
+
+    broadcast.handlers.update(quote=quote_elsewhere, clock=clock_elsewhere, reset=reset_elsewhere,
+                              limits=limits_elsewhere, password=caught_up)
+
     async def quote_now(query: QuoteQuery) -> QuoteState:
         return simulator.quote_state(runtime.platform, simulator.current_quote(runtime.platform, query))
 
     async def set_quote(request: QuoteRequest) -> QuoteState:
         quote = await simulator.set_quote(runtime.platform, request)
         await runtime.autoliq.drain()  # a breach the quote caused is carried out before the answer
+        await broadcast.everywhere("quote", msgspec.json.encode(request))
         return simulator.quote_state(runtime.platform, quote)
 
     async def clock_now(_query: NoParameters) -> ClockState:
@@ -207,11 +237,13 @@ def create_app(runtime: Runtime) -> Starlette:
         await runtime.list_contracts()
         await runtime.rollover.roll()  # positions and cash to a new trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
+        await broadcast.everywhere("clock", msgspec.json.encode(request))
         return await clock_now(NO_PARAMETERS)
 
     async def reset(_query: NoParameters) -> ResetState:
         admission.clear()
         await runtime.reset()
+        await broadcast.everywhere("reset", b"{}")
         return ResetState(ok=True)
 
     async def limits_now(_query: NoParameters) -> LimitsConfig:
@@ -219,12 +251,14 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def configure_limits(request: LimitsUpdate) -> LimitsConfig:
         admission.configure(updated_config(admission.config, request))
+        await broadcast.everywhere("limits", msgspec.json.encode(request))
         return admission.config
 
     async def set_password(request: PasswordRequest) -> PasswordState:
         state = await runtime.change_password(request.name, request.password)
         if state is None:
             raise not_found(f"name: no user {request.name!r}")
+        await broadcast.everywhere("password", b"{}")
         return state
 
     entries = Simulator

@@ -13,6 +13,7 @@ from tradovate_sim.core.decision import Change, updated
 from tradovate_sim.model.entities import Credential, User, UserSession
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.simulator import PasswordState
+from tradovate_sim.server.leader import Leadership
 from tradovate_sim.service import seed
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.service.autoliquidation import AutoLiquidation
@@ -22,12 +23,14 @@ from tradovate_sim.service.expiry import Expiry
 from tradovate_sim.service.identity import Identity
 from tradovate_sim.service.margins import Margins
 from tradovate_sim.service.platform import Platform
+from tradovate_sim.service.replica import Replica
 from tradovate_sim.service.rollover import Rollover
 from tradovate_sim.service.settlement import Settlement
 from tradovate_sim.service.simulator import MarketLoop
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import PostgresStore
+from tradovate_sim.storage.postgres_cluster import PostgresCluster
 from tradovate_sim.storage.sqlite import SqliteStore
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import load_catalogue
@@ -62,6 +65,10 @@ class Runtime:
         self.settlement = Settlement(self.platform)
         self.platform.consequences.append(self.margins.follow)
         self.services: Services | None = None
+        # PostgreSQL: other processes may share the database (docs/design.md "PostgreSQL")
+        self.cluster = PostgresCluster(settings.db, "") if settings.postgres else None
+        self.replica: Replica | None = None
+        self.leadership = Leadership(self)
 
     @staticmethod
     def open_store(settings: Settings) -> "SqliteStore | PostgresStore":
@@ -78,12 +85,23 @@ class Runtime:
         return SqliteStore(str(path), synchronous="FULL" if settings.synchronous == "FULL" else "NORMAL")
 
     async def start(self) -> Services:
+        cluster = self.cluster
         try:
+            if cluster is not None:  # one process starts at a time: seeding and listing contracts happen once
+                await cluster.open()
+                await cluster.lock_start()
             await self.store.open()
         except StoreError as error:
             where = self.settings.db_label if self.settings.postgres else self.settings.sqlite_path
+            if cluster is not None:
+                await cluster.close()
             raise StartupError(f"--db {where}: {error}") from None
         self.platform.load()
+        if cluster is not None and isinstance(self.store, PostgresStore):
+            cluster.snapshot = self.store.snapshot
+            cluster.horizon = int(self.store.snapshot.split(":", 1)[0])
+            self.replica = Replica(self.platform, self.store, cluster)
+            await self.replica.start()
         if seed.is_empty(self.platform):
             await self.first_start()
         else:
@@ -97,18 +115,17 @@ class Runtime:
         identity = Identity(self.platform, secret, self.hashing, WallClock())  # tokens and sessions: real time
         self.services = Services(platform=self.platform, identity=identity, hashing=self.hashing,
                                  autoliq=self.autoliq)
+        if self.replica is not None:  # sessions ended or passwords set by another process end them here too
+            self.replica.followed.append(identity.restore)
         self.autoliq.attach()
-        await self.autoliq.drain()  # what was breached while the server was down (or the clock moved) acts now
-        self.autoliq.start()
         gc.collect()
         gc.freeze()  # what was loaded lives as long as the server: keep it out of every later collection
         gc.set_threshold(20_000, 20, 20)  # requests allocate little that cycles; collect less often
-        if self.settings.quotes == "synthetic":
-            self.loop.start()
-        self.margins.start()
-        self.rollover.start()
-        self.expiry.start()
-        self.settlement.start()
+        # the breaches of while the server was down act now; the market and the timers start (on PostgreSQL: on
+        # the one process that leads, see server/leader.py)
+        await self.leadership.start()
+        if cluster is not None:
+            await cluster.unlock_start()
         return self.services
 
     async def first_start(self) -> None:
@@ -213,6 +230,8 @@ class Runtime:
         # one durable step: a crash leaves the old state or the seeded one, never an empty file without the secret
         await self.store.reset(platform.encoder.encode(changes), {SEED_KEY: raw, SECRET_KEY: secret})
         platform.load()
+        if self.replica is not None:
+            self.replica.reloaded()
         if self.services is not None:  # before anything is published: sockets of the sessions it ends hear no more
             self.services.identity.restore()
         platform.market.quotes.clear()
@@ -224,8 +243,24 @@ class Runtime:
         self.rollover.forget()
         await self.rollover.roll()
 
+    async def reloaded(self) -> None:
+        """Another process reset the database (/sim/reset): memory read again, then what a reset does after."""
+        if self.replica is None:
+            return
+        await self.replica.reload()
+        if self.services is not None:
+            self.services.identity.restore()
+        self.platform.market.quotes.clear()
+        self.platform.market.pinned.clear()
+        await self.list_contracts()
+        self.autoliq.reindex()
+        await self.margins.refresh(everyone=True)
+        self.settlement.forget()
+        self.rollover.forget()
+
     async def stop(self) -> None:
         try:
+            await self.leadership.stop()
             await self.rollover.stop()
             await self.margins.stop()
             await self.expiry.stop()
@@ -233,4 +268,8 @@ class Runtime:
             await self.autoliq.stop()
             await self.loop.stop()
         finally:
+            if self.replica is not None:
+                await self.replica.stop()
             await self.store.close()  # whatever became of the market loop
+            if self.cluster is not None:
+                await self.cluster.close()

@@ -13,6 +13,7 @@ from typing import TypeVar, overload
 import msgspec
 
 from tradovate_sim.core import multibracket, sessions
+from tradovate_sim.core.blotter import Ids
 from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import (
     AccountState,
@@ -48,7 +49,7 @@ from tradovate_sim.model.enums import EventType, OrderAction
 from tradovate_sim.model.ids import AccountId, ContractId, ProductId
 from tradovate_sim.model.kinds import KINDS
 from tradovate_sim.service.clock import Clock
-from tradovate_sim.service.ports import Publisher, Store, Telemetry
+from tradovate_sim.service.ports import Coordination, Publisher, Store, Telemetry
 from tradovate_sim.service.state import State
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import ProductSpec
@@ -108,7 +109,8 @@ class Platform:
         self.calendar = calendar
         self.market = market
         self.state = State()
-        self.ids = StateIds(self.state)
+        self.ids: Ids = StateIds(self.state)
+        self.cluster: Coordination | None = None  # several processes on one PostgreSQL database (service/replica.py)
         self.fanout = Fanout()
         self.telemetry: Telemetry = Unobserved()  # the server's metrics replace it
         self.locks: dict[AccountId, AccountLock] = {}  # only while a command of that account runs or waits
@@ -133,7 +135,8 @@ class Platform:
     def load(self) -> None:
         """Read every entity from the store into memory (start-up)."""
         self.state = State()
-        self.ids = StateIds(self.state)
+        if self.cluster is None:  # else ids come in blocks from the database
+            self.ids = StateIds(self.state)
         rows = self.store.load()
         for entity_type, _id, body in sorted(rows, key=_load_order):
             decoder = self.decoders.get(entity_type)
@@ -155,7 +158,8 @@ class Platform:
             return 0
         for consequence in self.consequences:
             changes = [*changes, *consequence(changes)]
-        landing = self.store.submit(self.encoder.encode(changes) if changes else None, meta)
+        encoded = self.encoder.encode(changes) if changes else None
+        landing = self.store.submit(encoded, meta) if self.cluster is None else self.cluster.submit(encoded, meta)
 
         def landed(done: asyncio.Future[int]) -> None:
             if done.cancelled() or done.exception() is not None:
@@ -176,7 +180,11 @@ class Platform:
         lock.users += 1
         try:
             async with lock.lock:
-                yield
+                if self.cluster is None:
+                    yield
+                else:
+                    async with self.cluster.holding(account_id):
+                        yield
         finally:
             lock.users -= 1
             if lock.users == 0 and self.locks.get(account_id) is lock:
@@ -194,7 +202,11 @@ class Platform:
                     lock.users = 1
                     held.append((account_id, lock))
                     await lock.lock.acquire()  # free: returns without suspending
-            yield [account_id for account_id, _ in held]
+            if self.cluster is None:
+                yield [account_id for account_id, _ in held]
+            else:
+                async with self.cluster.holding_free([account_id for account_id, _ in held]) as free:
+                    yield free
         finally:
             for account_id, lock in held:
                 if lock.lock.locked():

@@ -1,11 +1,13 @@
 """What the service needs from the outside, as Protocols: a durable store, a publisher of changes, a time source."""
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
 from tradovate_sim.core.decision import Change
+from tradovate_sim.model.ids import AccountId
 
 
 class Store(Protocol):
@@ -15,6 +17,15 @@ class Store(Protocol):
     def get_meta(self, key: str) -> bytes | None: ...
     async def reset(self, changes: bytes | None = None, meta: Mapping[str, bytes | None] | None = None) -> int: ...
     async def close(self) -> None: ...
+
+
+class Coordination(Protocol):
+    """Several server processes on one database (service/replica.py): one account's commands serialized across
+    them, and commits that say which accounts' locks they were made under."""
+
+    def holding(self, account_id: AccountId) -> AbstractAsyncContextManager[None]: ...
+    def holding_free(self, account_ids: Iterable[AccountId]) -> AbstractAsyncContextManager[list[AccountId]]: ...
+    def submit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None) -> asyncio.Future[int]: ...
 
 
 class Publisher(Protocol):

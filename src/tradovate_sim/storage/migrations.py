@@ -40,6 +40,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seq bigint PRIMARY KEY, xid xid8 NOT NULL DEFAULT pg_current_xact_id(), body bytea NOT NULL)""",
         f"CREATE TABLE {SCHEMA}.meta (key text PRIMARY KEY, value bytea NOT NULL)",
     ),
+    (  # 2: several processes on one database (journal following, account locks, id blocks)
+        f"ALTER TABLE {SCHEMA}.journal ADD COLUMN accounts bigint[] NOT NULL DEFAULT '{{}}'",
+        f"ALTER TABLE {SCHEMA}.journal ADD COLUMN meta boolean NOT NULL DEFAULT false",
+        f"CREATE INDEX journal_xid ON {SCHEMA}.journal (xid, seq)",
+        f"CREATE TABLE {SCHEMA}.account_head (account_id bigint PRIMARY KEY, seq bigint NOT NULL)",
+        f"CREATE TABLE {SCHEMA}.id_block (entity_type text PRIMARY KEY, next bigint NOT NULL)",
+        # Volatile plpgsql: each statement takes a new snapshot, so the head is read after the lock is granted.
+        f"""CREATE FUNCTION {SCHEMA}.lock_account(account bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+            BEGIN
+                PERFORM pg_advisory_lock(account);
+                RETURN coalesce((SELECT seq FROM {SCHEMA}.account_head WHERE account_id = account), 0);
+            END $$""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -40,19 +40,30 @@ _EVENTS = frozenset({"Created", "Updated", "Deleted"})
 _MAX_GROUP = 512  # commits in one transaction at most
 BACKOFF_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)  # between reconnection attempts (the last one repeats)
 
+JOURNAL_CHANNEL = "tradovate_sim_journal"  # NOTIFYed by every commit (delivered at its COMMIT)
+# The transaction id is taken before the first seq is drawn (the lateral dependency on `x`): a reader that sees a
+# transaction finished (below the xmin horizon) knows that every transaction still running got its id earlier or
+# later, never that a seq below one it took may still appear from a transaction it judged finished.
 _WRITE = f"""
-WITH s AS MATERIALIZED (SELECT nextval('{SCHEMA}.journal_seq') AS seq
-                        FROM generate_series(1, cardinality($1::bytea[]))),
+WITH x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid),
+s AS MATERIALIZED (SELECT nextval('{SCHEMA}.journal_seq') AS seq
+                   FROM x, LATERAL generate_series(1, cardinality($1::bytea[]) + 0 * length(x.xid::text))),
 o AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM s),
-j AS (INSERT INTO {SCHEMA}.journal (seq, body)
-      SELECT o.seq, b.body FROM o JOIN unnest($1::bytea[]) WITH ORDINALITY AS b(body, n) USING (n) RETURNING seq),
+a AS (SELECT * FROM unnest($10::bigint[], $11::bigint[]) AS a(n, account)),
+j AS (INSERT INTO {SCHEMA}.journal (seq, body, meta, accounts)
+      SELECT o.seq, b.body, b.meta, coalesce((SELECT array_agg(a.account) FROM a WHERE a.n = o.n), '{{}}')
+      FROM o JOIN unnest($1::bytea[], $12::boolean[]) WITH ORDINALITY AS b(body, meta, n) USING (n) RETURNING seq),
+h AS (INSERT INTO {SCHEMA}.account_head (account_id, seq)
+      SELECT a.account, max(o.seq) FROM a JOIN o USING (n) GROUP BY a.account
+      ON CONFLICT (account_id) DO UPDATE SET seq = greatest({SCHEMA}.account_head.seq, excluded.seq)),
 e AS (INSERT INTO {SCHEMA}.entity (entity_type, id, body) SELECT * FROM unnest($2::text[], $3::bigint[], $4::bytea[])
       ON CONFLICT (entity_type, id) DO UPDATE SET body = excluded.body),
 d AS (DELETE FROM {SCHEMA}.entity WHERE (entity_type, id) IN (SELECT * FROM unnest($5::text[], $6::bigint[]))),
 m AS (INSERT INTO {SCHEMA}.meta (key, value) SELECT * FROM unnest($7::text[], $8::bytea[])
       ON CONFLICT (key) DO UPDATE SET value = excluded.value),
 r AS (DELETE FROM {SCHEMA}.meta WHERE key = ANY($9::text[]))
-SELECT pg_current_xact_id()::text AS xid, coalesce((SELECT array_agg(seq ORDER BY seq) FROM j), '{{}}') AS seqs
+SELECT (SELECT xid FROM x)::text AS xid, coalesce((SELECT array_agg(seq ORDER BY seq) FROM j), '{{}}') AS seqs,
+       pg_notify('{JOURNAL_CHANNEL}', '')::text AS notified
 """
 _LAST_SEQ = f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {SCHEMA}.journal_seq"
 
@@ -85,6 +96,7 @@ class _Commit:
     future: asyncio.Future[int]
     sent: float
     reset: bool = False
+    accounts: tuple[int, ...] = ()  # the accounts whose locks the command holds (their heads move to its seq)
     entities: dict[tuple[str, int], bytes | None] = field(default_factory=dict)  # None: deleted
 
 
@@ -93,12 +105,16 @@ class _Rows:
     """The statement's arguments for a group."""
 
     journal: list[bytes] = field(default_factory=list)
+    metas: list[bool] = field(default_factory=list)
+    accounts: list[tuple[int, int]] = field(default_factory=list)  # (journal row number from 1, account)
     entities: dict[tuple[str, int], bytes | None] = field(default_factory=dict)
     meta: dict[str, bytes | None] = field(default_factory=dict)
 
     def add(self, commit: _Commit) -> None:
-        if commit.changes is not None:
-            self.journal.append(commit.changes)
+        if commit.changes is not None or commit.meta:
+            self.journal.append(b"[]" if commit.changes is None else commit.changes)
+            self.metas.append(bool(commit.meta))
+            self.accounts += [(len(self.journal), account) for account in commit.accounts]
         self.entities.update(commit.entities)
         self.meta.update(commit.meta)
 
@@ -108,7 +124,8 @@ class _Rows:
         sets = [(k, v) for k, v in self.meta.items() if v is not None]
         return (self.journal, [r[0] for r in upserts], [r[1] for r in upserts], [r[2] for r in upserts],
                 [k[0] for k in deletes], [k[1] for k in deletes], [k for k, _ in sets], [v for _, v in sets],
-                [k for k, v in self.meta.items() if v is None])
+                [k for k, v in self.meta.items() if v is None], [n for n, _ in self.accounts],
+                [a for _, a in self.accounts], self.metas)
 
 
 class PostgresStore:
@@ -131,6 +148,12 @@ class PostgresStore:
         self._in_flight = 0
         self.reconnects = 0  # connections restored after a loss (for tests and operators)
         self.on_answer: Callable[[float, bool], None] | None = None  # (seconds from submit to answer, landed)
+        # For a process that follows the journal (several processes on one database): the transaction ids this
+        # store wrote (a follower skips their rows: memory has them through their futures), the snapshot open()
+        # read entities in (`xmin:xmax:xip`: the follower starts there) and each account's last seq in it.
+        self.own: set[int] = set()
+        self.snapshot = ""
+        self.heads: dict[int, int] = {}
 
     # --- the Store port ----------------------------------------------------------------------------------
 
@@ -187,9 +210,11 @@ class PostgresStore:
     async def commit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None = None) -> int:
         return await self.submit(changes, meta)
 
-    def submit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None = None) -> asyncio.Future[int]:
-        """Queue a commit; its future resolves to its journal seq once it is committed (in submit order)."""
-        return self._submit(changes, _checked(meta), reset=False)
+    def submit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None = None,
+               accounts: tuple[int, ...] = ()) -> asyncio.Future[int]:
+        """Queue a commit; its future resolves to its journal seq once it is committed (in submit order). The heads
+        of `accounts` (see `account_head`) move to its seq."""
+        return self._submit(changes, _checked(meta), reset=False, accounts=accounts)
 
     async def reset(self, changes: bytes | None = None, meta: Mapping[str, bytes | None] | None = None) -> int:
         """Delete every entity, journal row and meta key, then commit `changes` and `meta`, in one transaction;
@@ -213,7 +238,8 @@ class PostgresStore:
 
     # --- submitting ---------------------------------------------------------------------------------------
 
-    def _submit(self, changes: bytes | None, meta: dict[str, bytes | None], *, reset: bool) -> asyncio.Future[int]:
+    def _submit(self, changes: bytes | None, meta: dict[str, bytes | None], *, reset: bool,
+                accounts: tuple[int, ...] = ()) -> asyncio.Future[int]:
         if changes is not None and not isinstance(changes, bytes):
             raise TypeError(f"changes must be bytes or None, not {type(changes).__name__}")
         if self._closed or not self._opened:
@@ -221,7 +247,8 @@ class PostgresStore:
         if self._down is not None:
             raise StoreError(self._down)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        commit = _Commit(changes=changes, meta=meta, future=future, sent=time.perf_counter(), reset=reset)
+        commit = _Commit(changes=changes, meta=meta, future=future, sent=time.perf_counter(), reset=reset,
+                         accounts=accounts)
         try:
             commit.entities = _entities(changes)
         except (msgspec.DecodeError, ValueError) as error:
@@ -312,10 +339,11 @@ class PostgresStore:
         await transaction.start()
         try:
             if group[0].reset:
-                await conn.execute(f"TRUNCATE {SCHEMA}.entity, {SCHEMA}.journal")
+                await conn.execute(f"TRUNCATE {SCHEMA}.entity, {SCHEMA}.journal, {SCHEMA}.account_head")
                 await conn.execute(f"DELETE FROM {SCHEMA}.meta WHERE key <> $1", SCHEMA_KEY)
             found = await conn.fetchrow(_WRITE, *rows.arguments())
             assert found is not None
+            self.own.add(int(found["xid"]))
             loaded = await self._entity_rows(conn) if group[0].reset else None
         except BaseException:
             with contextlib.suppress(Exception):
@@ -332,6 +360,7 @@ class PostgresStore:
         if loaded is not None:
             self._loaded = loaded
             self._meta = {SCHEMA_KEY: str(SCHEMA_VERSION).encode()}
+            self.heads = {}
         return list(found["seqs"]), xid
 
     def _answer(self, group: list[_Commit], seqs: list[int] | None, error: str | None) -> None:
@@ -341,7 +370,7 @@ class PostgresStore:
         given = iter(seqs or ())
         for commit in group:
             if error is None:
-                if commit.changes is not None:
+                if commit.changes is not None or commit.meta:
                     self._seq = max(self._seq, next(given))
                 for key, value in commit.meta.items():
                     if value is None:
@@ -426,13 +455,28 @@ class PostgresStore:
             return
         self._fail(group, "the store is closed (a commit's fate is unknown)")
 
-    async def _read_all(self, conn: asyncpg.Connection) -> None:
-        self._loaded = await self._entity_rows(conn)
-        self._meta = {r["key"]: bytes(r["value"]) for r in await conn.fetch(f"SELECT key, value FROM {SCHEMA}.meta")}
-        self._seq = int(await conn.fetchval(_LAST_SEQ))
+    async def _read_all(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):  # one snapshot for all of it
+            self.snapshot = str(await conn.fetchval("SELECT pg_current_snapshot()::text"))
+            self._loaded = await self._entity_rows(conn)
+            self._meta = await self.read_meta(conn)
+            self._seq = int(await conn.fetchval(_LAST_SEQ))
+            self.heads = {int(r[0]): int(r[1])
+                          for r in await conn.fetch(f"SELECT account_id, seq FROM {SCHEMA}.account_head")}
+
+    async def reread(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+        """Read entities, meta and heads again (another process reset the database): `load()` hands them over."""
+        await self._read_all(conn)
+
+    async def read_meta(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> dict[str, bytes]:
+        return {r["key"]: bytes(r["value"]) for r in await conn.fetch(f"SELECT key, value FROM {SCHEMA}.meta")}
+
+    def followed_meta(self, meta: dict[str, bytes]) -> None:
+        """Meta keys as another process left them (the follower read them after a journal row that set some)."""
+        self._meta = meta
 
     @staticmethod
-    async def _entity_rows(conn: asyncpg.Connection) -> list[tuple[str, int, bytes]]:
+    async def _entity_rows(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> list[tuple[str, int, bytes]]:
         return [(r[0], r[1], r[2]) for r in await conn.fetch(f"SELECT entity_type, id, body FROM {SCHEMA}.entity")]
 
 

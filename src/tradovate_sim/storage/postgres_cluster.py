@@ -1,0 +1,213 @@
+"""What several server processes on one PostgreSQL database share besides the store: account locks, the journal
+rows other processes committed, blocks of ids, the leader's lock and the notifications (asyncpg).
+
+- **Account locks** are session-level advisory locks (`lock_account(id)`: the lock, then the account's head seq read
+  in a snapshot taken after it was granted), held on a pooled connection from before a command decides until its
+  commit has landed; a command's nested locks share its connection (taken in account-id order by the callers).
+- **Journal rows** are read by transaction id, not by seq: every row whose transaction is below the xmin horizon
+  (`pg_snapshot_xmin(pg_current_snapshot())`) is final, so the reader moves its horizon there and never has to come
+  back (a seq cursor would skip a lower seq committed after a higher one).
+- **Ids** come in blocks from `id_block` (one row per entity type, `next` moved by the block size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from tradovate_sim.storage.errors import StoreError
+from tradovate_sim.storage.migrations import SCHEMA, connect
+from tradovate_sim.storage.postgres import JOURNAL_CHANNEL
+
+__all__ = ["LEADER_KEY", "START_KEY", "JournalRow", "PostgresCluster"]
+
+log = logging.getLogger("tradovate_sim.storage")
+
+START_KEY = -0x7472_6164_0001  # session lock while a process starts (loads, seeds, lists contracts)
+LEADER_KEY = -0x7472_6164_0002  # held by the process that runs the market and the timers
+POOL_SIZE = 16
+CONTROL_CHANNEL = "tradovate_sim_control"  # simulator controls (server/broadcast.py)
+ACK_CHANNEL = "tradovate_sim_control_ack"
+QUOTE_CHANNEL = "tradovate_sim_quote"  # the leader's quotes (server/leader.py)
+# Listened to from the first connection on, before the process loads anything: a control sent while it starts
+# is kept until its handler is there (a process counts as live, `peers()`, from that moment).
+CHANNELS = (JOURNAL_CHANNEL, CONTROL_CHANNEL, ACK_CHANNEL, QUOTE_CHANNEL)
+_KEPT = 1000  # notifications kept for a channel without a listener yet
+APPLICATION = "tradovate-sim"  # the listening connection's application_name: "tradovate-sim <process>"
+
+_FOLLOW = f"""
+WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h)
+SELECT h.h::text AS horizon, j.seq, j.body, j.meta, j.accounts
+FROM h LEFT JOIN {SCHEMA}.journal j
+  ON j.xid >= $1::text::xid8 AND j.xid < h.h AND NOT pg_visible_in_snapshot(j.xid, $2::text::pg_snapshot)
+  AND NOT j.xid = ANY($3::text[]::xid8[])
+ORDER BY j.xid, j.seq
+"""
+_RESERVE = f"""
+INSERT INTO {SCHEMA}.id_block AS b (entity_type, next)
+SELECT t, f + $3 FROM unnest($1::text[], $2::bigint[]) AS u(t, f)
+ON CONFLICT (entity_type) DO UPDATE SET next = greatest(b.next, excluded.next - $3) + $3
+RETURNING entity_type, next - $3 AS start
+"""
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    seq: int
+    body: bytes
+    meta: bool
+    accounts: tuple[int, ...]
+
+
+class PostgresCluster:
+    """The connections a process keeps besides the store's: a pool for locks and reads, one for LISTEN."""
+
+    def __init__(self, url: str, snapshot: str) -> None:
+        self._url = url
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._leader: asyncpg.Connection | None = None
+        self._start: asyncpg.Connection | None = None
+        self.snapshot = snapshot  # rows visible in it were loaded with the entities
+        self.horizon = int(snapshot.split(":", 1)[0]) if snapshot else 0
+        self.listeners: dict[str, list[Callable[[str], None]]] = {}
+        self._kept: dict[str, list[str]] = {}
+        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this process, among the database's processes
+
+    async def open(self) -> None:
+        self._listener = await connect(self._url)  # bad configuration: connect's one line, without the password
+        await self._listener.execute(f"SET application_name = '{APPLICATION} {self.name}'")
+        for channel in CHANNELS:
+            await self._listener.add_listener(channel, self._notified)
+        try:
+            self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=POOL_SIZE)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreError(str(error).splitlines()[0]) from None
+
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call `callback(payload)` on every NOTIFY on `channel` (one of CHANNELS), first with those that came
+        before anyone listened."""
+        if channel not in CHANNELS:
+            raise ValueError(f"{channel}: not one of {CHANNELS}")
+        self.listeners.setdefault(channel, []).append(callback)
+        for payload in self._kept.pop(channel, []):
+            callback(payload)
+
+    def _notified(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
+        callbacks = self.listeners.get(channel)
+        if not callbacks:
+            kept = self._kept.setdefault(channel, [])
+            if len(kept) < _KEPT:
+                kept.append(str(payload))
+            return
+        for callback in callbacks:
+            callback(str(payload))
+
+    async def peers(self) -> list[str]:
+        """The processes listening on this database now (this one included)."""
+        rows = await self.pool.fetch("SELECT substr(application_name, $1) FROM pg_stat_activity"
+                                     " WHERE datname = current_database() AND application_name LIKE $2",
+                                     len(APPLICATION) + 2, f"{APPLICATION} %")
+        return [str(r[0]) for r in rows]
+
+    async def notify(self, channel: str, payload: str) -> None:
+        await self.pool.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("the cluster connections are not open")
+        return self._pool
+
+    async def close(self) -> None:
+        for conn in (self._listener, self._leader, self._start):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.close(), 2)
+        self._listener = self._leader = self._start = None
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pool.close(), 5)
+            self._pool = None
+
+    # --- the start lock and the leader's lock ---------------------------------------------------------
+
+    async def lock_start(self) -> None:
+        """Wait until no other process is starting (loading, seeding, listing contracts), then hold that lock."""
+        self._start = await connect(self._url)
+        await self._start.execute("SELECT pg_advisory_lock($1)", START_KEY)
+
+    async def unlock_start(self) -> None:
+        conn, self._start = self._start, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()  # the session ends: the lock is free
+
+    async def try_lead(self) -> bool:
+        """Take the leader's lock if it is free (held for the life of this process's connection)."""
+        if self._leader is not None and not self._leader.is_closed():
+            return True
+        conn = await connect(self._url, timeout=5.0)
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_KEY):
+            self._leader = conn
+            return True
+        await conn.close()
+        return False
+
+    # --- account locks ---------------------------------------------------------------------------------
+
+    async def acquire(self) -> asyncpg.pool.PoolConnectionProxy:
+        return await self.pool.acquire(timeout=5.0)
+
+    async def release(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+        await self.pool.release(conn)
+
+    @staticmethod
+    async def lock(conn: asyncpg.pool.PoolConnectionProxy, account_id: int) -> int:
+        """Wait for the account's lock on `conn`; returns its head seq (its last commit's) read after the grant."""
+        return int(await conn.fetchval(f"SELECT {SCHEMA}.lock_account($1)", account_id))
+
+    @staticmethod
+    async def try_lock(conn: asyncpg.pool.PoolConnectionProxy, account_ids: Sequence[int]) -> dict[int, int]:
+        """The locks of those of `account_ids` that are free, taken without waiting: {account: head seq}."""
+        taken = [int(r[0]) for r in await conn.fetch(
+            "SELECT a FROM unnest($1::bigint[]) AS a WHERE pg_try_advisory_lock(a)", list(account_ids))]
+        if not taken:
+            return {}
+        heads = {int(r[0]): int(r[1]) for r in await conn.fetch(  # read after the grants
+            f"SELECT account_id, seq FROM {SCHEMA}.account_head WHERE account_id = ANY($1::bigint[])", taken)}
+        return {a: int(heads.get(a, 0)) for a in taken}
+
+    @staticmethod
+    async def unlock(conn: asyncpg.pool.PoolConnectionProxy, account_ids: Sequence[int]) -> None:
+        await conn.execute("SELECT pg_advisory_unlock(a) FROM unnest($1::bigint[]) AS a", list(account_ids))
+
+    # --- the journal and ids ---------------------------------------------------------------------------
+
+    async def follow(self, own: set[int]) -> list[JournalRow]:
+        """The journal rows of transactions that finished since the last call (in transaction order, then seq),
+        but those of the transactions `own` (this process's: their rows are in memory through their commits)."""
+        rows = await self.pool.fetch(_FOLLOW, str(self.horizon), self.snapshot or "1:1:", [str(x) for x in own])
+        if rows:
+            self.horizon = int(rows[0]["horizon"])
+        return [JournalRow(seq=r["seq"], body=bytes(r["body"]), meta=r["meta"], accounts=tuple(r["accounts"]))
+                for r in rows if r["seq"] is not None]
+
+    async def xmax(self) -> int:
+        """Every transaction that began before this call has an id below this."""
+        return int(await self.pool.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"))
+
+    async def read_meta(self) -> dict[str, bytes]:
+        return {r["key"]: bytes(r["value"]) for r in await self.pool.fetch(f"SELECT key, value FROM {SCHEMA}.meta")}
+
+    async def reserve(self, floors: dict[str, int], size: int) -> dict[str, int]:
+        """A block of `size` ids per entity type, none below its floor: {entity_type: first id of the block}."""
+        rows = await self.pool.fetch(_RESERVE, list(floors), list(floors.values()), size)
+        return {r["entity_type"]: int(r["start"]) for r in rows}
