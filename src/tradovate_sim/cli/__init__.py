@@ -9,10 +9,10 @@ from typing import NoReturn
 
 from tradovate_sim.cli import risk, simulator, trading, watch
 from tradovate_sim.cli.connection import Connection, TokenCache, cache_path, resolve
+from tradovate_sim.cli.database import add_database, manage
 from tradovate_sim.cli.failure import CliError, Exit, from_client, usage
 from tradovate_sim.cli.invocation import Command, Invocation
 from tradovate_sim.cli.output import Output
-from tradovate_sim.cli.database import add_database, manage
 from tradovate_sim.cli.serve import add_serve, serve
 from tradovate_sim.client import AuthError, TradovateError
 

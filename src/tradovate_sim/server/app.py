@@ -39,6 +39,7 @@ from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Obse
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
+from tradovate_sim.server.pauses import GcPauses, LoopLag
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
@@ -100,6 +101,7 @@ def create_app(runtime: Runtime) -> Starlette:
     runtime.store.on_answer = metrics.commit_answered
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
+    lag, collections = LoopLag(metrics.loop_lag.observe), GcPauses(metrics.collected)
     operations = HttpOperations(Operations([*(e.name for e in table.values() if e.served is Served.API),
                                             "openapi.json"]),
                                 Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics", "docs"]))
@@ -115,9 +117,13 @@ def create_app(runtime: Runtime) -> Starlette:
         runtime.platform.fanout.subscribers.append(hub)
         runtime.platform.fanout.subscribers.append(metrics)  # liquidations by initiator, as they commit
         runtime.platform.quote_listeners.append(hub.quotes_changed)
+        lag.start()
+        collections.install()
         try:
             yield
         finally:
+            collections.remove()
+            await lag.stop()
             hub.shutdown()
             await asyncio.sleep(0.05)  # let the shutdown frames go out
             await runtime.stop()
@@ -275,5 +281,6 @@ def create_app(runtime: Runtime) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(Observed, metrics=metrics, operations=operations, access=access)])
+    app.state.pauses = (lag, collections)  # the worst pauses seen
     app.state.hub = hub  # the CLI's server tells sockets about a shutdown before uvicorn closes them
     return app

@@ -1,0 +1,298 @@
+"""The cost of one request, measured by mechanism rather than wall time (issue 9, point 3).
+
+On a shared machine wall-clock rates are noise; the CPU a request costs is not (much). This script starts one
+server per `--src` variant (default: the installed package), provisions accounts as `bench/liquidation.py` does, and
+in each round measures, per request, for `GET auth/me`, `POST order/placeorder` (the provisioning: 1 market + 3
+resting orders per account) and `POST order/liquidateposition`:
+
+- CPU (user + system, from /proc) of the server process and, separately, of its writer process;
+- commits answered by the writer (`/metrics`), garbage collections, voluntary context switches of the server;
+- with `--strace`, system calls of the server process per liquidation (strace -c, one extra round);
+- with `--cprofile`, the server's event-loop thread under cProfile during one extra liquidation round (switched on
+  and off by signal, `bench/profiled.py`), the top functions by own and inclusive time and their call counts.
+
+Variants run in turn inside each round (A, B, A, B ...), so they share the machine's state; the medians over rounds
+and the ratios B/A are printed. Run:
+
+    .venv/bin/python bench/cost.py [--rounds 3] [--accounts 1000] [--src /tmp/base/src --src src] [--strace]
+"""
+
+import argparse
+import asyncio
+import contextlib
+import cProfile  # noqa: F401  (documents the dependency of --cprofile; the server side imports it)
+import os
+import pstats
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import CLOCK_TICKS, Server, machine
+from liquidation import ADMIN_PASSWORD, Bench, Request, liquidate, provision, require_success, set_up, verify_flat
+
+PROFILED = Path(__file__).with_name("profiled.py")
+
+
+@dataclass
+class Sample:
+    """Counters of the server and its writer at one moment."""
+
+    server_cpu: float
+    writer_cpu: float
+    switches: int
+    metrics: dict[str, float]
+
+
+def proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def voluntary_switches(pid: int) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"^voluntary_ctxt_switches:\s+(\d+)", text, re.M)
+    return int(found.group(1)) if found else 0
+
+
+METRIC = re.compile(r"^(tradovate_sim_(?:commits_total|gc_collections_total)(?:\{[^}]*\})?) ([0-9.e+-]+)$", re.M)
+
+
+async def sample(variant: "Variant") -> Sample:
+    status, raw = await variant.bench.connections[0].request("GET", "/metrics")
+    metrics = {m.group(1): float(m.group(2)) for m in METRIC.finditer(raw.decode())} if status == 200 else {}
+    server = variant.bench.server
+    writers = server.children()
+    return Sample(server_cpu=proc_cpu(server.pid), writer_cpu=sum(proc_cpu(p) for p in writers),
+                  switches=voluntary_switches(server.pid), metrics=metrics)
+
+
+@dataclass
+class Cost:
+    """Per request: CPU µs of the server and of the writer, commits, collections, context switches."""
+
+    server_us: float
+    writer_us: float
+    commits: float
+    collections: float
+    switches: float
+
+
+def cost(before: Sample, after: Sample, requests: int) -> Cost:
+    def delta(prefix: str) -> float:
+        return sum(v - before.metrics.get(k, 0.0) for k, v in after.metrics.items() if k.startswith(prefix))
+    return Cost(server_us=(after.server_cpu - before.server_cpu) * 1e6 / requests,
+                writer_us=(after.writer_cpu - before.writer_cpu) * 1e6 / requests,
+                commits=delta('tradovate_sim_commits_total{outcome="landed"}') / requests,
+                collections=delta("tradovate_sim_gc_collections_total") / requests,
+                switches=(after.switches - before.switches) / requests)
+
+
+@dataclass
+class Variant:
+    name: str
+    src: str | None
+    bench: Bench
+    costs: dict[str, list[Cost]] = field(default_factory=dict)
+
+
+async def start(name: str, src: str | None, clients: int, directory: Path, profiled: bool) -> Variant:
+    server = Server(directory, db_name=f"{name.replace('/', '_')}.db", admin_password=ADMIN_PASSWORD)
+    if profiled:
+        server.command[1:3] = [str(PROFILED), str(directory / f"{name.replace('/', '_')}.prof")]
+    old = os.environ.get("PYTHONPATH")
+    if src is not None:
+        os.environ["PYTHONPATH"] = src
+    try:
+        server.start()
+    finally:
+        if src is not None:
+            os.environ.pop("PYTHONPATH")
+            if old is not None:
+                os.environ["PYTHONPATH"] = old
+    bench = Bench(server=server, clients=clients)
+    await bench.connect()
+    await set_up(bench)
+    warm = await provision(bench, 200)
+    await liquidate(bench, warm)
+    me = [Request("GET", "/v1/auth/me")] * 2000
+    require_success(await bench.drive(me, bench.trader), "warm-up")
+    return Variant(name=name, src=src, bench=bench)
+
+
+async def measure(variant: Variant, args: argparse.Namespace) -> None:
+    bench = variant.bench
+    bench.close()  # fresh connections: uvicorn closes those idle for 5 s
+    await bench.connect()
+    me = [Request("GET", "/v1/auth/me")] * args.me_requests
+    before = await sample(variant)
+    require_success(await bench.drive(me, bench.trader), "auth/me")
+    after = await sample(variant)
+    variant.costs.setdefault("GET auth/me", []).append(cost(before, after, len(me) + 1))
+    before = after
+    accounts = await provision(bench, args.accounts)
+    after = await sample(variant)
+    # provisioning: createEvaluationAccounts (1 per 100 accounts) and 4 placeorder per account
+    variant.costs.setdefault("POST placeorder (and account creation)", []).append(
+        cost(before, after, 4 * len(accounts) + 1))
+    before = after
+    await liquidate(bench, accounts)
+    after = await sample(variant)
+    variant.costs.setdefault("POST liquidateposition", []).append(cost(before, after, len(accounts) + 1))
+    await verify_flat(bench, accounts)
+
+
+async def strace_round(variant: Variant, accounts_count: int) -> list[str]:
+    bench = variant.bench
+    bench.close()
+    await bench.connect()
+    accounts = await provision(bench, accounts_count)
+    output = Path(tempfile.mkdtemp(prefix="cost-strace-")) / "strace.txt"
+    command = ["strace", "-c", "-f", "-o", str(output), "-p", str(bench.server.pid)]
+    tracer = subprocess.Popen(command, stderr=subprocess.DEVNULL)  # noqa: ASYNC220 (harmless in a benchmark)
+    await asyncio.sleep(1.0)
+    await liquidate(bench, accounts)
+    tracer.send_signal(signal.SIGINT)
+    tracer.wait(30)
+    await verify_flat(bench, accounts)
+    lines = [f"strace -c -f of the server process (threads; the writer is another process) over {len(accounts)} "
+             "liquidations: calls per liquidation", "", "| syscall | calls per liquidation |", "|---|---:|"]
+    for line in output.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+            calls = int(parts[3])
+            if calls >= accounts_count / 20:
+                lines.append(f"| {parts[-1]} | {calls / len(accounts):.2f} |")
+    return lines
+
+
+async def profile_round(variant: Variant, accounts_count: int, top: int) -> list[str]:
+    bench = variant.bench
+    bench.close()
+    await bench.connect()
+    accounts = await provision(bench, accounts_count)
+    os.kill(bench.server.pid, signal.SIGUSR1)
+    await asyncio.sleep(0.2)
+    await liquidate(bench, accounts)
+    os.kill(bench.server.pid, signal.SIGUSR2)
+    path = Path(bench.server.command[2])
+    for _ in range(100):
+        await asyncio.sleep(0.1)
+        if path.exists() and path.stat().st_size:  # noqa: ASYNC240 (a benchmark)
+            break
+    await asyncio.sleep(0.3)
+    await verify_flat(bench, accounts)
+    kept = Path(tempfile.gettempdir()) / f"cost-{os.getpid()}-{path.name}"
+    shutil.copy(path, kept)
+    stats = pstats.Stats(str(kept))
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in entries.values())
+    n = len(accounts)
+
+    def name(key: tuple[str, int, str]) -> str:
+        file, line, function = key
+        for marker in ("site-packages/", "lib/python3.11/", "src/"):
+            if marker in file:
+                file = file.split(marker, 1)[1]
+        return f"{function} ({file}:{line})" if file != "~" else function
+
+    lines = [f"cProfile of the server's event-loop thread over {n} liquidations (cProfile inflates call-heavy code: "
+             f"read the shares and call counts, not the times; stats kept in {kept})", "",
+             "| own % | cumulative % | calls per liquidation | function |", "|---:|---:|---:|---|"]
+    for key, (_, calls, own, cumulative, _) in sorted(entries.items(), key=lambda kv: -kv[1][2])[:top]:
+        lines.append(f"| {own / total:.1%} | {cumulative / total:.1%} | {calls / n:.1f} | `{name(key)}` |")
+    ours = sorted(((k, v) for k, v in entries.items() if "tradovate_sim" in k[0]), key=lambda kv: -kv[1][3])
+    lines += ["", "| cumulative % | calls per liquidation | function (ours) |", "|---:|---:|---|"]
+    lines += [f"| {v[3] / total:.1%} | {v[1] / n:.1f} | `{name(k)}` |" for k, v in ours[:top]]
+    return lines
+
+
+def table(variants: list[Variant]) -> list[str]:
+    def med(v: Variant, request: str, attribute: str) -> float:
+        return statistics.median(getattr(c, attribute) for c in v.costs[request])
+
+    lines = ["| variant | request | server CPU µs | writer CPU µs | commits | GC collections | voluntary switches |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for variant in variants:
+        for request, costs in variant.costs.items():
+            spread = f" ({min(c.server_us for c in costs):.0f}-{max(c.server_us for c in costs):.0f})"
+            lines.append(f"| {variant.name} | {request} | {med(variant, request, 'server_us'):.0f}{spread} | "
+                         f"{med(variant, request, 'writer_us'):.0f} | {med(variant, request, 'commits'):.3f} | "
+                         f"{med(variant, request, 'collections'):.4f} | {med(variant, request, 'switches'):.2f} |")
+    if len(variants) > 1:
+        base = variants[0]
+        lines += ["", f"| ratio to {base.name} | request | server CPU | writer CPU | server + writer |",
+                  "|---|---|---:|---:|---:|"]
+        for variant in variants[1:]:
+            for request in variant.costs:
+                s0, w0 = med(base, request, "server_us"), med(base, request, "writer_us")
+                s1, w1 = med(variant, request, "server_us"), med(variant, request, "writer_us")
+                lines.append(f"| {variant.name} | {request} | {s1 / s0:.2f} | {w1 / w0 if w0 else 0:.2f} | "
+                             f"{(s1 + w1) / (s0 + w0):.2f} |")
+    return lines
+
+
+async def run(args: argparse.Namespace) -> list[str]:
+    directory = Path(tempfile.mkdtemp(prefix="cost-bench-"))
+    sources = args.src or [None]
+    variants: list[Variant] = []
+    try:
+        for index, src in enumerate(sources):
+            label = src or "installed"
+            variants.append(await start(f"{index}:{label}", src, args.clients, directory, args.cprofile))
+        for round_number in range(1, args.rounds + 1):
+            for variant in variants:
+                await measure(variant, args)
+            print(f"round {round_number} done ({os.getloadavg()[0]:.1f} load)", flush=True)
+        report = [f"Machine: {machine()}; load average at the end {os.getloadavg()[0]:.1f}; "
+                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {args.rounds} rounds of "
+                  f"{args.me_requests} auth/me, {args.accounts} accounts provisioned and liquidated from "
+                  f"{args.clients} clients; median per request (server CPU: min-max over rounds).", "",
+                  *table(variants)]
+        print("\n".join(report), flush=True)
+        if args.strace and shutil.which("strace"):
+            for variant in variants:
+                report += ["", f"{variant.name}: ", *await strace_round(variant, args.accounts)]
+        if args.cprofile:
+            for variant in variants:
+                report += ["", f"{variant.name}: ", *await profile_round(variant, args.accounts, args.top)]
+        return report
+    finally:
+        for variant in variants:
+            variant.bench.close()
+            variant.bench.server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--me-requests", type=int, default=5000)
+    parser.add_argument("--src", action="append", help="a source tree (PYTHONPATH) to run the server from; repeat")
+    parser.add_argument("--strace", action="store_true", help="one more round under strace -c (syscalls)")
+    parser.add_argument("--cprofile", action="store_true", help="one more round under cProfile")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    runner = asyncio.run
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        runner = uvloop.run
+    report = runner(run(args))
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
