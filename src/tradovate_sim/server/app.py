@@ -268,13 +268,13 @@ def create_app(runtime: Runtime) -> Starlette:
         """No token: the document describes the API, not its data."""
         return Response(document, media_type=JSON)
 
-    routes = [
-        Route("/health", health_check, methods=["GET"]),
-        Route("/metrics", metrics_text, methods=["GET"]),
+    routes = [  # the API first: Starlette tries the routes in turn on every request
         Route("/v1/openapi.json", openapi_document, methods=["GET"]),
-        *docs.routes(),
         WebSocketRoute("/v1/websocket", websocket),
         Route("/v1/{path:path}", guarded(dispatch), methods=METHODS),
+        Route("/health", health_check, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
+        *docs.routes(),
         Route("/sim/{action}", guarded(sim), methods=METHODS),
         WebSocketRoute("/websocket", websocket),
         *console.routes(),  # the risk-desk console at `/`

@@ -14,6 +14,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from tradovate_sim.core.decision import Change
 from tradovate_sim.model.entities import AutoLiqTransaction
 from tradovate_sim.model.enums import EventType, Initiator
+from tradovate_sim.model.kinds import ENTITY_TYPES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 UNKNOWN = "unknown"
@@ -21,6 +22,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 PAUSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 HTTP = "http"
+LIQUIDATION = ENTITY_TYPES[AutoLiqTransaction]
 WS = "ws"
 
 
@@ -108,6 +110,8 @@ class Metrics:
     def publish(self, changes: Sequence[Change], seq: int) -> None:
         """A fan-out subscriber: count each liquidation record as it commits."""
         for change in changes:
+            if change.entity_type != LIQUIDATION:  # a string comparison: most changes are something else
+                continue
             entity = change.entity
             if isinstance(entity, AutoLiqTransaction) and change.event_type is EventType.Created:
                 self.liquidations.labels(str(entity.initiator)).inc()

@@ -53,6 +53,7 @@ from tradovate_sim.model.entities import (
     AdminAlert,
     AdminAlertSignal,
     AutoLiqState,
+    CashBalance,
     CashBalanceLog,
     MarginSnapshot,
     Position,
@@ -60,6 +61,7 @@ from tradovate_sim.model.entities import (
 )
 from tradovate_sim.model.enums import AdminAction, EventType
 from tradovate_sim.model.ids import AccountId, ContractId
+from tradovate_sim.model.kinds import ENTITY_TYPES
 from tradovate_sim.service import marks
 from tradovate_sim.service.flattening import TRANSFERS, flatten
 from tradovate_sim.service.platform import Platform
@@ -68,6 +70,10 @@ log = logging.getLogger("tradovate_sim.autoliq")
 
 WATER_FLUSH = 1.0  # seconds: water marks reach the file at most this long after they change in memory
 LIQUIDATE = frozenset({Effect.AutoLiquidate, Effect.Flatten})
+# the kinds `publish` reads: a batch's other changes (orders, versions, commands, reports, fills...) are skipped by
+# name, before any isinstance test
+WATCHED = frozenset(ENTITY_TYPES[kind] for kind in (AccountRiskStatus, Position, CashBalance, CashBalanceLog,
+                                                    MarginSnapshot, UserAccountAutoLiq))
 Bands = tuple[float, float, float, float]  # (calm low, calm high, wide low, wide high), marks in ticks
 
 
@@ -153,6 +159,8 @@ class AutoLiquidation:
         del seq
         state = self.platform.state
         for change in changes:
+            if change.entity_type not in WATCHED:
+                continue
             entity = change.entity
             if isinstance(entity, AccountRiskStatus):
                 self.unflushed.pop(entity.id, None)  # written with everything in memory (see flush_water_marks)
