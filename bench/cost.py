@@ -8,6 +8,9 @@ resting orders per account) and `POST order/liquidateposition`:
 - CPU (user + system, from /proc) of the server process and, separately, of its writer process;
 - commits answered by the writer (`/metrics`), garbage collections, voluntary context switches of the server;
 - with `--strace`, system calls of the server process per liquidation (strace -c, one extra round);
+- with `--callgrind`, instructions executed by the server process per request instead (valgrind's callgrind,
+  instrumenting only while each phase runs; the writer process runs natively and its CPU is still reported):
+  exact counts that other work on the machine does not change, at 20 to 50 times the CPU;
 - with `--cprofile`, the server's event-loop thread under cProfile during one extra liquidation round (switched on
   and off by signal, `bench/profiled.py`), the top functions by own and inclusive time and their call counts.
 
@@ -78,13 +81,15 @@ async def sample(variant: "Variant") -> Sample:
 
 @dataclass
 class Cost:
-    """Per request: CPU µs of the server and of the writer, commits, collections, context switches."""
+    """Per request: CPU µs of the server and of the writer, commits, collections, context switches; instructions
+    of the server (callgrind) when counted."""
 
     server_us: float
     writer_us: float
     commits: float
     collections: float
     switches: float
+    instructions: float = 0.0
 
 
 def cost(before: Sample, after: Sample, requests: int) -> Cost:
@@ -102,18 +107,48 @@ class Variant:
     name: str
     src: str | None
     bench: Bench
+    callgrind: bool = False
     costs: dict[str, list[Cost]] = field(default_factory=dict)
+    dumps: int = 0
+
+    def instrument(self, on: bool) -> None:
+        """callgrind: zero the counters and count from now on; or dump what was counted and stop counting."""
+        if not self.callgrind:
+            return
+        pid = str(self.bench.server.pid)
+        if on:
+            subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
+            subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
+        else:
+            subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+            subprocess.run(["callgrind_control", "-i", "off", pid], check=True, capture_output=True)
+            self.dumps += 1
+
+    def counted(self) -> float:
+        """Instructions of the last dump."""
+        if not self.callgrind:
+            return 0.0
+        pattern = f"*.cg.{self.bench.server.pid}.{self.dumps}"
+        found = sorted(Path(self.bench.server.log_path.parent).glob(pattern))
+        for line in found[-1].read_text().splitlines() if found else []:
+            if line.startswith(("summary:", "totals:")):
+                return float(line.split()[1])
+        return 0.0
 
 
-async def start(name: str, src: str | None, clients: int, directory: Path, profiled: bool) -> Variant:
+async def start(name: str, src: str | None, clients: int, directory: Path, *, profiled: bool,
+                callgrind: bool) -> Variant:
     server = Server(directory, db_name=f"{name.replace('/', '_')}.db", admin_password=ADMIN_PASSWORD)
     if profiled:
         server.command[1:3] = [str(PROFILED), str(directory / f"{name.replace('/', '_')}.prof")]
+    if callgrind:
+        server.command[:0] = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                              f"--callgrind-out-file={directory}/{name.replace('/', '_')}.cg.%p"]
     old = os.environ.get("PYTHONPATH")
     if src is not None:
         os.environ["PYTHONPATH"] = src
     try:
-        server.start()
+        server.start(timeout=900.0 if callgrind else 60.0)
     finally:
         if src is not None:
             os.environ.pop("PYTHONPATH")
@@ -122,11 +157,11 @@ async def start(name: str, src: str | None, clients: int, directory: Path, profi
     bench = Bench(server=server, clients=clients)
     await bench.connect()
     await set_up(bench)
-    warm = await provision(bench, 200)
+    warm = await provision(bench, 50 if callgrind else 200)
     await liquidate(bench, warm)
-    me = [Request("GET", "/v1/auth/me")] * 2000
+    me = [Request("GET", "/v1/auth/me")] * (200 if callgrind else 2000)
     require_success(await bench.drive(me, bench.trader), "warm-up")
-    return Variant(name=name, src=src, bench=bench)
+    return Variant(name=name, src=src, bench=bench, callgrind=callgrind)
 
 
 async def measure(variant: Variant, args: argparse.Namespace) -> None:
@@ -134,21 +169,35 @@ async def measure(variant: Variant, args: argparse.Namespace) -> None:
     bench.close()  # fresh connections: uvicorn closes those idle for 5 s
     await bench.connect()
     me = [Request("GET", "/v1/auth/me")] * args.me_requests
+    variant.instrument(True)
     before = await sample(variant)
     require_success(await bench.drive(me, bench.trader), "auth/me")
     after = await sample(variant)
-    variant.costs.setdefault("GET auth/me", []).append(cost(before, after, len(me) + 1))
-    before = after
+    variant.instrument(False)
+    record(variant, "GET auth/me", cost(before, after, len(me) + 1), len(me) + 1)
+    variant.instrument(True)
+    before = await sample(variant)
     accounts = await provision(bench, args.accounts)
     after = await sample(variant)
+    variant.instrument(False)
     # provisioning: createEvaluationAccounts (1 per 100 accounts) and 4 placeorder per account
-    variant.costs.setdefault("POST placeorder (and account creation)", []).append(
-        cost(before, after, 4 * len(accounts) + 1))
-    before = after
+    count = 4 * len(accounts) + 1
+    record(variant, "POST placeorder (and account creation)", cost(before, after, count), count)
+    variant.instrument(True)
+    before = await sample(variant)
     await liquidate(bench, accounts)
     after = await sample(variant)
-    variant.costs.setdefault("POST liquidateposition", []).append(cost(before, after, len(accounts) + 1))
+    variant.instrument(False)
+    record(variant, "POST liquidateposition", cost(before, after, len(accounts) + 1), len(accounts) + 1)
     await verify_flat(bench, accounts)
+
+
+def record(variant: Variant, request: str, measured: Cost, requests: int) -> None:
+    """Keep a phase's cost (with the instructions counted over it, when callgrind counts; the /metrics scrapes
+    around the phase are counted too: one request each)."""
+    if variant.callgrind:
+        measured.instructions = variant.counted() / requests
+    variant.costs.setdefault(request, []).append(measured)
 
 
 async def strace_round(variant: Variant, accounts_count: int) -> list[str]:
@@ -220,24 +269,26 @@ def table(variants: list[Variant]) -> list[str]:
     def med(v: Variant, request: str, attribute: str) -> float:
         return statistics.median(getattr(c, attribute) for c in v.costs[request])
 
-    lines = ["| variant | request | server CPU µs | writer CPU µs | commits | GC collections | voluntary switches |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| variant | request | server CPU µs | writer CPU µs | commits | GC collections | voluntary switches | "
+             "server instructions (callgrind) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for variant in variants:
         for request, costs in variant.costs.items():
             spread = f" ({min(c.server_us for c in costs):.0f}-{max(c.server_us for c in costs):.0f})"
             lines.append(f"| {variant.name} | {request} | {med(variant, request, 'server_us'):.0f}{spread} | "
                          f"{med(variant, request, 'writer_us'):.0f} | {med(variant, request, 'commits'):.3f} | "
-                         f"{med(variant, request, 'collections'):.4f} | {med(variant, request, 'switches'):.2f} |")
+                         f"{med(variant, request, 'collections'):.4f} | {med(variant, request, 'switches'):.2f} | "
+                         f"{med(variant, request, 'instructions') / 1e6:.3f} M |")
     if len(variants) > 1:
         base = variants[0]
-        lines += ["", f"| ratio to {base.name} | request | server CPU | writer CPU | server + writer |",
-                  "|---|---|---:|---:|---:|"]
+        lines += ["", f"| ratio to {base.name} | request | server CPU | writer CPU | server + writer | "
+                  "server instructions |", "|---|---|---:|---:|---:|---:|"]
         for variant in variants[1:]:
             for request in variant.costs:
                 s0, w0 = med(base, request, "server_us"), med(base, request, "writer_us")
                 s1, w1 = med(variant, request, "server_us"), med(variant, request, "writer_us")
+                i0, i1 = med(base, request, "instructions"), med(variant, request, "instructions")
                 lines.append(f"| {variant.name} | {request} | {s1 / s0:.2f} | {w1 / w0 if w0 else 0:.2f} | "
-                             f"{(s1 + w1) / (s0 + w0):.2f} |")
+                             f"{(s1 + w1) / (s0 + w0):.2f} | {i1 / i0 if i0 else 0:.3f} |")
     return lines
 
 
@@ -248,7 +299,8 @@ async def run(args: argparse.Namespace) -> list[str]:
     try:
         for index, src in enumerate(sources):
             label = src or "installed"
-            variants.append(await start(f"{index}:{label}", src, args.clients, directory, args.cprofile))
+            variants.append(await start(f"{index}:{label}", src, args.clients, directory, profiled=args.cprofile,
+                                        callgrind=args.callgrind))
         for round_number in range(1, args.rounds + 1):
             for variant in variants:
                 await measure(variant, args)
@@ -281,6 +333,7 @@ def main() -> int:
     parser.add_argument("--me-requests", type=int, default=5000)
     parser.add_argument("--src", action="append", help="a source tree (PYTHONPATH) to run the server from; repeat")
     parser.add_argument("--strace", action="store_true", help="one more round under strace -c (syscalls)")
+    parser.add_argument("--callgrind", action="store_true", help="count the server's instructions (valgrind)")
     parser.add_argument("--cprofile", action="store_true", help="one more round under cProfile")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
