@@ -1,8 +1,8 @@
 """Pauses of the server, for operators (issue 9): how late the event loop wakes a timer (a synchronous step that
 holds the loop delays every request behind it) and how long each garbage collection stops the process.
 
-`LoopLag` is a task that sleeps `interval` and measures how late it woke; `GcPauses` times every collection through
-`gc.callbacks`. Both record into the server's metrics (`tradovate_sim_event_loop_lag_seconds`,
+`LoopLag` is a timer callback that measures how late the loop ran it, every `interval`; `GcPauses` times every
+collection through `gc.callbacks`. Both record into the server's metrics (`tradovate_sim_event_loop_lag_seconds`,
 `tradovate_sim_gc_pause_seconds`, `tradovate_sim_gc_collections_total`) and keep the worst seen.
 """
 
@@ -16,32 +16,32 @@ INTERVAL = 0.01  # seconds between two wakes of the lag probe: ~100 cheap wakes 
 
 
 class LoopLag:
-    """How late the event loop runs a timer: the probe sleeps `interval`, each wake observes its lateness."""
+    """How late the event loop runs a timer: a callback (no task, no future: a few thousand instructions a wake)
+    scheduled `interval` ahead observes its lateness each time and schedules the next."""
 
     def __init__(self, observe: Callable[[float], None], interval: float = INTERVAL) -> None:
         self.observe = observe
         self.interval = interval
         self.worst = 0.0
-        self.task: asyncio.Task[None] | None = None
+        self.handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        self.task = asyncio.create_task(self.run(), name="loop-lag-probe")
+        self._schedule(asyncio.get_running_loop())
 
-    async def run(self) -> None:
-        clock = time.perf_counter  # not the loop's clock: uvloop's counts whole milliseconds
-        while True:
-            due = clock() + self.interval
-            await asyncio.sleep(self.interval)
-            lag = max(0.0, clock() - due)
-            self.worst = max(self.worst, lag)
-            self.observe(lag)
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        # perf_counter, not the loop's clock: uvloop's counts whole milliseconds
+        self.handle = loop.call_later(self.interval, self._wake, loop, time.perf_counter() + self.interval)
+
+    def _wake(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        lag = max(0.0, time.perf_counter() - due)
+        self.worst = max(self.worst, lag)
+        self.observe(lag)
+        self._schedule(loop)
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
 
 
 class GcPauses:
