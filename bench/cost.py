@@ -109,7 +109,8 @@ class Cost:
     commits: float
     collections: float
     switches: float
-    instructions: float = 0.0
+    instructions: float = 0.0  # net of the idle server's background work
+    gross: float = 0.0  # everything counted during the phase
 
 
 def cost(before: Sample, after: Sample, requests: int) -> Cost:
@@ -234,7 +235,9 @@ def record(variant: Variant, request: str, measured: Cost, requests: int) -> Non
     """Keep a phase's cost (with the instructions counted over it, when callgrind counts; the /metrics scrapes
     around the phase are counted too: one request each)."""
     if variant.callgrind:  # net of the background work (timers) that ran meanwhile
-        measured.instructions = (variant.counted() - variant.background * variant.window) / requests
+        counted = variant.counted()
+        measured.gross = counted / requests
+        measured.instructions = (counted - variant.background * variant.window) / requests
     variant.costs.setdefault(request, []).append(measured)
 
 
@@ -313,26 +316,28 @@ def table(variants: list[Variant]) -> list[str]:
         return statistics.median(getattr(c, attribute) for c in v.costs[request])
 
     lines = ["| variant | request | server CPU µs | writer CPU µs | commits | GC collections | voluntary switches | "
-             "server instructions (callgrind) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "server instructions (callgrind: net, gross) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for variant in variants:
         for request, costs in variant.costs.items():
             spread = f" ({min(c.server_us for c in costs):.0f}-{max(c.server_us for c in costs):.0f})"
             lines.append(f"| {variant.name} | {request} | {med(variant, request, 'server_us'):.0f}{spread} | "
                          f"{med(variant, request, 'writer_us'):.0f} | {med(variant, request, 'commits'):.3f} | "
                          f"{med(variant, request, 'collections'):.4f} | {med(variant, request, 'switches'):.2f} | "
-                         f"{med(variant, request, 'instructions') / 1e6:.3f} M |")
+                         f"{med(variant, request, 'instructions') / 1e6:.3f} M, "
+                         f"{med(variant, request, 'gross') / 1e6:.3f} M |")
     if len(variants) > 1:
         base = variants[0]
         lines += ["", f"| ratio to {base.name} | request | server CPU | writer CPU | server + writer | "
-                  "server instructions |", "|---|---|---:|---:|---:|---:|"]
+                  "server instructions (net, gross) |", "|---|---|---:|---:|---:|---:|"]
         for variant in variants[1:]:
             for request in variant.costs:
                 s0, w0 = med(base, request, "server_us"), med(base, request, "writer_us")
                 s1, w1 = med(variant, request, "server_us"), med(variant, request, "writer_us")
                 i0, i1 = med(base, request, "instructions"), med(variant, request, "instructions")
+                g0, g1 = med(base, request, "gross"), med(variant, request, "gross")
                 lines.append(f"| {variant.name} | {request} | {s1 / s0 if s0 else 0:.2f} | "
                              f"{w1 / w0 if w0 else 0:.2f} | {(s1 + w1) / (s0 + w0) if s0 + w0 else 0:.2f} | "
-                             f"{i1 / i0 if i0 else 0:.3f} |")
+                             f"{i1 / i0 if i0 else 0:.3f}, {g1 / g0 if g0 else 0:.3f} |")
     return lines
 
 
