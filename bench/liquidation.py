@@ -436,6 +436,43 @@ async def profile(bench: Bench, args: argparse.Namespace, report: list[str]) -> 
 
 
 PROBE_INTERVAL = 0.005  # the probe stream: one `GET auth/me` every 5 ms
+PAUSE_SERIES = ("tradovate_sim_event_loop_lag_seconds_", "tradovate_sim_gc_pause_seconds_")
+
+
+async def pause_counters(bench: Bench) -> dict[str, float]:
+    """The server's own pause histograms (`/metrics`): event-loop lag and garbage-collection pauses."""
+    status, raw = await bench.connections[0].request("GET", "/metrics")
+    found: dict[str, float] = {}
+    for line in raw.decode().splitlines() if status == 200 else []:
+        if line.startswith(PAUSE_SERIES):
+            name, _, value = line.rpartition(" ")
+            found[name] = float(value)
+    return found
+
+
+def pauses_between(before: dict[str, float], after: dict[str, float]) -> str:
+    """What the server's histograms saw between two scrapes: loop wakes later than 10 and 50 ms, the bucket of the
+    worst one; garbage collections (all generations) and the bucket of the longest."""
+    delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
+
+    def worst(name: str, label: str = "") -> tuple[float, str]:
+        """(observations, the bucket of the largest) of a histogram's series carrying `label`."""
+        buckets = sorted((float(k.split('le="', 1)[1].split('"', 1)[0]), v) for k, v in delta.items()
+                         if k.startswith(name + "_bucket") and label in k and 'le="+Inf"' not in k)
+        total = sum(v for k, v in delta.items() if k.startswith(name + "_count") and label in k)
+        bound = next((le for le, under in buckets if under >= total), None)
+        return total, "none" if not total else f"≤ {bound * 1000:g} ms" if bound is not None else "> 1 s"
+
+    lag = "tradovate_sim_event_loop_lag_seconds"
+    wakes = delta.get(f"{lag}_count", 0.0)
+    late10 = wakes - delta.get(f'{lag}_bucket{{le="0.01"}}', 0.0)
+    late50 = wakes - delta.get(f'{lag}_bucket{{le="0.05"}}', 0.0)
+    collections = []
+    for generation in range(3):
+        count, longest = worst("tradovate_sim_gc_pause_seconds", f'generation="{generation}"')
+        if count:
+            collections.append(f"gen{generation} {count:.0f} ({longest})")
+    return f"{late10:.0f} / {late50:.0f} | {worst(lag)[1]} | {', '.join(collections) or 'none'}"
 
 
 @dataclass
@@ -520,9 +557,12 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
         f"every {PROBE_INTERVAL * 1000:g} ms on a connection of its own, also from its schedule; its worst latency "
         "is the longest the event loop did not answer.",
         "",
+        "Server side (its `/metrics`): wakes of the 10-ms event-loop lag probe later than 10 / 50 ms, the worst "
+        "one's histogram bucket; garbage collections by generation (the longest one's bucket).",
+        "",
         "| offered/s | requests | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | probe p50 ms | probe max ms | "
-        "server CPU |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "server CPU | loop lag > 10 / 50 ms | worst lag | GC collections (longest) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     warm = await provision(bench, 200)
     await liquidate(bench, warm)
@@ -533,6 +573,9 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
         print(f"{rate}/s: provisioned {count} accounts in {time.perf_counter() - started:.0f} s", flush=True)
         # fresh connections on both sides of the run: the server closes those idle for 5 s (uvicorn's keep-alive)
         connections = [await Connection.open("127.0.0.1", bench.server.port) for _ in range(args.connections + 1)]
+        bench.close()
+        await bench.connect()
+        before = await pause_counters(bench)
         try:
             result = await offer(bench, rate, accounts, connections)
         finally:
@@ -540,11 +583,12 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
                 connection.close()
         bench.close()
         await bench.connect()
+        paused = pauses_between(before, await pause_counters(bench))
         await verify_flat(bench, accounts)
         line = (f"| {rate:g} | {count} | {count / result.wall:.0f} | {result.percentile(0.5):.2f} | "
                 f"{result.percentile(0.99):.2f} | {result.percentile(0.999):.2f} | {result.percentile(1.0):.2f} | "
                 f"{result.percentile(0.5, probes=True):.2f} | {result.percentile(1.0, probes=True):.2f} | "
-                f"{result.server_cpu / result.wall:.0%} |")
+                f"{result.server_cpu / result.wall:.0%} | {paused} |")
         print(line, flush=True)
         for name, series in (("liquidations", result.latencies), ("probes", result.probes)):
             worst = sorted(series, key=lambda pair: -pair[1])[:5]

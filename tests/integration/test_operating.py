@@ -247,3 +247,18 @@ def test_access_log_is_off_when_not_asked_for(server: ServerProcess, api: Api) -
     api.get("/health")
     # Assert
     assert "GET /health" not in server.log()
+
+
+def test_metrics_expose_event_loop_lag_and_garbage_collection_pauses(api: Api) -> None:
+    # Arrange / Act: the probe wakes every 10 ms from the start; scrape until it has been seen waking
+    samples = scrape(api)
+    for _ in range(100):
+        if value(samples, "tradovate_sim_event_loop_lag_seconds_count") > 0:
+            break
+        samples = scrape(api)
+    # Assert: the lag histogram fills; collections are counted per generation (every series present from the start)
+    assert value(samples, "tradovate_sim_event_loop_lag_seconds_count") > 0
+    assert ("tradovate_sim_event_loop_lag_seconds_bucket", (("le", "0.01"),)) in samples
+    for generation in ("0", "1", "2"):
+        assert ("tradovate_sim_gc_collections_total", (("generation", generation),)) in samples
+        assert ("tradovate_sim_gc_pause_seconds_count", (("generation", generation),)) in samples

@@ -15,6 +15,7 @@ from tradovate_sim.server.metrics import HTTP, UNKNOWN, Metrics, Operations
 
 USER_ID = "tradovate_sim.user_id"  # scope key: the caller's user id, set by the app once the token is checked
 MAX_PATH = 200  # characters of a path written to the log
+MAX_KNOWN = 4096  # paths whose operation name is remembered
 
 
 class AccessLog:
@@ -60,8 +61,17 @@ class HttpOperations:
     def __init__(self, v1: Operations, root: Operations) -> None:
         self.v1 = v1
         self.root = root
+        self.known: dict[str, str] = {}  # path -> name, for the paths seen (bounded: cleared when full)
 
     def of(self, path: str) -> str:
+        found = self.known.get(path)
+        if found is None:
+            if len(self.known) >= MAX_KNOWN:
+                self.known.clear()
+            found = self.known[path] = self._name(path)
+        return found
+
+    def _name(self, path: str) -> str:
         if path.startswith("/v1/"):
             return self.v1.name(path[4:].strip("/").lower())
         if path.startswith("/"):

@@ -40,6 +40,7 @@ from tradovate_sim.server.broadcast import Broadcast
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
+from tradovate_sim.server.pauses import GcPauses, LoopLag
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
@@ -104,6 +105,7 @@ def create_app(runtime: Runtime) -> Starlette:
     runtime.store.on_answer = metrics.commit_answered
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
+    lag, collections = LoopLag(metrics.loop_lag.observe), GcPauses(metrics.collected)
     operations = HttpOperations(Operations([*(e.name for e in table.values() if e.served is Served.API),
                                             "openapi.json"]),
                                 Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics", "docs"]))
@@ -121,9 +123,13 @@ def create_app(runtime: Runtime) -> Starlette:
         runtime.platform.quote_listeners.append(hub.quotes_changed)
         broadcast.cluster, broadcast.replica = runtime.cluster, runtime.replica  # several processes: see broadcast
         await broadcast.start()
+        lag.start()
+        collections.install()
         try:
             yield
         finally:
+            collections.remove()
+            await lag.stop()
             await broadcast.stop()
             hub.shutdown()
             await asyncio.sleep(0.05)  # let the shutdown frames go out
@@ -300,18 +306,19 @@ def create_app(runtime: Runtime) -> Starlette:
         """No token: the document describes the API, not its data."""
         return Response(document, media_type=JSON)
 
-    routes = [
-        Route("/health", health_check, methods=["GET"]),
-        Route("/metrics", metrics_text, methods=["GET"]),
+    routes = [  # the API first: Starlette tries the routes in turn on every request
         Route("/v1/openapi.json", openapi_document, methods=["GET"]),
-        *docs.routes(),
         WebSocketRoute("/v1/websocket", websocket),
         Route("/v1/{path:path}", guarded(dispatch), methods=METHODS),
+        Route("/health", health_check, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
+        *docs.routes(),
         Route("/sim/{action}", guarded(sim), methods=METHODS),
         WebSocketRoute("/websocket", websocket),
         *console.routes(),  # the risk-desk console at `/`
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(Observed, metrics=metrics, operations=operations, access=access)])
+    app.state.pauses = (lag, collections)  # the worst pauses seen
     app.state.hub = hub  # the CLI's server tells sockets about a shutdown before uvicorn closes them
     return app

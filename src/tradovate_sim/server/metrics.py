@@ -14,12 +14,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from tradovate_sim.core.decision import Change
 from tradovate_sim.model.entities import AutoLiqTransaction
 from tradovate_sim.model.enums import EventType, Initiator
+from tradovate_sim.model.kinds import ENTITY_TYPES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 UNKNOWN = "unknown"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+PAUSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 HTTP = "http"
+LIQUIDATION = ENTITY_TYPES[AutoLiqTransaction]
 WS = "ws"
 
 
@@ -59,6 +62,15 @@ class Metrics:
         self.auto_liq_breaches = Counter("tradovate_sim_auto_liq_breaches",
                                          "Auto-liquidation thresholds crossed (counted by the risk engine)",
                                          registry=registry)
+        self.loop_lag = Histogram("tradovate_sim_event_loop_lag_seconds",
+                                  "How late the event loop woke a 10 ms timer: a synchronous step delays every request",
+                                  buckets=PAUSE_BUCKETS, registry=registry)
+        self.gc_collections = Counter("tradovate_sim_gc_collections", "Garbage collections, by generation",
+                                      ["generation"], registry=registry)
+        self.gc_seconds = Histogram("tradovate_sim_gc_pause_seconds", "Time each garbage collection stopped the server",
+                                    ["generation"], buckets=PAUSE_BUCKETS, registry=registry)
+        self._gc = [(self.gc_collections.labels(str(g)).inc, self.gc_seconds.labels(str(g)).observe)
+                    for g in range(3)]
         for initiator in Initiator:  # every series exists from the start, at 0
             self.liquidations.labels(initiator.value)
         self._landed = self.commits.labels("landed")
@@ -84,6 +96,12 @@ class Metrics:
         count()
         observe(seconds)
 
+    def collected(self, generation: int, seconds: float) -> None:
+        """A garbage collection of `generation` took `seconds` (`GcPauses`)."""
+        count, observe = self._gc[min(generation, 2)]
+        count()
+        observe(seconds)
+
     def commit_answered(self, seconds: float, landed: bool) -> None:
         """The store's writer answered a commit (`SqliteStore.on_answer`)."""
         (self._landed if landed else self._failed).inc()
@@ -92,6 +110,8 @@ class Metrics:
     def publish(self, changes: Sequence[Change], seq: int) -> None:
         """A fan-out subscriber: count each liquidation record as it commits."""
         for change in changes:
+            if change.entity_type != LIQUIDATION:  # a string comparison: most changes are something else
+                continue
             entity = change.entity
             if isinstance(entity, AutoLiqTransaction) and change.event_type is EventType.Created:
                 self.liquidations.labels(str(entity.initiator)).inc()

@@ -71,6 +71,8 @@ class Hub:
     # --- fan-out ------------------------------------------------------------------------------
 
     def publish(self, changes: Sequence[Change], seq: int) -> None:
+        if not self.connections:
+            return
         frames: dict[tuple[int, ...], str] = {}  # sockets that select the same changes share one encoding
         recheck = changes_access(changes)
         contracts = contracts_in(changes)  # orders' and positions': a socket must know them first

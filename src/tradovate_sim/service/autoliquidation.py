@@ -13,8 +13,8 @@ AutoLiquidate -> locked (`LockTradingImmediately`), then every working order can
 through `liquidateposition`'s path; Flatten -> the same liquidation, then liquidation-only until the next session.
 An `accountRiskStatusLog` records each. What must survive a restart is in the internal `autoLiqState` entity.
 A breach's restrictions, log and engine state are committed together with its liquidation, under the account's
-lock (one commit per breached account). Water marks alone are applied to memory at once and written in one batched
-commit every WATER_FLUSH seconds (or with the account's next commit of its status).
+lock (one commit per breached account). Water marks alone are applied to memory at once and written in batched
+commits (FLUSH_BATCH accounts each) every WATER_FLUSH seconds (or with the account's next commit of its status).
 """
 
 import asyncio
@@ -53,6 +53,7 @@ from tradovate_sim.model.entities import (
     AdminAlert,
     AdminAlertSignal,
     AutoLiqState,
+    CashBalance,
     CashBalanceLog,
     MarginSnapshot,
     Position,
@@ -60,6 +61,7 @@ from tradovate_sim.model.entities import (
 )
 from tradovate_sim.model.enums import AdminAction, EventType
 from tradovate_sim.model.ids import AccountId, ContractId
+from tradovate_sim.model.kinds import ENTITY_TYPES
 from tradovate_sim.service import marks
 from tradovate_sim.service.flattening import TRANSFERS, flatten
 from tradovate_sim.service.platform import Platform
@@ -67,7 +69,12 @@ from tradovate_sim.service.platform import Platform
 log = logging.getLogger("tradovate_sim.autoliq")
 
 WATER_FLUSH = 1.0  # seconds: water marks reach the file at most this long after they change in memory
+FLUSH_BATCH = 500  # accounts per commit of water marks
 LIQUIDATE = frozenset({Effect.AutoLiquidate, Effect.Flatten})
+# the kinds `publish` reads: a batch's other changes (orders, versions, commands, reports, fills...) are skipped by
+# name, before any isinstance test
+WATCHED = frozenset(ENTITY_TYPES[kind] for kind in (AccountRiskStatus, Position, CashBalance, CashBalanceLog,
+                                                    MarginSnapshot, UserAccountAutoLiq))
 Bands = tuple[float, float, float, float]  # (calm low, calm high, wide low, wide high), marks in ticks
 
 
@@ -153,6 +160,8 @@ class AutoLiquidation:
         del seq
         state = self.platform.state
         for change in changes:
+            if change.entity_type not in WATCHED:
+                continue
             entity = change.entity
             if isinstance(entity, AccountRiskStatus):
                 self.unflushed.pop(entity.id, None)  # written with everything in memory (see flush_water_marks)
@@ -476,20 +485,24 @@ class AutoLiquidation:
                 log.exception("auto-liquidation water marks flush failed")
 
     async def flush_water_marks(self) -> None:
-        """Write the water marks changed in memory since their account's last commit, in one commit; an account
-        a command holds right now is left for the next flush (or that command's own commit)."""
+        """Write the water marks changed in memory since their account's last commit, FLUSH_BATCH accounts per
+        commit (a quote that moves the marks of 100k accounts must not hold the event loop while one commit of them
+        all is built, encoded and applied); an account a command holds right now is left for the next flush (or
+        that command's own commit)."""
         if not self.unflushed:
             return
         platform = self.platform
-        async with platform.idle_accounts(list(self.unflushed)) as held:
-            table = platform.state.table(AccountRiskStatus)
-            changes: list[Change] = [updated(table[a]) for a in held if a in table]
-            if changes:
-                self.flushes += 1
-                await platform.commit(changes)  # landing clears `unflushed` (publish)
-            for account_id in held:
-                if account_id not in table:
-                    self.unflushed.pop(account_id, None)
+        waiting = list(self.unflushed)
+        for start in range(0, len(waiting), FLUSH_BATCH):
+            async with platform.idle_accounts(waiting[start:start + FLUSH_BATCH]) as held:
+                table = platform.state.table(AccountRiskStatus)
+                changes: list[Change] = [updated(table[a]) for a in held if a in table]
+                if changes:
+                    self.flushes += 1
+                    await platform.commit(changes)  # landing clears `unflushed` (publish)
+                for account_id in held:
+                    if account_id not in table:
+                        self.unflushed.pop(account_id, None)
 
     # --- the risk desk ----------------------------------------------------------------------------------------
 

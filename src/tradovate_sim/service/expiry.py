@@ -1,23 +1,32 @@
 """Time in force: Day orders expire when the session they were placed in closes, GTD orders at their `expireTime`.
 
-`Expiry.sweep` runs every second and after every move of the simulated clock; it reads only the
-orders whose latest version is Day or GTD (an index of the state), so the other working orders cost nothing. A jump
-of the clock across a close expires what the close would have: the deadline is a moment, compared with `now`.
+`Expiry.sweep` runs every second and after every move of the simulated clock. Each order's deadline is computed
+once per version, when the version commits (the platform publishes it), and queued by deadline: a sweep reads only
+the orders that are due, so tens of thousands of working Day orders cost the event loop nothing between their
+deadlines (a sweep that read every one of them held the loop for tens of milliseconds each second). A jump of the
+clock across a close expires what the close would have: the deadline is a moment, compared with `now`.
 """
 
+import heapq
+import itertools
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from tradovate_sim.core import orders, sessions
+from tradovate_sim.core.decision import Change
 from tradovate_sim.model.entities import Command, Order, OrderVersion
 from tradovate_sim.model.enums import CommandStatus, CommandType, TimeInForce
 from tradovate_sim.model.ids import AccountId, ContractId, OrderId
+from tradovate_sim.model.kinds import ENTITY_TYPES
 from tradovate_sim.service.periodic import Periodic
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.simulator import SYSTEM
+from tradovate_sim.service.state import State
 
 DAY_TEXT = "Day order expired at the session close"
 GTD_TEXT = "GTD order expired at its expireTime"
+VERSION = ENTITY_TYPES[OrderVersion]
 
 
 def deadline(platform: Platform, order: Order, version: OrderVersion) -> datetime | None:
@@ -50,37 +59,67 @@ def _day_since(platform: Platform, order: Order) -> datetime:
 
 
 class Expiry(Periodic):
-    """Expires orders whose time in force has run out; remembers each order's deadline per version. Owned by the
-    runtime: `sweep` runs after every market tick and every move of the clock."""
+    """Expires orders whose time in force has run out. Owned by the runtime, subscribed to the platform's commits:
+    each committed version of an order that is Day or GTD has its deadline computed and queued; `sweep` runs every
+    second and after every move of the clock."""
 
     task_name = "order-expiry"
     failure = "order expiry sweep failed; the next one goes on"
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        # order -> (its latest version, its deadline); the version itself, not its id: ids restart after a reset
-        self.deadlines: dict[OrderId, tuple[OrderVersion, datetime | None]] = {}
+        # a heap by deadline: (deadline, order, push number, the version the deadline is of); entries of orders
+        # modified or done since are stale, dropped when they come up (or when they outnumber the live ones)
+        self.queue: list[tuple[datetime, OrderId, int, OrderVersion]] = []
+        self.pushes = itertools.count()
+        self.fresh: dict[OrderId, None] = {}  # orders to (re)queue: a version committed, or due and not expired
+        self.state: State | None = None  # the state the queue was built from (a reset or a reload replaces it)
+        platform.fanout.subscribers.append(self)
 
-    def due(self, now: datetime) -> dict[tuple[AccountId, ContractId], dict[OrderId, str]]:
-        """The orders due at `now`, by book, with the text their execution report carries."""
+    def publish(self, changes: Sequence[Change], seq: int) -> None:
+        """A Fanout subscriber: the orders whose version changed are looked at by the next sweep."""
+        del seq
+        for change in changes:
+            entity = change.entity
+            if change.entity_type == VERSION and isinstance(entity, OrderVersion):
+                self.fresh[entity.order_id] = None
+
+    def _queue(self, order_ids: Iterable[OrderId]) -> None:
         state, platform = self.platform.state, self.platform
         orders_, versions = state.table(Order), state.table(OrderVersion)
+        for order_id in order_ids:
+            if order_id not in state.expiring:
+                continue
+            version, order = versions.get(state.latest_version.get(order_id, 0)), orders_.get(order_id)
+            if version is None or order is None:
+                continue
+            ends = deadline(platform, order, version)
+            if ends is not None:
+                heapq.heappush(self.queue, (ends, order_id, next(self.pushes), version))
+
+    def due(self, now: datetime) -> dict[tuple[AccountId, ContractId], dict[OrderId, str]]:
+        """The orders due at `now`, by book, with the text their execution report carries. Reads the queue's due
+        head only (and the orders committed since the last call)."""
+        state = self.platform.state
+        if self.state is not state or len(self.queue) > 2 * len(state.expiring) + 1000:
+            # start, reset, reload (or mostly stale entries): every expiring order, once
+            self.state, self.queue, self.fresh = state, [], {}
+            self._queue(list(state.expiring))
+        elif self.fresh:
+            fresh, self.fresh = self.fresh, {}
+            self._queue(fresh)
+        orders_, versions = state.table(Order), state.table(OrderVersion)
         found: defaultdict[tuple[AccountId, ContractId], dict[OrderId, str]] = defaultdict(dict)
-        if len(self.deadlines) > 2 * len(state.expiring) + 100:
-            self.deadlines = {k: v for k, v in self.deadlines.items() if k in state.expiring}
-        for order_id in state.expiring:
-            version = versions.get(state.latest_version.get(order_id, 0))
-            known = self.deadlines.get(order_id)
-            if known is None or known[0] is not version:
-                order = orders_.get(order_id)
-                if order is None or version is None:
-                    continue
-                known = self.deadlines[order_id] = (version, deadline(platform, order, version))
-            ends = known[1]
-            if ends is not None and ends <= now:
-                order = orders_[order_id]
-                gtd = known[0].time_in_force is TimeInForce.GTD
-                found[(order.account_id, order.contract_id)][order_id] = GTD_TEXT if gtd else DAY_TEXT
+        queue = self.queue
+        while queue and queue[0][0] <= now:
+            _, order_id, _, version = heapq.heappop(queue)
+            # stale entries (the order was modified, filled or cancelled since) are dropped here
+            if order_id not in state.expiring or versions.get(state.latest_version.get(order_id, 0)) is not version:
+                continue
+            self.fresh[order_id] = None  # queued again by the next sweep if it is still working then (a retry)
+            order = orders_[order_id]
+            gtd = version.time_in_force is TimeInForce.GTD
+            found[(order.account_id, order.contract_id)][order_id] = GTD_TEXT if gtd else DAY_TEXT
         return found
 
     async def sweep(self) -> int:
@@ -98,3 +137,4 @@ class Expiry(Periodic):
 
     async def tick(self) -> None:
         await self.sweep()
+

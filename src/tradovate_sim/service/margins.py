@@ -33,6 +33,7 @@ from tradovate_sim.model.entities import (
 )
 from tradovate_sim.model.enums import FailureReason, OrderAction
 from tradovate_sim.model.ids import AccountId, ContractId
+from tradovate_sim.model.kinds import ENTITY_TYPES
 from tradovate_sim.model.requests import DryRun, DryRunOrder, PlaceOrder
 from tradovate_sim.model.results import DryRunResponse, EstimatedFillFee
 from tradovate_sim.service import marks
@@ -43,6 +44,7 @@ from tradovate_sim.service.visibility import can_see_account
 
 log = logging.getLogger("tradovate_sim.margins")
 
+FOLLOWED = frozenset((ENTITY_TYPES[Position], ENTITY_TYPES[MarginSnapshot]))  # what `Margins.follow` reads
 NONE = MarginTerms(initial=0.0, maintenance=0.0, full_initial=0.0)
 
 
@@ -140,6 +142,8 @@ class Margins:
         moved: dict[AccountId, dict[ContractId, Position]] = {}
         given: dict[AccountId, MarginSnapshot] = {}
         for change in changes:
+            if change.entity_type not in FOLLOWED:
+                continue
             entity = change.entity
             if isinstance(entity, Position):
                 moved.setdefault(entity.account_id, {})[entity.contract_id] = entity

@@ -7,7 +7,7 @@ changes durably, apply them to memory, publish them, answer.
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar, overload
 
 import msgspec
@@ -123,6 +123,7 @@ class Platform:
         # positions change); registered by the runtime.
         self.consequences: list[Callable[[Sequence[Change]], Sequence[Change]]] = []
         self._trade_dates: dict[datetime, date] = {}  # UTC hour -> trade date
+        self._trade_hour: tuple[datetime, datetime, date] | None = None  # the last hour asked: start, end, date
 
     def quotes_changed(self, contract_ids: Sequence[ContractId]) -> None:
         """Tell market-data subscribers which quotes moved."""
@@ -223,12 +224,16 @@ class Platform:
     def trade_date(self, now: datetime) -> date:
         """The CME trade date of `now`, remembered per UTC hour (the roll, 17:00 Chicago, is on a whole UTC hour);
         every request and every chart bar asks, so it is computed once per hour seen."""
+        last = self._trade_hour
+        if last is not None and last[0] <= now < last[1]:  # comparisons: cheaper than hashing an aware datetime
+            return last[2]
         hour = now.replace(minute=0, second=0, microsecond=0)
         found = self._trade_dates.get(hour)
         if found is None:
             if len(self._trade_dates) >= 10_000:
                 self._trade_dates.clear()
             found = self._trade_dates[hour] = sessions.trade_date(hour, self.calendar.is_business_day)
+        self._trade_hour = (hour, hour + timedelta(hours=1), found)
         return found
 
     def is_open(self, product: Product, now: datetime) -> bool:

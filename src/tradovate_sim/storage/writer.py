@@ -43,6 +43,7 @@ SEQ_FLOOR_KEY = "journal_seq_floor"  # the last seq before a reset, so that seqs
 RESERVED_KEYS = frozenset({SCHEMA_KEY, SEQ_FLOOR_KEY})
 BUSY_TIMEOUT_MS = 5_000
 LOCK_WAIT_SECONDS = 10.0
+CACHE_KIB = 65_536  # the page cache of the writer's connection (SQLite's default: 2,000 KiB)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS entity (
@@ -203,6 +204,9 @@ class Writer:
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer's job, off the commit path
         conn.execute(f"PRAGMA journal_size_limit = {self.wal_limit}")
+        # the b-tree pages a commit touches stay in memory: with the default 2 MB cache a liquidation read 8 to 9
+        # pages back from the file (pread64, strace) once the tables outgrew it
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SCHEMA:
