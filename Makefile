@@ -23,11 +23,6 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 
 # The integration tests that run on PostgreSQL too in `make test` (all of them: `make test-postgres`).
-PG_SUBSET := tests/integration/test_platform_durability.py \
-	tests/integration/test_liquidation.py::test_fifty_concurrent_liquidations_send_exactly_one_closing_order \
-	tests/integration/test_websocket.py::test_placeorder_is_followed_by_props_for_every_entity_of_its_trail \
-	tests/integration/test_websocket.py::test_snapshot_then_events_rebuild_the_state_under_concurrent_orders
-
 # PostgreSQL's programs for the tests' throw-away cluster (tests/pg/cluster.py), from Debian's packages if missing.
 postgres: $(STAMP)
 	$(BIN)/python tests/pg/cluster.py --install
@@ -39,9 +34,10 @@ chromium:
 	  || { echo "make: $(CHROMIUM) is missing: install Debian's chromium (apt-get install chromium) as root"; exit 1; }
 	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing after apt-get install chromium"; exit 1; }
 
+# The whole suite on SQLite, plus PostgreSQL's own tests (one process and two workers: tests/pg,
+# test_postgres.py, test_postgres_workers.py); `make test-postgres` runs every integration test on PostgreSQL.
 test: check chromium postgres
 	$(BIN)/pytest -q
-	TRADOVATE_SIM_TEST_DB=postgres $(BIN)/pytest -q $(PG_SUBSET)
 
 # Only the SQLite half: no PostgreSQL needed.
 test-sqlite: check
