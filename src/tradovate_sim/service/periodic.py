@@ -1,21 +1,23 @@
 """A sweep the runtime runs every second of real time in a task of its own (order expiry, trade-date rolls, contract
 settlement): started and stopped by the runtime; a failing sweep is logged and the next one goes on."""
 
+import abc
 import asyncio
 import contextlib
 import logging
 from typing import ClassVar
 
 
-class Periodic:
+class Periodic(abc.ABC):
     """Mixed into a sweeping service: `tick()` is its sweep; `task_name` names the task, `failure` the log line."""
 
     task_name: ClassVar[str]
     failure: ClassVar[str]
     task: asyncio.Task[None] | None = None
 
+    @abc.abstractmethod
     async def tick(self) -> None:
-        raise NotImplementedError
+        """One sweep."""
 
     def start(self, interval: float = 1.0) -> None:
         self.task = asyncio.create_task(self.run(interval), name=self.task_name)
