@@ -53,23 +53,35 @@ def graceful_server() -> type:
         if its client does not read, has them written past the backpressure after SHUTDOWN_FLUSH_SECONDS — then
         uvicorn shuts down (which resets connections still open SHUTDOWN_RELEASE_SECONDS later)."""
 
-        def __init__(self, config: uvicorn.Config, app: Starlette, runtime: Runtime) -> None:
+        def __init__(self, config: uvicorn.Config, app: Starlette, runtime: Runtime, share_port: bool = False) -> None:
             super().__init__(config)
             self.starlette = app
             self.runtime = runtime
+            self.share_port = share_port  # `--workers N`: bind the port shared with the other workers
             self.failed = False
             self.signalled = False
             self.closing_sockets: asyncio.Task[None] | None = None
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             """Open the runtime before the app's lifespan, so that a database it cannot open is one line on stderr
-            (and exit status 1) rather than a lifespan traceback."""
+            (and exit status 1) rather than a lifespan traceback. A worker binds the shared port only then: the
+            kernel spreads connections over every socket bound to it, so a worker that is still loading would hold
+            its share of them unanswered (a worker started again after a crash takes seconds to load)."""
             try:
                 await self.runtime.start()
             except StartupError as error:
                 print(f"tradovate-sim: {error}", file=sys.stderr, flush=True)
                 self.failed = self.should_exit = True
                 return
+            if self.share_port:
+                try:
+                    sockets = [shared_socket(self.config.host, self.config.port)]
+                except OSError as error:
+                    print(f"tradovate-sim: {self.config.host}:{self.config.port}: {error.strerror}", file=sys.stderr,
+                          flush=True)
+                    self.failed = self.should_exit = True
+                    await self.runtime.stop()
+                    return
             await super().startup(sockets)
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -140,23 +152,20 @@ def serve(args: argparse.Namespace) -> int:
                             log_config=None,  # uvicorn's lines go through our handler (logs.configure)
                             http=http_protocol(), ws=websocket_protocol(),
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
-    server = graceful_server()(config, app, runtime)
-    if os.environ.get(REUSE_PORT_ENV):
-        server.run(sockets=[shared_socket(settings.host, settings.port)])
-    else:
-        server.run()
+    server = graceful_server()(config, app, runtime, share_port=bool(os.environ.get(REUSE_PORT_ENV)))
+    server.run()
     return 1 if server.failed else 0
 
 
 def shared_socket(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port that other processes may bind too (the kernel spreads connections)."""
+    """A socket bound to host:port that other processes may bind too (the kernel spreads connections over those
+    that listen); uvicorn makes it listen once the app's lifespan has started."""
 
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
-    sock.listen(2048)
     return sock
 
 

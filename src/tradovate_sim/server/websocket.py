@@ -38,6 +38,7 @@ from tradovate_sim.service.endpoints import Endpoint, Services, Table
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
 from tradovate_sim.service.market_data import dom_packet, quote_packet
 from tradovate_sim.service.sync import Subscription, changes_access, contracts_in
+from tradovate_sim.storage.errors import StoreError
 
 log = logging.getLogger("tradovate_sim.websocket")
 NO_PARAMETERS = NoParameters()
@@ -255,6 +256,10 @@ class Hub:
             await self.dispatch(connection, request)
         except ApiError as error:  # a 429 carries no `d`, as Tradovate's
             connection.reply(request.id, error.status, None if error.status == 429 else error.message)
+        except StoreError as error:  # the database cannot take writes: nothing was applied (as over HTTP)
+            log.error("store error on websocket request %s: %s", request.endpoint, error)
+            connection.after_reply.clear()
+            connection.reply(request.id, 503, "Service unavailable: the database cannot take writes")
         except Exception:
             log.exception("unhandled error on websocket request %s", request.endpoint)
             connection.after_reply.clear()

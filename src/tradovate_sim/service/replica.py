@@ -242,7 +242,10 @@ class Replica:
                 raise StoreError(f"the account lock: {error}") from None
             held.accounts.append(account_id)
             try:
-                await self.caught_up({account_id: head})
+                try:
+                    await self.caught_up({account_id: head})
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                    raise StoreError(f"catching up with the account's commits: {error}") from None
                 yield
             finally:
                 if not outer:
@@ -265,9 +268,12 @@ class Replica:
         held = _Held(conn=await self._connection())
         token = _HELD.set(held)
         try:
-            heads = await self.cluster.try_lock(held.conn, wanted)
-            held.accounts.extend(heads)
-            await self.caught_up(heads)
+            try:
+                heads = await self.cluster.try_lock(held.conn, wanted)
+                held.accounts.extend(heads)
+                await self.caught_up(heads)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                raise StoreError(f"the account locks: {error}") from None
             yield [a for a in wanted if a in heads]
         finally:
             _HELD.reset(token)
@@ -294,6 +300,8 @@ class Replica:
     async def _connection(self) -> asyncpg.pool.PoolConnectionProxy:
         try:
             return await self.cluster.acquire()
+        except TimeoutError:  # every pooled connection holds a busy account's lock
+            raise StoreError("no database connection was free within the pool's timeout") from None
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreError(f"the database is unreachable ({error})") from None
 
