@@ -5,6 +5,7 @@ import asyncio
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from server import (
     Desk,
     ServerProcess,
     Tokens,
+    free_port,
     order,
 )
 
@@ -468,7 +470,7 @@ def test_bad_db_is_one_line_and_a_failing_exit_status(tmp_path: Path, case: str)
                  "not-a-database-url": (f"sqlite:///{garbage}", str(garbage)),
                  "postgres-url": ("postgresql://localhost/sim", "postgresql://localhost/sim"),
                  "empty-sqlite-url": ("sqlite:///", "'sqlite:///'")}[case]
-    command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--port", "1", "--db", db]
+    command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--port", str(free_port()), "--db", db]
 
     # Act
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
@@ -480,3 +482,23 @@ def test_bad_db_is_one_line_and_a_failing_exit_status(tmp_path: Path, case: str)
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("tradovate-sim: --db") and named in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_a_taken_port_is_one_line_before_any_banner_or_password(tmp_path: Path) -> None:
+    # Arrange: another program listens on the port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--db", str(tmp_path / "sim.db"), "--admin-password", ADMIN_PASSWORD]
+
+        # Act
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    # Assert: nothing started, nothing seeded, nothing shown
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"tradovate-sim: --host 127.0.0.1 --port {port}: Address already in use"]
+    assert not (tmp_path / "sim.db").exists()

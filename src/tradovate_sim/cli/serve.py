@@ -53,35 +53,23 @@ def graceful_server() -> type:
         if its client does not read, has them written past the backpressure after SHUTDOWN_FLUSH_SECONDS — then
         uvicorn shuts down (which resets connections still open SHUTDOWN_RELEASE_SECONDS later)."""
 
-        def __init__(self, config: uvicorn.Config, app: Starlette, runtime: Runtime, share_port: bool = False) -> None:
+        def __init__(self, config: uvicorn.Config, app: Starlette, runtime: Runtime) -> None:
             super().__init__(config)
             self.starlette = app
             self.runtime = runtime
-            self.share_port = share_port  # `--workers N`: bind the port shared with the other workers
             self.failed = False
             self.signalled = False
             self.closing_sockets: asyncio.Task[None] | None = None
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             """Open the runtime before the app's lifespan, so that a database it cannot open is one line on stderr
-            (and exit status 1) rather than a lifespan traceback. A worker binds the shared port only then: the
-            kernel spreads connections over every socket bound to it, so a worker that is still loading would hold
-            its share of them unanswered (a worker started again after a crash takes seconds to load)."""
+            (and exit status 1) rather than a lifespan traceback."""
             try:
                 await self.runtime.start()
             except StartupError as error:
                 print(f"tradovate-sim: {error}", file=sys.stderr, flush=True)
                 self.failed = self.should_exit = True
                 return
-            if self.share_port:
-                try:
-                    sockets = [shared_socket(self.config.host, self.config.port)]
-                except OSError as error:
-                    print(f"tradovate-sim: {self.config.host}:{self.config.port}: {error.strerror}", file=sys.stderr,
-                          flush=True)
-                    self.failed = self.should_exit = True
-                    await self.runtime.stop()
-                    return
             await super().startup(sockets)
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -152,20 +140,33 @@ def serve(args: argparse.Namespace) -> int:
                             log_config=None,  # uvicorn's lines go through our handler (logs.configure)
                             http=http_protocol(), ws=websocket_protocol(),
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
-    server = graceful_server()(config, app, runtime, share_port=bool(os.environ.get(REUSE_PORT_ENV)))
-    server.run()
+    try:  # bound before anything starts (a taken port is one line, before any banner), listening once serving
+        sock = bound_socket(settings.host, settings.port, shared=bool(os.environ.get(REUSE_PORT_ENV)))
+    except OSError as error:
+        print(f"tradovate-sim: --host {settings.host} --port {settings.port}: {error.strerror or error}",
+              file=sys.stderr)
+        return 1
+    server = graceful_server()(config, app, runtime)
+    server.run(sockets=[sock])
     return 1 if server.failed else 0
 
 
-def shared_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port that other processes may bind too (the kernel spreads connections over those
-    that listen); uvicorn makes it listen once the app's lifespan has started."""
+def bound_socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    """A socket bound to host:port, not listening yet: uvicorn makes it listen once the runtime and the app's
+    lifespan have started, so no connection waits on a server that is still loading. `shared` (`--workers N`): the
+    other workers bind it too and the kernel spreads connections over those that listen — a worker started again
+    after a crash takes none until it can serve them."""
 
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(address)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
