@@ -811,6 +811,7 @@ def test_modify_records_a_rejected_command_when_trading_is_locked() -> None:
         CommandType.Modify, CommandStatus.RiskRejected, decision.result.command_id)
     [report] = entities(decision, CommandReport)
     assert report.reject_reason is FailureReason.TradingLocked
+    assert report.ord_status is OrdStatus.Working  # the refused modify left the order working
 
 
 def test_modify_is_refused_when_the_new_quantity_breaks_the_position_limit() -> None:

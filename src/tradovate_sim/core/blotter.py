@@ -295,7 +295,9 @@ class Blotter:
     def reject_command(self, order_id: OrderId, kind: CommandType, reason: FailureReason, text: str,
                        tags: Tags | Ticket | None = None) -> CommandId:
         command = self._command(order_id, kind, CommandStatus.RiskRejected, tags)
-        self._report(command, CommandStatus.RiskRejected, OrdStatus.Rejected, reason, text)
+        working = self.working.get(order_id)  # a refused modify leaves the order as it was: its report says so
+        self._report(command, CommandStatus.RiskRejected,
+                     working.order.ord_status if working is not None else OrdStatus.Rejected, reason, text)
         return command.id
 
     # --- executions -------------------------------------------------------------------------------
