@@ -23,14 +23,15 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 Way = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
-def scope_of(method: str, path: str, query: bytes = b"", headers: tuple[tuple[bytes, bytes], ...] = ()) -> dict[str, Any]:
+def scope_of(method: str, path: str, query: bytes = b"",
+             headers: tuple[tuple[bytes, bytes], ...] = ()) -> dict[str, Any]:
     return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query,
             "root_path": "", "headers": [(b"host", b"test"), *headers], "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000), "state": {}}
 
 
-async def ask(way: Way, method: str, path: str, body: bytes | list[bytes] = b"", query: bytes = b"",
+async def ask(way: Way, method: str, path: str, *, body: bytes | list[bytes] = b"", query: bytes = b"",
               token: str | None = None, disconnect: bool = False) -> Answer:
     """Drive one request through an ASGI callable; the answer's status, headers and body."""
     headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
@@ -79,7 +80,7 @@ def starlette_way(app: Application) -> Way:
 
 async def token_of(app: Application) -> str:
     status, _, body = await ask(app, "POST", "/v1/auth/accesstokenrequest",
-                                json.dumps({"name": "demo", "password": "demo-pw"}).encode())
+                                body=json.dumps({"name": "demo", "password": "demo-pw"}).encode())
     assert status == 200, body
     token: str = json.loads(body)["accessToken"]
     return token
