@@ -232,6 +232,10 @@ def book_requests(account_id: int, working: int = 3) -> list[Request]:
 
 async def provision(bench: Bench, count: int, working: int = 3) -> list[int]:
     accounts = await create_accounts(bench, count)
+    # fresh connections: all but the first sat idle while the accounts were made, and the server closes a
+    # connection idle for 5 s (uvicorn's keep-alive), which a loaded machine reaches when making thousands
+    bench.close()
+    await bench.connect()
     requests = [r for a in accounts for r in book_requests(a, working)]
     require_success(await bench.drive(requests, bench.trader), "placeorder")
     return accounts
