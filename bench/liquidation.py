@@ -561,7 +561,7 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
     probes: list[tuple[float, float]] = []
     failures: list[str] = []
     clock = time.perf_counter  # not the loop's time: uvloop's counts whole milliseconds
-    free: list[Pipe] = []
+    free: deque[Pipe] = deque()  # first in, first out: every connection is used, none idles into the keep-alive
     waiting: deque[tuple[bytes, float]] = deque()  # sent late: no connection was free at their time
     finished = asyncio.get_running_loop().create_future()
 
@@ -576,8 +576,8 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
         if len(latencies) == len(requests) and not finished.done():
             finished.set_result(None)
 
-    pipes = [await Pipe.open(bench.server.port, done) for _ in range(connections)]
-    free += pipes
+    pipes = list(await asyncio.gather(*(Pipe.open(bench.server.port, done) for _ in range(connections))))
+    free.extend(pipes)
     prober = await Connection.open("127.0.0.1", bench.server.port)
     start = clock() + 0.1
     end = start + len(requests) / rate
@@ -604,7 +604,7 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
             if delay > 0:
                 await asyncio.sleep(delay)
             if free:
-                free.pop().send(request, scheduled)
+                free.popleft().send(request, scheduled)
             else:
                 waiting.append((request, scheduled))
         await finished
