@@ -39,6 +39,7 @@ from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Obse
 from tradovate_sim.server.broadcast import Broadcast
 from tradovate_sim.server.codec import Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
+from tradovate_sim.server.front import Application, Call, ShortWay, routed
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.pauses import GcPauses, LoopLag
 from tradovate_sim.server.runtime import Runtime
@@ -53,16 +54,6 @@ log = logging.getLogger("tradovate_sim")
 JSON = "application/json"
 MAX_BODY = 1 << 20
 NO_PARAMETERS = NoParameters()
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def client_host(request: Request) -> str:
-    return request.client.host if request.client is not None else ""
 
 
 def respond(codec: Codec, payload: object, status: int = 200) -> Response:
@@ -138,31 +129,31 @@ def create_app(runtime: Runtime) -> Starlette:
     async def websocket(socket: WebSocket) -> None:
         await hub.serve(socket)
 
-    def guarded(handle: Callable[[Request], Awaitable[object]]) -> Callable[[Request], Awaitable[Response]]:
+    def guarded(handle: Callable[[Call], Awaitable[object]]) -> Callable[[Call], Awaitable[Response]]:
         """Answer the handler's payload as JSON; an ApiError as its status; a bug as a logged 500."""
-        async def endpoint(request: Request) -> Response:
+        async def endpoint(request: Call) -> Response:
             try:
                 return respond(codec, await handle(request))
             except ApiError as error:
                 return error_response(codec, error)
             except ClientDisconnect:  # left in the middle of its body: no one to answer; one line, no traceback
-                log.warning("client disconnected during the request body of %s %s", request.method, request.url.path)
+                log.warning("client disconnected during the request body of %s %s", request.method, request.path)
                 return respond(codec, ErrorResponse(error_text="body: the client disconnected"), 400)
             except StoreError as error:  # the database cannot take writes: nothing was applied
-                log.error("store error on %s %s: %s", request.method, request.url.path, error)
+                log.error("store error on %s %s: %s", request.method, request.path, error)
                 return respond(codec, ErrorResponse(error_text="Service unavailable: the database cannot take writes"),
                                503)
             except Exception:
-                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                log.exception("unhandled error on %s %s", request.method, request.path)
                 return respond(codec, ErrorResponse(error_text="Internal server error"), 500)
         return endpoint
 
-    async def dispatch(request: Request) -> object:
+    async def dispatch(request: Call) -> object:
         services = holder["services"]
-        operation = request.path_params["path"].strip("/").lower()
+        operation = request.operation.strip("/").lower()
         endpoint = table.get(operation)
         if endpoint is None or endpoint.served is not Served.API:
-            raise not_found(f"Unknown operation /v1/{request.path_params['path']}")
+            raise not_found(f"Unknown operation /v1/{request.operation}")
         if request.method not in API_METHODS:
             raise MethodNotAllowedError(f"/v1/{endpoint.name}", list(API_METHODS))
         if runtime.replica is not None:  # several processes: every commit acknowledged anywhere is in memory first
@@ -170,16 +161,16 @@ def create_app(runtime: Runtime) -> Starlette:
         caller: Caller | None = None
         if not endpoint.public:
             try:
-                caller = services.identity.caller(_bearer(request))
+                caller = services.identity.caller(request.bearer())
             except ApiError:
                 if admission.enabled:
-                    admission.admit_anonymous(client_host(request))
-                    admission.refused(operation, client_host(request))
+                    admission.admit_anonymous(request.client_host())
+                    admission.refused(operation, request.client_host())
                 raise
             request.scope[USER_ID] = caller.user_id
             admission.admit_user(caller.user_id)
         elif admission.enabled:
-            admission.admit_anonymous(client_host(request))
+            admission.admit_anonymous(request.client_host())
         raw = b""
         if endpoint.source is Source.BODY:
             raw = await request.body()
@@ -187,7 +178,7 @@ def create_app(runtime: Runtime) -> Starlette:
                 raise ApiError(413, "body: larger than 1 MiB")
             body = codec.decode(endpoint.request, raw)
         elif endpoint.source is Source.QUERY:
-            body = codec.decode_query(endpoint.request, request.query_params.multi_items())
+            body = codec.decode_query(endpoint.request, request.query_items())
         else:
             body = NO_PARAMETERS
         handler = endpoint.handler
@@ -195,8 +186,8 @@ def create_app(runtime: Runtime) -> Starlette:
         box = admission.box(operation)
         if box is not None:  # an operation with its own limit: a penalty ticket past it
             def ticket() -> str | None:  # in the body; a login may also send it as its bearer token
-                return ticket_in(raw) or (_bearer(request) if endpoint.public else None)
-            return await admission.run(box, client_host(request), body, ticket,
+                return ticket_in(raw) or (request.bearer() if endpoint.public else None)
+            return await admission.run(box, request.client_host(), body, ticket,
                                        lambda: handler(services, caller, body))
         return await handler(services, caller, body)
 
@@ -275,22 +266,22 @@ def create_app(runtime: Runtime) -> Starlette:
         control(entries.set_password, set_password),
     ])
 
-    async def sim(request: Request) -> object:
-        caller = holder["services"].identity.caller(_bearer(request))
+    async def sim(request: Call) -> object:
+        caller = holder["services"].identity.caller(request.bearer())
         request.scope[USER_ID] = caller.user_id
         if not caller.organization_admin:
             raise denied("Simulator controls need an organization admin token")
-        found = controls.get(request.method, request.path_params["action"])
+        found = controls.get(request.method, request.operation)
         if found is None:
-            allowed = controls.methods_of(request.path_params["action"])
+            allowed = controls.methods_of(request.operation)
             if allowed:
-                raise MethodNotAllowedError(f"/sim/{request.path_params['action']}", allowed)
-            raise not_found(f"Unknown simulator control /sim/{request.path_params['action']}")
+                raise MethodNotAllowedError(f"/sim/{request.operation}", allowed)
+            raise not_found(f"Unknown simulator control /sim/{request.operation}")
         endpoint, run = found
         if endpoint.source is Source.BODY:
             return await run(decode_as(await request.body(), endpoint.request))
         if endpoint.source is Source.QUERY:
-            return await run(codec.decode_query(endpoint.request, request.query_params.multi_items()))
+            return await run(codec.decode_query(endpoint.request, request.query_items()))
         return await run(NO_PARAMETERS)
 
     async def health_check(_request: Request) -> Response:
@@ -306,19 +297,21 @@ def create_app(runtime: Runtime) -> Starlette:
         """No token: the document describes the API, not its data."""
         return Response(document, media_type=JSON)
 
+    api = guarded(dispatch)
     routes = [  # the API first: Starlette tries the routes in turn on every request
         Route("/v1/openapi.json", openapi_document, methods=["GET"]),
         WebSocketRoute("/v1/websocket", websocket),
-        Route("/v1/{path:path}", guarded(dispatch), methods=METHODS),
+        Route("/v1/{path:path}", routed(api, "path"), methods=METHODS),  # GET and POST: the short way (front.py)
         Route("/health", health_check, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         *docs.routes(),
-        Route("/sim/{action}", guarded(sim), methods=METHODS),
+        Route("/sim/{action}", routed(guarded(sim), "action"), methods=METHODS),
         WebSocketRoute("/websocket", websocket),
         *console.routes(),  # the risk-desk console at `/`
     ]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(Observed, metrics=metrics, operations=operations, access=access)])
+    app = Application(routes=routes, lifespan=lifespan,
+                      middleware=[Middleware(Observed, metrics=metrics, operations=operations, access=access)])
+    app.short_way = ShortWay(api, metrics, operations, access)
     app.state.pauses = (lag, collections)  # the worst pauses seen
     app.state.hub = hub  # the CLI's server tells sockets about a shutdown before uvicorn closes them
     return app
