@@ -163,6 +163,16 @@ def test_when_the_leader_is_killed_the_other_process_leads_and_carries_on(pair: 
 # --- `--workers 2`: one port, one supervisor ---------------------------------------------------------------------
 
 
+async def reaped(server: ServerProcess, pid: int) -> None:
+    """Until the supervisor has reaped worker `pid`: every thread of it has ended and its sockets are closed (its
+    main thread shows as a zombie earlier, while the others still hold the listening socket)."""
+    for _ in range(1000):  # 10 s at most
+        if f"worker {pid} ended" in server.log():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"worker {pid} was not reaped after SIGKILL:\n{server.log()}")
+
+
 def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_other_carries_on(
         tmp_path: Path) -> None:
     url = pg_cluster.shared().create_database("workers_kill")
@@ -179,33 +189,48 @@ def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_ot
         assert len(workers) == 2, server.log()
 
         answered: list[int] = []  # the status of every request that got an answer
+        after_kill: list[int | str] = []  # what each request sent after the kill got
 
         async def load() -> list[int]:
             acknowledged: list[int] = []
+            killed = asyncio.Event()
+            # no keep-alive: every request on a new connection, which the kernel gives to either worker (a
+            # worker that is starting again takes none until it serves)
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=60.0,
+                                         headers={"Authorization": f"Bearer {demo}"},
+                                         limits=httpx.Limits(max_keepalive_connections=0)) as client:
 
-            async def one(i: int) -> None:  # a new connection each time: the kernel spreads them over the workers
-                async with httpx.AsyncClient(base_url=server.base_url, timeout=10.0,
-                                             headers={"Authorization": f"Bearer {demo}"}) as client:
+                async def one(i: int) -> None:
+                    sent_after_kill = killed.is_set()
                     try:
                         answer = await client.post("/v1/order/placeorder",
                                                    json=order(account, action="Buy" if i % 2 else "Sell"))
-                    except httpx.TransportError:
-                        return  # the killed worker's connection: not acknowledged
+                    except httpx.TransportError as error:  # the killed worker's connection: not acknowledged
+                        if sent_after_kill:
+                            after_kill.append(f"request {i}: {error!r}")
+                        return
                     answered.append(answer.status_code)
+                    if sent_after_kill:
+                        after_kill.append(answer.status_code)
                     if answer.status_code == 200 and "orderId" in answer.json():
                         acknowledged.append(int(answer.json()["orderId"]))
 
-            async def killer() -> None:
-                await asyncio.sleep(0.4)
-                os.kill(workers[0], signal.SIGKILL)
-
-            await asyncio.gather(killer(), *(one(i) for i in range(120)))
+                requests = []
+                for i in range(120):  # over about 1.2 s, the kill after 0.4 s
+                    if i == 40:
+                        os.kill(workers[0], signal.SIGKILL)
+                        await reaped(server, workers[0])  # no new connection can reach it
+                        killed.set()
+                    requests.append(asyncio.create_task(one(i)))
+                    await asyncio.sleep(0.01)
+                await asyncio.gather(*requests)
             return acknowledged
 
         acknowledged = asyncio.run(load())
 
         assert len(acknowledged) > 10
         assert set(answered) == {200}, sorted(answered)  # the survivor answers everything it takes, no 5xx
+        assert after_kill and set(after_kill) == {200}, after_kill  # every request sent after the kill: carried on
         with Api(server.base_url) as api:
             demo = api.token(DEMO, DEMO_PASSWORD)
             found = {int(o["id"]) for o in api.entities("order", demo)}
