@@ -49,6 +49,10 @@ def free_port() -> int:
 TEST_DB = os.environ.get("TRADOVATE_SIM_TEST_DB", "sqlite")  # postgres: every server of the suite on PostgreSQL
 if TEST_DB not in ("sqlite", "postgres"):
     raise RuntimeError(f"TRADOVATE_SIM_TEST_DB: expected sqlite or postgres, got {TEST_DB!r}")
+# With TEST_DB=postgres, every server of the suite as `--workers N` (N processes behind one port; 1: one process)
+TEST_WORKERS = int(os.environ.get("TRADOVATE_SIM_TEST_WORKERS", "1"))
+if TEST_WORKERS < 1 or (TEST_WORKERS > 1 and TEST_DB != "postgres"):
+    raise RuntimeError(f"TRADOVATE_SIM_TEST_WORKERS={TEST_WORKERS}: more than one needs TRADOVATE_SIM_TEST_DB=postgres")
 _databases: dict[Path, str] = {}  # db_path -> the PostgreSQL database standing in for it (TEST_DB=postgres)
 
 
@@ -68,10 +72,11 @@ class ServerProcess:
     (with TRADOVATE_SIM_TEST_DB=postgres, or `db_url` given) a PostgreSQL database."""
 
     def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off",
-                 db_url: str | None = None, workers: int = 1) -> None:
+                 db_url: str | None = None, workers: int | None = None) -> None:
         self.db_path = db_path
-        self.workers = workers  # `--workers N` (PostgreSQL): start() waits until every worker serves
         self.db_url = db_url or database_url(db_path)
+        # `--workers N` (PostgreSQL): start() waits until every worker serves; TRADOVATE_SIM_TEST_WORKERS by default
+        self.workers = workers or (TEST_WORKERS if self.db_url.startswith("postgresql://") else 1)
         self.log_path = log_path
         self.port = port or free_port()
         self.rate_limits = rate_limits  # off: the suite's bursts and bad logins are never limited (test_limits: on)
@@ -158,7 +163,10 @@ class Api:
     """HTTP calls against one server, as a Tradovate client makes them (bearer token, JSON bodies)."""
 
     def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=10.0)
+        # Several workers: a new connection per request, which the kernel gives to either worker (as a load balancer
+        # spreads a client's requests), so that a write on one and a read on the other are the common case
+        limits = httpx.Limits(max_keepalive_connections=0) if TEST_WORKERS > 1 else httpx.Limits()
+        self.http = httpx.Client(base_url=base_url, timeout=10.0, limits=limits)
 
     def close(self) -> None:
         self.http.close()

@@ -16,7 +16,8 @@ import cluster as pg_cluster
 import httpx
 import pytest
 import websockets
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, OPEN_TIME, Api, ServerProcess, order, quote
+from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, OPEN_TIME, Api, ServerProcess, order, quote, running
+from ws_client import authorized
 
 LIQUIDATE = "order/liquidateposition"
 JSON = dict[str, object]
@@ -26,7 +27,9 @@ class Pair:
     """Two `serve` processes on one database, with the seeded users' tokens from the first."""
 
     def __init__(self, url: str, directory: Path) -> None:
-        self.servers = [ServerProcess(directory / f"unused{i}.db", directory / f"server{i}.log", db_url=url)
+        self.url = url
+        self.servers = [ServerProcess(directory / f"unused{i}.db", directory / f"server{i}.log", db_url=url,
+                                      workers=1)
                         for i in range(2)]
         for server in self.servers:
             server.start()
@@ -146,6 +149,46 @@ def test_props_of_commits_made_by_the_other_process_reach_a_socket_in_order(pair
     found = asyncio.run(scenario())
     cut = found.index(-1)
     assert found[:cut] == found[cut + 1:]
+
+
+def test_websocket_requests_see_every_write_acknowledged_by_the_other_process_before_they_were_sent(
+        pair: Pair) -> None:
+    async def scenario() -> None:
+        here = await authorized(pair.servers[0].base_url, pair.demo)
+        there = await authorized(pair.servers[1].base_url, pair.demo)
+        try:
+            for _ in range(20):  # placed on one process, read at once on the other: never stale
+                placed = await there.call("order/placeorder", order(pair.demo2))
+                read = await here.request("order/item", query=f"id={placed['orderId']}")
+                assert read.get("s") == 200 and read["d"]["id"] == placed["orderId"], read
+            for _ in range(3):  # a token issued by one process authorizes a socket on the other at once
+                token = await asyncio.to_thread(pair.apis[1].token, DEMO, DEMO_PASSWORD)
+                await (await authorized(pair.servers[0].base_url, token)).close()
+                pair.demo = token
+        finally:
+            await here.close()
+            await there.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_process_that_joins_takes_on_the_frozen_clock_and_the_quotes_set_by_hand(
+        pair: Pair, tmp_path: Path) -> None:
+    api0 = pair.apis[0]
+    moved = api0.set_clock("2026-11-25T16:00:00Z", pair.admin)["now"]
+    api0.sim("quote", quote(bid=6912.5, ask=6912.75), pair.admin)
+    cash = api0.deps("cashBalance", pair.demo1, pair.admin)
+    joining = ServerProcess(tmp_path / "unused.db", tmp_path / "joining.log", db_url=pair.url, workers=1)
+    try:
+        with running(joining), Api(joining.base_url) as api:
+            assert api.get("/sim/clock", pair.admin).json() == {"now": moved, "mode": "fixed"}
+            assert api.get("/sim/quote", pair.admin, symbol="ESZ6").json()["bid"] == 6912.5
+            assert api.deps("cashBalance", pair.demo1, pair.admin) == cash  # nothing rolled to the wall clock's date
+            api.sim("quote", {"symbol": "ESZ6", "release": True}, pair.admin)
+        assert api0.get("/sim/clock", pair.admin).json()["now"] == moved
+    finally:
+        api0.set_clock(OPEN_TIME, pair.admin)
+        api0.set_quote(pair.admin)
 
 
 def test_when_the_leader_is_killed_the_other_process_leads_and_carries_on(pair: Pair) -> None:

@@ -117,6 +117,7 @@ def create_app(runtime: Runtime) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         holder["services"] = runtime.services or await runtime.start()  # the CLI's server starts it first
         holder["services"].identity.session_listeners.append(hub.sessions_ended)
+        hub.fresh = runtime.replica.fresh if runtime.replica is not None else None
         app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
         runtime.platform.fanout.subscribers.append(metrics)  # liquidations by initiator, as they commit
@@ -229,6 +230,7 @@ def create_app(runtime: Runtime) -> Starlette:
     async def set_quote(request: QuoteRequest) -> QuoteState:
         quote = await simulator.set_quote(runtime.platform, request)
         await runtime.autoliq.drain()  # a breach the quote caused is carried out before the answer
+        await runtime.share_quote(quote.contract_id)  # before the control: a process starting meanwhile gets either
         await broadcast.everywhere("quote", msgspec.json.encode(request))
         return simulator.quote_state(runtime.platform, quote)
 
@@ -243,7 +245,10 @@ def create_app(runtime: Runtime) -> Starlette:
         await runtime.list_contracts()
         await runtime.rollover.roll()  # positions and cash to a new trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
-        await broadcast.everywhere("clock", msgspec.json.encode(request))
+        await runtime.share_clock()  # before the control: a process starting meanwhile gets either (or both)
+        fixed = runtime.platform.clock.fixed  # where the clock is, not the move: applying it twice is harmless
+        moved = ClockRequest(now=fixed) if fixed is not None else ClockRequest(mode="real")
+        await broadcast.everywhere("clock", msgspec.json.encode(moved))
         return await clock_now(NO_PARAMETERS)
 
     async def reset(_query: NoParameters) -> ResetState:

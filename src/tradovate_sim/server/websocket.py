@@ -5,7 +5,7 @@ endpoint table (the `/v1` operations, and the socket-only ones bound here and in
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -58,6 +58,8 @@ class Hub:
         self.chart_ids = 0  # historicalId and realtimeId of the last chart
         self.metrics: Metrics | None = None
         self.access: AccessLog | None = None
+        # several processes on one database: waits until every commit that finished anywhere is in memory
+        self.fresh: Callable[[], Awaitable[None]] | None = None
         self.operations = Operations(e.name for e in table.values() if e.served is not Served.SIMULATOR)
         operations = Socket
         self.handlers = SocketHandlers(table, [
@@ -261,6 +263,8 @@ class Hub:
             connection.reply(request.id, 500, "Internal server error")
 
     async def dispatch(self, connection: Connection, request: wire.Request) -> None:
+        if self.fresh is not None:  # read-your-writes across processes, as every HTTP request (server/app.py)
+            await self.fresh()
         key = request.endpoint.strip("/").lower()
         endpoint = self.table.get(key)
         if endpoint is not None and endpoint.served is Served.SIMULATOR:

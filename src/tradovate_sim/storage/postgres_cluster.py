@@ -150,6 +150,11 @@ class PostgresCluster:
             with contextlib.suppress(Exception):
                 await conn.close()  # the session ends: the lock is free
 
+    async def hold_shared(self, key: int) -> None:
+        """Hold the advisory lock `key` shared for the life of this process (on its listening connection)."""
+        if self._listener is not None:
+            await self._listener.execute("SELECT pg_advisory_lock_shared($1)", key)
+
     async def try_lead(self) -> bool:
         """Take the leader's lock if it is free (held for the life of this process's connection)."""
         if self._leader is not None and not self._leader.is_closed():
