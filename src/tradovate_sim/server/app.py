@@ -281,6 +281,8 @@ def create_app(runtime: Runtime) -> Starlette:
     ])
 
     async def sim(request: Request) -> object:
+        if runtime.replica is not None:  # several processes: as /v1 (a token issued elsewhere, a write's effects)
+            await runtime.replica.fresh()
         caller = holder["services"].identity.caller(_bearer(request))
         request.scope[USER_ID] = caller.user_id
         if not caller.organization_admin:

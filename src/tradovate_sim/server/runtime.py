@@ -10,7 +10,7 @@ from typing import TextIO
 import msgspec
 
 from tradovate_sim.core.decision import Change, updated
-from tradovate_sim.model.entities import Credential, User, UserSession
+from tradovate_sim.model.entities import Contract, Credential, User, UserSession
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.simulator import PasswordState
 from tradovate_sim.server.leader import Leadership
@@ -247,11 +247,12 @@ class Runtime:
             self.services.identity.restore()
         return PasswordState(user_id=credential.id, name=name, changed=True)
 
-    async def list_contracts(self) -> None:
-        """Contracts of the nearest maturities for the clock's date, with quotes."""
+    async def list_contracts(self, known: dict[str, tuple[int, int]] | None = None) -> None:
+        """Contracts of the nearest maturities for the clock's date, with quotes (those named in `known` with the
+        ids given there)."""
         platform = self.platform
         changes = seed.category_changes(platform) + seed.strategy_type_changes(platform)
-        changes += seed.contract_changes(platform, platform.now())
+        changes += seed.contract_changes(platform, platform.now(), known)
         await platform.commit(changes)
         seed.quote_contracts(platform, platform.now())
         await self.margins.refresh()  # a moved clock may open or close sessions
@@ -263,6 +264,10 @@ class Runtime:
         secret = self.store.get_meta(SECRET_KEY)
         assert raw is not None and secret is not None
         sessions = list(platform.entities(UserSession))
+        # PostgreSQL: ids come in blocks that never restart; contracts listed again keep their ids (as on SQLite,
+        # where the ids after a reset start again where the seed's ended), so subscriptions by id carry on
+        known = {c.name: (int(c.id), int(c.contract_maturity_id)) for c in platform.entities(Contract)
+                 } if self.replica is not None else None
         changes: list[Change] = []
         for entity_type, body in msgspec.json.decode(raw, type=list[tuple[str, msgspec.Raw]]):
             entity = platform.decoders[entity_type].decode(body)
@@ -283,7 +288,7 @@ class Runtime:
             self.services.identity.restore()
         platform.market.quotes.clear()
         platform.market.pinned.clear()
-        await self.list_contracts()
+        await self.list_contracts(known)
         self.autoliq.reindex()
         await self.margins.refresh(everyone=True)
         self.settlement.forget()
