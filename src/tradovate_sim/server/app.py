@@ -42,6 +42,7 @@ from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.pauses import GcPauses, LoopLag
 from tradovate_sim.server.runtime import Runtime
+from tradovate_sim.server.socket_quota import SocketQuota
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.admission import Admission, ticket_in, updated_config
@@ -118,6 +119,9 @@ def create_app(runtime: Runtime) -> Starlette:
         holder["services"] = runtime.services or await runtime.start()  # the CLI's server starts it first
         holder["services"].identity.session_listeners.append(hub.sessions_ended)
         hub.fresh = runtime.replica.fresh if runtime.replica is not None else None
+        if runtime.cluster is not None:
+            hub.quota = SocketQuota(runtime.cluster, hub.evict)
+            await hub.quota.start()
         app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
         runtime.platform.fanout.subscribers.append(metrics)  # liquidations by initiator, as they commit
@@ -132,6 +136,8 @@ def create_app(runtime: Runtime) -> Starlette:
             collections.remove()
             await lag.stop()
             await broadcast.stop()
+            if hub.quota is not None:
+                await hub.quota.stop()
             hub.shutdown()
             await asyncio.sleep(0.05)  # let the shutdown frames go out
             await runtime.stop()
