@@ -126,8 +126,13 @@ class ServerProcess:
             raise
 
     def kill(self) -> None:
-        """SIGKILL: the process gets no chance to flush or close anything."""
+        """SIGKILL: the process (and, with several workers, every worker first) gets no chance to flush or close
+        anything."""
         if self.process is not None and self.process.poll() is None:
+            if self.workers > 1:
+                for pid in self.children():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             self.process.kill()
             self.process.wait(10)
 

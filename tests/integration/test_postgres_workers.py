@@ -261,6 +261,35 @@ def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_ot
         server.stop()
 
 
+def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path: Path) -> None:
+    url = pg_cluster.shared().create_database("workers_orphans")
+    server = ServerProcess(tmp_path / "unused.db", tmp_path / "server.log", db_url=url, workers=2)
+    server.start()
+    workers = server.children()
+    try:
+        assert len(workers) == 2, server.log()
+        assert server.process is not None
+        server.process.kill()  # the supervisor alone
+        server.process.wait(10)
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        assert not any(alive(pid) for pid in workers)  # no orphan keeps serving on the port
+    finally:
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for its new parent to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def test_workers_on_sqlite_are_refused_in_one_line(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "tradovate_sim.cli", "serve", "--workers", "2", "--db",
                            f"sqlite:///{tmp_path / 'x.db'}"], capture_output=True, text=True, timeout=60, check=False)
