@@ -172,17 +172,22 @@ def test_websocket_requests_see_every_write_acknowledged_by_the_other_process_be
     asyncio.run(scenario())
 
 
-def test_a_process_that_joins_takes_on_the_frozen_clock_and_the_quotes_set_by_hand(
+def test_a_process_that_joins_takes_on_the_frozen_clock_the_quotes_and_the_limits_set_by_hand(
         pair: Pair, tmp_path: Path) -> None:
     api0 = pair.apis[0]
     moved = api0.set_clock("2026-11-25T16:00:00Z", pair.admin)["now"]
     api0.sim("quote", quote(bid=6912.5, ask=6912.75), pair.admin)
+    api0.sim("limits", {"penaltyMaxSeconds": 7}, pair.admin)
+    api0.reset(pair.admin)  # keeps the clock and the limits, as on SQLite
+    api0.sim("quote", quote(bid=6912.5, ask=6912.75), pair.admin)
+    limits = api0.get("/sim/limits", pair.admin).json()
     cash = api0.deps("cashBalance", pair.demo1, pair.admin)
     joining = ServerProcess(tmp_path / "unused.db", tmp_path / "joining.log", db_url=pair.url, workers=1)
     try:
         with running(joining), Api(joining.base_url) as api:
             assert api.get("/sim/clock", pair.admin).json() == {"now": moved, "mode": "fixed"}
             assert api.get("/sim/quote", pair.admin, symbol="ESZ6").json()["bid"] == 6912.5
+            assert api.get("/sim/limits", pair.admin).json() == limits
             assert api.deps("cashBalance", pair.demo1, pair.admin) == cash  # nothing rolled to the wall clock's date
             api.sim("quote", {"symbol": "ESZ6", "release": True}, pair.admin)
         assert api0.get("/sim/clock", pair.admin).json()["now"] == moved

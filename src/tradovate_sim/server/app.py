@@ -119,6 +119,8 @@ def create_app(runtime: Runtime) -> Starlette:
         holder["services"] = runtime.services or await runtime.start()  # the CLI's server starts it first
         holder["services"].identity.session_listeners.append(hub.sessions_ended)
         hub.fresh = runtime.replica.fresh if runtime.replica is not None else None
+        if runtime.limits is not None:  # the limits the processes serving before this one were given
+            admission.configure(msgspec.json.decode(runtime.limits, type=LimitsConfig))
         if runtime.cluster is not None:
             hub.quota = SocketQuota(runtime.cluster, hub.evict)
             await hub.quota.start()
@@ -223,6 +225,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def limits_elsewhere(body: bytes) -> None:
         admission.configure(updated_config(admission.config, msgspec.json.decode(body, type=LimitsUpdate)))
+        runtime.limits = msgspec.json.encode(admission.config)  # what a reset here keeps for processes joining
 
     async def caught_up(_body: bytes) -> None:
         pass  # the replica caught up before the handler runs: a password (and the sessions it ended) are in
@@ -268,6 +271,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def configure_limits(request: LimitsUpdate) -> LimitsConfig:
         admission.configure(updated_config(admission.config, request))
+        await runtime.share_limits(msgspec.json.encode(admission.config))
         await broadcast.everywhere("limits", msgspec.json.encode(request))
         return admission.config
 

@@ -31,7 +31,14 @@ from tradovate_sim.settings import Settings
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import PostgresStore
 from tradovate_sim.storage.postgres_cluster import PostgresCluster
-from tradovate_sim.storage.shared_state import CLOCK_KEY, READY_KEY, SharedQuote, SimulatorState, clock_value
+from tradovate_sim.storage.shared_state import (
+    CLOCK_KEY,
+    LIMITS_KEY,
+    READY_KEY,
+    SharedQuote,
+    SimulatorState,
+    clock_value,
+)
 from tradovate_sim.storage.sqlite import SqliteStore
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import load_catalogue
@@ -69,7 +76,8 @@ class Runtime:
         # PostgreSQL: other processes may share the database (docs/design.md "PostgreSQL")
         self.cluster = PostgresCluster(settings.db, "") if settings.postgres else None
         self.replica: Replica | None = None
-        self.shared: SimulatorState | None = None  # PostgreSQL: the clock and quotes the processes share
+        self.shared: SimulatorState | None = None  # PostgreSQL: the clock, quotes and limits the processes share
+        self.limits: bytes | None = None  # the request limits /sim/limits set (PostgreSQL: shared, as above)
         self.leadership = Leadership(self)
 
     @staticmethod
@@ -143,7 +151,7 @@ class Runtime:
         if not await shared.others_started():
             await shared.clear()
             return []
-        fixed, quotes = await shared.load()
+        fixed, quotes, self.limits = await shared.load()
         if fixed is not None:
             self.platform.clock.set(fixed)
         return quotes
@@ -164,6 +172,12 @@ class Runtime:
         """The clock as it is now, for the processes that start later (PostgreSQL)."""
         if self.shared is not None:
             await self.shared.save_clock(self.platform.clock.fixed)
+
+    async def share_limits(self, limits: bytes) -> None:
+        """The request limits /sim/limits set, for the processes that start later (PostgreSQL)."""
+        self.limits = limits
+        if self.shared is not None:
+            await self.shared.save(LIMITS_KEY, limits)
 
     async def share_quote(self, contract_id: int) -> None:
         """The quote of `contract_id` as it is now, for the processes that start later (PostgreSQL)."""
@@ -280,6 +294,8 @@ class Runtime:
         clock = clock_value(platform.clock.fixed)
         if self.shared is not None and clock is not None:  # the reset keeps the clock: so does the shared state
             meta[CLOCK_KEY] = clock
+        if self.shared is not None and self.limits is not None:  # and the limits
+            meta[LIMITS_KEY] = self.limits
         await self.store.reset(platform.encoder.encode(changes), meta)
         platform.load()
         if self.replica is not None:
