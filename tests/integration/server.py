@@ -92,7 +92,7 @@ class ServerProcess:
                 "--demo-password", DEMO_PASSWORD, "--seed", "demo", "--quotes", "manual",
                 *(["--workers", str(self.workers)] if self.workers > 1 else [])]
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:  # a start on PostgreSQL, on a loaded machine, can take 20 s
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
         env["TRADOVATE_SIM_RATE_LIMITS"] = self.rate_limits
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
