@@ -108,6 +108,15 @@ def test_ids_are_unique_across_processes_and_each_order_reads_back_on_the_other(
         assert pair.apis[(i + 1) % 2].item("order", int(order_id), pair.demo)["id"] == order_id
 
 
+def test_an_accounts_ids_increase_in_the_order_its_commands_ran_whichever_process_ran_them(pair: Pair) -> None:
+    placed = [int(pair.apis[i % 2].call("order/placeorder", order(pair.demo2, action="Buy" if i % 2 else "Sell"),
+                                        pair.demo)["orderId"]) for i in range(6)]
+
+    assert placed == sorted(placed)
+    fills = [f for f in pair.apis[0].entities("fill", pair.demo) if f["orderId"] in placed]
+    assert [f["orderId"] for f in sorted(fills, key=lambda f: f["id"])] == placed
+
+
 def test_simulator_controls_took_effect_on_both_processes_before_they_answer(pair: Pair) -> None:
     api0, api1 = pair.apis
     api1.sim("quote", quote(bid=6900.0, ask=6900.25), pair.admin)
