@@ -16,7 +16,18 @@ import cluster as pg_cluster
 import httpx
 import pytest
 import websockets
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, OPEN_TIME, Api, ServerProcess, order, quote, running
+from server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    DEMO,
+    DEMO_PASSWORD,
+    OPEN_TIME,
+    Api,
+    ServerProcess,
+    order,
+    quote,
+    running,
+)
 from ws_client import authorized
 
 LIQUIDATE = "order/liquidateposition"
@@ -115,6 +126,21 @@ def test_an_accounts_ids_increase_in_the_order_its_commands_ran_whichever_proces
     assert placed == sorted(placed)
     fills = [f for f in pair.apis[0].entities("fill", pair.demo) if f["orderId"] in placed]
     assert [f["orderId"] for f in sorted(fills, key=lambda f: f["id"])] == placed
+
+
+def test_a_quote_set_on_one_process_is_traded_against_once(pair: Pair) -> None:
+    api0, api1 = pair.apis
+    api0.sim("quote", quote(ask=6800.25, ask_size=1, depthSize=0), pair.admin)  # one lot on offer
+    working = int(api0.call("order/placeorder", order(pair.demo2, qty=5), pair.demo)["orderId"])  # fills 1
+
+    api1.sim("quote", quote(ask=6800.5, ask_size=1, depthSize=0), pair.admin)  # one more lot on offer
+
+    fills = [f for f in api0.entities("fill", pair.demo) if f["orderId"] == working]
+    api0.call("order/cancelorder", {"orderId": working}, pair.demo)
+    api0.call("order/liquidateposition", {"accountId": pair.demo2, "contractId": fills[0]["contractId"],
+                                          "admin": False}, pair.demo)
+    api0.set_quote(pair.admin)
+    assert [(f["qty"], f["price"]) for f in fills] == [(1, 6800.25), (1, 6800.5)]
 
 
 def test_simulator_controls_took_effect_on_both_processes_before_they_answer(pair: Pair) -> None:

@@ -212,7 +212,8 @@ def create_app(runtime: Runtime) -> Starlette:
     broadcast = Broadcast(None, None)  # the other processes on the same PostgreSQL database, once started
 
     async def quote_elsewhere(body: bytes) -> None:
-        await simulator.set_quote(runtime.platform, msgspec.json.decode(body, type=QuoteRequest))
+        # the origin matched resting orders against it (under their accounts' locks): once, not once per process
+        await simulator.set_quote(runtime.platform, msgspec.json.decode(body, type=QuoteRequest), match=False)
         await runtime.autoliq.drain()
 
     async def clock_elsewhere(body: bytes) -> None:
