@@ -44,9 +44,10 @@ test-sqlite: check
 	$(BIN)/pytest -q --ignore tests/integration/test_postgres.py --ignore tests/integration/test_postgres_workers.py \
 	  --ignore tests/pg
 
-# The whole integration suite with every server on PostgreSQL.
+# The whole integration suite with every server on PostgreSQL as two workers behind one port (WORKERS=1: one process).
+WORKERS ?= 2
 test-postgres: check postgres
-	TRADOVATE_SIM_TEST_DB=postgres $(BIN)/pytest -q tests/integration
+	TRADOVATE_SIM_TEST_DB=postgres TRADOVATE_SIM_TEST_WORKERS=$(WORKERS) $(BIN)/pytest -q tests/integration
 
 browser: $(STAMP) chromium
 	$(BIN)/pytest -q tests/browser

@@ -18,6 +18,7 @@ from server import (
     FRONT,
     OPEN_TIME,
     TEST_DB,
+    TEST_WORKERS,
     Api,
     Desk,
     ServerProcess,
@@ -29,9 +30,15 @@ from ws_client import Opener, WsClient, authorized
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL (TRADOVATE_SIM_TEST_DB=postgres) the tests of the SQLite store itself are deselected (and
-    counted as such in pytest's summary)."""
+    counted as such in pytest's summary); with several workers (TRADOVATE_SIM_TEST_WORKERS=2) the tests marked
+    `single_process` are skipped with their reason."""
     if TEST_DB != "postgres":
         return
+    if TEST_WORKERS > 1:
+        for item in items:
+            marker = item.get_closest_marker("single_process")
+            if marker is not None:
+                item.add_marker(pytest.mark.skip(reason=f"one process only: {marker.args[0]}"))
     kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])

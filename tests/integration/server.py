@@ -49,6 +49,10 @@ def free_port() -> int:
 TEST_DB = os.environ.get("TRADOVATE_SIM_TEST_DB", "sqlite")  # postgres: every server of the suite on PostgreSQL
 if TEST_DB not in ("sqlite", "postgres"):
     raise RuntimeError(f"TRADOVATE_SIM_TEST_DB: expected sqlite or postgres, got {TEST_DB!r}")
+# With TEST_DB=postgres, every server of the suite as `--workers N` (N processes behind one port; 1: one process)
+TEST_WORKERS = int(os.environ.get("TRADOVATE_SIM_TEST_WORKERS", "1"))
+if TEST_WORKERS < 1 or (TEST_WORKERS > 1 and TEST_DB != "postgres"):
+    raise RuntimeError(f"TRADOVATE_SIM_TEST_WORKERS={TEST_WORKERS}: more than one needs TRADOVATE_SIM_TEST_DB=postgres")
 _databases: dict[Path, str] = {}  # db_path -> the PostgreSQL database standing in for it (TEST_DB=postgres)
 
 
@@ -68,10 +72,11 @@ class ServerProcess:
     (with TRADOVATE_SIM_TEST_DB=postgres, or `db_url` given) a PostgreSQL database."""
 
     def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off",
-                 db_url: str | None = None, workers: int = 1) -> None:
+                 db_url: str | None = None, workers: int | None = None) -> None:
         self.db_path = db_path
-        self.workers = workers  # `--workers N` (PostgreSQL): start() waits until every worker serves
         self.db_url = db_url or database_url(db_path)
+        # `--workers N` (PostgreSQL): start() waits until every worker serves; TRADOVATE_SIM_TEST_WORKERS by default
+        self.workers = workers or (TEST_WORKERS if self.db_url.startswith("postgresql://") else 1)
         self.log_path = log_path
         self.port = port or free_port()
         self.rate_limits = rate_limits  # off: the suite's bursts and bad logins are never limited (test_limits: on)
@@ -87,7 +92,7 @@ class ServerProcess:
                 "--demo-password", DEMO_PASSWORD, "--seed", "demo", "--quotes", "manual",
                 *(["--workers", str(self.workers)] if self.workers > 1 else [])]
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:  # a start on PostgreSQL, on a loaded machine, can take 20 s
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
         env["TRADOVATE_SIM_RATE_LIMITS"] = self.rate_limits
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -121,8 +126,13 @@ class ServerProcess:
             raise
 
     def kill(self) -> None:
-        """SIGKILL: the process gets no chance to flush or close anything."""
+        """SIGKILL: the process (and, with several workers, every worker first) gets no chance to flush or close
+        anything."""
         if self.process is not None and self.process.poll() is None:
+            if self.workers > 1:
+                for pid in self.children():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             self.process.kill()
             self.process.wait(10)
 
@@ -158,7 +168,10 @@ class Api:
     """HTTP calls against one server, as a Tradovate client makes them (bearer token, JSON bodies)."""
 
     def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=10.0)
+        # Several workers: a new connection per request, which the kernel gives to either worker (as a load balancer
+        # spreads a client's requests), so that a write on one and a read on the other are the common case
+        limits = httpx.Limits(max_keepalive_connections=0) if TEST_WORKERS > 1 else httpx.Limits()
+        self.http = httpx.Client(base_url=base_url, timeout=10.0, limits=limits)
 
     def close(self) -> None:
         self.http.close()

@@ -60,6 +60,10 @@ def wrong_login(raw: Api) -> dict[str, Any]:
     return answer
 
 
+PER_PROCESS = "request limits are counted by each process (docs/behaviour.md, request limits)"
+
+
+@pytest.mark.single_process(PER_PROCESS)
 @pytest.mark.parametrize("mode", MODES)
 def test_login_penalty_ticket_is_waited_out_and_redeemed(mode: str, limited: ServerProcess, raw: Api,
                                                          operator: Tradovate) -> None:
@@ -83,6 +87,7 @@ def test_login_penalty_ticket_is_waited_out_and_redeemed(mode: str, limited: Ser
     assert driver.session.logins == 1
 
 
+@pytest.mark.single_process(PER_PROCESS)
 def test_captcha_ticket_raises_without_waiting(limited: ServerProcess, raw: Api, operator: Tradovate) -> None:
     operator.sim.configure_limits(LimitsUpdate(endpoints=login_rule(1), captcha_after=2, penalty_max_seconds=7))
     wrong_login(raw)
@@ -100,6 +105,7 @@ def cli(limited: ServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[st
     return Cli(capsys, monkeypatch, tmp_path, limited.base_url)
 
 
+@pytest.mark.single_process(PER_PROCESS)
 def test_the_command_line_says_how_to_end_a_captcha_penalty_of_this_server(raw: Api, operator: Tradovate,
                                                                             cli: Cli) -> None:
     # Arrange: a few wrong passwords (on one machine every user's count the same address) earn a captcha ticket

@@ -39,6 +39,7 @@ class FlaggedServer(ServerProcess):
                  demo_password: str | None = None, seed: str = "demo", quotes: str = "manual") -> None:
         super().__init__(db_path, log_path)
         self.db = db or f"sqlite:///{db_path}"
+        self.workers = 1  # one process: its command names no --workers (and its database is SQLite unless given)
         self.passwords = {"--admin-password": admin_password, "--demo-password": demo_password}
         self.seed = seed
         self.quotes = quotes

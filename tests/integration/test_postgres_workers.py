@@ -16,7 +16,19 @@ import cluster as pg_cluster
 import httpx
 import pytest
 import websockets
-from server import ADMIN, ADMIN_PASSWORD, DEMO, DEMO_PASSWORD, OPEN_TIME, Api, ServerProcess, order, quote
+from server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    DEMO,
+    DEMO_PASSWORD,
+    OPEN_TIME,
+    Api,
+    ServerProcess,
+    order,
+    quote,
+    running,
+)
+from ws_client import authorized
 
 LIQUIDATE = "order/liquidateposition"
 JSON = dict[str, object]
@@ -26,7 +38,9 @@ class Pair:
     """Two `serve` processes on one database, with the seeded users' tokens from the first."""
 
     def __init__(self, url: str, directory: Path) -> None:
-        self.servers = [ServerProcess(directory / f"unused{i}.db", directory / f"server{i}.log", db_url=url)
+        self.url = url
+        self.servers = [ServerProcess(directory / f"unused{i}.db", directory / f"server{i}.log", db_url=url,
+                                      workers=1)
                         for i in range(2)]
         for server in self.servers:
             server.start()
@@ -105,6 +119,30 @@ def test_ids_are_unique_across_processes_and_each_order_reads_back_on_the_other(
         assert pair.apis[(i + 1) % 2].item("order", int(order_id), pair.demo)["id"] == order_id
 
 
+def test_an_accounts_ids_increase_in_the_order_its_commands_ran_whichever_process_ran_them(pair: Pair) -> None:
+    placed = [int(pair.apis[i % 2].call("order/placeorder", order(pair.demo2, action="Buy" if i % 2 else "Sell"),
+                                        pair.demo)["orderId"]) for i in range(6)]
+
+    assert placed == sorted(placed)
+    fills = [f for f in pair.apis[0].entities("fill", pair.demo) if f["orderId"] in placed]
+    assert [f["orderId"] for f in sorted(fills, key=lambda f: f["id"])] == placed
+
+
+def test_a_quote_set_on_one_process_is_traded_against_once(pair: Pair) -> None:
+    api0, api1 = pair.apis
+    api0.sim("quote", quote(ask=6800.25, ask_size=1, depthSize=0), pair.admin)  # one lot on offer
+    working = int(api0.call("order/placeorder", order(pair.demo2, qty=5), pair.demo)["orderId"])  # fills 1
+
+    api1.sim("quote", quote(ask=6800.5, ask_size=1, depthSize=0), pair.admin)  # one more lot on offer
+
+    fills = [f for f in api0.entities("fill", pair.demo) if f["orderId"] == working]
+    api0.call("order/cancelorder", {"orderId": working}, pair.demo)
+    api0.call("order/liquidateposition", {"accountId": pair.demo2, "contractId": fills[0]["contractId"],
+                                          "admin": False}, pair.demo)
+    api0.set_quote(pair.admin)
+    assert [(f["qty"], f["price"]) for f in fills] == [(1, 6800.25), (1, 6800.5)]
+
+
 def test_simulator_controls_took_effect_on_both_processes_before_they_answer(pair: Pair) -> None:
     api0, api1 = pair.apis
     api1.sim("quote", quote(bid=6900.0, ask=6900.25), pair.admin)
@@ -146,6 +184,51 @@ def test_props_of_commits_made_by_the_other_process_reach_a_socket_in_order(pair
     found = asyncio.run(scenario())
     cut = found.index(-1)
     assert found[:cut] == found[cut + 1:]
+
+
+def test_websocket_requests_see_every_write_acknowledged_by_the_other_process_before_they_were_sent(
+        pair: Pair) -> None:
+    async def scenario() -> None:
+        here = await authorized(pair.servers[0].base_url, pair.demo)
+        there = await authorized(pair.servers[1].base_url, pair.demo)
+        try:
+            for _ in range(20):  # placed on one process, read at once on the other: never stale
+                placed = await there.call("order/placeorder", order(pair.demo2))
+                read = await here.request("order/item", query=f"id={placed['orderId']}")
+                assert read.get("s") == 200 and read["d"]["id"] == placed["orderId"], read
+            for _ in range(3):  # a token issued by one process authorizes a socket on the other at once
+                token = await asyncio.to_thread(pair.apis[1].token, DEMO, DEMO_PASSWORD)
+                await (await authorized(pair.servers[0].base_url, token)).close()
+                pair.demo = token
+        finally:
+            await here.close()
+            await there.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_process_that_joins_takes_on_the_frozen_clock_the_quotes_and_the_limits_set_by_hand(
+        pair: Pair, tmp_path: Path) -> None:
+    api0 = pair.apis[0]
+    moved = api0.set_clock("2026-11-25T16:00:00Z", pair.admin)["now"]
+    api0.sim("quote", quote(bid=6912.5, ask=6912.75), pair.admin)
+    api0.sim("limits", {"penaltyMaxSeconds": 7}, pair.admin)
+    api0.reset(pair.admin)  # keeps the clock and the limits, as on SQLite
+    api0.sim("quote", quote(bid=6912.5, ask=6912.75), pair.admin)
+    limits = api0.get("/sim/limits", pair.admin).json()
+    cash = api0.deps("cashBalance", pair.demo1, pair.admin)
+    joining = ServerProcess(tmp_path / "unused.db", tmp_path / "joining.log", db_url=pair.url, workers=1)
+    try:
+        with running(joining), Api(joining.base_url) as api:
+            assert api.get("/sim/clock", pair.admin).json() == {"now": moved, "mode": "fixed"}
+            assert api.get("/sim/quote", pair.admin, symbol="ESZ6").json()["bid"] == 6912.5
+            assert api.get("/sim/limits", pair.admin).json() == limits
+            assert api.deps("cashBalance", pair.demo1, pair.admin) == cash  # nothing rolled to the wall clock's date
+            api.sim("quote", {"symbol": "ESZ6", "release": True}, pair.admin)
+        assert api0.get("/sim/clock", pair.admin).json()["now"] == moved
+    finally:
+        api0.set_clock(OPEN_TIME, pair.admin)
+        api0.set_quote(pair.admin)
 
 
 def test_when_the_leader_is_killed_the_other_process_leads_and_carries_on(pair: Pair) -> None:
@@ -243,6 +326,35 @@ def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_ot
         assert "unhandled error" not in server.log()
     finally:
         server.stop()
+
+
+def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path: Path) -> None:
+    url = pg_cluster.shared().create_database("workers_orphans")
+    server = ServerProcess(tmp_path / "unused.db", tmp_path / "server.log", db_url=url, workers=2)
+    server.start()
+    workers = server.children()
+    try:
+        assert len(workers) == 2, server.log()
+        assert server.process is not None
+        server.process.kill()  # the supervisor alone
+        server.process.wait(10)
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        assert not any(alive(pid) for pid in workers)  # no orphan keeps serving on the port
+    finally:
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for its new parent to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def test_workers_on_sqlite_are_refused_in_one_line(tmp_path: Path) -> None:

@@ -20,6 +20,9 @@ ME = "/v1/auth/me"
 BURST = 30
 
 
+PER_PROCESS = "request limits are counted by each process (docs/behaviour.md, request limits)"
+
+
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory: Path = tmp_path_factory.mktemp("limited")
@@ -96,6 +99,7 @@ def test_burst_gets_429_with_an_empty_body_then_passes_after_the_window(api: Api
         time.sleep(0.25)
 
 
+@pytest.mark.single_process(PER_PROCESS)
 def test_login_flood_gets_a_ticket_and_a_correct_password_too_until_redeemed(api: Api, admin: str) -> None:
     token = admin
     set_limits(api, token, endpoints={"auth/accessTokenRequest": {
@@ -114,6 +118,7 @@ def test_login_flood_gets_a_ticket_and_a_correct_password_too_until_redeemed(api
     assert api.get(ME, redeemed["accessToken"]).status_code == 200
 
 
+@pytest.mark.single_process(PER_PROCESS)
 def test_ticket_redeemed_by_a_wrong_password_answers_the_error_once(api: Api, admin: str) -> None:
     token = admin
     set_limits(api, token, endpoints={"auth/accesstokenrequest": {
@@ -138,6 +143,7 @@ def test_login_ticket_may_come_as_a_bearer_token(api: Api, admin: str) -> None:
     assert "accessToken" in response.json()
 
 
+@pytest.mark.single_process(PER_PROCESS)
 def test_penalty_answer_asks_a_captcha_after_repeated_violations(api: Api, admin: str) -> None:
     token = admin
     set_limits(api, token, captchaAfter=2, penaltyMaxSeconds=7, endpoints={"auth/accesstokenrequest": {
@@ -157,6 +163,7 @@ def test_renew_counts_successes_and_answers_a_ticket_past_its_limit(api: Api, ad
     assert "p-ticket" in api.get("/v1/auth/renewaccesstoken", demo).json()
 
 
+@pytest.mark.single_process(PER_PROCESS)
 async def test_websocket_requests_count_like_rest_and_get_a_bare_429(api: Api, admin: str,
                                                                      limited: ServerProcess) -> None:
     token = admin
@@ -173,6 +180,7 @@ async def test_websocket_requests_count_like_rest_and_get_a_bare_429(api: Api, a
         await client.close()
 
 
+@pytest.mark.single_process(PER_PROCESS)
 async def test_websocket_penalty_ticket_is_a_200_reply(api: Api, admin: str, limited: ServerProcess) -> None:
     token = admin
     set_limits(api, token, endpoints={"user/syncrequest": {

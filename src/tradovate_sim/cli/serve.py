@@ -173,14 +173,24 @@ def bound_socket(host: str, port: int, *, shared: bool) -> socket.socket:
 def supervise(workers: int) -> int:
     """`--workers N`: N `serve` processes on one port, each a whole server on the same PostgreSQL database (one of
     them leads: server/leader.py). SIGTERM/SIGINT go to every worker; a worker that dies is started again; a worker
-    that cannot start (exit 1 or 2) stops them all, with its exit status."""
+    that cannot start (exit 1 or 2) stops them all, with its exit status. A supervisor that is killed takes its
+    workers with it (Linux: they get SIGTERM when it dies), so that a new one never serves beside orphans."""
+    import ctypes
+    import ctypes.util
     import signal
     import subprocess
     import time
 
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
+
+    def die_with_the_supervisor() -> None:  # in the child, before exec
+        if libc is not None:
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
     env = {**os.environ, "TRADOVATE_SIM_WORKERS": "1", REUSE_PORT_ENV: "1"}
     command = [sys.executable, "-m", "tradovate_sim.cli", *sys.argv[1:], "--workers", "1"]
-    children = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    children = [subprocess.Popen(command, env=env, preexec_fn=die_with_the_supervisor)  # noqa: PLW1509 (no threads)
+                for _ in range(workers)]
     stopping = False
     status = 0
 
@@ -203,7 +213,7 @@ def supervise(workers: int) -> int:
                 forward(signal.SIGTERM, None)
                 break
             print(f"tradovate-sim: worker {child.pid} ended ({code}); starting another", file=sys.stderr, flush=True)
-            children[i] = subprocess.Popen(command, env=env)
+            children[i] = subprocess.Popen(command, env=env, preexec_fn=die_with_the_supervisor)  # noqa: PLW1509
         if stopping and all(child.poll() is not None for child in children):
             return status
         time.sleep(0.1)

@@ -43,6 +43,7 @@ from tradovate_sim.server.front import Application, Call, ShortWay, routed
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.pauses import GcPauses, LoopLag
 from tradovate_sim.server.runtime import Runtime
+from tradovate_sim.server.socket_quota import SocketQuota
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, simulator
 from tradovate_sim.service.admission import Admission, ticket_in, updated_config
@@ -108,6 +109,12 @@ def create_app(runtime: Runtime) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         holder["services"] = runtime.services or await runtime.start()  # the CLI's server starts it first
         holder["services"].identity.session_listeners.append(hub.sessions_ended)
+        hub.fresh = runtime.replica.fresh if runtime.replica is not None else None
+        if runtime.limits is not None:  # the limits the processes serving before this one were given
+            admission.configure(msgspec.json.decode(runtime.limits, type=LimitsConfig))
+        if runtime.cluster is not None:
+            hub.quota = SocketQuota(runtime.cluster, hub.evict)
+            await hub.quota.start()
         app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
         runtime.platform.fanout.subscribers.append(metrics)  # liquidations by initiator, as they commit
@@ -122,6 +129,8 @@ def create_app(runtime: Runtime) -> Starlette:
             collections.remove()
             await lag.stop()
             await broadcast.stop()
+            if hub.quota is not None:
+                await hub.quota.stop()
             hub.shutdown()
             await asyncio.sleep(0.05)  # let the shutdown frames go out
             await runtime.stop()
@@ -194,7 +203,8 @@ def create_app(runtime: Runtime) -> Starlette:
     broadcast = Broadcast(None, None)  # the other processes on the same PostgreSQL database, once started
 
     async def quote_elsewhere(body: bytes) -> None:
-        await simulator.set_quote(runtime.platform, msgspec.json.decode(body, type=QuoteRequest))
+        # the origin matched resting orders against it (under their accounts' locks): once, not once per process
+        await simulator.set_quote(runtime.platform, msgspec.json.decode(body, type=QuoteRequest), match=False)
         await runtime.autoliq.drain()
 
     async def clock_elsewhere(body: bytes) -> None:
@@ -207,6 +217,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def limits_elsewhere(body: bytes) -> None:
         admission.configure(updated_config(admission.config, msgspec.json.decode(body, type=LimitsUpdate)))
+        runtime.limits = msgspec.json.encode(admission.config)  # what a reset here keeps for processes joining
 
     async def caught_up(_body: bytes) -> None:
         pass  # the replica caught up before the handler runs: a password (and the sessions it ended) are in
@@ -220,6 +231,7 @@ def create_app(runtime: Runtime) -> Starlette:
     async def set_quote(request: QuoteRequest) -> QuoteState:
         quote = await simulator.set_quote(runtime.platform, request)
         await runtime.autoliq.drain()  # a breach the quote caused is carried out before the answer
+        await runtime.share_quote(quote.contract_id)  # before the control: a process starting meanwhile gets either
         await broadcast.everywhere("quote", msgspec.json.encode(request))
         return simulator.quote_state(runtime.platform, quote)
 
@@ -234,7 +246,10 @@ def create_app(runtime: Runtime) -> Starlette:
         await runtime.list_contracts()
         await runtime.rollover.roll()  # positions and cash to a new trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
-        await broadcast.everywhere("clock", msgspec.json.encode(request))
+        await runtime.share_clock()  # before the control: a process starting meanwhile gets either (or both)
+        fixed = runtime.platform.clock.fixed  # where the clock is, not the move: applying it twice is harmless
+        moved = ClockRequest(now=fixed) if fixed is not None else ClockRequest(mode="real")
+        await broadcast.everywhere("clock", msgspec.json.encode(moved))
         return await clock_now(NO_PARAMETERS)
 
     async def reset(_query: NoParameters) -> ResetState:
@@ -248,6 +263,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def configure_limits(request: LimitsUpdate) -> LimitsConfig:
         admission.configure(updated_config(admission.config, request))
+        await runtime.share_limits(msgspec.json.encode(admission.config))
         await broadcast.everywhere("limits", msgspec.json.encode(request))
         return admission.config
 
@@ -267,6 +283,8 @@ def create_app(runtime: Runtime) -> Starlette:
     ])
 
     async def sim(request: Call) -> object:
+        if runtime.replica is not None:  # several processes: as /v1 (a token issued elsewhere, a write's effects)
+            await runtime.replica.fresh()
         caller = holder["services"].identity.caller(request.bearer())
         request.scope[USER_ID] = caller.user_id
         if not caller.organization_admin:

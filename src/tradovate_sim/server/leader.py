@@ -4,7 +4,8 @@ On SQLite the only process does. On PostgreSQL one process is the leader: it hol
 the others try to take it every second, so that when the leader dies (its session ends with it) another takes over
 within about a second and its market walks on from the last quotes it received. The leader sends every moved quote
 on NOTIFY `tradovate_sim_quote` (payloads under PostgreSQL's 8000-byte limit); the others apply them to their
-market and tell their market-data subscribers, as the leader does.
+market and tell their market-data subscribers, as the leader does. Quotes set by hand (pinned) are not sent: their
+`/sim/quote` control reaches every process.
 """
 
 from __future__ import annotations
@@ -90,8 +91,10 @@ class Leadership:
 
     def _send(self, contract_ids: Sequence[ContractId]) -> None:
         cluster = self.runtime.cluster
-        quotes = self.runtime.platform.market.quotes
-        moved = [quotes[c] for c in contract_ids if c in quotes]
+        market = self.runtime.platform.market
+        # a quote set by hand (pinned) reaches every process by its /sim/quote control, in the controls' order;
+        # sent here too it could arrive after the next one and undo it
+        moved = [market.quotes[c] for c in contract_ids if c in market.quotes and c not in market.pinned]
         if cluster is None or not moved:
             return
         payloads: list[str] = []
@@ -127,6 +130,8 @@ class Leadership:
             log.warning("quotes that cannot be read: %.200s", payload)
             return
         market = self.runtime.platform.market
-        for quote in quotes:
+        moved = [q for q in quotes if q.contract_id not in market.pinned and market.quotes.get(q.contract_id) != q]
+        for quote in moved:
             market.quotes[quote.contract_id] = quote
-        self.runtime.platform.quotes_changed([ContractId(q.contract_id) for q in quotes])
+        if moved:
+            self.runtime.platform.quotes_changed([ContractId(q.contract_id) for q in moved])

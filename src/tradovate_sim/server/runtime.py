@@ -10,7 +10,7 @@ from typing import TextIO
 import msgspec
 
 from tradovate_sim.core.decision import Change, updated
-from tradovate_sim.model.entities import Credential, User, UserSession
+from tradovate_sim.model.entities import Contract, Credential, User, UserSession
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.simulator import PasswordState
 from tradovate_sim.server.leader import Leadership
@@ -31,6 +31,14 @@ from tradovate_sim.settings import Settings
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import PostgresStore
 from tradovate_sim.storage.postgres_cluster import PostgresCluster
+from tradovate_sim.storage.shared_state import (
+    CLOCK_KEY,
+    LIMITS_KEY,
+    READY_KEY,
+    SharedQuote,
+    SimulatorState,
+    clock_value,
+)
 from tradovate_sim.storage.sqlite import SqliteStore
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import load_catalogue
@@ -68,6 +76,8 @@ class Runtime:
         # PostgreSQL: other processes may share the database (docs/design.md "PostgreSQL")
         self.cluster = PostgresCluster(settings.db, "") if settings.postgres else None
         self.replica: Replica | None = None
+        self.shared: SimulatorState | None = None  # PostgreSQL: the clock, quotes and limits the processes share
+        self.limits: bytes | None = None  # the request limits /sim/limits set (PostgreSQL: shared, as above)
         self.leadership = Leadership(self)
 
     @staticmethod
@@ -102,11 +112,13 @@ class Runtime:
             cluster.horizon = int(self.store.snapshot.split(":", 1)[0])
             self.replica = Replica(self.platform, self.store, cluster)
             await self.replica.start()
+        quotes = await self.join()
         if seed.is_empty(self.platform):
             await self.first_start()
         else:
             await self.restart()
         await self.list_contracts()
+        self.take_quotes(quotes)
         await self.margins.refresh(everyone=True)
         await self.settlement.sweep(restarted=True)  # contracts that expired while the server was down
         await self.rollover.roll()  # trade dates that passed while the server was down
@@ -125,8 +137,53 @@ class Runtime:
         # the one process that leads, see server/leader.py)
         await self.leadership.start()
         if cluster is not None:
+            await cluster.hold_shared(READY_KEY)  # others that start from now on take on the shared state
             await cluster.unlock_start()
         return self.services
+
+    async def join(self) -> list[SharedQuote]:
+        """PostgreSQL: while other processes serve, this one takes on their frozen clock (before anything is
+        listed or rolled for a date) and returns their quotes set by hand; the first process clears what the last
+        deployment left, and starts as on SQLite (storage/shared_state.py)."""
+        if self.cluster is None:
+            return []
+        shared = self.shared = SimulatorState(self.cluster.pool)
+        if not await shared.others_started():
+            await shared.clear()
+            return []
+        fixed, quotes, self.limits = await shared.load()
+        if fixed is not None:
+            self.platform.clock.set(fixed)
+        return quotes
+
+    def take_quotes(self, quotes: list[SharedQuote]) -> None:
+        market = self.platform.market
+        for shared in quotes:
+            contract_id = shared.quote.contract_id
+            if self.platform.instrument(contract_id) is None:
+                continue  # not listed for this date
+            market.quotes[contract_id] = shared.quote
+            if shared.pinned:
+                market.pinned.add(contract_id)
+            else:
+                market.pinned.discard(contract_id)
+
+    async def share_clock(self) -> None:
+        """The clock as it is now, for the processes that start later (PostgreSQL)."""
+        if self.shared is not None:
+            await self.shared.save_clock(self.platform.clock.fixed)
+
+    async def share_limits(self, limits: bytes) -> None:
+        """The request limits /sim/limits set, for the processes that start later (PostgreSQL)."""
+        self.limits = limits
+        if self.shared is not None:
+            await self.shared.save(LIMITS_KEY, limits)
+
+    async def share_quote(self, contract_id: int) -> None:
+        """The quote of `contract_id` as it is now, for the processes that start later (PostgreSQL)."""
+        quote = self.platform.market.quotes.get(contract_id)
+        if self.shared is not None and quote is not None:
+            await self.shared.save_quote(quote, contract_id in self.platform.market.pinned)
 
     async def first_start(self) -> None:
         settings, platform = self.settings, self.platform
@@ -204,11 +261,12 @@ class Runtime:
             self.services.identity.restore()
         return PasswordState(user_id=credential.id, name=name, changed=True)
 
-    async def list_contracts(self) -> None:
-        """Contracts of the nearest maturities for the clock's date, with quotes."""
+    async def list_contracts(self, known: dict[str, tuple[int, int]] | None = None) -> None:
+        """Contracts of the nearest maturities for the clock's date, with quotes (those named in `known` with the
+        ids given there)."""
         platform = self.platform
         changes = seed.category_changes(platform) + seed.strategy_type_changes(platform)
-        changes += seed.contract_changes(platform, platform.now())
+        changes += seed.contract_changes(platform, platform.now(), known)
         await platform.commit(changes)
         seed.quote_contracts(platform, platform.now())
         await self.margins.refresh()  # a moved clock may open or close sessions
@@ -220,6 +278,10 @@ class Runtime:
         secret = self.store.get_meta(SECRET_KEY)
         assert raw is not None and secret is not None
         sessions = list(platform.entities(UserSession))
+        # PostgreSQL: ids come in blocks that never restart; contracts listed again keep their ids (as on SQLite,
+        # where the ids after a reset start again where the seed's ended), so subscriptions by id carry on
+        known = {c.name: (int(c.id), int(c.contract_maturity_id)) for c in platform.entities(Contract)
+                 } if self.replica is not None else None
         changes: list[Change] = []
         for entity_type, body in msgspec.json.decode(raw, type=list[tuple[str, msgspec.Raw]]):
             entity = platform.decoders[entity_type].decode(body)
@@ -228,7 +290,13 @@ class Runtime:
         changes += [Change(entity_type="userSession", event_type=EventType.Created, entity=s)
                     for s in sessions if s.user_id in seeded_users]
         # one durable step: a crash leaves the old state or the seeded one, never an empty file without the secret
-        await self.store.reset(platform.encoder.encode(changes), {SEED_KEY: raw, SECRET_KEY: secret})
+        meta = {SEED_KEY: raw, SECRET_KEY: secret}
+        clock = clock_value(platform.clock.fixed)
+        if self.shared is not None and clock is not None:  # the reset keeps the clock: so does the shared state
+            meta[CLOCK_KEY] = clock
+        if self.shared is not None and self.limits is not None:  # and the limits
+            meta[LIMITS_KEY] = self.limits
+        await self.store.reset(platform.encoder.encode(changes), meta)
         platform.load()
         if self.replica is not None:
             self.replica.reloaded()
@@ -236,7 +304,7 @@ class Runtime:
             self.services.identity.restore()
         platform.market.quotes.clear()
         platform.market.pinned.clear()
-        await self.list_contracts()
+        await self.list_contracts(known)
         self.autoliq.reindex()
         await self.margins.refresh(everyone=True)
         self.settlement.forget()

@@ -5,7 +5,7 @@ endpoint table (the `/v1` operations, and the socket-only ones bound here and in
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,6 +32,7 @@ from tradovate_sim.server.connection import (
     Connection,
 )
 from tradovate_sim.server.metrics import WS, Metrics, Operations
+from tradovate_sim.server.socket_quota import SocketQuota
 from tradovate_sim.server.subscriptions import SocketHandlers, bind, market_data_handlers
 from tradovate_sim.service.admission import Admission, ticket_in
 from tradovate_sim.service.endpoints import Endpoint, Services, Table
@@ -59,6 +60,9 @@ class Hub:
         self.chart_ids = 0  # historicalId and realtimeId of the last chart
         self.metrics: Metrics | None = None
         self.access: AccessLog | None = None
+        # several processes on one database: waits until every commit that finished anywhere is in memory
+        self.fresh: Callable[[], Awaitable[None]] | None = None
+        self.quota: SocketQuota | None = None  # several processes: a user's sockets counted across them
         self.operations = Operations(e.name for e in table.values() if e.served is not Served.SIMULATOR)
         operations = Socket
         self.handlers = SocketHandlers(table, [
@@ -195,6 +199,8 @@ class Hub:
                     await self.handle_observed(connection, text, self.metrics)
         finally:
             self.connections.discard(connection)
+            if self.quota is not None:
+                self.quota.closed(connection)
             watchdog.cancel()
             if receive is not None:
                 receive.cancel()
@@ -266,6 +272,8 @@ class Hub:
             connection.reply(request.id, 500, "Internal server error")
 
     async def dispatch(self, connection: Connection, request: wire.Request) -> None:
+        if self.fresh is not None:  # read-your-writes across processes, as every HTTP request (server/app.py)
+            await self.fresh()
         key = request.endpoint.strip("/").lower()
         endpoint = self.table.get(key)
         if endpoint is not None and endpoint.served is Served.SIMULATOR:
@@ -327,7 +335,10 @@ class Hub:
         except ApiError:
             connection.after_reply.append(lambda: connection.close(4401, "Invalid access token"))
             raise ApiError(401, "Invalid access token") from None
-        self.enforce_limit(connection)
+        if self.quota is not None:
+            self.quota.opened(connection, connection.caller.user_id)
+        else:
+            self.enforce_limit(connection)
 
     def sync_request(self, connection: Connection, caller: Caller | None, request: SyncRequest) -> SyncSnapshot:
         """The snapshot; the socket follows changes from the same step of the event loop: no gap, no duplicate."""
@@ -344,8 +355,12 @@ class Hub:
         mine = sorted((c for c in self.connections if c.caller is not None and c.closing is None
                        and c.caller.user_id == connection.caller.user_id), key=lambda c: c.opened)
         for old in mine[:max(0, len(mine) - MAX_SOCKETS_PER_USER)]:
-            old.close(4008, "ConnectionQuotaReached", self.event("shutdown", Shutdown(
-                reason_code="ConnectionQuotaReached", reason="Too many connections")))
+            self.evict(old)
+
+    def evict(self, connection: Connection) -> None:
+        """Close a socket past its user's quota."""
+        connection.close(4008, "ConnectionQuotaReached", self.event("shutdown", Shutdown(
+            reason_code="ConnectionQuotaReached", reason="Too many connections")))
 
     def event(self, name: str, data: object) -> str:
         return wire.event_frame(name, data, self.codec.encode)

@@ -81,12 +81,39 @@ class BlockIds:
             if start is None:
                 raise StoreError(f"no {entity_type} ids reserved yet (the database is slow to answer)")
             block = self.current[entity_type] = [start, start + ID_BLOCK]
-            task = asyncio.get_running_loop().create_task(self._refill(entity_type))
-            self._refills.add(task)
-            task.add_done_callback(self._refills.discard)
+            self._refill_later(entity_type)
         value = block[0]
         block[0] += 1
         return value
+
+    async def above(self, seen: Mapping[str, int]) -> None:
+        """Make the next id of every type larger than the largest one in memory (`seen`, which holds another
+        process's commits once followed): ids of one account increase in the order its commands ran, whichever
+        process ran them. A type that fell behind moves to its spare block, or to a new one (one round trip)."""
+        behind: dict[str, int] = {}
+        for entity_type, block in self.current.items():
+            floor = seen.get(entity_type, 0)
+            if block[0] > floor:
+                continue
+            spare = self.spare.get(entity_type)
+            if spare is not None and spare > floor:
+                block[:] = [spare, spare + ID_BLOCK]
+                del self.spare[entity_type]
+                self._refill_later(entity_type)
+            else:
+                behind[entity_type] = floor + 1
+        if behind:
+            found = await self.cluster.reserve(behind, ID_BLOCK)
+            for entity_type, start in found.items():
+                self.current[entity_type] = [start, start + ID_BLOCK]
+                if self.spare.get(entity_type, start) < start:  # below: it would hand out smaller ids later
+                    del self.spare[entity_type]
+                    self._refill_later(entity_type)
+
+    def _refill_later(self, entity_type: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._refill(entity_type))
+        self._refills.add(task)
+        task.add_done_callback(self._refills.discard)
 
     async def _refill(self, entity_type: str) -> None:
         for attempt in range(50):
@@ -96,6 +123,9 @@ class BlockIds:
                 log.warning("reserving %s ids failed (%s); trying again", entity_type, error)
                 await asyncio.sleep(min(2.0, 0.1 * (attempt + 1)))
                 continue
+            current = self.current.get(entity_type)
+            if current is not None and found[entity_type] < current[1]:
+                continue  # reserved before `above` moved past it: it would hand out smaller ids later
             self.spare[entity_type] = found[entity_type]
             return
 
@@ -244,6 +274,7 @@ class Replica:
             try:
                 try:
                     await self.caught_up({account_id: head})
+                    await self._ids_above()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                     raise StoreError(f"catching up with the account's commits: {error}") from None
                 yield
@@ -272,6 +303,7 @@ class Replica:
                 heads = await self.cluster.try_lock(held.conn, wanted)
                 held.accounts.extend(heads)
                 await self.caught_up(heads)
+                await self._ids_above()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 raise StoreError(f"the account locks: {error}") from None
             yield [a for a in wanted if a in heads]
@@ -296,6 +328,12 @@ class Replica:
 
         landing.add_done_callback(landed)
         return landing
+
+    async def _ids_above(self) -> None:
+        try:
+            await self.ids.above(self.platform.state.max_ids)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreError(f"reserving ids: {error}") from None
 
     async def _connection(self) -> asyncpg.pool.PoolConnectionProxy:
         try:

@@ -1,6 +1,7 @@
 """First start: the organization, its admin, the reference data from the catalogue, and the demo data.
 On every start: list the contracts of the nearest maturities (relative to the clock) and give them quotes."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 
 import msgspec
@@ -80,8 +81,10 @@ def strategy_type_changes(platform: Platform) -> list[Change]:
     return [created(OrderStrategyType(id=2, name="multibracket", enabled=True))]
 
 
-def contract_changes(platform: Platform, now: datetime) -> list[Change]:
-    """Contracts (and maturities) for the nearest two maturities of each product, front flags updated."""
+def contract_changes(platform: Platform, now: datetime,
+                     known: Mapping[str, tuple[int, int]] | None = None) -> list[Change]:
+    """Contracts (and maturities) for the nearest two maturities of each product, front flags updated; a contract
+    named in `known` gets the ids given there (contract, maturity): those it had before a reset."""
     state = platform.state
     changes: list[Change] = []
     today = platform.trade_date(now)
@@ -95,11 +98,13 @@ def contract_changes(platform: Platform, now: datetime) -> list[Change]:
             if state.find(Contract, maturity.contract_name) is not None:
                 continue
             expires = datetime.combine(maturity.last_trade_date, time(0, 0), tzinfo=UTC)
-            record = ContractMaturity(id=ContractMaturityId(platform.ids.next("contractMaturity")),
+            ids = (known or {}).get(maturity.contract_name)
+            record = ContractMaturity(id=ContractMaturityId(ids[1] if ids else platform.ids.next("contractMaturity")),
                                       product_id=product.id, expiration_month=maturity.expiration_month,
                                       expiration_date=expires,
                                       is_front=maturity.contract_name == front)
-            contract = Contract(id=ContractId(platform.ids.next("contract")), name=maturity.contract_name,
+            contract = Contract(id=ContractId(ids[0] if ids else platform.ids.next("contract")),
+                                name=maturity.contract_name,
                                 contract_maturity_id=record.id, timestamp=now)
             changes += [created(record), created(contract)]
         for old in list(platform.entities(ContractMaturity)):

@@ -104,7 +104,9 @@ def current_quote(platform: Platform, query: QuoteQuery) -> Quote:
     return quote
 
 
-async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
+async def set_quote(platform: Platform, req: QuoteRequest, *, match: bool = True) -> Quote:
+    """Set (or release) a quote and let resting orders trade against it; `match=False` for a process that applies a
+    quote another process set and matched (several processes: a quote's size is traded against once)."""
     instrument = _instrument(platform, req.contract_id, req.symbol)
     contract_id = instrument.contract.id
     if req.release:
@@ -112,7 +114,8 @@ async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
         reference = nearest_ticks(spec.reference_price, spec.tick_size) if spec else 0
         if platform.market.release(contract_id, platform.now(), reference):
             platform.quotes_changed([contract_id])
-            await match_contract(platform, contract_id)
+            if match:
+                await match_contract(platform, contract_id)
         return platform.market.quotes[contract_id]
     tick = instrument.product.tick_size
     bid, ask = _ticks(req.bid, tick, "bid"), _ticks(req.ask, tick, "ask")
@@ -138,7 +141,8 @@ async def set_quote(platform: Platform, req: QuoteRequest) -> Quote:
     )
     platform.market.set(quote)
     platform.quotes_changed([contract_id])
-    await match_contract(platform, contract_id)
+    if match:
+        await match_contract(platform, contract_id)
     return quote
 
 

@@ -36,9 +36,10 @@ POOL_SIZE = 16
 CONTROL_CHANNEL = "tradovate_sim_control"  # simulator controls (server/broadcast.py)
 ACK_CHANNEL = "tradovate_sim_control_ack"
 QUOTE_CHANNEL = "tradovate_sim_quote"  # the leader's quotes (server/leader.py)
+SOCKET_CHANNEL = "tradovate_sim_socket"  # sockets authorized and closed (server/socket_quota.py)
 # Listened to from the first connection on, before the process loads anything: a control sent while it starts
 # is kept until its handler is there (a process counts as live, `peers()`, from that moment).
-CHANNELS = (JOURNAL_CHANNEL, CONTROL_CHANNEL, ACK_CHANNEL, QUOTE_CHANNEL)
+CHANNELS = (JOURNAL_CHANNEL, CONTROL_CHANNEL, ACK_CHANNEL, QUOTE_CHANNEL, SOCKET_CHANNEL)
 _KEPT = 1000  # notifications kept for a channel without a listener yet
 APPLICATION = "tradovate-sim"  # the listening connection's application_name: "tradovate-sim <process>"
 
@@ -149,6 +150,11 @@ class PostgresCluster:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()  # the session ends: the lock is free
+
+    async def hold_shared(self, key: int) -> None:
+        """Hold the advisory lock `key` shared for the life of this process (on its listening connection)."""
+        if self._listener is not None:
+            await self._listener.execute("SELECT pg_advisory_lock_shared($1)", key)
 
     async def try_lead(self) -> bool:
         """Take the leader's lock if it is free (held for the life of this process's connection)."""

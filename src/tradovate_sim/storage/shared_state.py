@@ -1,0 +1,89 @@
+"""The simulator's state that several server processes on one PostgreSQL database share, kept in the database so
+that a process that joins them (a restarted worker, a second machine) takes it on: the clock when it is frozen
+(`/sim/clock`), the quotes set or released by `/sim/quote` and the request limits set by `/sim/limits`.
+
+It lives in the `meta` table under the keys `sim.clock` (the frozen instant, ISO 8601; absent: real time) and
+`sim.quote.<contract id>` (the quote in ticks and whether it is pinned) and `sim.limits` (the limits as
+`/sim/limits` answers them), written outside the journal (processes that are running learn of a change by its
+control, server/broadcast.py). `/sim/reset` deletes the meta keys but the store's (the quotes go; the reset
+writes the clock and the limits again in its transaction: it keeps them).
+
+The state is taken on only while another process that finished starting is alive (each holds the shared lock
+READY_KEY for its life): the first process of a deployment starts on the wall clock and the catalogue's quotes,
+as on SQLite, and clears what the last deployment left.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from tradovate_sim.core.view import Quote
+from tradovate_sim.storage.migrations import SCHEMA
+
+__all__ = ["CLOCK_KEY", "LIMITS_KEY", "READY_KEY", "SharedQuote", "SimulatorState", "clock_value"]
+
+READY_KEY = -0x7472_6164_0003  # held shared by every process that finished starting, for its life
+CLOCK_KEY = "sim.clock"
+LIMITS_KEY = "sim.limits"
+QUOTE_PREFIX = "sim.quote."
+
+
+class SharedQuote(msgspec.Struct, frozen=True):
+    quote: Quote
+    pinned: bool
+
+
+_QUOTE = msgspec.json.Decoder(SharedQuote)
+
+
+def clock_value(fixed: datetime | None) -> bytes | None:
+    """The `sim.clock` value of a clock frozen at `fixed` (None: real time, the key is deleted)."""
+    return None if fixed is None else fixed.isoformat().encode()
+
+
+class SimulatorState:
+    """Reads and writes the shared simulator state on a pool of the database's connections."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def others_started(self) -> bool:
+        """Whether another process that finished starting is alive (it holds READY_KEY shared)."""
+        return not await self.pool.fetchval("SELECT pg_try_advisory_xact_lock($1)", READY_KEY)
+
+    async def load(self) -> tuple[datetime | None, list[SharedQuote], bytes | None]:
+        """The frozen clock (None: real time), the quotes set by hand and the limits set (None: the flags')."""
+        rows = await self.pool.fetch(f"SELECT key, value FROM {SCHEMA}.meta WHERE key LIKE 'sim.%'")
+        clock: datetime | None = None
+        quotes: list[SharedQuote] = []
+        limits: bytes | None = None
+        for row in rows:
+            if row["key"] == CLOCK_KEY:
+                clock = datetime.fromisoformat(bytes(row["value"]).decode())
+            elif row["key"] == LIMITS_KEY:
+                limits = bytes(row["value"])
+            elif row["key"].startswith(QUOTE_PREFIX):
+                quotes.append(_QUOTE.decode(bytes(row["value"])))
+        return clock, quotes, limits
+
+    async def clear(self) -> None:
+        await self.pool.execute(f"DELETE FROM {SCHEMA}.meta WHERE key LIKE 'sim.%'")
+
+    async def save_clock(self, fixed: datetime | None) -> None:
+        await self.save(CLOCK_KEY, clock_value(fixed))
+
+    async def save(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            await self.pool.execute(f"DELETE FROM {SCHEMA}.meta WHERE key = $1", key)
+        else:
+            await self.pool.execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
+                                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+
+    async def save_quote(self, quote: Quote, pinned: bool) -> None:
+        await self.pool.execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
+                                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                                f"{QUOTE_PREFIX}{quote.contract_id}",
+                                msgspec.json.encode(SharedQuote(quote=quote, pinned=pinned)))
