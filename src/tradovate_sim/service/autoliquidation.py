@@ -243,7 +243,8 @@ class AutoLiquidation:
         rules as at the close; due flatten times and holds, and liquidations waiting for the open, are retried."""
         platform = self.platform
         now = platform.now()
-        if now == self.last_time:
+        if now == self.last_time:  # seen already (the tick may have come first): wait for what it started
+            await self.drain()
             return
         self.last_time = now
         trade_date = platform.trade_date(now)
