@@ -347,7 +347,12 @@ def test_metrics_of_two_workers_count_every_request_and_each_liquidation_once_wh
     customer = ("tradovate_sim_liquidations_total", (("initiator", "Customer"),))
     admin = ("tradovate_sim_liquidations_total", (("initiator", "Admin"),))
     sockets = ("tradovate_sim_websocket_sockets", ())
+    workers = server.children()
+    environ = Path(f"/proc/{workers[0]}/environ").read_bytes().split(b"\0")
+    shared = Path(next(v for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")).split(b"=", 1)[1].decode())
     try:
+        assert len(workers) == 2, server.log()
+        assert shared.is_dir() and shared.stat().st_mode & 0o777 == 0o700  # the supervisor's private directory
         # a new connection per request: the kernel gives each to either worker
         with Api(server.base_url) as api:
             api.http.close()
@@ -394,6 +399,7 @@ def test_metrics_of_two_workers_count_every_request_and_each_liquidation_once_wh
         assert "unhandled error" not in server.log()
     finally:
         server.stop()
+    assert not shared.exists()  # removed by the supervisor as it exits
 
 
 def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path: Path) -> None:
