@@ -111,7 +111,6 @@ def test_health_reports_the_market_loop_running_when_quotes_are_synthetic(
 # --- /metrics -------------------------------------------------------------------------------------
 
 
-@pytest.mark.single_process("/metrics counts the requests of the process that answers it")
 def test_metrics_count_requests_commits_and_liquidations_by_initiator_when_they_happen(desk: Desk) -> None:
     # Arrange
     api = desk.api
@@ -151,7 +150,6 @@ def test_metrics_count_requests_commits_and_liquidations_by_initiator_when_they_
     assert "no/suchOperation" not in labels and "completely/elsewhere" not in labels
 
 
-@pytest.mark.single_process("/metrics counts the requests of the process that answers it")
 async def test_metrics_count_websocket_requests_and_open_sockets_when_a_socket_is_used(
         api: Api, desk: Desk, ws: Opener) -> None:
     # Arrange

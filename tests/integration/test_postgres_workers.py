@@ -16,11 +16,13 @@ import cluster as pg_cluster
 import httpx
 import pytest
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 from server import (
     ADMIN,
     ADMIN_PASSWORD,
     DEMO,
     DEMO_PASSWORD,
+    FRONT,
     OPEN_TIME,
     Api,
     ServerProcess,
@@ -326,6 +328,78 @@ def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_ot
         assert "unhandled error" not in server.log()
     finally:
         server.stop()
+
+
+def scrape(http: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of `/metrics`, by name and labels (prometheus-client's own parser)."""
+    response = http.get("/metrics")
+    assert response.status_code == 200, response.text
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text) for sample in family.samples}
+
+
+def test_metrics_of_two_workers_count_every_request_and_each_liquidation_once_whichever_answers_the_scrape(
+        tmp_path: Path) -> None:
+    url = pg_cluster.shared().create_database("workers_metrics")
+    server = ServerProcess(tmp_path / "unused.db", tmp_path / "server.log", db_url=url, workers=2)
+    server.start()
+    me = ("tradovate_sim_requests_total", (("operation", "auth/me"), ("status", "200"), ("transport", "http")))
+    customer = ("tradovate_sim_liquidations_total", (("initiator", "Customer"),))
+    admin = ("tradovate_sim_liquidations_total", (("initiator", "Admin"),))
+    sockets = ("tradovate_sim_websocket_sockets", ())
+    workers = server.children()
+    environ = Path(f"/proc/{workers[0]}/environ").read_bytes().split(b"\0")
+    shared = Path(next(v for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")).split(b"=", 1)[1].decode())
+    try:
+        assert len(workers) == 2, server.log()
+        assert shared.is_dir() and shared.stat().st_mode & 0o777 == 0o700  # the supervisor's private directory
+        # a new connection per request: the kernel gives each to either worker
+        with Api(server.base_url) as api:
+            api.http.close()
+            http = api.http = httpx.Client(base_url=server.base_url, timeout=10.0,
+                                           limits=httpx.Limits(max_keepalive_connections=0))
+            admin_token = api.token(ADMIN, ADMIN_PASSWORD)
+            api.set_clock(OPEN_TIME, admin_token)
+            api.set_quote(admin_token)
+            demo = api.token(DEMO, DEMO_PASSWORD)
+            accounts = {a["name"]: int(a["id"]) for a in api.entities("account", admin_token)}
+            api.call("order/placeorder", order(accounts["DEMO1"], qty=2), demo)
+            api.call("order/placeorder", order(accounts["DEMO2"]), demo)
+            contract = int(api.find("contract", FRONT, demo)["id"])
+            before = scrape(http)
+
+            for _ in range(40):
+                assert http.get("/v1/auth/me", headers={"Authorization": f"Bearer {demo}"}).status_code == 200
+            assert "orderId" in api.call(LIQUIDATE, {"accountId": accounts["DEMO1"], "contractId": contract,
+                                                     "admin": False}, demo)
+            assert "orderId" in api.call(LIQUIDATE, {"accountId": accounts["DEMO2"], "contractId": contract,
+                                                     "admin": True}, admin_token)
+            for _ in range(10):  # reads on both workers: each has applied the other's commits when it answers
+                assert len(api.entities("autoLiqTransaction", admin_token)) >= 2
+
+            async def with_a_socket() -> list[dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+                client = await authorized(server.base_url, demo)
+                try:
+                    await client.call("auth/me")
+                    return [scrape(http) for _ in range(6)]
+                finally:
+                    await client.close()
+
+            during = asyncio.run(with_a_socket())
+            scrapes = [scrape(http) for _ in range(6)]
+
+        # every scrape, whichever worker answers it, holds the sum over both workers
+        for after in scrapes:
+            assert after[me] - before.get(me, 0.0) == 40
+            assert after[customer] - before.get(customer, 0.0) == 1  # committed on one worker, applied on both
+            assert after[admin] - before.get(admin, 0.0) == 1
+            assert after[("tradovate_sim_writer_queue_depth", ())] == 0
+        assert {after[me] for after in scrapes} == {scrapes[0][me]}
+        assert [s[sockets] for s in during] == [1.0] * 6  # the one open socket, on one of the two workers
+        assert "unhandled error" not in server.log()
+    finally:
+        server.stop()
+    assert not shared.exists()  # removed by the supervisor as it exits
 
 
 def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path: Path) -> None:

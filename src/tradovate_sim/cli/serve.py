@@ -35,6 +35,7 @@ def add_serve(commands: "argparse._SubParsersAction[Any]") -> None:
 
 
 REUSE_PORT_ENV = "TRADOVATE_SIM_REUSE_PORT"  # set by `--workers N` for its workers: bind the port shared
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by `--workers N`: prometheus_client's multiprocess directory
 WORKER_EXIT_AT_START = (1, 2)  # a worker that exits so could not start (bad database, bad setting): all stop
 GRACEFUL_SHUTDOWN_SECONDS = 5  # uvicorn's backstop: tasks still running this long after sockets closed are cancelled
 
@@ -135,7 +136,8 @@ def serve(args: argparse.Namespace) -> int:
     except StartupError as error:
         print(f"tradovate-sim: {error}", file=sys.stderr)
         return 1
-    app = create_app(runtime)
+    # a worker of `--workers N` counts into the supervisor's directory and answers /metrics for all of them
+    app = create_app(runtime, os.environ.get(METRICS_DIR_ENV) if os.environ.get(REUSE_PORT_ENV) else None)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                             log_config=None,  # uvicorn's lines go through our handler (logs.configure)
                             http=http_protocol(), ws=websocket_protocol(),
@@ -174,12 +176,28 @@ def supervise(workers: int) -> int:
     """`--workers N`: N `serve` processes on one port, each a whole server on the same PostgreSQL database (one of
     them leads: server/leader.py). SIGTERM/SIGINT go to every worker; a worker that dies is started again; a worker
     that cannot start (exit 1 or 2) stops them all, with its exit status. A supervisor that is killed takes its
-    workers with it (Linux: they get SIGTERM when it dies), so that a new one never serves beside orphans."""
+    workers with it (Linux: they get SIGTERM when it dies), so that a new one never serves beside orphans.
+
+    The workers count their metrics into a private directory (prometheus_client's multiprocess mode, 0700), made
+    here and removed at exit; a worker that ends is marked dead there (its gauges leave the sum)."""
+    import shutil
+    import tempfile
+
+    metrics_dir = tempfile.mkdtemp(prefix="tradovate-sim-metrics-")  # 0700
+    try:
+        return supervise_in(workers, metrics_dir)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def supervise_in(workers: int, metrics_dir: str) -> int:
     import ctypes
     import ctypes.util
     import signal
     import subprocess
     import time
+
+    from prometheus_client.multiprocess import mark_process_dead
 
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
 
@@ -187,12 +205,13 @@ def supervise(workers: int) -> int:
         if libc is not None:
             libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
-    env = {**os.environ, "TRADOVATE_SIM_WORKERS": "1", REUSE_PORT_ENV: "1"}
+    env = {**os.environ, "TRADOVATE_SIM_WORKERS": "1", REUSE_PORT_ENV: "1", METRICS_DIR_ENV: metrics_dir}
     command = [sys.executable, "-m", "tradovate_sim.cli", *sys.argv[1:], "--workers", "1"]
     children = [subprocess.Popen(command, env=env, preexec_fn=die_with_the_supervisor)  # noqa: PLW1509 (no threads)
                 for _ in range(workers)]
     stopping = False
     status = 0
+    reaped: set[int] = set()
 
     def forward(sig: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -206,6 +225,9 @@ def supervise(workers: int) -> int:
     while True:
         for i, child in enumerate(children):
             code = child.poll()
+            if code is not None and child.pid not in reaped:
+                reaped.add(child.pid)
+                mark_process_dead(child.pid, metrics_dir)  # type: ignore[no-untyped-call]
             if code is None or stopping:
                 continue
             if code in WORKER_EXIT_AT_START:

@@ -84,20 +84,21 @@ def error_response(codec: Codec, error: ApiError) -> Response:
     return response
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
+    """`metrics_dir`: prometheus_client's multiprocess directory of a `--workers N` worker (server/metrics.py)."""
     table = endpoints.build_all()
     codec = Codec(table)
     holder: dict[str, Services] = {}
     admission = Admission(LimitsConfig(enabled=runtime.settings.rate_limits == "on"))
     hub = Hub(holder, table, codec, runtime.settings.ws_timeout, admission)
-    metrics = Metrics()
+    metrics = Metrics(metrics_dir)
     access = AccessLog(runtime.settings.access_log)
     hub.metrics, hub.access = metrics, access
     runtime.platform.telemetry = metrics  # the risk engine counts auto-liquidation breaches here
     runtime.store.on_answer = metrics.commit_answered
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
-    lag, collections = LoopLag(metrics.loop_lag.observe), GcPauses(metrics.collected)
+    lag, collections = LoopLag(metrics.lag), GcPauses(metrics.collected)
     operations = HttpOperations(Operations([*(e.name for e in table.values() if e.served is Served.API),
                                             "openapi.json"]),
                                 Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics", "docs"]))
@@ -117,7 +118,7 @@ def create_app(runtime: Runtime) -> Starlette:
             await hub.quota.start()
         app.state.loop = asyncio.get_running_loop()
         runtime.platform.fanout.subscribers.append(hub)
-        runtime.platform.fanout.subscribers.append(metrics)  # liquidations by initiator, as they commit
+        runtime.platform.fanout.own.append(metrics)  # liquidations by initiator, as this process commits them
         runtime.platform.quote_listeners.append(hub.quotes_changed)
         broadcast.cluster, broadcast.replica = runtime.cluster, runtime.replica  # several processes: see broadcast
         await broadcast.start()

@@ -4,12 +4,22 @@ Requests and their latency per operation (REST and WebSocket, labelled by Tradov
 that names none counts as `unknown`, so the label set stays bounded), the store's commits and their latency, the
 writer's queue, open sockets, liquidations by initiator (read from the `autoLiqTransaction` changes as they commit)
 and auto-liquidation breaches (counted by the risk engine through `Platform.telemetry`).
+
+Several workers (`serve --workers N`): prometheus_client's multiprocess mode. The supervisor gives its workers a
+private directory in `PROMETHEUS_MULTIPROC_DIR`; each worker's values live in files there, and `/metrics` answers the
+sum over the machine's workers (`MultiProcessCollector`), whichever worker the scrape reaches. The two gauges are
+written as their sources change (sockets as they open and close; the writer's queue after each answer and at each
+wake of the lag probe), and summed over live workers (`livesum`): the machine's open sockets and the commits it has
+sent to the database and not yet had answered — its backlog, which a `max` would understate when several workers
+queue at once. Counters of a worker that died stay in the sum (counters never go down).
 """
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from tradovate_sim.core.decision import Change
 from tradovate_sim.model.entities import AutoLiqTransaction
@@ -41,8 +51,14 @@ class Metrics:
     """Every metric of one server. Children of labelled metrics are cached per label set: recording a request is
     two dictionary lookups, a counter increment and a histogram observation."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: str | None = None) -> None:
+        """`shared`: the directory of prometheus_client's multiprocess mode (`--workers N`), or None (one process)."""
         registry = self.registry = CollectorRegistry(auto_describe=True)
+        self.shared = shared
+        self.scraped = registry
+        if shared is not None:  # the machine's workers, summed from their files
+            self.scraped = CollectorRegistry(auto_describe=False)
+            MultiProcessCollector(self.scraped, path=shared)  # type: ignore[no-untyped-call]
         self.requests = Counter("tradovate_sim_requests", "Requests answered, by transport, operation and status",
                                 ["transport", "operation", "status"], registry=registry)
         self.request_seconds = Histogram(
@@ -54,8 +70,10 @@ class Metrics:
                                         "Time from sending a commit to the writer process to its durable answer",
                                         buckets=COMMIT_BUCKETS, registry=registry)
         self.writer_queue = Gauge("tradovate_sim_writer_queue_depth",
-                                  "Commits sent to the writer process and not yet answered", registry=registry)
-        self.sockets = Gauge("tradovate_sim_websocket_sockets", "Open WebSocket sockets", registry=registry)
+                                  "Commits sent to the writer process and not yet answered", registry=registry,
+                                  multiprocess_mode="livesum")
+        self.sockets = Gauge("tradovate_sim_websocket_sockets", "Open WebSocket sockets", registry=registry,
+                             multiprocess_mode="livesum")
         self.liquidations = Counter("tradovate_sim_liquidations",
                                     "Liquidations (autoLiqTransaction records committed), by initiator",
                                     ["initiator"], registry=registry)
@@ -76,14 +94,37 @@ class Metrics:
         self._landed = self.commits.labels("landed")
         self._failed = self.commits.labels("failed")
         self._children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
+        self._depth: Callable[[], int] = lambda: 0
+        self._count: Callable[[], int] = lambda: 0
+        self._writing = False  # a write of the queue depth is scheduled
 
     def observe_writer(self, depth: Callable[[], int]) -> None:
-        """Read the writer's queue depth at each scrape."""
-        self.writer_queue.set_function(depth)
+        """Read the writer's queue depth at each scrape (several workers: as it changes, see `lag`)."""
+        self._depth = depth
+        if self.shared is None:
+            self.writer_queue.set_function(depth)
 
     def observe_sockets(self, count: Callable[[], int]) -> None:
-        """Read the number of open sockets at each scrape."""
-        self.sockets.set_function(count)
+        """Read the number of open sockets at each scrape (several workers: at `sockets_changed`)."""
+        self._count = count
+        if self.shared is None:
+            self.sockets.set_function(count)
+
+    def sockets_changed(self) -> None:
+        """A socket opened or closed: several workers read this worker's count from its file."""
+        if self.shared is not None:
+            self.sockets.set(self._count())
+
+    def lag(self, seconds: float) -> None:
+        """The lag probe woke (every 10 ms): observe its lateness; several workers: write the queue depth (a queue
+        that grows is seen within one wake; one that drains is written at each answer, see `commit_answered`)."""
+        self.loop_lag.observe(seconds)
+        if self.shared is not None:
+            self.writer_queue.set(self._depth())
+
+    def _write_depth(self) -> None:
+        self._writing = False
+        self.writer_queue.set(self._depth())
 
     def request(self, transport: str, operation: str, status: int, seconds: float) -> None:
         """One answered request."""
@@ -106,9 +147,13 @@ class Metrics:
         """The store's writer answered a commit (`SqliteStore.on_answer`)."""
         (self._landed if landed else self._failed).inc()
         self.commit_seconds.observe(seconds)
+        if self.shared is not None and not self._writing:  # once the writer has counted the answer off its queue
+            self._writing = True
+            asyncio.get_running_loop().call_soon(self._write_depth)
 
     def publish(self, changes: Sequence[Change], seq: int) -> None:
-        """A fan-out subscriber: count each liquidation record as it commits."""
+        """A subscriber of this process's own commits (`Fanout.own`): count each liquidation record as it commits —
+        once over the machine's workers, which apply each other's commits too."""
         for change in changes:
             if change.entity_type != LIQUIDATION:  # a string comparison: most changes are something else
                 continue
@@ -121,5 +166,5 @@ class Metrics:
         self.auto_liq_breaches.inc()
 
     def exposition(self) -> bytes:
-        """The registry in Prometheus' text format."""
-        return generate_latest(self.registry)
+        """The registry in Prometheus' text format (several workers: the sum over the machine's workers)."""
+        return generate_latest(self.scraped)

@@ -167,6 +167,8 @@ class Hub:
         await socket.accept()
         connection = Connection(self, socket)
         self.connections.add(connection)
+        if self.metrics is not None:
+            self.metrics.sockets_changed()
         connection.push(wire.OPEN)
         sender = asyncio.create_task(connection.sender())
         connection.sender_task = sender
@@ -199,6 +201,8 @@ class Hub:
                     await self.handle_observed(connection, text, self.metrics)
         finally:
             self.connections.discard(connection)
+            if self.metrics is not None:
+                self.metrics.sockets_changed()
             if self.quota is not None:
                 self.quota.closed(connection)
             watchdog.cancel()

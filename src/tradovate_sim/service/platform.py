@@ -76,10 +76,16 @@ class Fanout:
 
     def __init__(self) -> None:
         self.subscribers: list[Publisher] = []
+        # hear only this process's own commits, not those it follows from other processes (service/replica.py): what
+        # is counted per process and summed over processes (the server's metrics) counts each commit once
+        self.own: list[Publisher] = []
 
-    def publish(self, changes: Sequence[Change], seq: int) -> None:
+    def publish(self, changes: Sequence[Change], seq: int, *, followed: bool = False) -> None:
         for subscriber in self.subscribers:
             subscriber.publish(changes, seq)
+        if not followed:
+            for subscriber in self.own:
+                subscriber.publish(changes, seq)
 
 
 class Unobserved:

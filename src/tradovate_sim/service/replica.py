@@ -229,7 +229,7 @@ class Replica:
                 self.applied_of[account] = row.seq
         self.rows_followed += 1
         if changes:
-            platform.fanout.publish(changes, row.seq)
+            platform.fanout.publish(changes, row.seq, followed=True)
         return any(c.entity_type in _SESSION_KINDS for c in changes)
 
     async def caught_up(self, heads: Mapping[int, int]) -> None:
