@@ -88,24 +88,30 @@ def state_scope(fixture_name: str, config: pytest.Config) -> str:
     return scope
 
 
+def _start_time(config: pytest.Config) -> datetime:
+    from tradovate_sim.testing import DEFAULT_START_TIME
+    from tradovate_sim.testing.sim import parse_time
+
+    raw = _ini(config, "tradovate_sim_start_time")  # checked by pytest_configure
+    return parse_time(raw) if raw else DEFAULT_START_TIME
+
+
 @pytest.fixture(scope="session")
 def tradovate_sim_server(pytestconfig: pytest.Config) -> Iterator[SimServer]:
     """One server for the whole session (each xdist worker starts its own)."""
     from tradovate_sim.testing import SimServer
 
     with SimServer(db=_database(pytestconfig), rate_limits=_ini(pytestconfig, "tradovate_sim_rate_limits") or "on",
-                   catalogue=_path(pytestconfig, "tradovate_sim_catalogue")) as server:
+                   catalogue=_path(pytestconfig, "tradovate_sim_catalogue"),
+                   start_time=_start_time(pytestconfig)) as server:  # seeded on that date, whatever the real one
         yield server
 
 
 @pytest.fixture(scope="session")
 def _tradovate_sim_handle(tradovate_sim_server: SimServer, pytestconfig: pytest.Config) -> Iterator[Sim]:
-    from tradovate_sim.testing import DEFAULT_START_TIME, Sim
-    from tradovate_sim.testing.sim import parse_time
+    from tradovate_sim.testing import Sim
 
-    raw = _ini(pytestconfig, "tradovate_sim_start_time")  # checked by pytest_configure
-    start_time = parse_time(raw) if raw else DEFAULT_START_TIME
-    sim = Sim(tradovate_sim_server, start_time=start_time)
+    sim = Sim(tradovate_sim_server, start_time=_start_time(pytestconfig))
     try:
         yield sim
     finally:

@@ -1,6 +1,7 @@
 """One frozen settings object, from command-line flags over environment variables over defaults."""
 
 import os
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log: bool = False  # one line per HTTP request and per closed WebSocket
     workers: int = 1  # server processes on one port (PostgreSQL only)
     password_hashing: str = "argon2id"  # argon2id (OWASP's minimum) | fast: argon2id at its cheapest, for test servers
+    clock: datetime | None = None  # the simulated clock frozen at this instant from the start (naive: UTC); None: real
 
     @property
     def postgres(self) -> bool:

@@ -32,7 +32,9 @@ from server import (
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory: Path = tmp_path_factory.mktemp("console")
-    with running(ServerProcess(directory / "sim.db", directory / "server.log")) as process:
+    # `--clock`: a restarted server (the reconnection test) is back in the ES session with ESZ6 trading, whatever the
+    # real date; every test's reset pins OPEN_TIME anyway
+    with running(ServerProcess(directory / "sim.db", directory / "server.log", clock=OPEN_TIME)) as process:
         yield process
 
 

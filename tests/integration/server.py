@@ -30,6 +30,7 @@ DEMO_PASSWORD = "demo-pw-integration"
 OPEN_TIME = "2026-11-24T15:00:00Z"
 SATURDAY = "2026-11-21T15:00:00Z"  # every CME Globex session is closed (tokens live in real time: any date works)
 AFTER_ESZ6_EXPIRY = "2026-12-21T15:00:00Z"  # a Monday in the ES session, after ESZ6's last trade date
+NEXT_DAY = "2026-11-25T15:00:00Z"  # the Wednesday after OPEN_TIME: a later trade date, ESZ6 still trading
 
 FRONT = "ESZ6"
 BACK = "ESH7"
@@ -72,7 +73,7 @@ class ServerProcess:
     (with TRADOVATE_SIM_TEST_DB=postgres, or `db_url` given) a PostgreSQL database."""
 
     def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off",
-                 db_url: str | None = None, workers: int | None = None) -> None:
+                 db_url: str | None = None, workers: int | None = None, clock: str | None = None) -> None:
         self.db_path = db_path
         self.db_url = db_url or database_url(db_path)
         # `--workers N` (PostgreSQL): start() waits until every worker serves; TRADOVATE_SIM_TEST_WORKERS by default
@@ -81,6 +82,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.rate_limits = rate_limits  # off: the suite's bursts and bad logins are never limited (test_limits: on)
         self.process: subprocess.Popen[bytes] | None = None
+        self.clock = clock  # `--clock`: the simulated clock frozen there from the start (None: wall time)
 
     @property
     def base_url(self) -> str:
@@ -90,7 +92,8 @@ class ServerProcess:
         return [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--db", self.db_url, "--admin-password", ADMIN_PASSWORD,
                 "--demo-password", DEMO_PASSWORD, "--seed", "demo", "--quotes", "manual",
-                *(["--workers", str(self.workers)] if self.workers > 1 else [])]
+                *(["--workers", str(self.workers)] if self.workers > 1 else []),
+                *(["--clock", self.clock] if self.clock else [])]
 
     def start(self, timeout: float = 60.0) -> None:  # a start on PostgreSQL, on a loaded machine, can take 20 s
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}

@@ -11,7 +11,19 @@ from pathlib import Path
 
 import pytest
 from cli_support import Cli, spawn
-from server import ADMIN, ADMIN_PASSWORD, BACK, DEMO, DEMO_PASSWORD, FRONT, OPEN_TIME, Desk, ServerProcess, free_port
+from server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    AFTER_ESZ6_EXPIRY,
+    BACK,
+    DEMO,
+    DEMO_PASSWORD,
+    FRONT,
+    OPEN_TIME,
+    Desk,
+    ServerProcess,
+    free_port,
+)
 
 WAIT = 60  # seconds a subprocess may take before the test gives up (a hang, not a measurement)
 
@@ -123,6 +135,26 @@ def test_a_stop_limit_order_is_placed_with_both_prices(cli: Cli) -> None:
 def test_a_rejected_order_exits_1_with_its_reason(cli: Cli) -> None:
     ran = cli.demo("place", "buy", "1", FRONT, "--limit", "6700.1", "--account", "DEMO1", "--json")
     assert ran.code == 1 and ran.json()["failureReason"] and "rejected: " in ran.err
+
+
+def test_a_product_root_is_its_front_month_until_its_last_trade_date_then_the_next(cli: Cli, desk: Desk) -> None:
+    # Arrange: ESZ6 and ESH7 quoted (the fixture)
+    before = cli.demo("place", "buy", "1", "es", "--account", "DEMO1")
+    quoted = cli.admin("quote", "ES", "--json").json()
+    watched = cli.demo("watch", "--no-props", "--quote", "ES", "--count", "1")
+
+    # Act: the Monday after ESZ6's last trade date
+    desk.api.set_clock(AFTER_ESZ6_EXPIRY, desk.admin)
+    after = cli.demo("place", "buy", "1", "ES", "--account", "DEMO2")
+    named = cli.demo("liquidate", FRONT, "--account", "DEMO1")  # a contract's name is that contract, expired or not
+    not_a_product = cli.demo("place", "buy", "1", "E", "--account", "DEMO1")
+
+    # Assert
+    assert before.code == 0 and f"Buy 1 {FRONT} Market in DEMO1: Filled" in before.out, before.err
+    assert quoted["symbol"] == FRONT and f"watching {FRONT}" in watched.err
+    assert after.code == 0 and f"Buy 1 {BACK} Market in DEMO2: Filled" in after.out, after.err
+    assert f"DEMO1 {FRONT}: liquidated" in named.out, named.err
+    assert not_a_product.code == 4 and "unknown symbol 'E'" in not_a_product.err
 
 
 @pytest.mark.parametrize(("argv", "code", "says"), [

@@ -23,12 +23,14 @@ from server import (
     DEMO,
     DEMO_PASSWORD,
     FRONT,
+    OPEN_TIME,
     Api,
     Desk,
     ServerProcess,
     Tokens,
     free_port,
     order,
+    running,
 )
 
 
@@ -36,17 +38,20 @@ class FlaggedServer(ServerProcess):
     """A server whose `--db` value, passwords, seed and quote source a test chooses."""
 
     def __init__(self, db_path: Path, log_path: Path, *, db: str | None = None, admin_password: str | None = None,
-                 demo_password: str | None = None, seed: str = "demo", quotes: str = "manual") -> None:
+                 demo_password: str | None = None, seed: str = "demo", quotes: str = "manual",
+                 clock: str | None = None) -> None:
         super().__init__(db_path, log_path)
         self.db = db or f"sqlite:///{db_path}"
         self.workers = 1  # one process: its command names no --workers (and its database is SQLite unless given)
         self.passwords = {"--admin-password": admin_password, "--demo-password": demo_password}
         self.seed = seed
         self.quotes = quotes
+        self.clock = clock  # --clock: the simulated clock frozen there from the start (the seed's date too)
 
     def command(self) -> list[str]:
         command = [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--db", self.db, "--seed", self.seed, "--quotes", self.quotes]
+                   "--db", self.db, "--seed", self.seed, "--quotes", self.quotes,
+                   *(["--clock", self.clock] if self.clock else [])]
         for flag, password in self.passwords.items():
             if password:
                 command += [flag, password]
@@ -303,22 +308,35 @@ async def test_readme_websocket_snippet_prints_the_snapshot_then_props_events(de
     assert events.index("Created contract") < events.index("Created order")  # a contract it did not know yet
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_readme_command_line_block_runs_as_printed(desk: Desk, server: ServerProcess, tmp_path: Path) -> None:
-    # Arrange: the quickstart's commands with the demo password, the server's URL in TRADOVATE_URL (the block
-    # relies on the default, local), and `watch` stopped after its first event instead of Ctrl-C
-    desk.quote(bid=6800.0, ask=6800.25)
-    watch = f"watch --account DEMO1 --quote {FRONT}"
-    script = readme_block("cli", server.base_url).replace("<printed at the first start>", DEMO_PASSWORD)
+def run_cli_block(base_url: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """The quickstart's commands with the demo password, the server's URL in TRADOVATE_URL (the block relies on the
+    default, local), and `watch` stopped after its first event instead of Ctrl-C."""
+    watch = "watch --account DEMO1 --quote ES"
+    script = readme_block("cli", base_url).replace("<printed at the first start>", DEMO_PASSWORD)
     assert watch in script
     script = script.replace(watch, f"{watch} --count 1")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADOVATE_", "XDG_"))}
-    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_CACHE_HOME=str(tmp_path / "cache"),
-               TRADOVATE_URL=server.base_url, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"),
+               TRADOVATE_URL=base_url, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    return subprocess.run(["bash", "-eu", "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                          env=env)
+
+
+def run_python_client_block(base_url: str) -> subprocess.CompletedProcess[str]:
+    """The block with DEMO_PASSWORD defined and the server's URL for "local"."""
+    block = readme_block("python-client", base_url)
+    assert 'url="local"' in block
+    script = f"DEMO_PASSWORD = {DEMO_PASSWORD!r}\n" + block.replace('url="local"', f"url={base_url!r}")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_readme_command_line_block_runs_as_printed(desk: Desk, server: ServerProcess, tmp_path: Path) -> None:
+    # Arrange
+    desk.quote(bid=6800.0, ask=6800.25)
 
     # Act
-    done = subprocess.run(["bash", "-eu", "-c", script], capture_output=True, text=True, timeout=120, check=False,
-                          env=env)
+    done = run_cli_block(server.base_url, tmp_path)
 
     # Assert: the accounts, the fill, the position as JSON, the liquidation and the watched quote
     assert done.returncode == 0, done.stderr
@@ -330,14 +348,11 @@ def test_readme_command_line_block_runs_as_printed(desk: Desk, server: ServerPro
 
 
 def test_readme_python_client_block_runs_as_printed(desk: Desk, server: ServerProcess, tokens: Tokens) -> None:
-    # Arrange: the block with DEMO_PASSWORD defined and the server's URL for "local"
+    # Arrange
     desk.quote(bid=6800.0, ask=6800.25)
-    block = readme_block("python-client", server.base_url)
-    assert 'url="local"' in block
-    script = f"DEMO_PASSWORD = {DEMO_PASSWORD!r}\n" + block.replace('url="local"', f"url={server.base_url!r}")
 
     # Act
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    done = run_python_client_block(server.base_url)
 
     # Assert: the order filled, then the position was liquidated
     assert done.returncode == 0, done.stderr
@@ -345,6 +360,61 @@ def test_readme_python_client_block_runs_as_printed(desk: Desk, server: ServerPr
     demo = tokens.of(DEMO, DEMO_PASSWORD)  # the block's login may have ended the desk's (two sessions per user)
     positions = [p for p in desk.api.deps("position", desk.demo1, demo) if p["contractId"] == desk.front]
     assert [p["netPos"] for p in positions] == [0]
+
+
+# A server first started (seeded) on a later date than the one the tests pin: ESZ6 expired on 2026-12-18
+SEEDED_LATER = "2027-01-16T12:00:00Z"  # a Saturday: every CME session closed
+LATER_SESSION = "2027-01-19T15:00:00Z"  # the Tuesday after (Monday is Martin Luther King Day): ES open, ESH7 front
+
+
+@pytest.fixture
+def seeded_later(tmp_path: Path) -> Iterator[FlaggedServer]:
+    """A server whose seed ran with the clock at SEEDED_LATER (`--clock`), as a server first started then does."""
+    with running(FlaggedServer(tmp_path / "later.db", tmp_path / "later.log", admin_password=ADMIN_PASSWORD,
+                               demo_password=DEMO_PASSWORD, clock=SEEDED_LATER)) as server:
+        yield server
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_readme_blocks_trade_the_front_month_of_the_day_when_the_server_was_seeded_after_esz6_expired(
+        seeded_later: FlaggedServer, tmp_path: Path) -> None:
+    # Arrange: a weekday of that later date, as a reader of the README in 2027 meets it
+    with Api(seeded_later.base_url) as api:
+        api.set_clock(LATER_SESSION, api.token(ADMIN, ADMIN_PASSWORD))
+
+    # Act
+    command_line = run_cli_block(seeded_later.base_url, tmp_path)
+    python_client = run_python_client_block(seeded_later.base_url)
+
+    # Assert: ES is ESH7 then, never the expired ESZ6
+    assert command_line.returncode == 0, command_line.stderr
+    assert "Buy 1 ESH7 Market in DEMO1: Filled" in command_line.stdout, command_line.stdout
+    assert "DEMO1 ESH7: liquidated" in command_line.stdout and "ESZ6" not in command_line.stdout
+    assert python_client.returncode == 0, python_client.stderr
+    assert "PlaceOrderResult(failure_reason=None" in python_client.stdout, python_client.stdout
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_pinning_the_clock_before_esz6_expired_lists_it_first_on_a_server_seeded_later(
+        seeded_later: FlaggedServer, tmp_path: Path) -> None:
+    # Arrange: ESH7 and ESM7 were listed at the seed; the clock pinned where the suite and the plugin pin it
+    with Api(seeded_later.base_url) as api:
+        admin = api.token(ADMIN, ADMIN_PASSWORD)
+        seeded = [c["name"] for c in api.query("contract/suggest", admin, t="ES", l=2)]
+        api.set_clock(OPEN_TIME, admin)
+
+        # Act: as it is, then after /sim/reset (as the suite's `desk` and the plugin do before each test)
+        pinned = [c["name"] for c in api.query("contract/suggest", admin, t="ES", l=2)]
+        command_line = run_cli_block(seeded_later.base_url, tmp_path)
+        api.reset(admin)
+        reset = [c["name"] for c in api.query("contract/suggest", admin, t="ES", l=2)]
+
+    # Assert
+    assert seeded == [BACK, "ESM7"]
+    assert pinned == [FRONT, BACK] and reset == [FRONT, BACK]
+    assert command_line.returncode == 0, command_line.stderr
+    assert f"Buy 1 {FRONT} Market in DEMO1: Filled" in command_line.stdout, command_line.stdout
+    assert f"DEMO1 {FRONT}: liquidated" in command_line.stdout, command_line.stdout
 
 
 # --- 14: /sim/quote ----------------------------------------------------------------------------------
@@ -398,9 +468,10 @@ def test_release_fills_the_empty_side_when_the_quote_was_pinned_one_sided(
 
 
 def test_released_one_sided_quote_moves_with_the_walk_again(tmp_path: Path) -> None:
-    # Arrange: a server with the synthetic market; its admin pins ESZ6 bid-only, then releases it
+    # Arrange: a server with the synthetic market, its clock in an open ES session (ESZ6 listed whatever the real
+    # date); its admin pins ESZ6 bid-only, then releases it
     server = FlaggedServer(tmp_path / "walk.db", tmp_path / "server.log", admin_password=ADMIN_PASSWORD,
-                           demo_password=DEMO_PASSWORD, quotes="synthetic")
+                           demo_password=DEMO_PASSWORD, quotes="synthetic", clock=OPEN_TIME)
     server.start()
     try:
         with Api(server.base_url) as api:

@@ -13,6 +13,7 @@ from server import (
     ADMIN_PASSWORD,
     DEMO,
     DEMO_PASSWORD,
+    NEXT_DAY,
     OPEN_TIME,
     Api,
     ServerProcess,
@@ -45,14 +46,16 @@ class Session:
         self.accounts = {a["name"]: a["id"] for a in self.api.entities("account", self.admin)}
 
     def restart(self, how: str) -> int | None:
-        """Stop (`term`) or kill (`kill`) the server, start a new one on the same database; the old exit code."""
+        """Stop (`term`) or kill (`kill`) the server, start a new one on the same database with its clock at the next
+        day (`--clock`: a restart on a later trade date whatever the real date, ESZ6 still trading); the old exit
+        code."""
         if how == "term":
             code: int | None = self.server.stop()
         else:
             self.server.kill()
             code = self.server.process.returncode if self.server.process else None
         self.api.close()
-        self.server = ServerProcess(self.server.db_path, self.server.log_path)
+        self.server = ServerProcess(self.server.db_path, self.server.log_path, clock=NEXT_DAY)
         self.server.start()
         self.api = Api(self.server.base_url)
         return code
@@ -110,7 +113,7 @@ def test_acknowledged_orders_fills_positions_and_balances_survive_when_the_serve
     assert session.api.get("/v1/auth/me", demo).status_code == 200
     assert session.api.get("/v1/auth/me", admin).status_code == 200
     after = session.state()
-    # the restarted server runs on the wall clock, a later trade date: positions and cash balances have rolled to it
+    # the restarted server runs on a later trade date: positions and cash balances have rolled to it
     # (same net position, price and cash; the day's counters start again), everything else is as it was
     assert unrolled(after) == unrolled(before)
     position = next(p for p in after["position"] if p["accountId"] == demo1)  # type: ignore[attr-defined]

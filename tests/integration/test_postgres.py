@@ -30,8 +30,7 @@ from server import (
 from tradovate_sim.storage import migrations
 
 STATE_TYPES = ("user", "account", "order", "orderVersion", "command", "fill", "tradingPermission")
-# A restarted server runs on the wall clock and rolls trade dates that passed (new timestamps on positions and
-# balances): those are compared by what a copy must keep.
+# Positions and balances are compared by what a copy must keep (a roll to another trade date would change the rest).
 KEPT = {"position": ("id", "accountId", "contractId", "netPos"), "cashBalance": ("id", "accountId", "amount")}
 SECRET = "s3cret-never-shown"
 
@@ -106,7 +105,9 @@ class Life:
 
     def __init__(self, db_url: str, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.server = ServerProcess(directory / "unused.db", directory / "server.log", db_url=db_url)
+        # `--clock`: every life starts in an open ES session with ESZ6 trading, whatever the real date (a Saturday,
+        # a day after ESZ6 expired)
+        self.server = ServerProcess(directory / "unused.db", directory / "server.log", db_url=db_url, clock=OPEN_TIME)
         self.server.start()
         self.api = Api(self.server.base_url)
         self.admin = self.api.token(ADMIN, ADMIN_PASSWORD)

@@ -261,7 +261,8 @@ async def reaped(server: ServerProcess, pid: int) -> None:
 def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_other_carries_on(
         tmp_path: Path) -> None:
     url = pg_cluster.shared().create_database("workers_kill")
-    server = ServerProcess(tmp_path / "unused.db", tmp_path / "server.log", db_url=url, workers=2)
+    # `--clock`: the worker the supervisor starts again after the kill is at OPEN_TIME too, whatever the real date
+    server = ServerProcess(tmp_path / "unused.db", tmp_path / "server.log", db_url=url, workers=2, clock=OPEN_TIME)
     server.start()
     try:
         with Api(server.base_url) as api:

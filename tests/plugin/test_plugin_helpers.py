@@ -21,6 +21,15 @@ def test_a_test_starts_at_the_start_time_with_the_es_session_open(tradovate_sim:
     assert tradovate_sim.front("ES").name == "ESZ6"
 
 
+def test_the_seeded_accounts_are_dated_at_the_start_time_whatever_the_real_date(tradovate_sim: Sim) -> None:
+    accounts = tradovate_sim.query("account/list")
+    balances = tradovate_sim.query("cashBalance/list")
+
+    assert {a["name"] for a in accounts} == {"TEMPLATE", "DEMO1", "DEMO2"}
+    assert {datetime.fromisoformat(a["timestamp"]) for a in accounts} == {DEFAULT_START_TIME}
+    assert {b["tradeDate"]["day"] for b in balances} == {DEFAULT_START_TIME.day}
+
+
 def test_quote_pins_bid_ask_and_last_and_release_hands_it_back(tradovate_sim: Sim) -> None:
     pinned = tradovate_sim.quote("ESZ6", bid=6800, ask=6800.25, last=6800.25, bid_size=3, ask_size=4)
 

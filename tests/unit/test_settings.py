@@ -1,10 +1,13 @@
-"""`--db` forms: a plain file path, `sqlite:///relative`, `sqlite:////absolute`; anything else is one clear error."""
+"""`--db` forms: a plain file path, `sqlite:///relative`, `sqlite:////absolute`; anything else is one clear error.
+`--clock`: wall time, or frozen at a time within the calendar."""
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tradovate_sim.server.runtime import StartupError, start_clock
 from tradovate_sim.settings import Settings, from_environment
 
 
@@ -62,3 +65,21 @@ def test_refused_db_urls_never_show_the_password(db: str) -> None:
     with pytest.raises(ValueError) as refused:
         from_environment({"db": db}, environ={})
     assert "cret" not in str(refused.value) and "u:***@" in str(refused.value)
+
+
+def test_clock_is_wall_time_unless_given_then_frozen_there_naive_as_utc() -> None:
+    # Arrange
+    given = from_environment({"clock": "2027-01-16T12:00:00"}, environ={"TRADOVATE_SIM_CLOCK": "2030-01-01T00:00:00Z"})
+
+    # Act
+    real, frozen = start_clock(from_environment({}, environ={})), start_clock(given)
+
+    # Assert: the flag over the variable; a naive time is UTC
+    assert real.is_real
+    assert not frozen.is_real and frozen.now() == datetime(2027, 1, 16, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("clock", "says"), [("yesterday", "clock"), ("2045-01-01T00:00:00Z", "--clock: must be")])
+def test_clock_refuses_what_is_no_time_or_outside_the_calendar_naming_it(clock: str, says: str) -> None:
+    with pytest.raises((ValueError, StartupError), match=says):
+        start_clock(from_environment({"clock": clock}, environ={}))

@@ -72,7 +72,7 @@ def build() -> Parser:
     place = add(commands, "place", trading.place, "place an order: market, or --limit / --stop / both", common)
     place.add_argument("action", choices=["buy", "sell", "Buy", "Sell"], metavar="buy|sell")
     place.add_argument("qty", type=int, metavar="QTY")
-    place.add_argument("symbol", metavar="SYMBOL", help="a contract, e.g. ESZ6 (contract/find)")
+    place.add_argument("symbol", metavar="SYMBOL", help="a contract (ESZ6), or a product (ES): its front month")
     place.add_argument("--limit", type=float, metavar="PRICE", help="a limit order at PRICE")
     place.add_argument("--stop", type=float, metavar="PRICE", help="a stop order at PRICE (with --limit: stop-limit)")
     place.add_argument("--tif", choices=["Day", "GTC", "IOC", "FOK"], help="time in force")

@@ -1,13 +1,23 @@
 """Names a person types, turned into the ids the API takes: accounts (by name or id) and contracts (by symbol,
-through `contract/find`)."""
+through `contract/find`; a product's root, `ES`, is its front month, through `contract/suggest`)."""
 
+import re
 from collections.abc import Iterable
 
 from tradovate_sim.cli.failure import not_found, usage
 from tradovate_sim.client import NotFoundError, Tradovate
 from tradovate_sim.model.entities import Account, Contract
+from tradovate_sim.venue.catalogue import MONTH_CODES
 
 ITEMS_PER_REQUEST = 500  # ids in one `items`/`ldeps` request (the server takes at most 1000)
+SUGGESTED = 20  # contracts asked of `contract/suggest` for a root (ES's come first, then MES's and the like)
+
+
+def front_month(root: str, suggested: Iterable[Contract]) -> Contract | None:
+    """The first suggested contract of the product `root` (the root, a month code, the year: `ES` -> `ESZ6`);
+    `contract/suggest` names the contracts still trading first, the nearest expiry first."""
+    pattern = re.compile(rf"{re.escape(root)}[{MONTH_CODES}]\d{{1,2}}")
+    return next((c for c in suggested if pattern.fullmatch(c.name)), None)
 
 
 def pick_account(accounts: list[Account], given: str | None) -> Account:
@@ -57,11 +67,16 @@ class Names:
         return str(account_id)
 
     def contract(self, symbol: str) -> Contract:
-        """`contract/find`: an unknown symbol is a not-found error naming it."""
+        """`contract/find`; a name no contract has but a product's root (`ES`) is that product's front month. An
+        unknown symbol is a not-found error naming it."""
+        name = symbol.upper()
         try:
-            contract = self.client.contract.find(symbol.upper())
+            contract = self.client.contract.find(name)
         except NotFoundError:
-            raise not_found(f"unknown symbol {symbol!r}") from None
+            found = front_month(name, self.client.contract.suggest(name, SUGGESTED))
+            if found is None:
+                raise not_found(f"unknown symbol {symbol!r}") from None
+            contract = found
         self.symbol_of[contract.id] = contract.name
         return contract
 

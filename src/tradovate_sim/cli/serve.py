@@ -32,6 +32,8 @@ def add_serve(commands: "argparse._SubParsersAction[Any]") -> None:
                        help="server processes on one port (SO_REUSEPORT); more than 1 needs a postgresql:// --db")
     serve.add_argument("--access-log", dest="access_log", action=argparse.BooleanOptionalAction,
                        help="one log line per HTTP request and per closed WebSocket (default off)")
+    serve.add_argument("--clock", metavar="TIME", help="freeze the simulated clock at TIME (ISO 8601, e.g."
+                       " 2026-11-24T15:00:00Z) from the start, the first start's seed included (default: wall time)")
 
 
 REUSE_PORT_ENV = "TRADOVATE_SIM_REUSE_PORT"  # set by `--workers N` for its workers: bind the port shared

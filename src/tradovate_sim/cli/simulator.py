@@ -28,10 +28,11 @@ def quote(run: Invocation) -> Exit:
     args = run.args
     given = {name: getattr(args, name) for name in QUOTE_FIELDS if getattr(args, name) is not None}
     sim = run.client.sim
+    symbol = run.names.contract(args.symbol).name  # a product's root (ES): its front month
     if given or args.release:
-        state = sim.set_quote(QuoteRequest(symbol=args.symbol.upper(), release=args.release, **given))
+        state = sim.set_quote(QuoteRequest(symbol=symbol, release=args.release, **given))
     else:
-        state = sim.quote(QuoteQuery(symbol=args.symbol.upper()))
+        state = sim.quote(QuoteQuery(symbol=symbol))
     show_quote(run, state)
     return Exit.OK
 

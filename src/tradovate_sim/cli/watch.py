@@ -14,7 +14,7 @@ import msgspec
 
 from tradovate_sim.cli.failure import Exit, not_found, usage
 from tradovate_sim.cli.invocation import Invocation
-from tradovate_sim.cli.names import pick_account
+from tradovate_sim.cli.names import SUGGESTED, front_month, pick_account
 from tradovate_sim.cli.output import cell
 from tradovate_sim.client import AsyncTradovate, NotFoundError
 from tradovate_sim.model.market import QuotePacket
@@ -59,8 +59,11 @@ async def watching(run: Invocation, client: AsyncTradovate) -> Exit:
     for symbol in args.quote or []:  # looked up over REST: Tradovate's market-data socket answers md/ only
         try:
             contracts.append(await client.contract.find(symbol.upper()))
-        except NotFoundError:
-            raise not_found(f"unknown symbol {symbol!r}") from None
+        except NotFoundError:  # a product's root (ES): its front month, as `place` and `liquidate` take it
+            found = front_month(symbol.upper(), await client.contract.suggest(symbol.upper(), SUGGESTED))
+            if found is None:
+                raise not_found(f"unknown symbol {symbol!r}") from None
+            contracts.append(found)
     async with contextlib.AsyncExitStack() as stack:
         tasks: list[asyncio.Task[None]] = []
         if not args.no_props:

@@ -6,7 +6,8 @@ from tradovate_sim.model.requests import PlaceOrder
 
 with Tradovate(url="local", name="demo", password="...") as client:
     account = client.account.list()[0]
-    result = client.order.place_order(PlaceOrder(account_id=account.id, action="Buy", symbol="ESZ6",
+    front = client.contract.suggest("ES", 1)[0]  # the ES front month (ESZ6 until 2026-12-18)
+    result = client.order.place_order(PlaceOrder(account_id=account.id, action="Buy", symbol=front.name,
                                                  order_qty=1, order_type="Market", is_automated=True))
 ```
 

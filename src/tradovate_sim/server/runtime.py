@@ -26,7 +26,7 @@ from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.replica import Replica
 from tradovate_sim.service.rollover import Rollover
 from tradovate_sim.service.settlement import Settlement
-from tradovate_sim.service.simulator import MarketLoop
+from tradovate_sim.service.simulator import EARLIEST, LATEST, MarketLoop
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import PostgresStore
@@ -53,6 +53,16 @@ class StartupError(Exception):
     """The server cannot start for a reason the user can fix (the database path or file); one line says which."""
 
 
+def start_clock(settings: Settings) -> Clock:
+    """The simulated clock: wall time, or frozen at `--clock` (within the range `/sim/clock` takes)."""
+    clock = Clock()
+    if settings.clock is not None:
+        clock.set(settings.clock)
+        if not EARLIEST <= clock.now() <= LATEST:
+            raise StartupError(f"--clock: must be between {EARLIEST.date()} and {LATEST.date()}")
+    return clock
+
+
 class Runtime:
     def __init__(self, settings: Settings, out: TextIO = sys.stdout, hashing: PasswordHashing | None = None) -> None:
         self.settings = settings
@@ -61,9 +71,10 @@ class Runtime:
         # own parameters, so either setting verifies passwords hashed under the other
         self.hashing = hashing or (PasswordHashing(time_cost=1, memory_cost=8, parallelism=1)
                                    if settings.password_hashing == "fast" else PasswordHashing())
+        clock = start_clock(settings)  # a bad --clock before the database is opened
         self.store: SqliteStore | PostgresStore = self.open_store(settings)
         catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
-        self.platform = Platform(self.store, Clock(), catalogue, CmeCalendar(), Market(seed=0))
+        self.platform = Platform(self.store, clock, catalogue, CmeCalendar(), Market(seed=0))
         self.loop = MarketLoop(self.platform, settings.tick_seconds)
         self.autoliq = AutoLiquidation(self.platform)
         self.loop.settled.append(self.autoliq.drain)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -42,10 +43,11 @@ class SimServer:
 
     `db` is the database file (default: a fresh file in a temporary directory removed by `stop()`); a file that
     already holds a database is reused as it is. `rate_limits` is `on` (Tradovate's limits, as the real one) or
-    `off`; `catalogue` a TOML file of extra products."""
+    `off`; `catalogue` a TOML file of extra products; `start_time` (`--clock`) freezes the server's clock there from
+    its start, so that a new database is seeded on that date, whatever the real one."""
 
     def __init__(self, *, db: Path | str | None = None, rate_limits: str = "on", catalogue: Path | str | None = None,
-                 port: int | None = None, startup_timeout: float = 60.0) -> None:
+                 port: int | None = None, startup_timeout: float = 60.0, start_time: datetime | None = None) -> None:
         if rate_limits not in ("on", "off"):
             raise ValueError(f"rate_limits: expected on or off, got {rate_limits!r}")
         self._directory: tempfile.TemporaryDirectory[str] | None = None
@@ -55,6 +57,7 @@ class SimServer:
         self.db = Path(db)
         self.rate_limits = rate_limits
         self.catalogue = None if catalogue is None else Path(catalogue)
+        self.start_time = start_time
         self._free_port = port is None
         self.port = port or free_port()
         self.admin_password = secrets.token_urlsafe(12)  # each start sets them (--admin-password, --demo-password)
@@ -85,6 +88,8 @@ class SimServer:
                    f"--demo-password={self.demo_password}"]  # `=`: a value may start with "-"
         if self.catalogue is not None:
             command += ["--catalogue", str(self.catalogue.absolute())]
+        if self.start_time is not None:
+            command += ["--clock", self.start_time.isoformat()]
         return command
 
     def start(self) -> "SimServer":
