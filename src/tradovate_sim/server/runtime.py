@@ -165,6 +165,8 @@ class Runtime:
         fixed, quotes, self.limits = await shared.load()
         if fixed is not None:
             self.platform.clock.set(fixed)
+        else:  # the others run on the real clock (whatever this process's --clock says)
+            self.platform.clock.resume()
         return quotes
 
     def take_quotes(self, quotes: list[SharedQuote]) -> None:
