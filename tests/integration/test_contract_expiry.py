@@ -34,7 +34,11 @@ def settlement_orders(desk: Desk, account_id: int) -> list[JSON]:
 
 
 def execution_reports(desk: Desk, order_id: int) -> list[JSON]:
-    return sorted(desk.api.deps("executionReport", order_id, desk.demo), key=lambda r: int(r["id"]))
+    """The order's execution reports: those of its commands (an execution report's master is its command)."""
+    commands = desk.api.deps("command", order_id, desk.demo)
+    found = [r for c in commands for r in desk.api.deps("executionReport", c["id"], desk.demo)]
+    assert all(r["orderId"] == order_id for r in found), found
+    return sorted(found, key=lambda r: int(r["id"]))
 
 
 async def test_a_clock_jump_across_the_last_trade_date_settles_the_book_and_says_so_in_props(desk: Desk,

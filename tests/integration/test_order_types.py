@@ -15,7 +15,11 @@ def versions(desk: Desk, order_id: int) -> list[dict[str, object]]:
 
 
 def reports(desk: Desk, order_id: int) -> list[tuple[object, object, object]]:
-    found = sorted(desk.api.deps("executionReport", order_id, desk.demo), key=lambda r: r["id"])
+    # an execution report's master is its command (Tradovate's), not its order: the order's commands first
+    commands = desk.api.deps("command", order_id, desk.demo)
+    found = sorted((r for c in commands for r in desk.api.deps("executionReport", c["id"], desk.demo)),
+                   key=lambda r: r["id"])
+    assert found and all(r["orderId"] == order_id for r in found), found
     return [(r["execType"], r["ordStatus"], r.get("text")) for r in found]
 
 

@@ -3,8 +3,9 @@
 nothing lost, a database at another schema version is refused, and while PostgreSQL is down writes answer 503,
 reads keep working, and service resumes by itself when it is back (a restart while idle costs no 503).
 
-The rest of the suite runs on PostgreSQL too: `make test` runs a subset (durability, the 50-way liquidation race,
-WebSocket props), `make test-postgres` all of it.
+The rest of the suite runs on PostgreSQL too: `make test-postgres` runs every integration test with each server as
+two workers on PostgreSQL (`WORKERS=1`: one process); `make test` runs this file, tests/pg and
+test_postgres_workers.py (the race, the kill, failover, props and metrics across workers).
 """
 
 import subprocess
