@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
+from tradovate_sim.service.background import Background
 from tradovate_sim.service.replica import Replica
 from tradovate_sim.storage.postgres_cluster import ACK_CHANNEL as ACK
 from tradovate_sim.storage.postgres_cluster import CONTROL_CHANNEL as CONTROL
@@ -57,7 +58,7 @@ class Broadcast:
         self.handlers: dict[str, Handler] = {}
         self._waiting: dict[str, tuple[set[str], asyncio.Event]] = {}
         self._queue: asyncio.Queue[_Control] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self.background = Background()  # the loop applying other processes' controls
 
     async def start(self) -> None:
         if self.cluster is None:
@@ -65,13 +66,10 @@ class Broadcast:
         self.me = self.cluster.name
         await self.cluster.listen(CONTROL, self._received)
         await self.cluster.listen(ACK, self._acknowledged)
-        self._task = asyncio.get_running_loop().create_task(self._apply_loop(), name="controls")
+        self.background.spawn(self._apply_loop(), name="controls")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.background.stop()
 
     async def everywhere(self, kind: str, body: bytes) -> None:
         """Have every other live process apply this control; returns once they all did (or died, or timed out)."""

@@ -11,7 +11,6 @@ market and tell their market-data subscribers, as the leader does. Quotes set by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ import msgspec
 
 from tradovate_sim.core.view import Quote
 from tradovate_sim.model.ids import ContractId
+from tradovate_sim.service.background import Background
 from tradovate_sim.storage.postgres_cluster import QUOTE_CHANNEL as QUOTE
 
 if TYPE_CHECKING:
@@ -38,8 +38,7 @@ class Leadership:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.leading = False
-        self._task: asyncio.Task[None] | None = None
-        self._sending: set[asyncio.Task[None]] = set()
+        self.background = Background()  # the wait for the lead, quotes being sent
 
     async def start(self) -> None:
         cluster = self.runtime.cluster
@@ -50,15 +49,10 @@ class Leadership:
         if await cluster.try_lead():
             await self._lead()
         else:
-            self._task = asyncio.get_running_loop().create_task(self._wait_for_the_lead(), name="leader-election")
+            self.background.spawn(self._wait_for_the_lead(), name="leader-election")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for task in list(self._sending):
-            task.cancel()
+        await self.background.stop()
 
     async def _wait_for_the_lead(self) -> None:
         cluster = self.runtime.cluster
@@ -108,9 +102,7 @@ class Leadership:
             chunk.append(encoded)
             size += len(encoded) + 1
         payloads.append("[" + ",".join(chunk) + "]")
-        task = asyncio.get_running_loop().create_task(self._notify(payloads))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self.background.spawn(self._notify(payloads))
 
     async def _notify(self, payloads: list[str]) -> None:
         cluster = self.runtime.cluster

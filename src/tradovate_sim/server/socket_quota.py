@@ -12,13 +12,13 @@ the sockets authorized since: it may let a user hold a few more for as long as o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 import msgspec
 
 from tradovate_sim.server.connection import MAX_SOCKETS_PER_USER, Connection
+from tradovate_sim.service.background import Background
 from tradovate_sim.storage.postgres_cluster import SOCKET_CHANNEL, PostgresCluster
 
 __all__ = ["SocketQuota"]
@@ -42,20 +42,14 @@ class SocketQuota:
         self.me = cluster.name
         self.mine: dict[int, tuple[Connection, int]] = {}  # this process's sockets in the lists, with their user
         self.users: dict[int, dict[tuple[str, int], None]] = {}  # user -> their sockets, oldest first
-        self._sending: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self.background = Background()  # the pruning loop, notifications being sent
 
     async def start(self) -> None:
         await self.cluster.listen(SOCKET_CHANNEL, self._received)
-        self._task = asyncio.get_running_loop().create_task(self._prune(), name="socket-quota")
+        self.background.spawn(self._prune(), name="socket-quota")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for task in list(self._sending):
-            task.cancel()
+        await self.background.stop()
 
     def opened(self, connection: Connection, user_id: int) -> None:
         """`connection` was authorized as `user_id` (again: it moves to the end of the list)."""
@@ -69,9 +63,7 @@ class SocketQuota:
             self._send(_Socket(by=self.me, socket=id(connection), user=found[1], open=False))
 
     def _send(self, message: _Socket) -> None:
-        task = asyncio.get_running_loop().create_task(self._notify(msgspec.json.encode(message).decode()))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self.background.spawn(self._notify(msgspec.json.encode(message).decode()))
 
     async def _notify(self, payload: str) -> None:
         try:

@@ -28,6 +28,7 @@ from tradovate_sim.core.decision import Change
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.ids import AccountId
 from tradovate_sim.model.kinds import KINDS
+from tradovate_sim.service.background import Background
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import JOURNAL_CHANNEL, PostgresStore
@@ -64,7 +65,7 @@ class BlockIds:
         self.current: dict[str, list[int]] = {}  # entity type -> [next, end)
         self.spare: dict[str, int] = {}  # entity type -> the first id of a reserved block
         self.floors: dict[str, int] = {}
-        self._refills: set[asyncio.Task[None]] = set()
+        self.refills = Background()
 
     async def fill(self, floors: Mapping[str, int]) -> None:
         """Reserve a current and a spare block of every type, above `floors` (the largest id in memory + 1)."""
@@ -111,9 +112,7 @@ class BlockIds:
                     self._refill_later(entity_type)
 
     def _refill_later(self, entity_type: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._refill(entity_type))
-        self._refills.add(task)
-        task.add_done_callback(self._refills.discard)
+        self.refills.spawn(self._refill(entity_type))
 
     async def _refill(self, entity_type: str) -> None:
         for attempt in range(50):
