@@ -158,7 +158,7 @@ class Runtime:
         deployment left, and starts as on SQLite (storage/shared_state.py)."""
         if self.cluster is None:
             return []
-        shared = self.shared = SimulatorState(self.cluster.pool)
+        shared = self.shared = SimulatorState(self.cluster.pooled)
         if not await shared.others_started():
             await shared.clear()
             return []

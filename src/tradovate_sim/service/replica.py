@@ -172,7 +172,7 @@ class Replica:
     async def reload(self) -> None:
         """Another process reset the database: read it again, follow from there."""
         async with self._polling:
-            async with self.cluster.pool.acquire() as conn:
+            async with self.cluster.pooled() as conn:
                 await self.store.reread(conn)
             self.platform.load()
             self.cluster.snapshot = self.store.snapshot

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -33,6 +33,9 @@ log = logging.getLogger("tradovate_sim.storage")
 START_KEY = -0x7472_6164_0001  # session lock while a process starts (loads, seeds, lists contracts)
 LEADER_KEY = -0x7472_6164_0002  # held by the process that runs the market and the timers
 POOL_SIZE = 16
+# A pooled connection not free within this (every one holds a busy account's lock): TimeoutError, an OSError, which
+# requests answer as 503 and the follower logs and retries. Every use of the pool waits at most this long.
+ACQUIRE_SECONDS = 5.0
 CONTROL_CHANNEL = "tradovate_sim_control"  # simulator controls (server/broadcast.py)
 ACK_CHANNEL = "tradovate_sim_control_ack"
 QUOTE_CHANNEL = "tradovate_sim_quote"  # the leader's quotes (server/leader.py)
@@ -113,13 +116,15 @@ class PostgresCluster:
 
     async def peers(self) -> list[str]:
         """The processes listening on this database now (this one included)."""
-        rows = await self.pool.fetch("SELECT substr(application_name, $1) FROM pg_stat_activity"
-                                     " WHERE datname = current_database() AND application_name LIKE $2",
-                                     len(APPLICATION) + 2, f"{APPLICATION} %")
+        async with self.pooled() as conn:
+            rows = await conn.fetch("SELECT substr(application_name, $1) FROM pg_stat_activity"
+                                    " WHERE datname = current_database() AND application_name LIKE $2",
+                                    len(APPLICATION) + 2, f"{APPLICATION} %")
         return [str(r[0]) for r in rows]
 
     async def notify(self, channel: str, payload: str) -> None:
-        await self.pool.execute("SELECT pg_notify($1, $2)", channel, payload)
+        async with self.pooled() as conn:
+            await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -170,7 +175,15 @@ class PostgresCluster:
     # --- account locks ---------------------------------------------------------------------------------
 
     async def acquire(self) -> asyncpg.pool.PoolConnectionProxy:
-        return await self.pool.acquire(timeout=5.0)
+        """A pooled connection to hold (give it back with `release`), waiting at most `ACQUIRE_SECONDS`."""
+        return await self.pool.acquire(timeout=ACQUIRE_SECONDS)
+
+    @contextlib.asynccontextmanager
+    async def pooled(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+        """A pooled connection for the block, waiting at most `ACQUIRE_SECONDS` (asyncpg's own `pool.fetch` and
+        the like would wait for ever while every connection holds a busy account's lock)."""
+        async with self.pool.acquire(timeout=ACQUIRE_SECONDS) as conn:
+            yield conn
 
     async def release(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
         await self.pool.release(conn)
@@ -200,7 +213,8 @@ class PostgresCluster:
     async def follow(self, own: set[int]) -> list[JournalRow]:
         """The journal rows of transactions that finished since the last call (in transaction order, then seq),
         but those of the transactions `own` (this process's: their rows are in memory through their commits)."""
-        rows = await self.pool.fetch(_FOLLOW, str(self.horizon), self.snapshot or "1:1:", [str(x) for x in own])
+        async with self.pooled() as conn:
+            rows = await conn.fetch(_FOLLOW, str(self.horizon), self.snapshot or "1:1:", [str(x) for x in own])
         if rows:
             self.horizon = int(rows[0]["horizon"])
         return [JournalRow(seq=r["seq"], body=bytes(r["body"]), meta=r["meta"], accounts=tuple(r["accounts"]))
@@ -208,12 +222,15 @@ class PostgresCluster:
 
     async def xmax(self) -> int:
         """Every transaction that began before this call has an id below this."""
-        return int(await self.pool.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"))
+        async with self.pooled() as conn:
+            return int(await conn.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"))
 
     async def read_meta(self) -> dict[str, bytes]:
-        return {r["key"]: bytes(r["value"]) for r in await self.pool.fetch(f"SELECT key, value FROM {SCHEMA}.meta")}
+        async with self.pooled() as conn:
+            return {r["key"]: bytes(r["value"]) for r in await conn.fetch(f"SELECT key, value FROM {SCHEMA}.meta")}
 
     async def reserve(self, floors: dict[str, int], size: int) -> dict[str, int]:
         """A block of `size` ids per entity type, none below its floor: {entity_type: first id of the block}."""
-        rows = await self.pool.fetch(_RESERVE, list(floors), list(floors.values()), size)
+        async with self.pooled() as conn:
+            rows = await conn.fetch(_RESERVE, list(floors), list(floors.values()), size)
         return {r["entity_type"]: int(r["start"]) for r in rows}

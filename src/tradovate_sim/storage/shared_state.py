@@ -15,12 +15,15 @@ as on SQLite, and clears what the last deployment left.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 
 import asyncpg
 import msgspec
 
 from tradovate_sim.core.view import Quote
+from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.migrations import SCHEMA
 
 __all__ = ["CLOCK_KEY", "LIMITS_KEY", "READY_KEY", "SharedQuote", "SimulatorState", "clock_value"]
@@ -44,19 +47,25 @@ def clock_value(fixed: datetime | None) -> bytes | None:
     return None if fixed is None else fixed.isoformat().encode()
 
 
-class SimulatorState:
-    """Reads and writes the shared simulator state on a pool of the database's connections."""
+Pooled = Callable[[], AbstractAsyncContextManager[asyncpg.pool.PoolConnectionProxy]]
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+
+class SimulatorState:
+    """Reads and writes the shared simulator state on connections of a pool (`pooled`: one for a block, waiting
+    a bounded time for it)."""
+
+    def __init__(self, pooled: Pooled) -> None:
+        self.pooled = pooled
 
     async def others_started(self) -> bool:
         """Whether another process that finished starting is alive (it holds READY_KEY shared)."""
-        return not await self.pool.fetchval("SELECT pg_try_advisory_xact_lock($1)", READY_KEY)
+        async with self._connection() as conn:
+            return not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", READY_KEY)
 
     async def load(self) -> tuple[datetime | None, list[SharedQuote], bytes | None]:
         """The frozen clock (None: real time), the quotes set by hand and the limits set (None: the flags')."""
-        rows = await self.pool.fetch(f"SELECT key, value FROM {SCHEMA}.meta WHERE key LIKE 'sim.%'")
+        async with self._connection() as conn:
+            rows = await conn.fetch(f"SELECT key, value FROM {SCHEMA}.meta WHERE key LIKE 'sim.%'")
         clock: datetime | None = None
         quotes: list[SharedQuote] = []
         limits: bytes | None = None
@@ -70,20 +79,33 @@ class SimulatorState:
         return clock, quotes, limits
 
     async def clear(self) -> None:
-        await self.pool.execute(f"DELETE FROM {SCHEMA}.meta WHERE key LIKE 'sim.%'")
+        await self._execute(f"DELETE FROM {SCHEMA}.meta WHERE key LIKE 'sim.%'")
 
     async def save_clock(self, fixed: datetime | None) -> None:
         await self.save(CLOCK_KEY, clock_value(fixed))
 
     async def save(self, key: str, value: bytes | None) -> None:
         if value is None:
-            await self.pool.execute(f"DELETE FROM {SCHEMA}.meta WHERE key = $1", key)
+            await self._execute(f"DELETE FROM {SCHEMA}.meta WHERE key = $1", key)
         else:
-            await self.pool.execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
-                                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+            await self._execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
+                                " ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
 
     async def save_quote(self, quote: Quote, pinned: bool) -> None:
-        await self.pool.execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
-                                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                                f"{QUOTE_PREFIX}{quote.contract_id}",
-                                msgspec.json.encode(SharedQuote(quote=quote, pinned=pinned)))
+        await self._execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
+                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            f"{QUOTE_PREFIX}{quote.contract_id}",
+                            msgspec.json.encode(SharedQuote(quote=quote, pinned=pinned)))
+
+    async def _execute(self, statement: str, *arguments: object) -> None:
+        async with self._connection() as conn:
+            await conn.execute(statement, *arguments)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+        """A pooled connection; the database away or every connection busy is a StoreError (503 for a request)."""
+        try:
+            async with self.pooled() as conn:
+                yield conn
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreError(f"the simulator's shared state: {error}") from None
