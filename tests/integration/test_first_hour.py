@@ -40,7 +40,8 @@ class FlaggedServer(ServerProcess):
     def __init__(self, db_path: Path, log_path: Path, *, db: str | None = None, admin_password: str | None = None,
                  demo_password: str | None = None, seed: str = "demo", quotes: str = "manual",
                  clock: str | None = None) -> None:
-        super().__init__(db_path, log_path)
+        # the production defaults: OWASP's argon2id (its parameters checked below), the calendar from the library
+        super().__init__(db_path, log_path, password_hashing="argon2id", calendar_cache=False)
         self.db = db or f"sqlite:///{db_path}"
         self.workers = 1  # one process: its command names no --workers (and its database is SQLite unless given)
         self.passwords = {"--admin-password": admin_password, "--demo-password": demo_password}
@@ -164,6 +165,7 @@ def test_restart_with_a_new_password_sets_it_durably_and_ends_the_old_sessions(l
     assert "errorText" in api.login(DEMO, "demo-pw-1")
     new_hash = stored_hash(lives.db_path, admin_id)
     assert new_hash.startswith("$argon2id$") and new_hash != old_hash and "admin-pw-2" not in new_hash
+    assert "$m=19456,t=2,p=1$" in new_hash  # OWASP's minimum: what a server started without the variable uses
 
     # Assert: /sim/reset keeps the new passwords, and so does a restart without the flags
     admin = api.token(ADMIN, "admin-pw-2")
