@@ -92,7 +92,7 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.clock = clock  # `--clock`: the simulated clock frozen there from the start (None: wall time)
         # fast: argon2id at its cheapest, as the pytest plugin's servers (a login or a new user in microseconds, not
-        # ~30 ms of CPU); test_first_hour's servers keep the production default and check its parameters
+        # ~30 ms of CPU); test_first_hour's password test keeps the production default and checks its parameters
         self.password_hashing = password_hashing
         self.calendar_cache = calendar_cache  # False: the calendar from the library, as a production start
 
