@@ -28,6 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log: bool = False  # one line per HTTP request and per closed WebSocket
     workers: int = 1  # server processes on one port (PostgreSQL only)
     password_hashing: str = "argon2id"  # argon2id (OWASP's minimum) | fast: argon2id at its cheapest, for test servers
+    calendar_cache: str | None = None  # a directory where the CME calendar is kept between starts (test servers)
     clock: datetime | None = None  # the simulated clock frozen at this instant from the start (naive: UTC); None: real
 
     @property

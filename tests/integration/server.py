@@ -4,12 +4,15 @@ an existing Tradovate client would, and request builders with defaults.
 Nothing here imports the server's code: the suite sees only the wire.
 """
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +58,10 @@ TEST_WORKERS = int(os.environ.get("TRADOVATE_SIM_TEST_WORKERS", "1"))
 if TEST_WORKERS < 1 or (TEST_WORKERS > 1 and TEST_DB != "postgres"):
     raise RuntimeError(f"TRADOVATE_SIM_TEST_WORKERS={TEST_WORKERS}: more than one needs TRADOVATE_SIM_TEST_DB=postgres")
 _databases: dict[Path, str] = {}  # db_path -> the PostgreSQL database standing in for it (TEST_DB=postgres)
+# The CME calendar the suite's servers share (TRADOVATE_SIM_CALENDAR_CACHE): the first server of the run asks
+# `exchange_calendars` and writes it, the others read it (a start costs ~1.3 s of CPU less). Removed at exit.
+CALENDAR_CACHE = Path(tempfile.mkdtemp(prefix="tradovate-sim-calendar-"))
+atexit.register(shutil.rmtree, CALENDAR_CACHE, ignore_errors=True)
 
 
 def database_url(db_path: Path, kind: str = TEST_DB) -> str:
@@ -73,7 +80,8 @@ class ServerProcess:
     (with TRADOVATE_SIM_TEST_DB=postgres, or `db_url` given) a PostgreSQL database."""
 
     def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off",
-                 db_url: str | None = None, workers: int | None = None, clock: str | None = None) -> None:
+                 db_url: str | None = None, workers: int | None = None, clock: str | None = None,
+                 password_hashing: str = "fast", calendar_cache: bool = True) -> None:
         self.db_path = db_path
         self.db_url = db_url or database_url(db_path)
         # `--workers N` (PostgreSQL): start() waits until every worker serves; TRADOVATE_SIM_TEST_WORKERS by default
@@ -83,6 +91,10 @@ class ServerProcess:
         self.rate_limits = rate_limits  # off: the suite's bursts and bad logins are never limited (test_limits: on)
         self.process: subprocess.Popen[bytes] | None = None
         self.clock = clock  # `--clock`: the simulated clock frozen there from the start (None: wall time)
+        # fast: argon2id at its cheapest, as the pytest plugin's servers (a login or a new user in microseconds, not
+        # ~30 ms of CPU); test_first_hour's password test keeps the production default and checks its parameters
+        self.password_hashing = password_hashing
+        self.calendar_cache = calendar_cache  # False: the calendar from the library, as a production start
 
     @property
     def base_url(self) -> str:
@@ -98,6 +110,9 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> None:  # a start on PostgreSQL, on a loaded machine, can take 20 s
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
         env["TRADOVATE_SIM_RATE_LIMITS"] = self.rate_limits
+        env["TRADOVATE_SIM_PASSWORD_HASHING"] = self.password_hashing
+        if self.calendar_cache:
+            env["TRADOVATE_SIM_CALENDAR_CACHE"] = str(CALENDAR_CACHE)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)

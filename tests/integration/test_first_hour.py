@@ -39,8 +39,11 @@ class FlaggedServer(ServerProcess):
 
     def __init__(self, db_path: Path, log_path: Path, *, db: str | None = None, admin_password: str | None = None,
                  demo_password: str | None = None, seed: str = "demo", quotes: str = "manual",
-                 clock: str | None = None) -> None:
-        super().__init__(db_path, log_path)
+                 clock: str | None = None, production: bool = False) -> None:
+        # production: OWASP's argon2id (its parameters checked below) and the calendar from the library, as a
+        # server started without TRADOVATE_SIM_PASSWORD_HASHING and TRADOVATE_SIM_CALENDAR_CACHE; else the suite's
+        super().__init__(db_path, log_path, password_hashing="argon2id" if production else "fast",
+                         calendar_cache=not production)
         self.db = db or f"sqlite:///{db_path}"
         self.workers = 1  # one process: its command names no --workers (and its database is SQLite unless given)
         self.passwords = {"--admin-password": admin_password, "--demo-password": demo_password}
@@ -67,12 +70,14 @@ class Lives:
         self.count = 0
         self.server: FlaggedServer | None = None
         self.api: Api | None = None
+        self.production = False  # servers started as in production (see FlaggedServer)
 
     def start(self, **flags: Any) -> tuple[Api, str]:
         """Stop the running server (SIGTERM), start the next; its client and what it printed."""
         self.stop()
         self.count += 1
-        self.server = FlaggedServer(self.db_path, self.directory / f"life-{self.count}.log", **flags)
+        self.server = FlaggedServer(self.db_path, self.directory / f"life-{self.count}.log",
+                                    production=self.production, **flags)
         self.server.start()
         self.api = Api(self.server.base_url)
         return self.api, self.server.log()
@@ -143,6 +148,7 @@ def test_restart_prints_its_urls_and_where_the_passwords_are_when_none_is_given(
 
 def test_restart_with_a_new_password_sets_it_durably_and_ends_the_old_sessions(lives: Lives) -> None:
     # Arrange
+    lives.production = True
     api, _ = lives.start(admin_password="admin-pw-1", demo_password="demo-pw-1")
     old_admin = api.token(ADMIN, "admin-pw-1")
     admin_id = api.query("auth/me", old_admin)["userId"]
@@ -164,6 +170,7 @@ def test_restart_with_a_new_password_sets_it_durably_and_ends_the_old_sessions(l
     assert "errorText" in api.login(DEMO, "demo-pw-1")
     new_hash = stored_hash(lives.db_path, admin_id)
     assert new_hash.startswith("$argon2id$") and new_hash != old_hash and "admin-pw-2" not in new_hash
+    assert "$m=19456,t=2,p=1$" in new_hash  # OWASP's minimum: what a server started without the variable uses
 
     # Assert: /sim/reset keeps the new passwords, and so does a restart without the flags
     admin = api.token(ADMIN, "admin-pw-2")

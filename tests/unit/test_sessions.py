@@ -1,6 +1,7 @@
 """Trading sessions: the pure schedule search, trade dates, and the CME calendar adapter's schedules."""
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -152,6 +153,25 @@ def test_schedule_refused_when_window_outside_calendar(es: ProductSpec) -> None:
     calendar = CmeCalendar(first=date(2026, 1, 1), last=date(2026, 12, 31))
     with pytest.raises(ValueError, match="outside"):
         calendar.schedule(es, date(2026, 12, 1), days_after=60)
+
+
+def test_a_cached_calendar_answers_as_the_library_and_a_later_one_reads_the_file(
+        calendar: CmeCalendar, es: ProductSpec, tmp_path: Path) -> None:
+    # Arrange: the first calendar with a cache asks the library and writes what it said
+    first = CmeCalendar(cache=tmp_path / "cache")
+    built = first.schedule(es, date(2026, 11, 24))
+    files = list((tmp_path / "cache").iterdir())
+    assert [f.suffix for f in files] == [".msgpack"]
+    # Act: a later one (another process's) reads it; a damaged file is asked again and rewritten
+    later = CmeCalendar(cache=tmp_path / "cache")
+    read = later.schedule(es, date(2026, 11, 24))
+    files[0].write_bytes(b"not msgpack")
+    damaged = CmeCalendar(cache=tmp_path / "cache")
+    # Assert: every answer is the library's
+    assert built == read == calendar.schedule(es, date(2026, 11, 24))
+    assert later.holidays() == calendar.holidays()
+    assert damaged.holidays() == calendar.holidays()
+    assert files[0].read_bytes() != b"not msgpack"
 
 
 # --- trade_date -------------------------------------------------------------------------------------

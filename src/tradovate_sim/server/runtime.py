@@ -74,7 +74,8 @@ class Runtime:
         clock = start_clock(settings)  # a bad --clock before the database is opened
         self.store: SqliteStore | PostgresStore = self.open_store(settings)
         catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
-        self.platform = Platform(self.store, clock, catalogue, CmeCalendar(), Market(seed=0))
+        calendar = CmeCalendar(cache=Path(settings.calendar_cache) if settings.calendar_cache else None)
+        self.platform = Platform(self.store, clock, catalogue, calendar, Market(seed=0))
         self.loop = MarketLoop(self.platform, settings.tick_seconds)
         self.autoliq = AutoLiquidation(self.platform)
         self.loop.settled.append(self.autoliq.drain)
