@@ -6,8 +6,9 @@ changes durably, apply them to memory, publish them, answer.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime, timedelta
+from types import TracebackType
 from typing import TypeVar, overload
 
 import msgspec
@@ -106,6 +107,62 @@ class AccountLock:
         self.users = 0
 
 
+class AccountHold:
+    """`Platform.account`: holds the account's lock (and, with several processes, the cluster's hold on the account)
+    for the body of an `async with`. A class rather than an `asynccontextmanager`: every command enters one, and an
+    async generator per command cost more than the lock itself."""
+
+    __slots__ = ("account_id", "entry", "inner", "platform")
+
+    def __init__(self, platform: "Platform", account_id: AccountId) -> None:
+        self.platform = platform
+        self.account_id = account_id
+        self.entry: AccountLock | None = None
+        self.inner: AbstractAsyncContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        locks = self.platform.locks
+        entry = locks.get(self.account_id)
+        if entry is None:
+            entry = locks[self.account_id] = AccountLock()
+        entry.users += 1
+        self.entry = entry
+        try:
+            await entry.lock.acquire()
+        except BaseException:
+            self._leave(entry)
+            raise
+        cluster = self.platform.cluster
+        if cluster is not None:
+            inner = cluster.holding(self.account_id)
+            try:
+                await inner.__aenter__()
+            except BaseException:
+                entry.lock.release()
+                self._leave(entry)
+                raise
+            self.inner = inner
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> bool | None:
+        entry = self.entry
+        assert entry is not None
+        inner, self.inner = self.inner, None
+        try:
+            if inner is not None:
+                return await inner.__aexit__(exc_type, exc, traceback)
+            return None
+        finally:
+            entry.lock.release()
+            self._leave(entry)
+
+    def _leave(self, entry: AccountLock) -> None:
+        entry.users -= 1
+        locks = self.platform.locks
+        if entry.users == 0 and locks.get(self.account_id) is entry:
+            del locks[self.account_id]
+
+
 class Platform:
     def __init__(self, store: Store, clock: Clock, catalogue: dict[str, ProductSpec], calendar: CmeCalendar,
                  market: Market) -> None:
@@ -171,31 +228,15 @@ class Platform:
         def landed(done: asyncio.Future[int]) -> None:
             if done.cancelled() or done.exception() is not None:
                 return  # nothing was written: memory stays as it is
-            for change in changes:
-                self.state.apply(change)
+            self.state.apply_all(changes)
             self.fanout.publish(changes, done.result())
 
         landing.add_done_callback(landed)
         return await asyncio.shield(landing)
 
-    @asynccontextmanager
-    async def account(self, account_id: AccountId) -> AsyncIterator[None]:
-        """Serialize commands of one account."""
-        lock = self.locks.get(account_id)
-        if lock is None:
-            lock = self.locks[account_id] = AccountLock()
-        lock.users += 1
-        try:
-            async with lock.lock:
-                if self.cluster is None:
-                    yield
-                else:
-                    async with self.cluster.holding(account_id):
-                        yield
-        finally:
-            lock.users -= 1
-            if lock.users == 0 and self.locks.get(account_id) is lock:
-                del self.locks[account_id]
+    def account(self, account_id: AccountId) -> "AccountHold":
+        """Serialize commands of one account: `async with platform.account(account_id):`."""
+        return AccountHold(self, account_id)
 
     @asynccontextmanager
     async def idle_accounts(self, account_ids: Iterable[AccountId]) -> AsyncIterator[list[AccountId]]:
