@@ -57,8 +57,25 @@ MAX_BODY = 1 << 20
 NO_PARAMETERS = NoParameters()
 
 
+JSON_TYPE = (b"content-type", JSON.encode("latin-1"))
+
+
+class JsonResponse(Response):
+    """`Response(body, status_code=status, media_type=JSON)` built directly: the same status, headers
+    (`content-length`, then `content-type`) and body, without Starlette's generic rendering and header assembly
+    (every API answer makes one). `status` is never 1xx, 204 or 304, which have no `content-length`."""
+
+    media_type = JSON
+
+    def __init__(self, body: bytes, status: int = 200) -> None:  # sets what Response.__init__ would
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), JSON_TYPE]
+
+
 def respond(codec: Codec, payload: object, status: int = 200) -> Response:
-    return Response(codec.encode(payload), status_code=status, media_type=JSON)
+    return JsonResponse(codec.encode(payload), status)
 
 
 # Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the ones
