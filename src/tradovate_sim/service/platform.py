@@ -225,14 +225,29 @@ class Platform:
         encoded = self.encoder.encode(changes) if changes else None
         landing = self.store.submit(encoded, meta) if self.cluster is None else self.cluster.submit(encoded, meta)
 
+        # The caller waits on a future of its own (what `asyncio.shield` would make, without its second callback
+        # and loop iteration): cancelling the caller leaves `landing`, so its changes are applied all the same.
+        waiter: asyncio.Future[int] = landing.get_loop().create_future()
+
         def landed(done: asyncio.Future[int]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                return  # nothing was written: memory stays as it is
-            self.state.apply_all(changes)
-            self.fanout.publish(changes, done.result())
+            if done.cancelled():
+                waiter.cancel()
+                return
+            error = done.exception()
+            if error is not None:  # nothing was written: memory stays as it is
+                if not waiter.done():
+                    waiter.set_exception(error)
+                return
+            seq = done.result()
+            try:
+                self.state.apply_all(changes)
+                self.fanout.publish(changes, seq)
+            finally:  # a failing subscriber is logged by the loop, as before; the caller still has its answer
+                if not waiter.done():
+                    waiter.set_result(seq)
 
         landing.add_done_callback(landed)
-        return await asyncio.shield(landing)
+        return await waiter
 
     def account(self, account_id: AccountId) -> "AccountHold":
         """Serialize commands of one account: `async with platform.account(account_id):`."""
