@@ -5,6 +5,7 @@ and keeps its own copy of the book (position, open fills, working orders, cash) 
 steps of the same decision see earlier ones. It lives only inside one core call: the core stays pure.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -101,6 +102,9 @@ class Blotter:
         self.now = now
         self.ids = ids
         self.changes: list[Change] = []
+        self.emit: Callable[[Change], None] = self.changes.append  # the changes in commit order (a C call)
+        self.account_id: AccountId = view.account.account.id
+        self.contract_id: ContractId = view.instrument.contract.id
         self.position: Position | None = view.book.position
         self.open_fills = view.book.open_fills
         self.working: dict[OrderId, WorkingOrder] = {w.order.id: w for w in view.book.working}
@@ -110,19 +114,8 @@ class Blotter:
         self.activated: set[OrderId] = set()  # bracket legs sent during this decision, matched as arriving
 
     @property
-    def account_id(self) -> AccountId:
-        return self.view.account.account.id
-
-    @property
-    def contract_id(self) -> ContractId:
-        return self.view.instrument.contract.id
-
-    @property
     def net_pos(self) -> int:
         return self.position.net_pos if self.position else 0
-
-    def emit(self, change: Change) -> None:
-        self.changes.append(change)
 
     # --- new orders -------------------------------------------------------------------------------
 
