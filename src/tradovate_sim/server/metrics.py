@@ -89,8 +89,9 @@ class Metrics:
                                     ["generation"], buckets=PAUSE_BUCKETS, registry=registry)
         self._gc = [(self.gc_collections.labels(str(g)).inc, self.gc_seconds.labels(str(g)).observe)
                     for g in range(3)]
-        for initiator in Initiator:  # every series exists from the start, at 0
-            self.liquidations.labels(initiator.value)
+        # every series exists from the start, at 0; counted through its child's bound `inc`
+        self._liquidated: dict[Initiator, Callable[[], None]] = {
+            initiator: self.liquidations.labels(initiator.value).inc for initiator in Initiator}
         self._landed = self.commits.labels("landed")
         self._failed = self.commits.labels("failed")
         self._children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
@@ -159,7 +160,7 @@ class Metrics:
                 continue
             entity = change.entity
             if isinstance(entity, AutoLiqTransaction) and change.event_type is EventType.Created:
-                self.liquidations.labels(str(entity.initiator)).inc()
+                self._liquidated[entity.initiator]()
 
     def auto_liq_breached(self) -> None:
         """`Telemetry`: an account crossed an auto-liquidation threshold."""
