@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from types import TracebackType
 from typing import TypeVar, overload
 
@@ -57,6 +58,7 @@ from tradovate_sim.venue.catalogue import ProductSpec
 from tradovate_sim.venue.market import Market
 
 CLASSES: dict[str, type[Entity]] = {kind.name: kind.struct for kind in KINDS}
+_BY_ID: Callable[[Fill], int] = attrgetter("id")
 E = TypeVar("E", bound=Entity)
 
 
@@ -340,16 +342,17 @@ class Platform:
         limits = state.table(UserAccountPositionLimit)
         params = state.table(UserAccountRiskParameter)
         positions = state.table(Position)
-        limited = bool(state.limits_of.get(account_id))
+        limit_ids = state.limits_of.get(account_id)  # most accounts have none: no generator then
+        limited = bool(limit_ids)
         category = state.get(RiskCategory, account.risk_category_id)
         return AccountState(
             account=account, risk_status=state.table(AccountRiskStatus)[account_id],
             cash_balance=state.table(CashBalance)[state.cash_of[account_id]],
             auto_liq=state.get(UserAccountAutoLiq, account_id),
-            position_limits=tuple(limits[i] for i in state.limits_of.get(account_id, {})),
-            risk_parameters=tuple(params[p] for i in state.limits_of.get(account_id, {})
-                                  for p in state.params_of.get(i, {})),
-            positions=tuple(positions[pid] for pid in state.positions_of.get(account_id, {}).values()),
+            position_limits=tuple(map(limits.__getitem__, limit_ids)) if limit_ids else (),
+            risk_parameters=tuple(params[p] for i in limit_ids for p in state.params_of.get(i, {}))
+            if limit_ids else (),
+            positions=tuple(map(positions.__getitem__, state.positions_of.get(account_id, {}).values())),
             can_trade=(caller.user_id, account_id) in state.permissions,
             exposures=self.exposures(account_id) if limited else (),
             halted=bool(category is not None and category.demo_halt),
@@ -399,15 +402,19 @@ class Platform:
         for order_id in state.working.get((account_id, contract_id), {}):
             order = orders[order_id]
             version = versions[state.latest_version[order_id]]
-            done = [fills[f] for f in state.fills_of_order.get(order_id, ())]
-            cum_qty = sum(f.qty for f in done)
-            cum_value = sum(f.qty * f.price for f in done)
+            fill_ids = state.fills_of_order.get(order_id)
+            if fill_ids:
+                done = [fills[f] for f in fill_ids]
+                cum_qty = sum(f.qty for f in done)
+                cum_value = sum(f.qty * f.price for f in done)
+            else:  # the usual working order: nothing filled yet, and no generators to say so
+                cum_qty = cum_value = 0
             working.append(WorkingOrder(order=order, version=version, command_id=state.new_command_of[order_id],
                                         cum_qty=cum_qty, cum_value=cum_value))
         return Book(
             position=state.get(Position, state.positions.get((account_id, contract_id), 0)),
-            open_fills=tuple(sorted((fills[i] for i in state.open_fills.get((account_id, contract_id), {})),
-                                    key=lambda f: f.id)),
+            open_fills=tuple(sorted(map(fills.__getitem__, state.open_fills.get((account_id, contract_id), {})),
+                                    key=_BY_ID)),
             working=tuple(working),
             closing_orders=frozenset(w.order.id for w in working if w.order.id in state.closing_orders),
             strategies=self.running_strategies(account_id, contract_id),
