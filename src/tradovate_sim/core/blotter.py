@@ -46,6 +46,13 @@ from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, Fi
 
 DONE = TERMINAL  # orders in these statuses leave the book
 
+# The members every cancel uses, read once: a member read off its class goes through the slow attribute hook of
+# `EnumType.__getattr__` (Python 3.11), and a liquidation cancels every working order.
+_CANCEL, _AT_EXECUTION, _CANCELED, _EXEC_CANCELED, _SUSPENDED = (
+    CommandType.Cancel, CommandStatus.AtExecution, Cause.Canceled, ExecType.Canceled, OrdStatus.Suspended)
+_FEE_KINDS = (CashChangeType.Commission, CashChangeType.ExchangeFee, CashChangeType.ClearingFee,
+              CashChangeType.NfaFee)  # the cash log of each fee, in this order
+
 # What a conditional order works as once its trigger is reached; MIT / LimitIfTouched trigger when the market
 # touches limitIfTouchedPrice (as a resting limit would fill), the others when it reaches stopPrice (as a stop).
 TRIGGERED_TO = {
@@ -261,13 +268,12 @@ class Blotter:
     def cancel(self, order_id: OrderId, *, tags: Tags | None = None, reason_text: str | None = None) -> CommandId:
         """Cancel a working or suspended order with its full trail; returns the command id."""
         working = self.working[order_id]
-        command = self._command(order_id, CommandType.Cancel, CommandStatus.AtExecution, tags)
-        self._report(command, CommandStatus.AtExecution, next_status(working.order.ord_status, Cause.Canceled),
-                     text=reason_text)
-        working = self._move(working, Cause.Canceled)
-        self._execution(command.id, working.order, ExecType.Canceled, cum_qty=working.cum_qty, text=reason_text)
+        command = self._command(order_id, _CANCEL, _AT_EXECUTION, tags)
+        self._report(command, _AT_EXECUTION, next_status(working.order.ord_status, _CANCELED), text=reason_text)
+        working = self._move(working, _CANCELED)
+        self._execution(command.id, working.order, _EXEC_CANCELED, cum_qty=working.cum_qty, text=reason_text)
         for child in [w for w in self.working.values() if w.order.parent_id == order_id
-                      and w.order.ord_status is OrdStatus.Suspended]:
+                      and w.order.ord_status is _SUSPENDED]:
             if child.order.id in self.working:
                 self.cancel(child.order.id, tags=tags,
                             reason_text=reason_text or "Parent order cancelled")
@@ -351,9 +357,8 @@ class Blotter:
             realized += pnl
             self._cash(pnl, CashChangeType.CashSettlement if settlement else CashChangeType.TradePaired,
                        fill_pair_id=pair.id, realized=pnl)
-        for kind, fee in ((CashChangeType.Commission, fees.commission), (CashChangeType.ExchangeFee,
-                          fees.exchange_fee), (CashChangeType.ClearingFee, fees.clearing_fee),
-                          (CashChangeType.NfaFee, fees.nfa_fee)):
+        for kind, fee in zip(_FEE_KINDS, (fees.commission, fees.exchange_fee, fees.clearing_fee, fees.nfa_fee),
+                             strict=True):
             if fee:
                 self._cash(-to_money(fee * qty), kind, fill_id=fill.id)
         self.emit(updated(self.cash))
