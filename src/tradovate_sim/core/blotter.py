@@ -50,6 +50,8 @@ DONE = TERMINAL  # orders in these statuses leave the book
 # `EnumType.__getattr__` (Python 3.11), and a liquidation cancels every working order.
 _CANCEL, _AT_EXECUTION, _CANCELED, _EXEC_CANCELED, _SUSPENDED = (
     CommandType.Cancel, CommandStatus.AtExecution, Cause.Canceled, ExecType.Canceled, OrdStatus.Suspended)
+_WORKING, _MARKET, _LIMIT, _FOK, _IOC = (
+    OrdStatus.Working, OrderType.Market, OrderType.Limit, TimeInForce.FOK, TimeInForce.IOC)  # read per order matched
 _FEE_KINDS = (CashChangeType.Commission, CashChangeType.ExchangeFee, CashChangeType.ClearingFee,
               CashChangeType.NfaFee)  # the cash log of each fee, in this order
 
@@ -419,7 +421,7 @@ class Blotter:
             if order_id in self.activated and order_id not in arriving:
                 continue  # a leg sent by an earlier fill of this pass: matched next, as arriving
             working = self.working.get(order_id)
-            if working is None or working.order.ord_status is not OrdStatus.Working:
+            if working is None or working.order.ord_status is not _WORKING:
                 continue
             kind = working.version.order_type
             if kind in trailing.TRAILING and not working.has_triggered:
@@ -452,21 +454,21 @@ class Blotter:
                 self.working[order_id] = working
                 kind = became
                 arriving = arriving | {order_id}
-            if kind is OrderType.Market:
+            if kind is _MARKET:
                 executions = book.take(quote, action, remaining)
-            elif kind is OrderType.Limit and limit is not None:
+            elif kind is _LIMIT and limit is not None:
                 if order_id in arriving:
                     executions = book.take(quote, action, remaining, limit)
                 elif book.is_limit_crossed(action, limit, quote):
                     executions = [(remaining, limit)]
             tif = version.time_in_force
-            if order_id in arriving and tif is TimeInForce.FOK and sum(q for q, _ in executions) < remaining:
+            if order_id in arriving and tif is _FOK and sum(q for q, _ in executions) < remaining:
                 self.cancel(order_id, reason_text="Fill or kill: not enough liquidity")
                 continue
             for qty, ticks in executions:
                 if order_id in self.working:
                     self.fill(order_id, qty, ticks)
-            if order_id in arriving and tif is TimeInForce.IOC and order_id in self.working:
+            if order_id in arriving and tif is _IOC and order_id in self.working:
                 self.cancel(order_id, reason_text="Immediate or cancel: remainder cancelled")
 
 

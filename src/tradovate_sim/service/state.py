@@ -106,6 +106,7 @@ class State:
         liquidation applies about 32 changes: one call per change cost more than the work of most of them)."""
         entities, max_ids, children, account_of = self.entities, self.max_ids, self.children, self.account_of
         deleted = EventType.Deleted
+        master_of, rule_of, index_of = _MASTERS.get, _ACCOUNT_RULES.get, _INDEXES.get
         for change in changes:
             kind, entity = change.entity_type, change.entity
             table = entities[kind]
@@ -123,17 +124,17 @@ class State:
                     self.params_of[entity.user_account_position_limit_id].pop(entity_id, None)
                 continue
             if entity_id not in table:  # masters and owners never change over an entity's life
-                master = _MASTERS.get(kind)
+                master = master_of(kind)
                 if master is not None:
                     children[kind][getattr(entity, master)][entity_id] = None
-                rule = _ACCOUNT_RULES.get(kind)
+                rule = rule_of(kind)
                 if rule is not None:
                     value = getattr(entity, rule[0])  # the account's id, or the id of a master of type rule[1]
                     account_id: AccountId | None = value if rule[1] is None else account_of[rule[1]].get(value)
                     if account_id is not None:
                         account_of[kind][entity_id] = account_id
             table[entity_id] = entity
-            index = _INDEXES.get(type(entity))
+            index = index_of(type(entity))
             if index is not None:
                 index(self, entity)
 
