@@ -175,8 +175,8 @@ class Blotter:
         version = self._version(order_id, ticket, ticket.qty)
         self.emit(created(order))
         self.emit(created(version))
-        command = self._command(order_id, CommandType.New, CommandStatus.AtExecution, ticket)
-        self._report(command, CommandStatus.AtExecution, status)
+        command = self._command(order_id, CommandType.New, _AT_EXECUTION, ticket)
+        self._report(command, _AT_EXECUTION, status)
         self._execution(command.id, order, ExecType.PendingNew if suspended else ExecType.New)
         working = WorkingOrder(order=order, version=version, command_id=command.id)
         self.working[order_id] = working
