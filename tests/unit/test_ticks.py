@@ -1,5 +1,9 @@
 """Prices as integer ticks: round trips on every grid we list, off-grid detection, decimals and money."""
 
+import math
+import random
+import struct
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,3 +80,39 @@ def test_to_money_keeps_cents_when_amount_has_more_decimals(amount: float, money
 @pytest.mark.parametrize("price", [1e308, -1e308, float("inf"), float("nan")])
 def test_to_ticks_is_none_when_the_price_has_no_tick_count(price: float) -> None:
     assert to_ticks(price, 0.25) is None
+
+
+def _same_double(a: float, b: float) -> bool:
+    """Equal bit for bit: the same value and the same sign of zero (NaN equals NaN)."""
+    return struct.pack("<d", a) == struct.pack("<d", b)
+
+
+def _amounts() -> list[float]:
+    """Money-like amounts (cents and their halves, fee products, sums of fills), their neighbours one unit in the
+    last place away, magnitudes up to 1e15, signed zeros, NaN and the infinities; deterministic."""
+    draw = random.Random(9)
+    values = [0.0, -0.0, 0.001, -0.001, 0.005, -0.005, 0.015, 2.675, 1.005, 1e15, -1e15, 2.0**45 / 100,
+              float("nan"), float("inf"), float("-inf")]
+    for _ in range(20_000):
+        cents = draw.randint(-10**9, 10**9)
+        values += [cents / 100, (cents + 0.5) / 100, cents / 100 + draw.random() / 100, 1.29 * draw.randint(1, 500),
+                   draw.uniform(-1e13, 1e13), draw.uniform(-1, 1) * 10.0 ** draw.randint(-6, 15)]
+    values += [math.nextafter(v, math.inf) for v in values[:40_000]]
+    values += [math.nextafter(v, -math.inf) for v in values[:40_000]]
+    return values
+
+
+def test_to_money_rounds_exactly_as_round_to_two_digits_when_amounts_are_anything() -> None:
+    # to_money computes the usual case in binary (core/ticks.py): every result must be round()'s, bit for bit
+    mismatches = [v for v in _amounts() if not _same_double(to_money(v), round(v, 2))]
+    assert mismatches == []
+
+
+@pytest.mark.parametrize("tick_size", [*GRIDS, 0.5, 0.03125, 10.0, 0.0001, 1e-9])
+def test_to_price_rounds_exactly_as_round_to_the_grid_decimals_when_ticks_are_anything(tick_size: float) -> None:
+    draw = random.Random(11)
+    ticks = [0, 1, -1, 2**40, -(2**40), 2**53, *(draw.randint(-10**12, 10**12) for _ in range(20_000)),
+             *(draw.randint(-10**6, 10**6) for _ in range(20_000))]
+    digits = decimals_of(tick_size)
+    mismatches = [t for t in ticks if not _same_double(to_price(t, tick_size), round(t * tick_size, digits))]
+    assert mismatches == []

@@ -5,6 +5,7 @@ and keeps its own copy of the book (position, open fills, working orders, cash) 
 steps of the same decision see earlier ones. It lives only inside one core call: the core stays pure.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -44,6 +45,15 @@ from tradovate_sim.model.enums import (
 from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, FillPairId, OrderId, PositionId
 
 DONE = TERMINAL  # orders in these statuses leave the book
+
+# The members every cancel uses, read once: a member read off its class goes through the slow attribute hook of
+# `EnumType.__getattr__` (Python 3.11), and a liquidation cancels every working order.
+_CANCEL, _AT_EXECUTION, _CANCELED, _EXEC_CANCELED, _SUSPENDED = (
+    CommandType.Cancel, CommandStatus.AtExecution, Cause.Canceled, ExecType.Canceled, OrdStatus.Suspended)
+_WORKING, _MARKET, _LIMIT, _FOK, _IOC = (
+    OrdStatus.Working, OrderType.Market, OrderType.Limit, TimeInForce.FOK, TimeInForce.IOC)  # read per order matched
+_FEE_KINDS = (CashChangeType.Commission, CashChangeType.ExchangeFee, CashChangeType.ClearingFee,
+              CashChangeType.NfaFee)  # the cash log of each fee, in this order
 
 # What a conditional order works as once its trigger is reached; MIT / LimitIfTouched trigger when the market
 # touches limitIfTouchedPrice (as a resting limit would fill), the others when it reaches stopPrice (as a stop).
@@ -101,6 +111,9 @@ class Blotter:
         self.now = now
         self.ids = ids
         self.changes: list[Change] = []
+        self.emit: Callable[[Change], None] = self.changes.append  # the changes in commit order (a C call)
+        self.account_id: AccountId = view.account.account.id
+        self.contract_id: ContractId = view.instrument.contract.id
         self.position: Position | None = view.book.position
         self.open_fills = view.book.open_fills
         self.working: dict[OrderId, WorkingOrder] = {w.order.id: w for w in view.book.working}
@@ -110,19 +123,8 @@ class Blotter:
         self.activated: set[OrderId] = set()  # bracket legs sent during this decision, matched as arriving
 
     @property
-    def account_id(self) -> AccountId:
-        return self.view.account.account.id
-
-    @property
-    def contract_id(self) -> ContractId:
-        return self.view.instrument.contract.id
-
-    @property
     def net_pos(self) -> int:
         return self.position.net_pos if self.position else 0
-
-    def emit(self, change: Change) -> None:
-        self.changes.append(change)
 
     # --- new orders -------------------------------------------------------------------------------
 
@@ -173,8 +175,8 @@ class Blotter:
         version = self._version(order_id, ticket, ticket.qty)
         self.emit(created(order))
         self.emit(created(version))
-        command = self._command(order_id, CommandType.New, CommandStatus.AtExecution, ticket)
-        self._report(command, CommandStatus.AtExecution, status)
+        command = self._command(order_id, CommandType.New, _AT_EXECUTION, ticket)
+        self._report(command, _AT_EXECUTION, status)
         self._execution(command.id, order, ExecType.PendingNew if suspended else ExecType.New)
         working = WorkingOrder(order=order, version=version, command_id=command.id)
         self.working[order_id] = working
@@ -268,13 +270,12 @@ class Blotter:
     def cancel(self, order_id: OrderId, *, tags: Tags | None = None, reason_text: str | None = None) -> CommandId:
         """Cancel a working or suspended order with its full trail; returns the command id."""
         working = self.working[order_id]
-        command = self._command(order_id, CommandType.Cancel, CommandStatus.AtExecution, tags)
-        self._report(command, CommandStatus.AtExecution, next_status(working.order.ord_status, Cause.Canceled),
-                     text=reason_text)
-        working = self._move(working, Cause.Canceled)
-        self._execution(command.id, working.order, ExecType.Canceled, cum_qty=working.cum_qty, text=reason_text)
+        command = self._command(order_id, _CANCEL, _AT_EXECUTION, tags)
+        self._report(command, _AT_EXECUTION, next_status(working.order.ord_status, _CANCELED), text=reason_text)
+        working = self._move(working, _CANCELED)
+        self._execution(command.id, working.order, _EXEC_CANCELED, cum_qty=working.cum_qty, text=reason_text)
         for child in [w for w in self.working.values() if w.order.parent_id == order_id
-                      and w.order.ord_status is OrdStatus.Suspended]:
+                      and w.order.ord_status is _SUSPENDED]:
             if child.order.id in self.working:
                 self.cancel(child.order.id, tags=tags,
                             reason_text=reason_text or "Parent order cancelled")
@@ -358,9 +359,8 @@ class Blotter:
             realized += pnl
             self._cash(pnl, CashChangeType.CashSettlement if settlement else CashChangeType.TradePaired,
                        fill_pair_id=pair.id, realized=pnl)
-        for kind, fee in ((CashChangeType.Commission, fees.commission), (CashChangeType.ExchangeFee,
-                          fees.exchange_fee), (CashChangeType.ClearingFee, fees.clearing_fee),
-                          (CashChangeType.NfaFee, fees.nfa_fee)):
+        for kind, fee in zip(_FEE_KINDS, (fees.commission, fees.exchange_fee, fees.clearing_fee, fees.nfa_fee),
+                             strict=True):
             if fee:
                 self._cash(-to_money(fee * qty), kind, fill_id=fill.id)
         self.emit(updated(self.cash))
@@ -421,7 +421,7 @@ class Blotter:
             if order_id in self.activated and order_id not in arriving:
                 continue  # a leg sent by an earlier fill of this pass: matched next, as arriving
             working = self.working.get(order_id)
-            if working is None or working.order.ord_status is not OrdStatus.Working:
+            if working is None or working.order.ord_status is not _WORKING:
                 continue
             kind = working.version.order_type
             if kind in trailing.TRAILING and not working.has_triggered:
@@ -454,21 +454,21 @@ class Blotter:
                 self.working[order_id] = working
                 kind = became
                 arriving = arriving | {order_id}
-            if kind is OrderType.Market:
+            if kind is _MARKET:
                 executions = book.take(quote, action, remaining)
-            elif kind is OrderType.Limit and limit is not None:
+            elif kind is _LIMIT and limit is not None:
                 if order_id in arriving:
                     executions = book.take(quote, action, remaining, limit)
                 elif book.is_limit_crossed(action, limit, quote):
                     executions = [(remaining, limit)]
             tif = version.time_in_force
-            if order_id in arriving and tif is TimeInForce.FOK and sum(q for q, _ in executions) < remaining:
+            if order_id in arriving and tif is _FOK and sum(q for q, _ in executions) < remaining:
                 self.cancel(order_id, reason_text="Fill or kill: not enough liquidity")
                 continue
             for qty, ticks in executions:
                 if order_id in self.working:
                     self.fill(order_id, qty, ticks)
-            if order_id in arriving and tif is TimeInForce.IOC and order_id in self.working:
+            if order_id in arriving and tif is _IOC and order_id in self.working:
                 self.cancel(order_id, reason_text="Immediate or cancel: remainder cancelled")
 
 

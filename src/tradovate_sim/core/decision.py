@@ -15,16 +15,21 @@ __all__ = ["Change", "Decision", "created", "deleted", "updated"]  # Change: re-
 R = TypeVar("R")
 
 
+# Read once: an enum member read off its class goes through `EnumType.__getattr__`'s slow attribute hook (Python
+# 3.11), and every change of every decision is made here.
+_CREATED, _UPDATED, _DELETED = EventType.Created, EventType.Updated, EventType.Deleted
+
+
 def created(entity: Entity) -> Change:
-    return Change(entity_type=ENTITY_TYPES[type(entity)], event_type=EventType.Created, entity=entity)
+    return Change(entity_type=ENTITY_TYPES[type(entity)], event_type=_CREATED, entity=entity)
 
 
 def updated(entity: Entity) -> Change:
-    return Change(entity_type=ENTITY_TYPES[type(entity)], event_type=EventType.Updated, entity=entity)
+    return Change(entity_type=ENTITY_TYPES[type(entity)], event_type=_UPDATED, entity=entity)
 
 
 def deleted(entity: Entity) -> Change:
-    return Change(entity_type=ENTITY_TYPES[type(entity)], event_type=EventType.Deleted, entity=entity)
+    return Change(entity_type=ENTITY_TYPES[type(entity)], event_type=_DELETED, entity=entity)
 
 
 class Decision(msgspec.Struct, Generic[R], frozen=True):

@@ -18,6 +18,8 @@ from tradovate_sim.model.requests import LiquidatePosition
 from tradovate_sim.model.results import PlaceOrderResult
 
 STOPS = frozenset({OrderType.Stop, OrderType.StopLimit, OrderType.TrailingStop, OrderType.TrailingStopLimit})
+# Quantities cancelled, by side and limit (False) or stop (True): all at 0, copied per liquidation
+_NO_CANCELS = {(side, stop): 0 for side in OrderAction for stop in (False, True)}
 
 
 def _refuse(reason: FailureReason, text: str) -> Decision[PlaceOrderResult]:
@@ -55,7 +57,7 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
         refusal = risk.check_market(view, OrderAction.Sell if net_pos > 0 else OrderAction.Buy, OrderType.Market)
         if refusal:
             return _refuse(refusal.reason, refusal.text)
-    cancelled = {(a, stop): 0 for a in OrderAction for stop in (False, True)}
+    cancelled = dict(_NO_CANCELS)
     tags = Tags(custom_tag50=req.custom_tag50, is_automated=req.is_automated)
     for working in blotter.working.values():
         key = (working.order.action, working.version.order_type in STOPS)

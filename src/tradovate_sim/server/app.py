@@ -55,10 +55,28 @@ log = logging.getLogger("tradovate_sim")
 JSON = "application/json"
 MAX_BODY = 1 << 20
 NO_PARAMETERS = NoParameters()
+_API, _BODY, _QUERY = Served.API, Source.BODY, Source.QUERY  # read once: a member read off its enum class is slow
+
+
+JSON_TYPE = (b"content-type", JSON.encode("latin-1"))
+
+
+class JsonResponse(Response):
+    """`Response(body, status_code=status, media_type=JSON)` built directly: the same status, headers
+    (`content-length`, then `content-type`) and body, without Starlette's generic rendering and header assembly
+    (every API answer makes one). `status` is never 1xx, 204 or 304, which have no `content-length`."""
+
+    media_type = JSON
+
+    def __init__(self, body: bytes, status: int = 200) -> None:  # sets what Response.__init__ would
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), JSON_TYPE]
 
 
 def respond(codec: Codec, payload: object, status: int = 200) -> Response:
-    return Response(codec.encode(payload), status_code=status, media_type=JSON)
+    return JsonResponse(codec.encode(payload), status)
 
 
 # Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the ones
@@ -162,7 +180,7 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
         services = holder["services"]
         operation = request.operation.strip("/").lower()
         endpoint = table.get(operation)
-        if endpoint is None or endpoint.served is not Served.API:
+        if endpoint is None or endpoint.served is not _API:
             raise not_found(f"Unknown operation /v1/{request.operation}")
         if request.method not in API_METHODS:
             raise MethodNotAllowedError(f"/v1/{endpoint.name}", list(API_METHODS))
@@ -182,12 +200,12 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
         elif admission.enabled:
             admission.admit_anonymous(request.client_host())
         raw = b""
-        if endpoint.source is Source.BODY:
+        if endpoint.source is _BODY:
             raw = await request.body()
             if len(raw) > MAX_BODY:
                 raise ApiError(413, "body: larger than 1 MiB")
             body = codec.decode(endpoint.request, raw)
-        elif endpoint.source is Source.QUERY:
+        elif endpoint.source is _QUERY:
             body = codec.decode_query(endpoint.request, request.query_items())
         else:
             body = NO_PARAMETERS

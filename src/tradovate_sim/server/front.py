@@ -111,7 +111,11 @@ class ShortWay:
         try:
             response = await self.serve(Call(scope, receive, scope["path"][len(API_PREFIX):]))
             status = response.status_code
-            await response(scope, receive, send)
+            # what `Response.__call__` sends, without its frame (the short way is HTTP, never a WebSocket)
+            await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+            await send({"type": "http.response.body", "body": response.body})
+            if response.background is not None:
+                await response.background()
         finally:
             seconds = perf_counter() - started
             self.metrics.request(HTTP, self.operations.of(scope["path"]), status, seconds)

@@ -15,7 +15,9 @@ queue at once. Counters of a worker that died stay in the sum (counters never go
 """
 
 import asyncio
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -34,6 +36,34 @@ COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 HTTP = "http"
 LIQUIDATION = ENTITY_TYPES[AutoLiqTransaction]
 WS = "ws"
+
+
+def counting(child: Counter) -> Callable[[], None]:
+    """`child.inc` of a counter child whose labels are given: its value's own `inc(1)`, without the metric's checks
+    (labels present, amount not negative) on every call: two Python calls fewer per count. prometheus_client's
+    public `inc` when its internals are not what this expects."""
+    value = getattr(child, "_value", None)
+    add = getattr(value, "inc", None)
+    return partial(add, 1) if callable(add) else child.inc
+
+
+def observing(child: Histogram) -> Callable[[float], None]:
+    """`child.observe` of a histogram child whose labels are given: the sum and the first bucket whose bound is at
+    or above the amount, found by bisection instead of a Python loop over the bounds (what `observe` does, without
+    its label check). prometheus_client's public `observe` when its internals are not what this expects."""
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    add = getattr(getattr(child, "_sum", None), "inc", None)
+    if not (isinstance(bounds, list) and isinstance(buckets, list) and len(bounds) == len(buckets) and bounds
+            and bounds == sorted(bounds) and callable(add)):
+        return child.observe
+    incs, last = [bucket.inc for bucket in buckets], bounds[-1]
+
+    def observe(amount: float) -> None:
+        add(amount)
+        if amount <= last:  # always (the last bound is +Inf), except for NaN, which no bucket counts
+            incs[bisect_left(bounds, amount)](1)
+    return observe
 
 
 class Operations:
@@ -87,12 +117,15 @@ class Metrics:
                                       ["generation"], registry=registry)
         self.gc_seconds = Histogram("tradovate_sim_gc_pause_seconds", "Time each garbage collection stopped the server",
                                     ["generation"], buckets=PAUSE_BUCKETS, registry=registry)
-        self._gc = [(self.gc_collections.labels(str(g)).inc, self.gc_seconds.labels(str(g)).observe)
+        self._gc = [(counting(self.gc_collections.labels(str(g))), observing(self.gc_seconds.labels(str(g))))
                     for g in range(3)]
-        for initiator in Initiator:  # every series exists from the start, at 0
-            self.liquidations.labels(initiator.value)
-        self._landed = self.commits.labels("landed")
-        self._failed = self.commits.labels("failed")
+        # every series exists from the start, at 0
+        self._liquidated: dict[Initiator, Callable[[], None]] = {
+            initiator: counting(self.liquidations.labels(initiator.value)) for initiator in Initiator}
+        self._landed = counting(self.commits.labels("landed"))
+        self._failed = counting(self.commits.labels("failed"))
+        self._commit_seconds = observing(self.commit_seconds)
+        self._lag = observing(self.loop_lag)
         self._children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
         self._depth: Callable[[], int] = lambda: 0
         self._count: Callable[[], int] = lambda: 0
@@ -118,7 +151,7 @@ class Metrics:
     def lag(self, seconds: float) -> None:
         """The lag probe woke (every 10 ms): observe its lateness; several workers: write the queue depth (a queue
         that grows is seen within one wake; one that drains is written at each answer, see `commit_answered`)."""
-        self.loop_lag.observe(seconds)
+        self._lag(seconds)
         if self.shared is not None:
             self.writer_queue.set(self._depth())
 
@@ -132,7 +165,8 @@ class Metrics:
         child = self._children.get(key)
         if child is None:
             counter = self.requests.labels(transport, operation, str(status))
-            child = self._children[key] = (counter.inc, self.request_seconds.labels(transport, operation).observe)
+            child = self._children[key] = (counting(counter),
+                                           observing(self.request_seconds.labels(transport, operation)))
         count, observe = child
         count()
         observe(seconds)
@@ -145,8 +179,8 @@ class Metrics:
 
     def commit_answered(self, seconds: float, landed: bool) -> None:
         """The store's writer answered a commit (`SqliteStore.on_answer`)."""
-        (self._landed if landed else self._failed).inc()
-        self.commit_seconds.observe(seconds)
+        (self._landed if landed else self._failed)()
+        self._commit_seconds(seconds)
         if self.shared is not None and not self._writing:  # once the writer has counted the answer off its queue
             self._writing = True
             asyncio.get_running_loop().call_soon(self._write_depth)
@@ -159,7 +193,7 @@ class Metrics:
                 continue
             entity = change.entity
             if isinstance(entity, AutoLiqTransaction) and change.event_type is EventType.Created:
-                self.liquidations.labels(str(entity.initiator)).inc()
+                self._liquidated[entity.initiator]()
 
     def auto_liq_breached(self) -> None:
         """`Telemetry`: an account crossed an auto-liquidation threshold."""

@@ -80,9 +80,10 @@ class Expiry(Periodic):
         """A Fanout subscriber: the orders whose version changed are looked at by the next sweep."""
         del seq
         for change in changes:
-            entity = change.entity
-            if change.entity_type == VERSION and isinstance(entity, OrderVersion):
-                self.fresh[entity.order_id] = None
+            if change.entity_type == VERSION:  # a string comparison first: most changes are something else
+                entity = change.entity
+                if isinstance(entity, OrderVersion):
+                    self.fresh[entity.order_id] = None
 
     def _queue(self, order_ids: Iterable[OrderId]) -> None:
         state, platform = self.platform.state, self.platform

@@ -152,9 +152,12 @@ class Margins:
         if not moved:
             return []
         now = self.platform.now()
-        found = (self._snapshot_change(account_id, now, positions, given.get(account_id))
-                 for account_id, positions in moved.items())
-        return [change for change in found if change is not None]
+        found: list[Change] = []
+        for account_id, positions in moved.items():
+            snapshot = self._snapshot_change(account_id, now, positions, given.get(account_id))
+            if snapshot is not None:
+                found.append(snapshot)
+        return found
 
     def _snapshot_change(self, account_id: AccountId, now: datetime, positions: Mapping[ContractId, Position],
                          base: MarginSnapshot | None = None) -> Change | None:

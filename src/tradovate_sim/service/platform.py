@@ -6,8 +6,10 @@ changes durably, apply them to memory, publish them, answer.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime, timedelta
+from operator import attrgetter
+from types import TracebackType
 from typing import TypeVar, overload
 
 import msgspec
@@ -56,6 +58,7 @@ from tradovate_sim.venue.catalogue import ProductSpec
 from tradovate_sim.venue.market import Market
 
 CLASSES: dict[str, type[Entity]] = {kind.name: kind.struct for kind in KINDS}
+_BY_ID: Callable[[Fill], int] = attrgetter("id")
 E = TypeVar("E", bound=Entity)
 
 
@@ -104,6 +107,62 @@ class AccountLock:
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.users = 0
+
+
+class AccountHold:
+    """`Platform.account`: holds the account's lock (and, with several processes, the cluster's hold on the account)
+    for the body of an `async with`. A class rather than an `asynccontextmanager`: every command enters one, and an
+    async generator per command cost more than the lock itself."""
+
+    __slots__ = ("account_id", "entry", "inner", "platform")
+
+    def __init__(self, platform: "Platform", account_id: AccountId) -> None:
+        self.platform = platform
+        self.account_id = account_id
+        self.entry: AccountLock | None = None
+        self.inner: AbstractAsyncContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        locks = self.platform.locks
+        entry = locks.get(self.account_id)
+        if entry is None:
+            entry = locks[self.account_id] = AccountLock()
+        entry.users += 1
+        self.entry = entry
+        try:
+            await entry.lock.acquire()
+        except BaseException:
+            self._leave(entry)
+            raise
+        cluster = self.platform.cluster
+        if cluster is not None:
+            inner = cluster.holding(self.account_id)
+            try:
+                await inner.__aenter__()
+            except BaseException:
+                entry.lock.release()
+                self._leave(entry)
+                raise
+            self.inner = inner
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> bool | None:
+        entry = self.entry
+        assert entry is not None
+        inner, self.inner = self.inner, None
+        try:
+            if inner is not None:
+                return await inner.__aexit__(exc_type, exc, traceback)
+            return None
+        finally:
+            entry.lock.release()
+            self._leave(entry)
+
+    def _leave(self, entry: AccountLock) -> None:
+        entry.users -= 1
+        locks = self.platform.locks
+        if entry.users == 0 and locks.get(self.account_id) is entry:
+            del locks[self.account_id]
 
 
 class Platform:
@@ -168,34 +227,33 @@ class Platform:
         encoded = self.encoder.encode(changes) if changes else None
         landing = self.store.submit(encoded, meta) if self.cluster is None else self.cluster.submit(encoded, meta)
 
+        # The caller waits on a future of its own (what `asyncio.shield` would make, without its second callback
+        # and loop iteration): cancelling the caller leaves `landing`, so its changes are applied all the same.
+        waiter: asyncio.Future[int] = landing.get_loop().create_future()
+
         def landed(done: asyncio.Future[int]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                return  # nothing was written: memory stays as it is
-            for change in changes:
-                self.state.apply(change)
-            self.fanout.publish(changes, done.result())
+            if done.cancelled():
+                waiter.cancel()
+                return
+            error = done.exception()
+            if error is not None:  # nothing was written: memory stays as it is
+                if not waiter.done():
+                    waiter.set_exception(error)
+                return
+            seq = done.result()
+            try:
+                self.state.apply_all(changes)
+                self.fanout.publish(changes, seq)
+            finally:  # a failing subscriber is logged by the loop, as before; the caller still has its answer
+                if not waiter.done():
+                    waiter.set_result(seq)
 
         landing.add_done_callback(landed)
-        return await asyncio.shield(landing)
+        return await waiter
 
-    @asynccontextmanager
-    async def account(self, account_id: AccountId) -> AsyncIterator[None]:
-        """Serialize commands of one account."""
-        lock = self.locks.get(account_id)
-        if lock is None:
-            lock = self.locks[account_id] = AccountLock()
-        lock.users += 1
-        try:
-            async with lock.lock:
-                if self.cluster is None:
-                    yield
-                else:
-                    async with self.cluster.holding(account_id):
-                        yield
-        finally:
-            lock.users -= 1
-            if lock.users == 0 and self.locks.get(account_id) is lock:
-                del self.locks[account_id]
+    def account(self, account_id: AccountId) -> "AccountHold":
+        """Serialize commands of one account: `async with platform.account(account_id):`."""
+        return AccountHold(self, account_id)
 
     @asynccontextmanager
     async def idle_accounts(self, account_ids: Iterable[AccountId]) -> AsyncIterator[list[AccountId]]:
@@ -284,16 +342,17 @@ class Platform:
         limits = state.table(UserAccountPositionLimit)
         params = state.table(UserAccountRiskParameter)
         positions = state.table(Position)
-        limited = bool(state.limits_of.get(account_id))
+        limit_ids = state.limits_of.get(account_id)  # most accounts have none: no generator then
+        limited = bool(limit_ids)
         category = state.get(RiskCategory, account.risk_category_id)
         return AccountState(
             account=account, risk_status=state.table(AccountRiskStatus)[account_id],
             cash_balance=state.table(CashBalance)[state.cash_of[account_id]],
             auto_liq=state.get(UserAccountAutoLiq, account_id),
-            position_limits=tuple(limits[i] for i in state.limits_of.get(account_id, {})),
-            risk_parameters=tuple(params[p] for i in state.limits_of.get(account_id, {})
-                                  for p in state.params_of.get(i, {})),
-            positions=tuple(positions[pid] for pid in state.positions_of.get(account_id, {}).values()),
+            position_limits=tuple(map(limits.__getitem__, limit_ids)) if limit_ids else (),
+            risk_parameters=tuple(params[p] for i in limit_ids for p in state.params_of.get(i, {}))
+            if limit_ids else (),
+            positions=tuple(map(positions.__getitem__, state.positions_of.get(account_id, {}).values())),
             can_trade=(caller.user_id, account_id) in state.permissions,
             exposures=self.exposures(account_id) if limited else (),
             halted=bool(category is not None and category.demo_halt),
@@ -343,15 +402,19 @@ class Platform:
         for order_id in state.working.get((account_id, contract_id), {}):
             order = orders[order_id]
             version = versions[state.latest_version[order_id]]
-            done = [fills[f] for f in state.fills_of_order.get(order_id, ())]
-            cum_qty = sum(f.qty for f in done)
-            cum_value = sum(f.qty * f.price for f in done)
+            fill_ids = state.fills_of_order.get(order_id)
+            if fill_ids:
+                done = [fills[f] for f in fill_ids]
+                cum_qty = sum(f.qty for f in done)
+                cum_value = sum(f.qty * f.price for f in done)
+            else:  # the usual working order: nothing filled yet, and no generators to say so
+                cum_qty = cum_value = 0
             working.append(WorkingOrder(order=order, version=version, command_id=state.new_command_of[order_id],
                                         cum_qty=cum_qty, cum_value=cum_value))
         return Book(
             position=state.get(Position, state.positions.get((account_id, contract_id), 0)),
-            open_fills=tuple(sorted((fills[i] for i in state.open_fills.get((account_id, contract_id), {})),
-                                    key=lambda f: f.id)),
+            open_fills=tuple(sorted(map(fills.__getitem__, state.open_fills.get((account_id, contract_id), {})),
+                                    key=_BY_ID)),
             working=tuple(working),
             closing_orders=frozenset(w.order.id for w in working if w.order.id in state.closing_orders),
             strategies=self.running_strategies(account_id, contract_id),

@@ -221,8 +221,7 @@ class Replica:
         changes = [Change(entity_type=c.entity_type, event_type=EventType(c.event_type),
                           entity=platform.decoders[c.entity_type].decode(c.entity))
                    for c in _CHANGES.decode(row.body) if c.entity_type in platform.decoders]
-        for change in changes:
-            platform.state.apply(change)
+        platform.state.apply_all(changes)
         for account in row.accounts:
             if self.applied_of.get(account, 0) < row.seq:
                 self.applied_of[account] = row.seq
