@@ -33,7 +33,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import TypeAlias
 
 import msgspec
 
@@ -99,16 +98,11 @@ class Identified(msgspec.Struct):
     id: int
 
 
-class _ChangeKey(msgspec.Struct, frozen=True, rename="camel"):
-    entity: Identified
-
-
 _CHANGES = msgspec.json.Decoder(list[JournalChange])
-_KEYS = msgspec.json.Decoder(list[_ChangeKey])
+_IDENTIFIED = msgspec.json.Decoder(Identified)
 _REQUEST = msgspec.msgpack.Decoder(Request)
 _REQUEST_ID = msgspec.msgpack.Decoder(_RequestId)
 _ENCODE = msgspec.msgpack.Encoder().encode
-_EntityRow: TypeAlias = tuple[str, int, bytes]
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -272,10 +266,11 @@ class Writer:
 
     def _apply(self, requests: list[Request]) -> list[Answer]:
         conn, seq = self.conn, self.seq
-        journal: list[tuple[int, bytes]] = []
-        entities: dict[tuple[str, int], _EntityRow | None] = {}
+        journal: list[object] = []  # seq, body, seq, body...: the rows of one multi-row INSERT, flat
+        entities: dict[tuple[str, int], msgspec.Raw | None] = {}  # the last body of each entity (None: deleted)
         meta: dict[str, bytes | None] = {}
         answers: list[Answer] = []
+        identify = _IDENTIFIED.decode
         for request in requests:
             if request.reset:
                 _flush(conn, journal, entities, meta)
@@ -286,14 +281,15 @@ class Writer:
                 conn.execute("INSERT INTO meta VALUES (?, ?)", (SEQ_FLOOR_KEY, str(seq).encode()))
             if request.changes is not None:
                 seq += 1
-                journal.append((seq, request.changes))
-                keys = _KEYS.decode(request.changes)
-                for change, key in zip(_CHANGES.decode(request.changes), keys, strict=True):
-                    kind, entity_id = change.entity_type, key.entity.id
-                    if change.event_type not in _EVENTS:
-                        raise ValueError(f"{kind} {entity_id}: unknown eventType {change.event_type!r}")
-                    deleted = change.event_type == "Deleted"
-                    entities[(kind, entity_id)] = None if deleted else (kind, entity_id, bytes(change.entity))
+                journal += (seq, request.changes)
+                # one pass over the JSON for the changes; each entity's id then from its own few bytes, and its
+                # body bound as it is (a Raw view of the request, no copy)
+                for change in _CHANGES.decode(request.changes):
+                    kind, body, event = change.entity_type, change.entity, change.event_type
+                    entity_id = identify(body).id
+                    if event not in _EVENTS:
+                        raise ValueError(f"{kind} {entity_id}: unknown eventType {event!r}")
+                    entities[kind, entity_id] = None if event == "Deleted" else body
             meta.update(request.meta)
             answers.append(Answer(id=request.id, seq=seq))
         _flush(conn, journal, entities, meta)
@@ -303,14 +299,15 @@ class Writer:
 
 def _flush(
     conn: sqlite3.Connection,
-    journal: list[tuple[int, bytes]],
-    entities: dict[tuple[str, int], _EntityRow | None],
+    journal: list[object],
+    entities: dict[tuple[str, int], msgspec.Raw | None],
     meta: dict[str, bytes | None],
 ) -> None:
     """Write the gathered journal rows, the last state of each touched entity, and the meta keys."""
     _insert(conn, _INSERT_JOURNAL, 2, journal)
-    _insert(conn, _UPSERT_ENTITIES, 3, [state for state in entities.values() if state is not None])
-    if deletes := [key for key, state in entities.items() if state is None]:
+    _insert(conn, _UPSERT_ENTITIES, 3,
+            [value for key, body in entities.items() if body is not None for value in (*key, body)])
+    if deletes := [key for key, body in entities.items() if body is None]:
         conn.executemany(_DELETE_ENTITY, deletes)
     if upserts := [(k, v) for k, v in meta.items() if v is not None]:
         conn.executemany(_UPSERT_META, upserts)
@@ -318,12 +315,12 @@ def _flush(
         conn.executemany(_DELETE_META, removed)
 
 
-def _insert(conn: sqlite3.Connection, statement: tuple[str, str], width: int,
-            rows: Sequence[tuple[object, ...]]) -> None:
-    start = 0
-    while start < len(rows):
-        size = next(size for size in _CHUNKS if size <= len(rows) - start)
-        conn.execute(_values(statement, width, size), [v for row in rows[start:start + size] for v in row])
+def _insert(conn: sqlite3.Connection, statement: tuple[str, str], width: int, values: Sequence[object]) -> None:
+    """Insert the rows whose `width` values follow each other in `values`, a few multi-row statements at a time."""
+    start, rows = 0, len(values) // width
+    while start < rows:
+        size = next(size for size in _CHUNKS if size <= rows - start)
+        conn.execute(_values(statement, width, size), values[start * width:(start + size) * width])
         start += size
 
 
