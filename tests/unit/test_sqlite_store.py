@@ -77,6 +77,21 @@ async def test_body_is_replaced_when_entity_is_updated(store: SqliteStore) -> No
     assert store.load() == [("order", 1, b'{"id":1,"v":2}')]
 
 
+async def test_bodies_are_kept_byte_for_byte_and_ids_read_from_the_top_level_whatever_their_place(
+    store: SqliteStore,
+) -> None:
+    # the writer decodes a commit once and reads each entity's id from its own bytes (storage/writer.py)
+    later = b'{ "accountId": 7, "fill": {"id": 99}, "id": 5 }'
+    first = b'{"id":6,"price":6800.25}'
+    body = (b'[{"entityType":"fill","eventType":"Created","entity":' + later + b'},'
+            b' {"eventType":"Created","entity":' + first + b',"entityType":"fill"}]')
+
+    await store.commit(body)
+
+    assert sorted(store.load()) == [("fill", 5, later), ("fill", 6, first)]
+    assert [(e.entity_id, e.body) for e in store.journal()] == [(5, later), (6, first)]
+
+
 async def test_entity_is_removed_but_journal_kept_when_deleted(store: SqliteStore) -> None:
     await store.commit(batch(change(1), change(2)))
 
