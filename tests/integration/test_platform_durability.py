@@ -3,6 +3,7 @@ started again on the same database, and the tokens it issued still work."""
 
 import os
 import signal
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -228,3 +229,43 @@ def test_a_running_order_strategy_finishes_at_its_target_when_the_server_was_kil
     assert session.api.item("orderStrategy", strategy_id, demo)["status"] == "ExecutionFinished"
     position = next(p for p in session.api.entities("position", demo) if p["accountId"] == demo1)
     assert position["netPos"] == 0
+
+
+SCHEMA_2_ENTITY = """CREATE TABLE entity (entity_type TEXT NOT NULL, id INTEGER NOT NULL, body BLOB NOT NULL,
+                     PRIMARY KEY (entity_type, id)) STRICT"""
+
+
+@pytest.mark.sqlite_only
+def test_a_schema_2_file_is_migrated_and_serves_the_same_state_when_the_server_restarts(session: Session) -> None:
+    # Arrange: orders, a fill, a position and a balance change, then the file rewritten as schema 2 left it (the
+    # entity table keyed (entity_type, id)) while the server is stopped
+    api, admin, demo = session.api, session.admin, session.demo
+    demo1 = session.accounts["DEMO1"]
+    api.set_quote(admin)
+    api.call("order/placeorder", order(demo1, qty=2), demo)
+    resting = api.call("order/placeorder", limit(demo1, 6790.0), demo)["orderId"]
+    api.call("cashBalance/changedemobalance", {"accountId": demo1, "cashChange": 250.0}, admin)
+    before = session.state()
+    assert session.server.stop() in (0, -signal.SIGTERM)
+    with sqlite3.connect(session.server.db_path, isolation_level=None) as conn:
+        entities = conn.execute("SELECT entity_type, id, body FROM entity ORDER BY rowid").fetchall()
+        journal = conn.execute("SELECT seq, body FROM journal ORDER BY seq").fetchall()
+        conn.execute("BEGIN")
+        conn.execute("DROP TABLE entity")
+        conn.execute(SCHEMA_2_ENTITY)
+        conn.executemany("INSERT INTO entity VALUES (?, ?, ?)", entities)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (b"2",))
+        conn.execute("COMMIT")
+    conn.close()
+    # Act
+    session.restart("term")
+    # Assert: the same state served, the file at schema 3 with every entity and journal row; it still takes writes
+    assert unrolled(session.state()) == unrolled(before)
+    with sqlite3.connect(session.server.db_path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (b"3",)
+        # (the restart on the next trade date rolled positions and balances: new bodies and journal rows after these)
+        assert {(t, i) for t, i, _ in entities} <= set(conn.execute("SELECT entity_type, id FROM entity"))
+        assert conn.execute("SELECT seq, body FROM journal ORDER BY seq").fetchall()[:len(journal)] == journal
+    conn.close()
+    session.api.call("order/cancelorder", {"orderId": resting}, demo)
+    assert session.api.item("order", resting, demo)["ordStatus"] == "Canceled"

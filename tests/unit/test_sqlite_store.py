@@ -77,6 +77,21 @@ async def test_body_is_replaced_when_entity_is_updated(store: SqliteStore) -> No
     assert store.load() == [("order", 1, b'{"id":1,"v":2}')]
 
 
+async def test_bodies_are_kept_byte_for_byte_and_ids_read_from_the_top_level_whatever_their_place(
+    store: SqliteStore,
+) -> None:
+    # the writer decodes a commit once and reads each entity's id from its own bytes (storage/writer.py)
+    later = b'{ "accountId": 7, "fill": {"id": 99}, "id": 5 }'
+    first = b'{"id":6,"price":6800.25}'
+    body = (b'[{"entityType":"fill","eventType":"Created","entity":' + later + b'},'
+            b' {"eventType":"Created","entity":' + first + b',"entityType":"fill"}]')
+
+    await store.commit(body)
+
+    assert sorted(store.load()) == [("fill", 5, later), ("fill", 6, first)]
+    assert [(e.entity_id, e.body) for e in store.journal()] == [(5, later), (6, first)]
+
+
 async def test_entity_is_removed_but_journal_kept_when_deleted(store: SqliteStore) -> None:
     await store.commit(batch(change(1), change(2)))
 
@@ -245,6 +260,40 @@ async def test_open_fails_when_file_has_another_schema_version(db_path: Path) ->
 
     with pytest.raises(StoreError, match="schema version"):
         await open_store(db_path)
+
+
+async def test_a_schema_2_file_is_migrated_to_the_id_first_key_when_opened(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path, isolation_level=None) as conn:  # the tables as schema 2 made them
+        conn.execute("""CREATE TABLE entity (entity_type TEXT NOT NULL, id INTEGER NOT NULL, body BLOB NOT NULL,
+                        PRIMARY KEY (entity_type, id)) STRICT""")
+        conn.execute("CREATE TABLE journal (seq INTEGER PRIMARY KEY, body BLOB NOT NULL) STRICT")
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID")
+        conn.executemany("INSERT INTO entity VALUES (?, ?, ?)",
+                         [("order", 1, b'{"id":1}'), ("fill", 1, b'{"id":1,"f":1}'), ("order", 2, b'{"id":2}')])
+        conn.executemany("INSERT INTO journal VALUES (?, ?)", [(1, batch(change(1), change(1, "fill"))),
+                                                               (2, batch(change(2)))])
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", b"2"), ("seed", b"x")])
+    conn.close()
+
+    store = await open_store(db_path)
+    try:
+        assert sorted(store.load()) == [("fill", 1, b'{"id":1,"f":1}'), ("order", 1, b'{"id":1}'),
+                                        ("order", 2, b'{"id":2}')]
+        assert [(e.seq, e.entity_type, e.entity_id) for e in store.journal()] == [
+            (1, "order", 1), (1, "fill", 1), (2, "order", 2)]
+        assert store.get_meta("seed") == b"x"
+        # the new key takes upserts and deletes: one kind's change leaves the other kind's same id alone
+        assert await store.commit(batch(change(1, event_type="Updated", entity={"id": 1, "v": 2}),
+                                        change(2, event_type="Deleted"))) == 3
+        assert sorted(store.load()) == [("fill", 1, b'{"id":1,"f":1}'), ("order", 1, b'{"id":1,"v":2}')]
+    finally:
+        await store.close()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (b"3",)
+        index = conn.execute("SELECT name FROM pragma_index_list('entity') WHERE origin = 'pk'").fetchone()[0]
+        assert [row[2] for row in conn.execute(f"PRAGMA index_info('{index}')")] == ["id", "entity_type"]
+    conn.close()
 
 
 async def test_file_uses_wal_when_opened(store: SqliteStore, db_path: Path) -> None:

@@ -242,7 +242,7 @@ async def test_no_writer_process_or_descriptor_is_left_when_stores_are_opened_an
         await store.commit(batch(change(n)))
         await store.close()
     with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (b"3",))  # a newer file
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (b"99",))  # a newer file
     conn.close()
     for _ in range(3):
         with pytest.raises(StoreError, match="schema version"):
@@ -254,7 +254,7 @@ async def test_no_writer_process_or_descriptor_is_left_when_stores_are_opened_an
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     with sqlite3.connect(db_path) as conn:  # the refused opens changed nothing
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (b"3",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (b"99",)
         assert conn.execute("SELECT count(*) FROM entity").fetchone() == (8,)
     conn.close()
 

@@ -50,10 +50,13 @@ async def migrate_database(url: str) -> str:
     if not is_postgres(url):
         path = _sqlite_file(url, must_exist=False)
         try:
-            sqlite_writer.Writer(path, "FULL", lock_wait=0.5).close()  # creates, or checks, the file's schema
+            writer = sqlite_writer.Writer(path, "FULL", lock_wait=0.5)  # creates, checks or migrates the schema
+            writer.close()
         except (RuntimeError, sqlite3.Error, OSError) as error:
             raise StoreError(f"{path}: {error}") from None
-        return f"{path}: SQLite schema version {sqlite_writer.SCHEMA_VERSION} (SQLite files need no migration)"
+        if writer.migrated_from is not None:
+            return f"{path}: SQLite schema version {writer.migrated_from} -> {sqlite_writer.SCHEMA_VERSION}"
+        return f"{path}: SQLite schema version {sqlite_writer.SCHEMA_VERSION} (a server migrates it when it opens it)"
     check_postgres_url(url)
     conn = await connect(url)
     try:
@@ -112,7 +115,8 @@ def _read_sqlite(url: str) -> Snapshot:
         conn.execute("BEGIN")  # one snapshot of the WAL for every read below
         meta = {k: bytes(v) for k, v in conn.execute("SELECT key, value FROM meta")}
         version = meta.pop(sqlite_writer.SCHEMA_KEY, b"0")
-        if version != str(sqlite_writer.SCHEMA_VERSION).encode():
+        readable = {str(sqlite_writer.SCHEMA_VERSION).encode(), *sqlite_writer.MIGRATED_VERSIONS}  # same columns
+        if version not in readable:
             raise StoreError(f"{path}: SQLite schema version {version.decode()}, this tradovate-sim reads "
                              f"{sqlite_writer.SCHEMA_VERSION}")
         floor = int(meta.pop(sqlite_writer.SEQ_FLOOR_KEY, b"0"))

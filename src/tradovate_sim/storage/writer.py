@@ -9,6 +9,15 @@ b-tree updates) then never waits for the server's GIL, nor the server for the wr
 The journal holds one row per commit, its body the commit's changes as a JSON array of `props` payloads
 (`{"entityType", "eventType", "entity": {"id", ...}}`); `entity` holds the last state of each entity.
 
+The cost per commit (bench/store_commit.py; bench/RESULTS.md, session 6). A request's changes are decoded once
+(each entity's body kept as a `Raw` view of the request and bound as it is; its id read from those bytes alone),
+not twice. Most of what is left is SQLite's: the WAL pages a commit writes (each is a `pwrite` of its header and
+one of its page, then written back by the fsync and copied again by the checkpointer) and the b-tree work. The
+entity key is (id, entity_type), id first: the kinds a commit creates number their ids at similar rates, so their
+new index entries share a few leaves instead of taking one leaf per kind (a liquidation: 22 WAL pages written,
+14 now). Measured and not kept: a WITHOUT ROWID `entity` (its interior pages hold whole rows: 33 pages per
+commit) and other page sizes (1 KiB: fewer bytes, more pages and more CPU; 8 and 16 KiB: more bytes).
+
 No commit waits for a checkpoint. SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold
 and copies the whole WAL back into the database file and fsyncs it: every request waiting for that group waited
 for it too, a pause as long as the disk takes. Here the write connection never checkpoints by itself; a
@@ -33,11 +42,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import TypeAlias
 
 import msgspec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+MIGRATED_VERSIONS = frozenset({b"2"})  # the versions `_migrate` brings to SCHEMA_VERSION when the writer opens a file
 SCHEMA_KEY = "schema_version"
 SEQ_FLOOR_KEY = "journal_seq_floor"  # the last seq before a reset, so that seqs are never reused
 RESERVED_KEYS = frozenset({SCHEMA_KEY, SEQ_FLOOR_KEY})
@@ -45,18 +54,23 @@ BUSY_TIMEOUT_MS = 5_000
 LOCK_WAIT_SECONDS = 10.0
 CACHE_KIB = 65_536  # the page cache of the writer's connection (SQLite's default: 2,000 KiB)
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS entity (
+# The entity key is (id, entity_type), id first: each kind numbers its own ids, and the kinds a commit creates count
+# at similar rates (a liquidation's commands and their reports, its execution reports and cash-balance logs, its
+# order, fill and fill pair), so their new keys land on a few index leaves instead of one per kind (schema 2 had
+# (entity_type, id): a liquidation's commit wrote 22 WAL pages, now 14).
+_ENTITY_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
         entity_type TEXT NOT NULL, id INTEGER NOT NULL, body BLOB NOT NULL,
-        PRIMARY KEY (entity_type, id)) STRICT""",
+        PRIMARY KEY (id, entity_type)) STRICT"""
+_SCHEMA = (
+    _ENTITY_TABLE.format(name="entity"),
     "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, body BLOB NOT NULL) STRICT",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID",
 )
 # Rows go through multi-row VALUES statements of a few fixed sizes (SQLite's statement cache keeps them).
 _INSERT_JOURNAL = ("INSERT INTO journal VALUES ", "")
-_UPSERT_ENTITIES = ("INSERT INTO entity VALUES ", " ON CONFLICT (entity_type, id) DO UPDATE SET body = excluded.body")
+_UPSERT_ENTITIES = ("INSERT INTO entity VALUES ", " ON CONFLICT (id, entity_type) DO UPDATE SET body = excluded.body")
 _CHUNKS = (256, 64, 16, 4, 1)
-_DELETE_ENTITY = "DELETE FROM entity WHERE entity_type = ? AND id = ?"
+_DELETE_ENTITY = "DELETE FROM entity WHERE id = ? AND entity_type = ?"
 _UPSERT_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 _DELETE_META = "DELETE FROM meta WHERE key = ?"
 _EVENTS = frozenset({"Created", "Updated", "Deleted"})
@@ -99,16 +113,11 @@ class Identified(msgspec.Struct):
     id: int
 
 
-class _ChangeKey(msgspec.Struct, frozen=True, rename="camel"):
-    entity: Identified
-
-
 _CHANGES = msgspec.json.Decoder(list[JournalChange])
-_KEYS = msgspec.json.Decoder(list[_ChangeKey])
+_IDENTIFIED = msgspec.json.Decoder(Identified)
 _REQUEST = msgspec.msgpack.Decoder(Request)
 _REQUEST_ID = msgspec.msgpack.Decoder(_RequestId)
 _ENCODE = msgspec.msgpack.Encoder().encode
-_EntityRow: TypeAlias = tuple[str, int, bytes]
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -194,6 +203,7 @@ class Writer:
         self.wal_limit = wal_limit
         self.groups = 0
         self.seq = 0
+        self.migrated_from: int | None = None  # the schema version this open migrated the file from, if any
         self._prepare(path, synchronous)
         self.checkpointer = Checkpointer(path, synchronous, checkpoint_interval)
 
@@ -214,7 +224,10 @@ class Writer:
             version = str(SCHEMA_VERSION).encode()
             conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (SCHEMA_KEY, version))
             found = conn.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()[0]
-            if found != version:
+            if found in MIGRATED_VERSIONS:
+                _migrate(conn)
+                self.migrated_from = int(found)
+            elif found != version:
                 raise RuntimeError(f"{path}: schema version {found!r}, this store reads {version!r}")
             conn.execute("COMMIT")
         except BaseException:
@@ -272,10 +285,11 @@ class Writer:
 
     def _apply(self, requests: list[Request]) -> list[Answer]:
         conn, seq = self.conn, self.seq
-        journal: list[tuple[int, bytes]] = []
-        entities: dict[tuple[str, int], _EntityRow | None] = {}
+        journal: list[object] = []  # seq, body, seq, body...: the rows of one multi-row INSERT, flat
+        entities: dict[tuple[str, int], msgspec.Raw | None] = {}  # the last body of each entity (None: deleted)
         meta: dict[str, bytes | None] = {}
         answers: list[Answer] = []
+        identify = _IDENTIFIED.decode
         for request in requests:
             if request.reset:
                 _flush(conn, journal, entities, meta)
@@ -286,14 +300,15 @@ class Writer:
                 conn.execute("INSERT INTO meta VALUES (?, ?)", (SEQ_FLOOR_KEY, str(seq).encode()))
             if request.changes is not None:
                 seq += 1
-                journal.append((seq, request.changes))
-                keys = _KEYS.decode(request.changes)
-                for change, key in zip(_CHANGES.decode(request.changes), keys, strict=True):
-                    kind, entity_id = change.entity_type, key.entity.id
-                    if change.event_type not in _EVENTS:
-                        raise ValueError(f"{kind} {entity_id}: unknown eventType {change.event_type!r}")
-                    deleted = change.event_type == "Deleted"
-                    entities[(kind, entity_id)] = None if deleted else (kind, entity_id, bytes(change.entity))
+                journal += (seq, request.changes)
+                # one pass over the JSON for the changes; each entity's id then from its own few bytes, and its
+                # body bound as it is (a Raw view of the request, no copy)
+                for change in _CHANGES.decode(request.changes):
+                    kind, body, event = change.entity_type, change.entity, change.event_type
+                    entity_id = identify(body).id
+                    if event not in _EVENTS:
+                        raise ValueError(f"{kind} {entity_id}: unknown eventType {event!r}")
+                    entities[kind, entity_id] = None if event == "Deleted" else body
             meta.update(request.meta)
             answers.append(Answer(id=request.id, seq=seq))
         _flush(conn, journal, entities, meta)
@@ -301,16 +316,26 @@ class Writer:
         return answers
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Schema 2 to 3 inside the caller's transaction: `entity` rebuilt with its key (id, entity_type)."""
+    conn.execute(_ENTITY_TABLE.format(name="entity_v3"))
+    conn.execute("INSERT INTO entity_v3 SELECT entity_type, id, body FROM entity ORDER BY rowid")
+    conn.execute("DROP TABLE entity")
+    conn.execute("ALTER TABLE entity_v3 RENAME TO entity")
+    conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(SCHEMA_VERSION).encode(), SCHEMA_KEY))
+
+
 def _flush(
     conn: sqlite3.Connection,
-    journal: list[tuple[int, bytes]],
-    entities: dict[tuple[str, int], _EntityRow | None],
+    journal: list[object],
+    entities: dict[tuple[str, int], msgspec.Raw | None],
     meta: dict[str, bytes | None],
 ) -> None:
     """Write the gathered journal rows, the last state of each touched entity, and the meta keys."""
     _insert(conn, _INSERT_JOURNAL, 2, journal)
-    _insert(conn, _UPSERT_ENTITIES, 3, [state for state in entities.values() if state is not None])
-    if deletes := [key for key, state in entities.items() if state is None]:
+    _insert(conn, _UPSERT_ENTITIES, 3,
+            [value for key, body in entities.items() if body is not None for value in (*key, body)])
+    if deletes := [(entity_id, kind) for (kind, entity_id), body in entities.items() if body is None]:
         conn.executemany(_DELETE_ENTITY, deletes)
     if upserts := [(k, v) for k, v in meta.items() if v is not None]:
         conn.executemany(_UPSERT_META, upserts)
@@ -318,12 +343,12 @@ def _flush(
         conn.executemany(_DELETE_META, removed)
 
 
-def _insert(conn: sqlite3.Connection, statement: tuple[str, str], width: int,
-            rows: Sequence[tuple[object, ...]]) -> None:
-    start = 0
-    while start < len(rows):
-        size = next(size for size in _CHUNKS if size <= len(rows) - start)
-        conn.execute(_values(statement, width, size), [v for row in rows[start:start + size] for v in row])
+def _insert(conn: sqlite3.Connection, statement: tuple[str, str], width: int, values: Sequence[object]) -> None:
+    """Insert the rows whose `width` values follow each other in `values`, a few multi-row statements at a time."""
+    start, rows = 0, len(values) // width
+    while start < rows:
+        size = next(size for size in _CHUNKS if size <= rows - start)
+        conn.execute(_values(statement, width, size), values[start * width:(start + size) * width])
         start += size
 
 
