@@ -118,6 +118,9 @@ def from_environment(overrides: dict[str, object], environ: dict[str, str] | Non
     if settings.workers > 1 and not settings.postgres:
         raise ValueError(f"--workers {settings.workers}: several processes need a postgresql:// database"
                          " (SQLite is one process)")
+    if settings.calendar_cache is not None and Path(settings.calendar_cache).exists() \
+            and not Path(settings.calendar_cache).is_dir():
+        raise ValueError(f"calendar-cache: {settings.calendar_cache} is not a directory")
     if settings.postgres:
         check_postgres_url(settings.db)
     else:

@@ -261,6 +261,7 @@ def test_a_schema_2_file_is_migrated_and_serves_the_same_state_when_the_server_r
     session.restart("term")
     # Assert: the same state served, the file at schema 3 with every entity and journal row; it still takes writes
     assert unrolled(session.state()) == unrolled(before)
+    assert b"SQLite schema version 2 -> 3" in session.server.log_path.read_bytes()  # the operator is told
     with sqlite3.connect(session.server.db_path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (b"3",)
         # (the restart on the next trade date rolled positions and balances: new bodies and journal rows after these)

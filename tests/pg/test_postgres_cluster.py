@@ -64,3 +64,11 @@ async def test_the_shared_simulator_state_fails_as_a_store_failure(busy: Postgre
     for call in (shared.load(), shared.save("sim.limits", b"{}"), shared.clear(), shared.others_started()):
         error = await outcome(call)
         assert isinstance(error, StoreError) and "shared state" in str(error)
+
+
+async def test_a_control_that_cannot_reach_the_other_processes_is_a_store_failure(busy: PostgresCluster) -> None:
+    """`/sim/*` on several workers: 503 (a StoreError), not a 500, when the pool has no connection to give."""
+    from tradovate_sim.server.broadcast import Broadcast
+
+    error = await outcome(Broadcast(busy, None).everywhere("clock", b"{}"))
+    assert isinstance(error, StoreError) and "other processes" in str(error)

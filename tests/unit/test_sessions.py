@@ -279,3 +279,12 @@ def test_touching_intervals_close_as_one_session() -> None:
 
     assert close_after(schedule, datetime(2026, 1, 1, 12, tzinfo=UTC)) == datetime(2026, 1, 3, tzinfo=UTC)
     assert close_after(schedule, datetime(2026, 1, 3, tzinfo=UTC)) is None
+
+
+def test_a_calendar_cache_that_cannot_be_written_leaves_no_file_and_answers_as_the_library(
+        calendar: CmeCalendar, es: ProductSpec, tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache directory would be")
+    cached = CmeCalendar(cache=blocked / "cache")
+    assert cached.schedule(es, date(2026, 11, 24)) == calendar.schedule(es, date(2026, 11, 24))
+    assert [p.name for p in tmp_path.iterdir()] == ["blocked"]

@@ -83,3 +83,11 @@ def test_clock_is_wall_time_unless_given_then_frozen_there_naive_as_utc() -> Non
 def test_clock_refuses_what_is_no_time_or_outside_the_calendar_naming_it(clock: str, says: str) -> None:
     with pytest.raises((ValueError, StartupError), match=says):
         start_clock(from_environment({"clock": clock}, environ={}))
+
+
+def test_settings_refuse_a_calendar_cache_that_is_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "a-file"
+    path.write_text("")
+    with pytest.raises(ValueError, match=r"calendar-cache: .* is not a directory"):
+        from_environment({}, {"TRADOVATE_SIM_CALENDAR_CACHE": str(path)})
+    assert from_environment({}, {"TRADOVATE_SIM_CALENDAR_CACHE": str(tmp_path / "new")}).calendar_cache

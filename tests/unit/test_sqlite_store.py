@@ -262,9 +262,10 @@ async def test_open_fails_when_file_has_another_schema_version(db_path: Path) ->
         await open_store(db_path)
 
 
-async def test_a_schema_2_file_is_migrated_to_the_id_first_key_when_opened(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
-    with sqlite3.connect(db_path, isolation_level=None) as conn:  # the tables as schema 2 made them
+def schema_2_file(db_path: Path) -> None:
+    """A file as schema 2 made it: the entity table keyed (entity_type, id); three entities, two journal rows."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(db_path, isolation_level=None) as conn:
         conn.execute("""CREATE TABLE entity (entity_type TEXT NOT NULL, id INTEGER NOT NULL, body BLOB NOT NULL,
                         PRIMARY KEY (entity_type, id)) STRICT""")
         conn.execute("CREATE TABLE journal (seq INTEGER PRIMARY KEY, body BLOB NOT NULL) STRICT")
@@ -276,8 +277,22 @@ async def test_a_schema_2_file_is_migrated_to_the_id_first_key_when_opened(db_pa
         conn.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", b"2"), ("seed", b"x")])
     conn.close()
 
+
+def file_rows(db_path: Path) -> tuple[list[Any], list[Any], list[Any]]:
+    with sqlite3.connect(db_path) as conn:
+        rows = (sorted(conn.execute("SELECT entity_type, id, body FROM entity")),
+                conn.execute("SELECT seq, body FROM journal ORDER BY seq").fetchall(),
+                sorted(conn.execute("SELECT key, value FROM meta")))
+    conn.close()
+    return rows
+
+
+async def test_a_schema_2_file_is_migrated_to_the_id_first_key_when_opened(db_path: Path) -> None:
+    schema_2_file(db_path)
+
     store = await open_store(db_path)
     try:
+        assert store.migrated_from == 2  # the server logs it
         assert sorted(store.load()) == [("fill", 1, b'{"id":1,"f":1}'), ("order", 1, b'{"id":1}'),
                                         ("order", 2, b'{"id":2}')]
         assert [(e.seq, e.entity_type, e.entity_id) for e in store.journal()] == [
@@ -294,6 +309,35 @@ async def test_a_schema_2_file_is_migrated_to_the_id_first_key_when_opened(db_pa
         index = conn.execute("SELECT name FROM pragma_index_list('entity') WHERE origin = 'pk'").fetchone()[0]
         assert [row[2] for row in conn.execute(f"PRAGMA index_info('{index}')")] == ["id", "entity_type"]
     conn.close()
+
+
+def test_a_migration_that_fails_leaves_the_schema_2_file_as_it_was(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tradovate_sim.storage import writer
+
+    schema_2_file(db_path)
+    before = file_rows(db_path)
+    migrate = writer._migrate
+
+    def failing(conn: sqlite3.Connection) -> None:
+        migrate(conn)  # every step done, then a failure before the commit
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(writer, "_migrate", failing)
+    with pytest.raises(sqlite3.OperationalError):
+        writer.Writer(str(db_path), "FULL", lock_wait=0.5)
+    assert file_rows(db_path) == before  # still schema 2, every row
+    monkeypatch.setattr(writer, "_migrate", migrate)
+    writer.Writer(str(db_path), "FULL", lock_wait=0.5).close()  # the failed open held neither file nor lock
+    assert ("schema_version", b"3") in file_rows(db_path)[2]
+
+
+async def test_migrate_names_what_it_did_to_a_sqlite_file(db_path: Path) -> None:
+    from tradovate_sim.storage.transfer import migrate_database
+
+    schema_2_file(db_path)
+    assert await migrate_database(f"sqlite:///{db_path}") == f"{db_path}: SQLite schema version 2 -> 3"
+    assert await migrate_database(f"sqlite:///{db_path}") == f"{db_path}: already at SQLite schema version 3"
 
 
 async def test_file_uses_wal_when_opened(store: SqliteStore, db_path: Path) -> None:

@@ -11,7 +11,8 @@ COMMANDS = ("migrate", "copy")
 
 
 def add_database(commands: "argparse._SubParsersAction[Any]") -> None:
-    migrate = commands.add_parser("migrate", help="bring a database's schema to this version (PostgreSQL)")
+    migrate = commands.add_parser("migrate", help="bring a database's schema to this version (SQLite files are also"
+                                                       " migrated by a server that opens them)")
     migrate.add_argument("--db", help="the database (default: TRADOVATE_SIM_DB, else sqlite:///tradovate-sim.db)")
     copy = commands.add_parser("copy", help="copy a database (entities, journal, meta) between SQLite and PostgreSQL;"
                                             " no server may be running on either")

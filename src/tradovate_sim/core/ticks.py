@@ -45,7 +45,7 @@ def to_price(ticks: int, tick_size: float) -> float:
 def to_money(amount: float) -> float:
     """Dollar amounts are kept to the cent: `round(amount, 2)`, bit for bit.
 
-    The builtin formats and parses decimal strings (about 3,000 instructions; a liquidation rounds some forty
+    The builtin formats and parses decimal strings (about 3,000 instructions; a liquidation rounds some 35
     amounts), so the usual case is done in binary: `scaled = amount * 100` is within half a unit in its last place
     (at most 2**-9 below `_BOUND`) of the exact product, so when `scaled` is within `_MARGIN` (0.49) of an integer,
     that integer is the exact product's nearest, with no tie, and `whole / 100` (two exact doubles, one correctly

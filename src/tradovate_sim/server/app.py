@@ -61,7 +61,7 @@ _API, _BODY, _QUERY = Served.API, Source.BODY, Source.QUERY  # read once: a memb
 JSON_TYPE = (b"content-type", JSON.encode("latin-1"))
 
 
-class JsonResponse(Response):
+class EncodedJson(Response):
     """`Response(body, status_code=status, media_type=JSON)` built directly: the same status, headers
     (`content-length`, then `content-type`) and body, without Starlette's generic rendering and header assembly
     (every API answer makes one). `status` is never 1xx, 204 or 304, which have no `content-length`."""
@@ -76,7 +76,7 @@ class JsonResponse(Response):
 
 
 def respond(codec: Codec, payload: object, status: int = 200) -> Response:
-    return JsonResponse(codec.encode(payload), status)
+    return EncodedJson(codec.encode(payload), status)
 
 
 # Every method reaches the operation routes, so that a method the operation does not take is a 405 naming the ones

@@ -18,10 +18,12 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import msgspec
 
 from tradovate_sim.service.background import Background
 from tradovate_sim.service.replica import Replica
+from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres_cluster import ACK_CHANNEL as ACK
 from tradovate_sim.storage.postgres_cluster import CONTROL_CHANNEL as CONTROL
 from tradovate_sim.storage.postgres_cluster import PostgresCluster
@@ -72,24 +74,32 @@ class Broadcast:
         await self.background.stop()
 
     async def everywhere(self, kind: str, body: bytes) -> None:
-        """Have every other live process apply this control; returns once they all did (or died, or timed out)."""
+        """Have every other live process apply this control; returns once they all did (or died, or timed out).
+        The database away or every pooled connection busy: a StoreError (the caller answers 503; the control is
+        applied here, and setting it again is harmless)."""
         if self.cluster is None:
             return
-        peers = set(await self.cluster.peers()) - {self.me}
+        try:
+            await self._everywhere(self.cluster, kind, body)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreError(f"the control could not reach the other processes: {error}") from None
+
+    async def _everywhere(self, cluster: PostgresCluster, kind: str, body: bytes) -> None:
+        peers = set(await cluster.peers()) - {self.me}
         if not peers:
             return
         control = _Control(id=uuid.uuid4().hex, origin=self.me, kind=kind, body=body.decode())
         done = asyncio.Event()
         self._waiting[control.id] = (peers, done)
         try:
-            await self.cluster.notify(CONTROL, msgspec.json.encode(control).decode())
+            await cluster.notify(CONTROL, msgspec.json.encode(control).decode())
             deadline = asyncio.get_running_loop().time() + ACK_SECONDS
             while not done.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(done.wait(), 0.25)
                 if done.is_set():
                     break
-                alive = set(await self.cluster.peers())
+                alive = set(await cluster.peers())
                 peers &= alive  # a process that died meanwhile is not waited for
                 if not peers:
                     break

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import logging
 import secrets
 import sys
 from pathlib import Path
@@ -39,7 +40,7 @@ from tradovate_sim.storage.shared_state import (
     SimulatorState,
     clock_value,
 )
-from tradovate_sim.storage.sqlite import SqliteStore
+from tradovate_sim.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from tradovate_sim.venue.calendar import CmeCalendar
 from tradovate_sim.venue.catalogue import load_catalogue
 from tradovate_sim.venue.market import Market
@@ -47,6 +48,8 @@ from tradovate_sim.venue.market import Market
 SEED_KEY = "seed"
 SECRET_KEY = "token_secret"
 DEMO_USER = "demo"
+
+log = logging.getLogger("tradovate_sim.storage")
 
 
 class StartupError(Exception):
@@ -118,6 +121,9 @@ class Runtime:
             if cluster is not None:
                 await cluster.close()
             raise StartupError(f"--db {where}: {error}") from None
+        if isinstance(self.store, SqliteStore) and self.store.migrated_from is not None:
+            log.warning("%s: SQLite schema version %d -> %d (earlier versions of tradovate-sim cannot open it now)",
+                        self.settings.sqlite_path, self.store.migrated_from, SCHEMA_VERSION)
         self.platform.load()
         if cluster is not None and isinstance(self.store, PostgresStore):
             cluster.snapshot = self.store.snapshot

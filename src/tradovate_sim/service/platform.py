@@ -108,6 +108,12 @@ class AccountLock:
         self.lock = asyncio.Lock()
         self.users = 0
 
+    def leave(self, locks: dict[AccountId, "AccountLock"], account_id: AccountId) -> None:
+        """One user fewer; the last one drops the lock from `locks` (if it is still this one)."""
+        self.users -= 1
+        if self.users == 0 and locks.get(account_id) is self:
+            del locks[account_id]
+
 
 class AccountHold:
     """`Platform.account`: holds the account's lock (and, with several processes, the cluster's hold on the account)
@@ -132,16 +138,16 @@ class AccountHold:
         try:
             await entry.lock.acquire()
         except BaseException:
-            self._leave(entry)
+            entry.leave(locks, self.account_id)
             raise
         cluster = self.platform.cluster
         if cluster is not None:
-            inner = cluster.holding(self.account_id)
             try:
+                inner = cluster.holding(self.account_id)
                 await inner.__aenter__()
             except BaseException:
                 entry.lock.release()
-                self._leave(entry)
+                entry.leave(locks, self.account_id)
                 raise
             self.inner = inner
 
@@ -156,13 +162,7 @@ class AccountHold:
             return None
         finally:
             entry.lock.release()
-            self._leave(entry)
-
-    def _leave(self, entry: AccountLock) -> None:
-        entry.users -= 1
-        locks = self.platform.locks
-        if entry.users == 0 and locks.get(self.account_id) is entry:
-            del locks[self.account_id]
+            entry.leave(self.platform.locks, self.account_id)
 
 
 class Platform:
@@ -203,13 +203,10 @@ class Platform:
         self.state = State()
         if self.cluster is None:  # else ids come in blocks from the database
             self.ids = StateIds(self.state)
-        rows = self.store.load()
-        for entity_type, _id, body in sorted(rows, key=_load_order):
-            decoder = self.decoders.get(entity_type)
-            if decoder is None:
-                continue
-            entity = decoder.decode(body)
-            self.state.apply(Change(entity_type=entity_type, event_type=EventType.Created, entity=entity))
+        decoders, created = self.decoders, EventType.Created
+        self.state.load(Change(entity_type=entity_type, event_type=created, entity=decoders[entity_type].decode(body))
+                        for entity_type, _id, body in sorted(self.store.load(), key=_load_order)
+                        if entity_type in decoders)
         for product in self.state.table(Product).values():
             spec = self.catalogue.get(product.name)
             if spec is not None:
@@ -276,9 +273,7 @@ class Platform:
             for account_id, lock in held:
                 if lock.lock.locked():
                     lock.lock.release()
-                lock.users -= 1
-                if lock.users == 0 and self.locks.get(account_id) is lock:
-                    del self.locks[account_id]
+                lock.leave(self.locks, account_id)
 
     # --- time and market --------------------------------------------------------------------------
 

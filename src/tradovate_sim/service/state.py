@@ -115,7 +115,7 @@ class State:
                 max_ids[kind] = entity_id
             if change.event_type is deleted:
                 table.pop(entity_id, None)
-                master = _MASTERS.get(kind)
+                master = master_of(kind)
                 if master is not None:
                     children[kind][getattr(entity, master)].pop(entity_id, None)
                 if isinstance(entity, UserAccountPositionLimit):

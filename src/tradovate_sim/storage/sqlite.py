@@ -67,6 +67,7 @@ class SqliteStore:
         self._failure: str | None = None  # why the writer stopped answering, once it has
         self._sent: dict[int, float] = {}  # when each unanswered request was sent (only while observed)
         self.on_answer: Callable[[float, bool], None] | None = None  # (seconds from send to answer, landed): metrics
+        self.migrated_from: int | None = None  # the schema version the writer migrated the file from at open, if any
 
     async def open(self) -> None:
         """Create the file and schema if missing, switch to WAL and start the writer process."""
@@ -188,6 +189,8 @@ class SqliteStore:
                 buffer += data
                 for body in frames(buffer):
                     answer = _ANSWER.decode(body)
+                    if answer.id == 0:
+                        self.migrated_from = answer.migrated_from
                     future = self._pending.pop(answer.id, None)
                     sent = self._sent.pop(answer.id, None)
                     if sent is not None and self.on_answer is not None:

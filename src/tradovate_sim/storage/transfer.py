@@ -56,7 +56,7 @@ async def migrate_database(url: str) -> str:
             raise StoreError(f"{path}: {error}") from None
         if writer.migrated_from is not None:
             return f"{path}: SQLite schema version {writer.migrated_from} -> {sqlite_writer.SCHEMA_VERSION}"
-        return f"{path}: SQLite schema version {sqlite_writer.SCHEMA_VERSION} (a server migrates it when it opens it)"
+        return f"{path}: already at SQLite schema version {sqlite_writer.SCHEMA_VERSION}"
     check_postgres_url(url)
     conn = await connect(url)
     try:

@@ -92,11 +92,13 @@ class Request(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Answer(msgspec.Struct, frozen=True, array_like=True):
-    """The journal seq the request landed at, or why it did not land. Id 0 answers the start-up."""
+    """The journal seq the request landed at, or why it did not land. Id 0 answers the start-up (with the schema
+    version this start migrated the file from, if it did)."""
 
     id: int
     seq: int = 0
     error: str | None = None
+    migrated_from: int | None = None
 
 
 class _RequestId(msgspec.Struct, frozen=True, array_like=True):
@@ -198,13 +200,21 @@ class Writer:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.lock = _exclusive(path + ".writer.lock", lock_wait)  # held for the life of this process
-        self.conn = connect(path)
         self.wal_path = path + "-wal"
         self.wal_limit = wal_limit
         self.groups = 0
         self.seq = 0
         self.migrated_from: int | None = None  # the schema version this open migrated the file from, if any
-        self._prepare(path, synchronous)
+        try:
+            self.conn = connect(path)
+            try:
+                self._prepare(path, synchronous)
+            except BaseException:
+                self.conn.close()
+                raise
+        except BaseException:  # a writer that could not open the file holds neither it nor its lock
+            os.close(self.lock)
+            raise
         self.checkpointer = Checkpointer(path, synchronous, checkpoint_interval)
 
     def _prepare(self, path: str, synchronous: str) -> None:
@@ -399,7 +409,7 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
         return 1
     with contextlib.suppress(OSError):  # a bigger pipe lets more requests join one group
         fcntl.fcntl(stdin, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    _send(stdout, frame(Answer(id=0, seq=writer.seq)))
+    _send(stdout, frame(Answer(id=0, seq=writer.seq, migrated_from=writer.migrated_from)))
     buffer = bytearray()
     open_ = True
     while open_:

@@ -9,11 +9,12 @@ later processes read the result from a file there (a test suite's many server st
 """
 
 import contextlib
+import logging
 import os
 import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,8 @@ import msgspec
 
 from tradovate_sim.core.sessions import Interval, Schedule
 from tradovate_sim.venue.catalogue import ProductSpec
+
+log = logging.getLogger("tradovate_sim.calendar")
 
 __all__ = ["CmeCalendar"]
 
@@ -56,18 +59,25 @@ class CmeCalendar:
     def _sessions(self) -> _Sessions:
         if self.cache is None:
             return self._from_library()
-        # named by everything the answer depends on: another version of either library or another range is
-        # another file, never a stale one
-        libraries = f"exchange_calendars-{version('exchange_calendars')}-pandas-{version('pandas')}"
-        path = self.cache / f"cme-sessions-{libraries}-{self.first}-{self.last}.msgpack"
+        # named by everything the answer depends on: another version of this package (how it reads the library)
+        # or of either library, or another range, is another file, never a stale one
+        try:
+            versions = "-".join(f"{name}-{version(name)}" for name in ("tradovate-sim", "exchange_calendars", "pandas"))
+        except PackageNotFoundError:  # not installed as a distribution: nothing to name the file by
+            return self._from_library()
+        path = self.cache / f"cme-sessions-{versions}-{self.first}-{self.last}.msgpack"
         with contextlib.suppress(OSError, msgspec.DecodeError, msgspec.ValidationError):
             return msgspec.msgpack.decode(path.read_bytes(), type=_Sessions)
         sessions = self._from_library()
-        with contextlib.suppress(OSError):  # a cache that cannot be written costs time, never an answer
+        written = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:  # a cache that cannot be written costs time, never an answer
             self.cache.mkdir(parents=True, exist_ok=True)
-            written = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             written.write_bytes(msgspec.msgpack.encode(sessions))
             written.replace(path)  # whole or absent for concurrent readers
+        except OSError as error:
+            log.warning("calendar cache %s: not written (%s)", self.cache, error)
+            with contextlib.suppress(OSError):
+                written.unlink()
         return sessions
 
     def _from_library(self) -> _Sessions:
