@@ -131,6 +131,7 @@ def test_user_level_limit_raises_rate_limited(limited: ServerProcess, operator: 
     assert raised.value.status == 429
 
 
+@pytest.mark.single_process(PER_PROCESS)
 async def test_socket_penalty_ticket_is_waited_out_and_redeemed(limited: ServerProcess,
                                                                 operator: Tradovate) -> None:
     operator.sim.configure_limits(LimitsUpdate(endpoints={"user/syncrequest": EndpointRule(

@@ -132,6 +132,7 @@ def test_ticket_redeemed_by_a_wrong_password_answers_the_error_once(api: Api, ad
     assert again["p-ticket"] != ticket["p-ticket"] and again["p-time"] == 2
 
 
+@pytest.mark.single_process(PER_PROCESS)
 def test_login_ticket_may_come_as_a_bearer_token(api: Api, admin: str) -> None:
     token = admin
     set_limits(api, token, endpoints={"auth/accesstokenrequest": {

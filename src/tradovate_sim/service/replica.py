@@ -28,6 +28,7 @@ from tradovate_sim.core.decision import Change
 from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.ids import AccountId
 from tradovate_sim.model.kinds import KINDS
+from tradovate_sim.service import seed
 from tradovate_sim.service.background import Background
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.storage.errors import StoreError
@@ -43,6 +44,7 @@ POLL_SECONDS = 0.1  # the backstop when a notification is lost
 ID_BLOCK = 1000
 _CHANGES = msgspec.json.Decoder(list[JournalChange])
 _SESSION_KINDS = frozenset({"userSession", "credential", "user"})  # the identity's book follows them
+_CONTRACT = "contract"
 
 
 @dataclass
@@ -226,6 +228,8 @@ class Replica:
             if self.applied_of.get(account, 0) < row.seq:
                 self.applied_of[account] = row.seq
         self.rows_followed += 1
+        if any(c.entity_type == _CONTRACT for c in changes):  # listed elsewhere (a roll): quoted here as there
+            seed.quote_contracts(platform, platform.now())
         if changes:
             platform.fanout.publish(changes, row.seq, followed=True)
         return any(c.entity_type in _SESSION_KINDS for c in changes)
