@@ -4,7 +4,6 @@ connection (while all of them hold busy accounts' locks), then fails as a store 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import cluster as pg_cluster
 import pytest
 
 from tradovate_sim.storage import postgres_cluster
@@ -14,18 +13,10 @@ from tradovate_sim.storage.postgres_cluster import PostgresCluster
 from tradovate_sim.storage.shared_state import SimulatorState
 
 
-@pytest.fixture(scope="module")
-def pg() -> pg_cluster.Cluster:
-    return pg_cluster.shared()
-
-
 @pytest.fixture
-async def busy(pg: pg_cluster.Cluster, request: pytest.FixtureRequest,
-               monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[PostgresCluster]:
-    """A cluster whose pool of one connection is held (as a command holding an account's lock holds it)."""
-    url = pg.create_database(request.node.name.lower()[:50])
-    store = PostgresStore(url)
-    await store.open()  # the schema
+async def busy(url: str, store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[PostgresCluster]:
+    """A cluster (on the store's database, its schema made) whose pool of one connection is held, as a command
+    holding an account's lock holds it."""
     monkeypatch.setattr(postgres_cluster, "POOL_SIZE", 1)
     monkeypatch.setattr(postgres_cluster, "ACQUIRE_SECONDS", 0.2)
     cluster = PostgresCluster(url, store.snapshot)
@@ -36,7 +27,6 @@ async def busy(pg: pg_cluster.Cluster, request: pytest.FixtureRequest,
     finally:
         await cluster.release(held)
         await cluster.close()
-        await store.close()
 
 
 async def outcome(call: Awaitable[object]) -> BaseException | None:

@@ -3,7 +3,7 @@ never reuse a seq, and schema versions."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import cluster as pg_cluster
 import pytest
@@ -11,24 +11,6 @@ import pytest
 from tradovate_sim.storage import migrations, postgres
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import PostgresStore, VersionError
-
-
-@pytest.fixture(scope="module")
-def pg() -> pg_cluster.Cluster:
-    return pg_cluster.shared()
-
-
-@pytest.fixture
-def url(pg: pg_cluster.Cluster, request: pytest.FixtureRequest) -> str:
-    return pg.create_database(request.node.name.lower()[:50])
-
-
-@pytest.fixture
-async def store(url: str) -> AsyncIterator[PostgresStore]:
-    opened = PostgresStore(url)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def change(entity_id: int, event: str = "Created", kind: str = "order", **fields: object) -> bytes:
