@@ -5,6 +5,7 @@ changes durably, apply them to memory, publish them, answer.
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime, timedelta
@@ -60,6 +61,7 @@ from tradovate_sim.venue.market import Market
 CLASSES: dict[str, type[Entity]] = {kind.name: kind.struct for kind in KINDS}
 _BY_ID: Callable[[Fill], int] = attrgetter("id")
 E = TypeVar("E", bound=Entity)
+_log = logging.getLogger("tradovate_sim")
 
 
 class StateIds:
@@ -82,13 +84,33 @@ class Fanout:
         # hear only this process's own commits, not those it follows from other processes (service/replica.py): what
         # is counted per process and summed over processes (the server's metrics) counts each commit once
         self.own: list[Publisher] = []
+        # the subscribers whose last call raised, with how many commits in a row: one failing on every commit is
+        # logged at its 1st, 2nd, 4th, 8th, ... failure and when it recovers, not once a commit
+        self.failing: dict[int, int] = {}  # by id(): a subscriber need not be hashable
 
     def publish(self, changes: Sequence[Change], seq: int, *, followed: bool = False) -> None:
-        for subscriber in self.subscribers:
-            subscriber.publish(changes, seq)
+        """Every subscriber hears every commit, whatever another one does: one that raises is logged and skipped."""
+        self.deliver(self.subscribers, changes, seq)
         if not followed:
-            for subscriber in self.own:
+            self.deliver(self.own, changes, seq)
+
+    def deliver(self, subscribers: list[Publisher], changes: Sequence[Change], seq: int) -> None:
+        for subscriber in subscribers:
+            try:
                 subscriber.publish(changes, seq)
+            except Exception:
+                count = self.failing[id(subscriber)] = self.failing.get(id(subscriber), 0) + 1
+                if count & (count - 1) == 0:  # the 1st, 2nd, 4th, 8th, ... failure in a row, as the market's ticks
+                    _log.exception("subscriber %s failed on commit %d (%d in a row); the others heard it",
+                                   _named(subscriber), seq, count)
+            else:
+                if self.failing and id(subscriber) in self.failing:
+                    _log.warning("subscriber %s recovered at commit %d after failing on %d commits",
+                                 _named(subscriber), seq, self.failing.pop(id(subscriber)))
+
+
+def _named(subscriber: Publisher) -> str:
+    return f"{type(subscriber).__module__}.{type(subscriber).__qualname__}"
 
 
 class Unobserved:
@@ -241,7 +263,7 @@ class Platform:
             try:
                 self.state.apply_all(changes)
                 self.fanout.publish(changes, seq)
-            finally:  # a failing subscriber is logged by the loop, as before; the caller still has its answer
+            finally:  # a failing subscriber is logged by the fanout; the caller still has its answer
                 if not waiter.done():
                     waiter.set_result(seq)
 
