@@ -160,6 +160,29 @@ def test_simulator_controls_took_effect_on_both_processes_before_they_answer(pai
     api0.set_quote(pair.admin)
 
 
+def test_a_clock_moved_a_day_on_by_one_process_and_back_by_the_other_leaves_positions_on_the_clocks_trade_date(
+        pair: Pair) -> None:
+    # each process remembered the trade date it last rolled to itself: the second, last rolled to Tuesday, took the
+    # move back to Tuesday for nothing to do while the first had rolled everything to Wednesday (and the leader's
+    # one-second timer, on its clock of before a control, could roll positions forward again after a roll back)
+    api0, api1 = pair.apis
+    tuesday = {"year": 2026, "month": 11, "day": 24}
+    api0.set_quote(pair.admin)
+    placed = api1.call("order/placeorder", order(pair.demo1), pair.demo)
+    assert "orderId" in placed, placed
+    for _ in range(3):
+        api1.set_clock(OPEN_TIME, pair.admin)  # Tuesday, rolled to by the second
+        api0.set_clock("2026-11-25T15:00:00Z", pair.admin)  # Wednesday, by the first
+
+        api1.set_clock(OPEN_TIME, pair.admin)  # Tuesday again, by the second
+
+        for api in pair.apis:
+            dates = [p["tradeDate"] for p in api.entities("position", pair.admin) if p["accountId"] == pair.demo1]
+            assert dates == [tuesday]
+    api1.call(LIQUIDATE, {"accountId": pair.demo1, "contractId": placed_contract(api0, pair, placed),
+                          "admin": False}, pair.demo)
+
+
 def test_props_of_commits_made_by_the_other_process_reach_a_socket_in_order(pair: Pair) -> None:
     async def scenario() -> list[int]:
         url = pair.servers[0].base_url.replace("http", "ws") + "/v1/websocket"

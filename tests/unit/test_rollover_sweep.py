@@ -86,6 +86,25 @@ async def test_accounts_roll_in_batches_and_a_busy_account_after_its_command(run
     assert cash_dates(runtime) == {WEDNESDAY}
 
 
+async def test_a_roll_after_the_clock_moved_back_waits_for_the_roll_from_before_and_undoes_it(
+        runtime: Runtime) -> None:
+    # Arrange: the timer's roll to Wednesday waits for an account busy with a command
+    platform = runtime.platform
+    busy = (await add_accounts(runtime, 3))[1]
+    platform.clock.set(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    async with platform.account(busy):
+        timer = asyncio.create_task(runtime.rollover.roll())
+        await asyncio.sleep(0.05)
+        assert not timer.done()
+        # Act: the clock goes back to Tuesday and is rolled to while the first roll still waits
+        platform.clock.set(BEFORE_ROLL)
+        moved = asyncio.create_task(runtime.rollover.roll(everything=True))
+        await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(timer, moved), 30)
+    # Assert: the roll of before the move is undone, the busy account's too
+    assert cash_dates(runtime) == {TUESDAY}
+
+
 async def test_a_second_sweep_on_the_same_trade_date_changes_nothing(runtime: Runtime) -> None:
     platform = runtime.platform
     platform.clock.set(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))

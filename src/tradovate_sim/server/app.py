@@ -229,6 +229,9 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
     async def clock_elsewhere(body: bytes) -> None:
         simulator.move_clock(runtime.platform, msgspec.json.decode(body, type=ClockRequest))
         await runtime.list_contracts()
+        # the origin rolled before sending the control, but this process's timer may have rolled since from its
+        # clock of before (the leader's): rolled again here, after that roll committed, before the acknowledgement
+        await runtime.rollover.roll(everything=True)
 
     async def reset_elsewhere(_body: bytes) -> None:
         admission.clear()
@@ -263,7 +266,7 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
         await runtime.expiry.sweep()  # Day / GTD orders whose time in force the move ran past
         await runtime.settlement.sweep()  # contracts whose last session the move ran past
         await runtime.list_contracts()
-        await runtime.rollover.roll()  # positions and cash to a new trade date
+        await runtime.rollover.roll(everything=True)  # positions and cash to the clock's trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
         await runtime.share_clock()  # before the control: a process starting meanwhile gets either (or both)
         fixed = runtime.platform.clock.fixed  # where the clock is, not the move: applying it twice is harmless

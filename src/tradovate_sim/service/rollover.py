@@ -4,12 +4,18 @@ balance dated before it is rolled to it and the updates are committed and publis
 other change.
 
 The roll is idempotent (what is already dated today is left alone), so it is safe at start-up, after a reset and
-on every clock move. Accounts no command holds are rolled in batches (one commit per batch); an account busy with a
-command waits for it and is rolled in its own commit. A command that fills on a new trade date before the sweep
-reaches its account rolls the position and cash it touches itself (core.blotter), so no fill is ever booked on
-yesterday's counters.
+on every clock move. One process rolls one at a time: a roll computed from the clock as it was before a move has
+committed before the roll for the move starts, which rolls it back if the move went back. Several processes: the
+date a process last rolled to is no proof that everything is on it (another process may have rolled since), so a
+clock move looks at every account, and each process rolls again when it applies another's `/sim/clock` (a roll of
+its own timer from its clock of before the control is undone before the control is acknowledged).
+
+Accounts no command holds are rolled in batches (one commit per batch); an account busy with a command waits for
+it and is rolled in its own commit. A command that fills on a new trade date before the sweep reaches its account
+rolls the position and cash it touches itself (core.blotter), so no fill is ever booked on yesterday's counters.
 """
 
+import asyncio
 from datetime import date, datetime
 
 from tradovate_sim.core.decision import Change, updated
@@ -31,6 +37,7 @@ class Rollover(Periodic):
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.trade_date: date | None = None  # the trade date everything was last rolled to
+        self.rolling = asyncio.Lock()  # one roll at a time: the timer's and a clock move's
         self.accounts_rolled = 0  # counters for tests and the benchmark
         self.commits = 0
 
@@ -41,8 +48,16 @@ class Rollover(Periodic):
     async def tick(self) -> None:
         await self.roll()
 
-    async def roll(self) -> None:
-        """Roll every account with a position or cash balance dated before the current trade date."""
+    async def roll(self, *, everything: bool = False) -> None:
+        """Roll every account with a position or cash balance dated before the current trade date. `everything`:
+        look at every account even if this process last rolled to that date (after a clock move: another process
+        may have rolled them to another date since)."""
+        async with self.rolling:  # the clock is read inside: a roll waiting here rolls to the clock as it is then
+            if everything:
+                self.trade_date = None
+            await self._roll()
+
+    async def _roll(self) -> None:
         platform = self.platform
         today = platform.trade_date(platform.now())
         if today == self.trade_date:
