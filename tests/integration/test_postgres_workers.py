@@ -32,6 +32,8 @@ from server import (
 )
 from ws_client import authorized
 
+from tradovate_sim.cli import metrics_directory
+
 LIQUIDATE = "order/liquidateposition"
 JSON = dict[str, object]
 
@@ -445,6 +447,34 @@ def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path: Path) -> None:
         for pid in workers:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_supervisor_removes_the_metrics_directories_killed_supervisors_left_and_no_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the supervisors' temporary directory, this test's alone
+    url = pg_cluster.shared().create_database("workers_leftovers")
+    first = ServerProcess(tmp_path / "unused.db", tmp_path / "first.log", db_url=url, workers=2)
+    first.start()
+    [left] = temp.glob("tradovate-sim-metrics-*")
+    assert first.process is not None
+    dead = first.process.pid
+    first.kill()  # SIGKILL: it cannot remove its directory
+    assert left.is_dir()
+    me = os.getpid()
+    live = temp / f"tradovate-sim-metrics-{me}-{metrics_directory.start_time(me)}-live"  # a live supervisor's
+    shared = temp / f"tradovate-sim-metrics-{dead}-1-open"  # not private (0755): not one of ours
+    older = temp / "tradovate-sim-metrics-0w2zkxx0"  # the older name: no owner to check
+    for path, mode in ((live, 0o700), (shared, 0o755), (older, 0o700)):
+        path.mkdir()
+        path.chmod(mode)
+
+    with running(ServerProcess(tmp_path / "unused.db", tmp_path / "second.log", db_url=url, workers=2)) as second:
+        assert not left.exists()
+        assert live.is_dir() and shared.is_dir() and older.is_dir()
+        assert len(list(temp.glob("tradovate-sim-metrics-*"))) == 4  # and the second's own
+        assert f"removed {left}" in second.log()
 
 
 def alive(pid: int) -> bool:

@@ -181,11 +181,15 @@ def supervise(workers: int) -> int:
     workers with it (Linux: they get SIGTERM when it dies), so that a new one never serves beside orphans.
 
     The workers count their metrics into a private directory (prometheus_client's multiprocess mode, 0700), made
-    here and removed at exit; a worker that ends is marked dead there (its gauges leave the sum)."""
+    here and removed at exit; a worker that ends is marked dead there (its gauges leave the sum). Those that killed
+    supervisors left behind are removed first (cli/metrics_directory.py)."""
     import shutil
-    import tempfile
 
-    metrics_dir = tempfile.mkdtemp(prefix="tradovate-sim-metrics-")  # 0700
+    from tradovate_sim.cli import metrics_directory
+
+    for path in metrics_directory.remove_abandoned():
+        print(f"tradovate-sim: removed {path}, left by a supervisor no longer alive", file=sys.stderr, flush=True)
+    metrics_dir = metrics_directory.make()  # 0700
     try:
         return supervise_in(workers, metrics_dir)
     finally:
