@@ -44,14 +44,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="tradovate-sim: the server's database file (default: a new file in a temporary directory)")
     parser.addini("tradovate_sim_catalogue", default="",
                   help="tradovate-sim: a TOML file of products the server adds to or overrides in its catalogue")
+    parser.addini("tradovate_sim_calendar_cache", default="on",
+                  help="tradovate-sim: on (the CME calendar kept in pytest's cache directory between server starts "
+                       "and runs; default) or off (each start builds it, about 1.3 s of CPU)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """A bad option is one usage error before any test runs, not an error in every test that uses the fixtures."""
     state_scope("tradovate_sim", config)
-    if (_ini(config, "tradovate_sim_rate_limits") or "on") not in ("on", "off"):
-        raise pytest.UsageError(f"tradovate_sim_rate_limits: expected on or off, "
-                                f"got {_ini(config, 'tradovate_sim_rate_limits')!r}")
+    for name in ("tradovate_sim_rate_limits", "tradovate_sim_calendar_cache"):
+        if (_ini(config, name) or "on") not in ("on", "off"):
+            raise pytest.UsageError(f"{name}: expected on or off, got {_ini(config, name)!r}")
     raw = _ini(config, "tradovate_sim_start_time")
     try:
         datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
@@ -80,6 +83,16 @@ def _database(config: pytest.Config) -> Path | None:
     return path.with_name(f"{path.stem}-{worker}{path.suffix}") if path is not None and worker else path
 
 
+def _calendar_cache(config: pytest.Config) -> Path | None:
+    """`tradovate_sim_calendar_cache`: a directory in pytest's cache (`--cache-clear` empties it); none when it is
+    off or pytest's cache is (`-p no:cacheprovider`)."""
+    cache = getattr(config, "cache", None)
+    if cache is None or (_ini(config, "tradovate_sim_calendar_cache") or "on") == "off":
+        return None
+    directory: Path = cache.mkdir("tradovate-sim-calendar")
+    return directory
+
+
 def state_scope(fixture_name: str, config: pytest.Config) -> str:
     """The scope of the server's state (`tradovate_sim_scope`)."""
     scope = _ini(config, "tradovate_sim_scope") or "function"
@@ -103,7 +116,8 @@ def tradovate_sim_server(pytestconfig: pytest.Config) -> Iterator[SimServer]:
 
     with SimServer(db=_database(pytestconfig), rate_limits=_ini(pytestconfig, "tradovate_sim_rate_limits") or "on",
                    catalogue=_path(pytestconfig, "tradovate_sim_catalogue"),
-                   start_time=_start_time(pytestconfig)) as server:  # seeded on that date, whatever the real one
+                   start_time=_start_time(pytestconfig),  # seeded on that date, whatever the real one
+                   calendar_cache=_calendar_cache(pytestconfig)) as server:
         yield server
 
 

@@ -44,10 +44,13 @@ class SimServer:
     `db` is the database file (default: a fresh file in a temporary directory removed by `stop()`); a file that
     already holds a database is reused as it is. `rate_limits` is `on` (Tradovate's limits, as the real one) or
     `off`; `catalogue` a TOML file of extra products; `start_time` (`--clock`) freezes the server's clock there from
-    its start, so that a new database is seeded on that date, whatever the real one."""
+    its start, so that a new database is seeded on that date, whatever the real one; `calendar_cache` a directory
+    where the CME calendar is kept between starts (`TRADOVATE_SIM_CALENDAR_CACHE`; default none: each start builds
+    it from the library, about 1.3 s of CPU)."""
 
     def __init__(self, *, db: Path | str | None = None, rate_limits: str = "on", catalogue: Path | str | None = None,
-                 port: int | None = None, startup_timeout: float = 60.0, start_time: datetime | None = None) -> None:
+                 port: int | None = None, startup_timeout: float = 60.0, start_time: datetime | None = None,
+                 calendar_cache: Path | str | None = None) -> None:
         if rate_limits not in ("on", "off"):
             raise ValueError(f"rate_limits: expected on or off, got {rate_limits!r}")
         self._directory: tempfile.TemporaryDirectory[str] | None = None
@@ -58,6 +61,7 @@ class SimServer:
         self.rate_limits = rate_limits
         self.catalogue = None if catalogue is None else Path(catalogue)
         self.start_time = start_time
+        self.calendar_cache = None if calendar_cache is None else Path(calendar_cache).absolute()
         self._free_port = port is None
         self.port = port or free_port()
         self.admin_password = secrets.token_urlsafe(12)  # each start sets them (--admin-password, --demo-password)
@@ -111,6 +115,8 @@ class SimServer:
         """Start the process and wait until it answers as ours; False when its port was taken."""
         environment = {k: v for k, v in os.environ.items() if not k.startswith("TRADOVATE_SIM_")}
         environment["TRADOVATE_SIM_PASSWORD_HASHING"] = "fast"  # a throwaway server: logins in microseconds
+        if self.calendar_cache is not None:
+            environment["TRADOVATE_SIM_CALENDAR_CACHE"] = str(self.calendar_cache)
         logged = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             process = self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,

@@ -256,18 +256,18 @@ class Sim:
 
     def is_market_open(self, product: str = "ES") -> bool:
         """Whether `product`'s session is open at the server's time (CME hours and holidays)."""
-        return _hours(self.server.catalogue).is_open(product, self.now())
+        return _hours(self.server.catalogue, self.server.calendar_cache).is_open(product, self.now())
 
     def open_market(self, product: str = "ES") -> datetime:
         """Move the clock forward to the next moment `product`'s session is open (no move if it is open now)."""
         now = self.now()
-        when = _hours(self.server.catalogue).next_open(product, now)
+        when = _hours(self.server.catalogue, self.server.calendar_cache).next_open(product, now)
         return now if when == now else self.set_time(when)
 
     def close_market(self, product: str = "ES") -> datetime:
         """Move the clock forward to the next moment `product`'s session is closed (its next close, or no move)."""
         now = self.now()
-        when = _hours(self.server.catalogue).next_close(product, now)
+        when = _hours(self.server.catalogue, self.server.calendar_cache).next_close(product, now)
         return now if when == now else self.set_time(when)
 
     def front(self, product: str = "ES") -> Contract:
@@ -349,12 +349,12 @@ _JSON = {"Content-Type": "application/json"}
 class _Hours:
     """The products' sessions on CME's calendar, as the server computes them (the same modules)."""
 
-    def __init__(self, catalogue: Path | None) -> None:
+    def __init__(self, catalogue: Path | None, calendar_cache: Path | None) -> None:
         from tradovate_sim.venue.calendar import CmeCalendar
         from tradovate_sim.venue.catalogue import load_catalogue
 
         self.products = load_catalogue(catalogue)
-        self.calendar = CmeCalendar()
+        self.calendar = CmeCalendar(cache=calendar_cache)  # the server's file, when it has one
 
     def _intervals(self, product: str, now: datetime) -> list[tuple[datetime, datetime]]:
         spec = self.products.get(product)
@@ -382,5 +382,5 @@ class _Hours:
 
 
 @cache
-def _hours(catalogue: Path | None) -> _Hours:
-    return _Hours(catalogue)
+def _hours(catalogue: Path | None, calendar_cache: Path | None) -> _Hours:
+    return _Hours(catalogue, calendar_cache)
