@@ -18,8 +18,8 @@ import pytest
 from tradovate_sim.server.runtime import SECRET_KEY, SEED_KEY, Runtime
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.settings import Settings
-from tradovate_sim.storage.sqlite import SqliteStore, StoreError
 from tradovate_sim.storage import entities as entity_table
+from tradovate_sim.storage.sqlite import SqliteStore, StoreError
 from tradovate_sim.storage.writer import SEQ_FLOOR_KEY, Answer, Request, Writer
 
 
