@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import select
 import signal
@@ -41,7 +42,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import msgspec
 
@@ -331,22 +332,29 @@ class Writer:
         self.seq = seq
         return answers, reset_at, landed
 
-    def materialize(self, most: int) -> int:
+    def materialize(self, most: int, stop: Callable[[], bool] | None = None) -> int:
         """Bring `entity` up to date with the oldest `most` commits of the backlog, in one transaction that also
-        moves the applied seq; returns how many. Not synced on its own (synchronous NORMAL for it alone: see the
-        module's docstring); the journal rows it applies are durable already."""
-        batch = [self.backlog[index] for index in range(min(most, len(self.backlog)))]
-        if not batch:
+        moves the applied seq; returns how many it applied. After each commit's entities, `stop()` may end the
+        batch early (a request is waiting): it then commits what it applied. Not synced on its own (synchronous
+        NORMAL for it alone: see the module's docstring); the journal rows it applies are durable already."""
+        count = min(most, len(self.backlog))
+        if not count:
             return 0
-        conn = self.conn
+        conn, backlog = self.conn, self.backlog
         relaxed = self.synchronous != "NORMAL"
         if relaxed:
             conn.execute("PRAGMA synchronous = NORMAL")
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                entities.store(conn, entities.fold({}, (changes for _, changes in batch)))
-                conn.execute(_UPSERT_META, (APPLIED_KEY, str(batch[-1][0]).encode()))
+                done = 0
+                while done < count:
+                    entities.store(conn, dict(backlog[done][1]))  # in seq order: the last change wins
+                    done += 1
+                    if stop is not None and stop():
+                        break
+                applied = backlog[done - 1][0]
+                conn.execute(_UPSERT_META, (APPLIED_KEY, str(applied).encode()))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -355,11 +363,11 @@ class Writer:
         finally:
             if relaxed:
                 conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-        for _ in batch:
-            self.backlog.popleft()
-        self.applied = batch[-1][0]
+        for _ in range(done):
+            backlog.popleft()
+        self.applied = applied
         self.batches += 1
-        return len(batch)
+        return done
 
 
 _Landed = tuple[int, list[tuple["entities.Key", "msgspec.Raw | None"]]]  # a commit's seq and its keyed changes
@@ -444,8 +452,8 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
     open_ = True
     while open_:
         if writer.backlog and not _waiting(stdin, 0 if len(writer.backlog) >= BATCH_COMMITS else IDLE_SECONDS):
-            try:  # nothing waits: the entity table catches up, a batch at a time
-                writer.materialize(BATCH_COMMITS)
+            try:  # nothing waits: the entity table catches up, a batch at a time, until a request comes
+                writer.materialize(BATCH_COMMITS, stop=functools.partial(_waiting, stdin, 0))
                 continue
             except sqlite3.Error:
                 pass  # tried again after the next group (the journal holds these commits): wait for one now
