@@ -7,7 +7,29 @@ one answer per request. A process of its own, not a thread: the writer's work (b
 b-tree updates) then never waits for the server's GIL, nor the server for the writer's.
 
 The journal holds one row per commit, its body the commit's changes as a JSON array of `props` payloads
-(`{"entityType", "eventType", "entity": {"id", ...}}`); `entity` holds the last state of each entity.
+(`{"entityType", "eventType", "entity": {"id", ...}}`); `entity` holds the last state of each entity as of the
+seq in the meta key `entity_applied_through` (schema 4).
+
+Journal-only commits. A group's transaction, the one that is fsynced before any of its answers leaves, writes
+only its journal rows and meta keys: the journal is the durable record. The entity table is brought up to date
+behind it by `materialize`: one transaction that writes the entities of the oldest commits of the backlog (in seq
+order, each change overwriting the last: a delete is never undone by an older row) and moves the applied seq with
+them. Batches run in this process's loop between groups, only while no request waits in the pipe (looked at
+before each batch and after each commit's entities; a request that arrives meanwhile waits for one commit's rows
+and the batch's COMMIT), as soon as `BATCH_COMMITS` commits are behind or after `IDLE_SECONDS` without a request;
+and after every group once more than `BACKLOG_BOUND` are behind (so the replay at start-up stays bounded). A clean
+close applies the whole backlog. Readers (`entities.current`: the store's `load`, `copy`) fold the journal rows
+after the applied seq over the table, in one read snapshot.
+
+A batch commits with synchronous=NORMAL (FULL again right after), so it writes its WAL frames without an fsync of
+its own. Why that is safe, from SQLite's documentation of `PRAGMA synchronous` and of the WAL format: WAL mode with
+NORMAL is always consistent (the WAL is synced before a checkpoint copies it, the database file after, and the WAL
+header when the WAL restarts); a NORMAL transaction may only roll back after a power loss or an OS crash, never a
+process crash. Recovery reads the WAL from its start and stops at the first frame whose cumulative checksum does
+not hold, keeping what precedes the last valid commit frame: no later transaction survives without every earlier
+one, and the next group's fdatasync of the WAL file makes the batch's frames durable with its own. A lost batch
+loses its entity rows and its applied seq together (one transaction), and the journal still holds those commits:
+they are folded at the next read and applied again. Nothing an answer depends on skips the fsync.
 
 The cost per commit (bench/store_commit.py; bench/RESULTS.md, session 6). A request's changes are decoded once
 (each entity's body kept as a `Raw` view of the request and bound as it is; its id read from those bytes alone),
