@@ -15,11 +15,11 @@ only its journal rows and meta keys: the journal is the durable record. The enti
 behind it by `materialize`: one transaction that writes the entities of the oldest commits of the backlog (in seq
 order, each change overwriting the last: a delete is never undone by an older row) and moves the applied seq with
 them. Batches run in this process's loop between groups, only while no request waits in the pipe (looked at
-before each batch and after each commit's entities; a request that arrives meanwhile waits for one commit's rows
-and the batch's COMMIT), as soon as `BATCH_COMMITS` commits are behind or after `IDLE_SECONDS` without a request;
-and after every group once more than `BACKLOG_BOUND` are behind (so the replay at start-up stays bounded). A clean
-close applies the whole backlog. Readers (`entities.current`: the store's `load`, `copy`) fold the journal rows
-after the applied seq over the table, in one read snapshot.
+before each batch and after each commit's entities from the fourth on: a request that arrives meanwhile waits
+for at most four commits' rows and the batch's COMMIT), as soon as `BATCH_COMMITS` commits are behind or after
+`IDLE_SECONDS` without a request; and after every group once more than `BACKLOG_BOUND` are behind (so the replay
+at start-up stays bounded). A clean close applies the whole backlog. Readers (`entities.current`: the store's
+`load`, `copy`) fold the journal rows after the applied seq over the table, in one read snapshot.
 
 A batch commits with synchronous=NORMAL (FULL again right after), so it writes its WAL frames without an fsync of
 its own. Why that is safe, from SQLite's documentation of `PRAGMA synchronous` and of the WAL format: WAL mode with
@@ -102,6 +102,7 @@ WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is checkpointed before the next gr
 CHECKPOINT_INTERVAL = 0.1  # seconds between two background checkpoints while commits land
 BOUND_CHECK_GROUPS = 32  # the WAL's size is looked at every this many groups
 BATCH_COMMITS = 16  # commits whose entities one materialization batch writes, when no request waits
+BATCH_FLOOR = 4  # commits a batch applies before it looks for a waiting request (a batch of 1 saves no page)
 IDLE_SECONDS = 0.05  # a smaller backlog is materialized once no request came for this long
 BACKLOG_BOUND = 256  # past this many unapplied commits, a batch follows every group whatever waits
 
@@ -354,11 +355,12 @@ class Writer:
         self.seq = seq
         return answers, reset_at, landed
 
-    def materialize(self, most: int, stop: Callable[[], bool] | None = None) -> int:
+    def materialize(self, most: int, stop: Callable[[], bool] | None = None, floor: int = 1) -> int:
         """Bring `entity` up to date with the oldest `most` commits of the backlog, in one transaction that also
-        moves the applied seq; returns how many it applied. After each commit's entities, `stop()` may end the
-        batch early (a request is waiting): it then commits what it applied. Not synced on its own (synchronous
-        NORMAL for it alone: see the module's docstring); the journal rows it applies are durable already."""
+        moves the applied seq; returns how many it applied. After each commit's entities from the `floor`th on,
+        `stop()` may end the batch early (a request is waiting): it then commits what it applied. Not synced on
+        its own (synchronous NORMAL for it alone: see the module's docstring); the journal rows it applies are
+        durable already."""
         count = min(most, len(self.backlog))
         if not count:
             return 0
@@ -373,7 +375,7 @@ class Writer:
                 while done < count:
                     entities.store(conn, dict(backlog[done][1]))  # in seq order: the last change wins
                     done += 1
-                    if stop is not None and stop():
+                    if stop is not None and done >= floor and stop():
                         break
                 applied = backlog[done - 1][0]
                 conn.execute(_UPSERT_META, (APPLIED_KEY, str(applied).encode()))
@@ -475,7 +477,7 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
     while open_:
         if writer.backlog and not _waiting(stdin, 0 if len(writer.backlog) >= BATCH_COMMITS else IDLE_SECONDS):
             try:  # nothing waits: the entity table catches up, a batch at a time, until a request comes
-                writer.materialize(BATCH_COMMITS, stop=functools.partial(_waiting, stdin, 0))
+                writer.materialize(BATCH_COMMITS, stop=functools.partial(_waiting, stdin, 0), floor=BATCH_FLOOR)
                 continue
             except sqlite3.Error:
                 pass  # tried again after the next group (the journal holds these commits): wait for one now
