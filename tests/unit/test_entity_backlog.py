@@ -91,7 +91,8 @@ changes_ = st.lists(st.tuples(st.sampled_from(["order", "fill"]), st.integers(0,
 step = st.one_of(
     st.tuples(st.just("group"), st.lists(st.one_of(changes_, st.none()), min_size=1, max_size=5)),
     st.tuples(st.just("reset"), st.one_of(changes_, st.none())),
-    st.tuples(st.just("materialize"), st.integers(1, 20), st.one_of(st.none(), st.integers(1, 3))),
+    st.tuples(st.just("materialize"), st.integers(1, 20), st.one_of(st.none(), st.integers(1, 3)),
+              st.integers(1, 3)),
     st.tuples(st.just("crash")),
     st.tuples(st.just("close")),
 )
@@ -112,12 +113,12 @@ def test_the_current_entities_are_the_fold_of_the_journal_whatever_the_interleav
                 elif kind == "reset":
                     assert writer.write([model.request(next(ids), args[0], reset=True)])[0].error is None
                 elif kind == "materialize":
-                    most, stop_after = args
+                    most, stop_after, floor = args
                     calls = iter(range(1, 1 << 30))
                     before = len(writer.backlog)
                     done = writer.materialize(most, None if stop_after is None else
-                                              lambda: next(calls) >= stop_after)  # noqa: B023
-                    assert done == min(most, before, stop_after or most)
+                                              lambda: next(calls) >= stop_after, floor)  # noqa: B023
+                    assert done == min(most, before, (stop_after or most) * floor)
                 else:
                     crash(writer) if kind == "crash" else writer.close()
                     writer = Writer(str(path), "NORMAL")
