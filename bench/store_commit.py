@@ -45,6 +45,7 @@ from tradovate_sim.storage.sqlite import SqliteStore
 
 TEMPLATE = Path(__file__).with_name("liquidation_commit.json")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SETTLE_SECONDS = 3.0
 
 
 @dataclass
@@ -157,6 +158,9 @@ async def run_tree(src: str | None, directory: Path, bodies: Bodies, cases: list
     assert pid is not None
     try:
         await asyncio.gather(*(store.submit(body) for body in bodies.provisions))
+        # a writer that materializes its entity table behind the journal has the provisions' entities to write
+        # still: let it, so that the cases measure their own commits (the same pause for every tree)
+        await asyncio.sleep(SETTLE_SECONDS)
         results, start = [], 0
         for committers, count in cases:
             part = bodies.liquidations[start:start + count]

@@ -17,9 +17,12 @@ order, each change overwriting the last: a delete is never undone by an older ro
 them. Batches run in this process's loop between groups, only while no request waits in the pipe (looked at
 before each batch and after each four commits' entities: a request that arrives meanwhile waits for at most
 four commits' rows and the batch's COMMIT), as soon as `BATCH_COMMITS` commits are behind or after
-`IDLE_SECONDS` without a request; and after every group once more than `BACKLOG_BOUND` are behind (so the replay
-at start-up stays bounded). A clean close applies the whole backlog. Readers (`entities.current`: the store's
-`load`, `copy`) fold the journal rows after the applied seq over the table, in one read snapshot.
+`IDLE_SECONDS` without a request. Past `BACKLOG_BOUND` commits behind, every group is followed by a batch of at
+least one commit more than the group brought (16 at most), then on while nothing waits; past `BACKLOG_LIMIT`, by
+one that goes back down to `BACKLOG_BOUND` whatever waits: the backlog, its memory and the replay at start-up stay
+bounded, and a burst's entities are not written in one long batch unless it passes the limit. A clean close applies
+the whole backlog. Readers (`entities.current`: the store's `load`, `copy`) fold the journal rows after the applied
+seq over the table, in one read snapshot.
 
 A batch commits with synchronous=NORMAL (FULL again right after), so it writes its WAL frames without an fsync of
 its own. Why that is safe, from SQLite's documentation of `PRAGMA synchronous` and of the WAL format: WAL mode with
@@ -104,7 +107,8 @@ BOUND_CHECK_GROUPS = 32  # the WAL's size is looked at every this many groups
 BATCH_COMMITS = 16  # commits whose entities one materialization batch writes, when no request waits
 BATCH_FLOOR = 4  # commits a batch applies, folded, between two looks for a waiting request (1 would save no page)
 IDLE_SECONDS = 0.05  # a smaller backlog is materialized once no request came for this long
-BACKLOG_BOUND = 256  # past this many unapplied commits, a batch follows every group whatever waits
+BACKLOG_BOUND = 256  # past this many unapplied commits, every group is followed by a batch of at least 16 more
+BACKLOG_LIMIT = 4_096  # past this many (a burst, or groups of more than 16), by one back down to BACKLOG_BOUND
 
 
 class Request(msgspec.Struct, frozen=True, array_like=True):
@@ -355,10 +359,10 @@ class Writer:
         self.seq = seq
         return answers, reset_at, landed
 
-    def materialize(self, most: int, stop: Callable[[], bool] | None = None, floor: int = 1) -> int:
+    def materialize(self, most: int, stop: Callable[[], bool] | None = None, floor: int = 1, least: int = 0) -> int:
         """Bring `entity` up to date with the oldest `most` commits of the backlog, in one transaction that also
-        moves the applied seq; returns how many it applied. After each `floor` commits' entities, `stop()` may end
-        the batch early (a request is waiting): it then commits what it applied. Not synced on
+        moves the applied seq; returns how many it applied. After each `floor` commits' entities (and once `least`
+        are), `stop()` may end the batch early (a request is waiting): it then commits what it applied. Not synced on
         its own (synchronous NORMAL for it alone: see the module's docstring); the journal rows it applies are
         durable already."""
         count = min(most, len(self.backlog))
@@ -376,7 +380,7 @@ class Writer:
                     upto = min(done + step, count)
                     entities.store(conn, entities.fold({}, (backlog[index][1] for index in range(done, upto))))
                     done = upto
-                    if stop is not None and stop():
+                    if stop is not None and done >= least and stop():
                         break
                 applied = backlog[done - 1][0]
                 conn.execute(_UPSERT_META, (APPLIED_KEY, str(applied).encode()))
@@ -494,9 +498,11 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
         answers = {a.id: a for a in writer.write(requests)} if requests else {}
         if decoded:
             _send(stdout, b"".join(frame(answers[r.id] if isinstance(r, Request) else r) for r in decoded))
-        if len(writer.backlog) > BACKLOG_BOUND:  # never idle for long enough: catch up after every group
+        if (behind := len(writer.backlog)) > BACKLOG_BOUND:  # never idle for long enough: catch up after a group
+            least = behind - BACKLOG_BOUND if behind > BACKLOG_LIMIT else min(len(requests) + 1, BATCH_COMMITS)
             with contextlib.suppress(sqlite3.Error):  # (a batch that fails is tried again; the journal holds it)
-                writer.materialize(len(writer.backlog) - BACKLOG_BOUND + BATCH_COMMITS)
+                writer.materialize(behind - BACKLOG_BOUND + BATCH_COMMITS, stop=functools.partial(_waiting, stdin, 0),
+                                   floor=BATCH_FLOOR, least=least)
     writer.close()
     return 0
 
