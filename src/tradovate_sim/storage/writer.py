@@ -225,7 +225,6 @@ class Writer:
         self.applied = 0  # the last seq whose changes are in `entity` (meta APPLIED_KEY)
         # the commits after it, oldest first: (seq, each change's entity key and body); the journal holds them too
         self.backlog: deque[tuple[int, list[tuple[entities.Key, msgspec.Raw | None]]]] = deque()
-        self.batches = 0  # materialization batches committed (for tests and benchmarks)
         self.migrated_from: int | None = None  # the schema version this open migrated the file from, if any
         try:
             self.conn = connect(path)
@@ -395,7 +394,6 @@ class Writer:
         for _ in range(done):
             backlog.popleft()
         self.applied = applied
-        self.batches += 1
         return done
 
 
