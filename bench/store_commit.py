@@ -11,17 +11,21 @@ its group; 16 committers: group commit), on a fresh file with `--accounts` provi
 - bytes it wrote per commit (`wchar` from /proc/<pid>/io: WAL frames, checkpoint copies, answers) and write calls;
 - commits per second (wall: noisy on a shared machine).
 
-`--probe` adds, per tree, the writer's own cost of lone commits measured in a process of its own (no pipe, no
+`--rate R` runs the 1-committer case as an open loop instead: one commit sent every 1/R s whatever the answers,
+each one's latency measured from its scheduled send (the shape of `bench/liquidation.py --open-loop`, without the
+server). `--probe` adds, per tree, the writer's own cost of lone commits measured in a process of its own (no pipe, no
 checkpoints): WAL bytes per commit (the WAL's growth) and the main thread's CPU; `--callgrind` counts the
 instructions per lone commit instead (valgrind: two runs of N and 2N commits, the difference over N).
 
-    .venv/bin/python bench/store_commit.py --src /tmp/base/src --src src [--rounds 3] [--probe] [--callgrind]
+    .venv/bin/python bench/store_commit.py --src /tmp/base/src --src src [--rounds 3] [--rate 250 --lone 2500]
+        [--probe] [--callgrind]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import re
@@ -31,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ from tradovate_sim.storage.sqlite import SqliteStore
 
 TEMPLATE = Path(__file__).with_name("liquidation_commit.json")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SETTLE_SECONDS = 3.0
 
 
 @dataclass
@@ -95,6 +100,7 @@ class Case:
     cpu: float
     written: int
     writes: int
+    latencies: list[float] = field(default_factory=list)  # open loop: seconds from each scheduled send to its answer
 
     @property
     def cpu_us(self) -> float:
@@ -109,7 +115,26 @@ class Case:
         return self.commits / self.wall
 
 
-async def commit_all(store: SqliteStore, bodies: list[bytes], committers: int) -> None:
+async def commit_all(store: SqliteStore, bodies: list[bytes], committers: int, rate: float = 0.0) -> list[float]:
+    """Closed loop: `committers` each commit in turn. Open loop (`rate`, commits/s): one commit sent every 1/rate s
+    whatever the answers; returns each one's latency from its scheduled send."""
+    if rate:
+        latencies: list[float] = []
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        def answered(scheduled: float, _: object) -> None:
+            latencies.append(loop.time() - scheduled)
+
+        pending = []
+        for index, body in enumerate(bodies):
+            scheduled = start + index / rate
+            await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            future = store.submit(body)
+            future.add_done_callback(functools.partial(answered, scheduled))
+            pending.append(future)
+        await asyncio.gather(*pending)
+        return latencies
     cursor = iter(bodies)
 
     async def committer() -> None:
@@ -117,9 +142,11 @@ async def commit_all(store: SqliteStore, bodies: list[bytes], committers: int) -
             await store.commit(body)
 
     await asyncio.gather(*(committer() for _ in range(committers)))
+    return []
 
 
-async def run_tree(src: str | None, directory: Path, bodies: Bodies, cases: list[tuple[int, int]]) -> list[Case]:
+async def run_tree(src: str | None, directory: Path, bodies: Bodies, cases: list[tuple[int, int]],
+                   rate: float = 0.0) -> list[Case]:
     """Provision every account, then each case's liquidations in turn, on one fresh file."""
     if src is None:
         os.environ.pop("PYTHONPATH", None)
@@ -131,16 +158,19 @@ async def run_tree(src: str | None, directory: Path, bodies: Bodies, cases: list
     assert pid is not None
     try:
         await asyncio.gather(*(store.submit(body) for body in bodies.provisions))
+        # a writer that materializes its entity table behind the journal has the provisions' entities to write
+        # still: let it, so that the cases measure their own commits (the same pause for every tree)
+        await asyncio.sleep(SETTLE_SECONDS)
         results, start = [], 0
         for committers, count in cases:
             part = bodies.liquidations[start:start + count]
             start += count
             cpu0, written0, writes0 = proc_counters(pid)
             began = time.perf_counter()
-            await commit_all(store, part, committers)
+            latencies = await commit_all(store, part, committers, rate if committers == 1 else 0.0)
             wall = time.perf_counter() - began
             cpu1, written1, writes1 = proc_counters(pid)
-            results.append(Case(count, wall, cpu1 - cpu0, written1 - written0, writes1 - writes0))
+            results.append(Case(count, wall, cpu1 - cpu0, written1 - written0, writes1 - writes0, latencies))
     finally:
         await store.close()
         os.environ.pop("PYTHONPATH", None)
@@ -170,16 +200,28 @@ def probe(commits: int) -> None:
             writer.write([Request(id=next(ids), changes=body) for body in bodies.liquidations[start:start + group]])
         for body in bodies.provisions[PROBE_ACCOUNTS:]:
             writer.write([Request(id=next(ids), changes=body)])
+        # a tree with journal-only commits materializes its entity table in batches, as its writer does when idle
+        materialize = getattr(writer, "materialize", None)
+        batch = int(os.environ.get("PROBE_BATCH", "16"))
+        while materialize is not None and writer.backlog:
+            materialize(batch)
         writer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         wal_before = os.stat(writer.wal_path).st_size
         began = time.thread_time()
+        batches: list[float] = []  # each batch's CPU seconds
         for body in bodies.liquidations[PROBE_ACCOUNTS:PROBE_ACCOUNTS + commits]:
             answer = writer.write([Request(id=next(ids), changes=body)])[0]
             assert answer.error is None, answer.error
+            if materialize is not None and len(writer.backlog) >= batch:
+                started = time.thread_time()
+                materialize(batch)
+                batches.append(time.thread_time() - started)
         cpu = time.thread_time() - began
         wal = os.stat(writer.wal_path).st_size - wal_before
         writer.close()
-    print(json.dumps({"commits": commits, "cpu_us": cpu * 1e6 / commits, "wal_bytes": wal / commits}))
+    print(json.dumps({"commits": commits, "cpu_us": cpu * 1e6 / commits, "wal_bytes": wal / commits,
+                      "batch_us": statistics.median(batches) * 1e6 if batches else 0.0,
+                      "batch_max_us": max(batches) * 1e6 if batches else 0.0}))
 
 
 def run_probe(src: str | None, commits: int, callgrind: bool = False) -> dict[str, float]:
@@ -206,6 +248,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=4_000, help="accounts provisioned first (default 4,000)")
     parser.add_argument("--lone", type=int, default=1_000, help="commits of the 1-committer case (default 1,000)")
     parser.add_argument("--grouped", type=int, default=3_000, help="commits of the 16-committer case (3,000)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="the 1-committer case as an open loop at this many commits/s (latency from schedule)")
     parser.add_argument("--probe", action="store_true", help="also the lone-commit probe (WAL bytes, CPU)")
     parser.add_argument("--callgrind", action="store_true", help="also instructions per lone commit (valgrind)")
     parser.add_argument("--probe-child", type=int, help=argparse.SUPPRESS)
@@ -223,7 +267,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for tree in trees:
             with tempfile.TemporaryDirectory() as tmp:
-                results[tree].append(asyncio.run(run_tree(tree, Path(tmp), bodies, cases)))
+                results[tree].append(asyncio.run(run_tree(tree, Path(tmp), bodies, cases, args.rate)))
     print(f"load average {os.getloadavg()[0]:.1f}; medians of {args.rounds} rounds")
     print("| tree | committers | writer CPU µs/commit | bytes written/commit | write calls/commit | commits/s |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -234,14 +278,24 @@ def main() -> None:
                   f"{statistics.median(c.bytes for c in runs):,.0f} | "
                   f"{statistics.median(c.writes / c.commits for c in runs):.1f} | "
                   f"{statistics.median(c.rate for c in runs):,.0f} |")
+    if args.rate:
+        print(f"\nthe 1-committer case offered at {args.rate:g} commits/s: latency from each scheduled send, ms "
+              "(each round's p50 / p99 / max)")
+        for tree in trees:
+            rounds = [sorted(r[0].latencies) for r in results[tree]]
+            print(f"| {tree or 'installed'} | " + " | ".join(
+                f"{1e3 * lat[len(lat) // 2]:.2f} / {1e3 * lat[int(len(lat) * 0.99)]:.2f} / {1e3 * lat[-1]:.2f}"
+                for lat in rounds) + " |")
     if args.probe:
         print("\nprobe, lone commits on a Writer in a process of its own (no checkpoints):")
-        print("| tree | WAL bytes/commit | main-thread CPU µs/commit (medians) |")
-        print("|---|---:|---:|")
+        print("| tree | WAL bytes/commit | main-thread CPU µs/commit | one batch's CPU µs (median, max) |")
+        print("|---|---:|---:|---:|")
         for tree in trees:
             found = [run_probe(tree, 500) for _ in range(args.rounds)]
             print(f"| {tree or 'installed'} | {statistics.median(f['wal_bytes'] for f in found):,.0f} | "
-                  f"{statistics.median(f['cpu_us'] for f in found):.0f} |")
+                  f"{statistics.median(f['cpu_us'] for f in found):.0f} | "
+                  f"{statistics.median(f['batch_us'] for f in found):.0f}, "
+                  f"{max(f['batch_max_us'] for f in found):.0f} |")
     if args.callgrind:
         print("\ncallgrind, instructions per lone commit ((run of 2N - run of N) / N, N = 200):")
         for tree in trees:

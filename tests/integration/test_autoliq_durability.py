@@ -13,16 +13,22 @@ import pytest
 from server import ES_POINT_VALUE, Desk, ServerProcess
 from test_autoliq_rules import ENTRY, buy, make_accounts, mark, net_pos, status
 
+from tradovate_sim.storage import entities
+
 pytestmark = pytest.mark.sqlite_only  # reads the SQLite file or its writer process
 
 FLUSH_BOUND = 10.0  # seconds to wait for the 1 s flush (a liveness bound for a loaded machine, not a timing test)
 
 
 def stored(server: ServerProcess, entity_type: str, entity_id: int) -> dict[str, Any] | None:
-    with sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True) as db:
-        row = db.execute("SELECT body FROM entity WHERE entity_type = ? AND id = ?",
-                         (entity_type, entity_id)).fetchone()
-    return None if row is None else dict(json.loads(row[0]))
+    """The entity as the file holds it: its table, with the journal rows the writer has not applied to it yet."""
+    with sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True, isolation_level=None) as db:
+        db.execute("BEGIN")
+        found = {(t, i): body for t, i, body in entities.current(db)}
+        db.execute("COMMIT")
+    db.close()
+    body = found.get((entity_type, entity_id))
+    return None if body is None else dict(json.loads(body))
 
 
 def journal(server: ServerProcess) -> list[list[dict[str, Any]]]:

@@ -2,6 +2,7 @@
 releasing a one-sided quote, and the forms of `--db` (a plain path; a bad one is one line)."""
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,8 @@ from server import (
     order,
     running,
 )
+
+from tradovate_sim.storage import entities
 
 
 class FlaggedServer(ServerProcess):
@@ -114,11 +117,13 @@ def printed_password(log: str, name: str) -> str:
 
 
 def stored_hash(db_path: Path, user_id: int) -> str:
-    with sqlite3.connect(db_path) as connection:
-        row = connection.execute("SELECT json_extract(body, '$.passwordHash') FROM entity "
-                                 "WHERE entity_type = 'credential' AND id = ?", (user_id,)).fetchone()
-    assert row is not None
-    return str(row[0])
+    """As the file holds it: the entity table, with the journal rows the writer has not applied to it yet."""
+    with sqlite3.connect(db_path, isolation_level=None) as connection:
+        connection.execute("BEGIN")
+        found = {(t, i): body for t, i, body in entities.current(connection)}
+        connection.execute("COMMIT")
+    connection.close()
+    return str(json.loads(found["credential", user_id])["passwordHash"])
 
 
 # --- 13: start-up and restart -------------------------------------------------------------------------

@@ -40,6 +40,7 @@ def test_the_checkpointer_copies_committed_pages_back_into_the_database_file(tmp
         # Assert: about 40 x 4 pages reached the main file, and only the checkpointer copies below the limit
         assert writer.checkpointer.passes >= 1
         assert page_count(db) - before >= 100
+        assert writer.materialize(100) == 40
         rows = sqlite3.connect(db).execute("SELECT count(*) FROM entity").fetchone()[0]
         assert rows == 40
     finally:
@@ -58,6 +59,7 @@ def test_the_wal_stays_bounded_when_the_checkpointer_falls_behind(tmp_path: Path
             largest = max(largest, os.path.getsize(str(db) + "-wal"))
         # Assert: never more than the limit plus the pages of the commits between two looks (32 groups)
         assert largest < limit + (2 << 20), largest
+        assert writer.materialize(1_000) == 300
         assert sqlite3.connect(db).execute("SELECT count(*) FROM entity").fetchone()[0] == 300
     finally:
         writer.close()

@@ -305,7 +305,7 @@ async def test_a_schema_2_file_is_migrated_to_the_id_first_key_when_opened(db_pa
     finally:
         await store.close()
     with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (b"3",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (b"4",)
         index = conn.execute("SELECT name FROM pragma_index_list('entity') WHERE origin = 'pk'").fetchone()[0]
         assert [row[2] for row in conn.execute(f"PRAGMA index_info('{index}')")] == ["id", "entity_type"]
     conn.close()
@@ -329,15 +329,51 @@ def test_a_migration_that_fails_leaves_the_schema_2_file_as_it_was(
     assert file_rows(db_path) == before  # still schema 2, every row
     monkeypatch.setattr(writer, "_migrate", migrate)
     writer.Writer(str(db_path), "FULL", lock_wait=0.5).close()  # the failed open held neither file nor lock
-    assert ("schema_version", b"3") in file_rows(db_path)[2]
+    assert ("schema_version", b"4") in file_rows(db_path)[2]
 
 
 async def test_migrate_names_what_it_did_to_a_sqlite_file(db_path: Path) -> None:
     from tradovate_sim.storage.transfer import migrate_database
 
     schema_2_file(db_path)
-    assert await migrate_database(f"sqlite:///{db_path}") == f"{db_path}: SQLite schema version 2 -> 3"
-    assert await migrate_database(f"sqlite:///{db_path}") == f"{db_path}: already at SQLite schema version 3"
+    assert await migrate_database(f"sqlite:///{db_path}") == f"{db_path}: SQLite schema version 2 -> 4"
+    assert await migrate_database(f"sqlite:///{db_path}") == f"{db_path}: already at SQLite schema version 4"
+
+
+def schema_3_file(db_path: Path, floor: int | None = None) -> None:
+    """A file as schema 3 made it: the entity table keyed (id, entity_type) and always current (no applied seq)."""
+    schema_2_file(db_path)
+    with sqlite3.connect(db_path, isolation_level=None) as conn:
+        rows = conn.execute("SELECT entity_type, id, body FROM entity").fetchall()
+        conn.execute("DROP TABLE entity")
+        conn.execute("""CREATE TABLE entity (entity_type TEXT NOT NULL, id INTEGER NOT NULL, body BLOB NOT NULL,
+                        PRIMARY KEY (id, entity_type)) STRICT""")
+        conn.executemany("INSERT INTO entity VALUES (?, ?, ?)", rows)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (b"3",))
+        if floor is not None:
+            conn.execute("INSERT INTO meta VALUES ('journal_seq_floor', ?)", (str(floor).encode(),))
+    conn.close()
+
+
+@pytest.mark.parametrize("floor", [None, 7])
+async def test_a_schema_3_file_is_migrated_with_its_entities_applied_through_its_last_seq(
+        db_path: Path, floor: int | None) -> None:
+    schema_3_file(db_path, floor)
+    before = file_rows(db_path)
+
+    store = await open_store(db_path)
+    try:
+        assert store.migrated_from == 3
+        assert sorted(store.load()) == before[0]
+        assert await store.commit(batch(change(2, event_type="Deleted"))) == (floor or 2) + 1
+        assert sorted(store.load()) == [("fill", 1, b'{"id":1,"f":1}'), ("order", 1, b'{"id":1}')]
+    finally:
+        await store.close()
+    entities, journal, meta = file_rows(db_path)
+    assert entities == [("fill", 1, b'{"id":1,"f":1}'), ("order", 1, b'{"id":1}')]  # a clean close applied all
+    assert journal[:2] == before[1]
+    assert ("schema_version", b"4") in meta
+    assert ("entity_applied_through", str((floor or 2) + 1).encode()) in meta
 
 
 async def test_file_uses_wal_when_opened(store: SqliteStore, db_path: Path) -> None:
@@ -464,3 +500,11 @@ async def test_the_writer_process_ignores_interrupts_meant_for_the_server(store:
 
     assert await store.commit(batch(change(1))) == 1
     assert store.writer_pid == pid
+
+
+async def test_migrate_sets_a_schema_3_files_applied_seq_to_its_last_seq(db_path: Path) -> None:
+    from tradovate_sim.storage.transfer import migrate_database
+
+    schema_3_file(db_path, floor=7)
+    assert await migrate_database(f"sqlite:///{db_path}") == f"{db_path}: SQLite schema version 3 -> 4"
+    assert ("entity_applied_through", b"7") in file_rows(db_path)[2]

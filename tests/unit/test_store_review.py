@@ -18,6 +18,7 @@ import pytest
 from tradovate_sim.server.runtime import SECRET_KEY, SEED_KEY, Runtime
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.settings import Settings
+from tradovate_sim.storage import entities as entity_table
 from tradovate_sim.storage.sqlite import SqliteStore, StoreError
 from tradovate_sim.storage.writer import SEQ_FLOOR_KEY, Answer, Request, Writer
 
@@ -51,10 +52,13 @@ def writer(db_path: Path) -> Iterator[Writer]:
 
 
 def state_of(path: Path) -> tuple[list[tuple[str, int, bytes]], list[tuple[int, bytes]], dict[str, bytes]]:
+    """The current entities (the table and the journal rows the writer has not applied to it yet), the journal
+    and the meta keys but the store's schema version and applied seq."""
     with sqlite3.connect(path) as conn:
-        entities = conn.execute("SELECT entity_type, id, body FROM entity ORDER BY entity_type, id").fetchall()
+        entities = sorted(entity_table.current(conn))
         journal = conn.execute("SELECT seq, body FROM journal ORDER BY seq").fetchall()
-        meta = dict(conn.execute("SELECT key, value FROM meta WHERE key <> 'schema_version'").fetchall())
+        meta = dict(conn.execute("SELECT key, value FROM meta WHERE key NOT IN (?, ?)",
+                                 ("schema_version", entity_table.APPLIED_KEY)).fetchall())
     conn.close()
     return entities, journal, meta
 
@@ -126,6 +130,10 @@ def test_every_row_is_written_once_at_the_chunk_size_boundaries(writer: Writer, 
 
     assert outcome(one_commit) == [1]
     assert outcome(many_commits) == list(range(2, count + 2))
+    writer.materialize(len(writer.backlog))  # the entity table's own multi-row statements, in one batch
+    with sqlite3.connect(db_path) as conn:
+        assert sorted(conn.execute("SELECT entity_type, id, body FROM entity")) == state_of(db_path)[0]
+    conn.close()
     entities, journal, _ = state_of(db_path)
     assert [(kind, entity_id) for kind, entity_id, _ in entities] == (
         [("fill", n) for n in range(count)] + [("order", n) for n in range(count)])

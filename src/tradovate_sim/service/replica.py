@@ -31,10 +31,10 @@ from tradovate_sim.model.kinds import KINDS
 from tradovate_sim.service import seed
 from tradovate_sim.service.background import Background
 from tradovate_sim.service.platform import Platform
+from tradovate_sim.storage.entities import JournalChange
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import JOURNAL_CHANNEL, PostgresStore
 from tradovate_sim.storage.postgres_cluster import JournalRow, PostgresCluster
-from tradovate_sim.storage.writer import JournalChange
 
 __all__ = ["BlockIds", "Replica"]
 

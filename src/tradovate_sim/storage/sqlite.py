@@ -17,19 +17,11 @@ from typing import Literal
 
 import msgspec
 
+from tradovate_sim.storage import entities
+from tradovate_sim.storage.entities import Identified, JournalChange
 from tradovate_sim.storage.errors import StoreClosedError, StoreError
 from tradovate_sim.storage.rows import JournalEntry
-from tradovate_sim.storage.writer import (
-    RESERVED_KEYS,
-    SCHEMA_VERSION,
-    Answer,
-    Identified,
-    JournalChange,
-    Request,
-    connect,
-    frame,
-    frames,
-)
+from tradovate_sim.storage.writer import RESERVED_KEYS, SCHEMA_VERSION, Answer, Request, connect, frame, frames
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreClosedError", "StoreError"]
 
@@ -103,8 +95,14 @@ class SqliteStore:
         return len(self._pending)
 
     def load(self) -> list[tuple[str, int, bytes]]:
-        """Every current entity as `(entity_type, id, body)`."""
-        return self._read().execute("SELECT entity_type, id, body FROM entity").fetchall()
+        """Every current entity as `(entity_type, id, body)`: the entity table, which the writer brings up to date
+        behind the journal, with the journal rows it has not applied yet folded over it (one snapshot)."""
+        conn = self._read()
+        conn.execute("BEGIN")
+        try:
+            return entities.current(conn)
+        finally:
+            conn.execute("COMMIT")
 
     async def commit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None = None) -> int:
         """Journal `changes`, apply them to the entities and set (or with `None` delete) `meta`, durably.

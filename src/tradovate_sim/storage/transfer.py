@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 
 from tradovate_sim.settings import check_postgres_url, redact, sqlite_path
+from tradovate_sim.storage import entities as sqlite_entities
 from tradovate_sim.storage import writer as sqlite_writer
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.migrations import SCHEMA, SCHEMA_KEY, SCHEMA_VERSION, connect, found_version, migrate
@@ -120,8 +121,9 @@ def _read_sqlite(url: str) -> Snapshot:
             raise StoreError(f"{path}: SQLite schema version {version.decode()}, this tradovate-sim reads "
                              f"{sqlite_writer.SCHEMA_VERSION}")
         floor = int(meta.pop(sqlite_writer.SEQ_FLOOR_KEY, b"0"))
+        meta.pop(sqlite_entities.APPLIED_KEY, None)
         snapshot = Snapshot(
-            entities=[(t, i, bytes(b)) for t, i, b in conn.execute("SELECT entity_type, id, body FROM entity")],
+            entities=sqlite_entities.current(conn),  # with the journal rows the writer had not applied yet
             journal=[(s, bytes(b)) for s, b in conn.execute("SELECT seq, body FROM journal ORDER BY seq")],
             meta=meta)
         snapshot.last_seq = max(floor, snapshot.journal[-1][0] if snapshot.journal else 0)
@@ -152,9 +154,11 @@ def _write_sqlite(url: str, snapshot: Snapshot, force: bool) -> None:
             conn.executemany("INSERT INTO entity VALUES (?, ?, ?)", snapshot.entities)
             conn.executemany("INSERT INTO journal VALUES (?, ?)", snapshot.journal)
             meta = {**snapshot.meta, sqlite_writer.SCHEMA_KEY: str(sqlite_writer.SCHEMA_VERSION).encode(),
-                    sqlite_writer.SEQ_FLOOR_KEY: str(snapshot.last_seq).encode()}
+                    sqlite_writer.SEQ_FLOOR_KEY: str(snapshot.last_seq).encode(),
+                    sqlite_entities.APPLIED_KEY: str(snapshot.last_seq).encode()}  # the entities are current
             conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
             conn.execute("COMMIT")
+            writer.reload()  # its backlog was the replaced content's
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")

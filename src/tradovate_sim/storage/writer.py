@@ -7,7 +7,32 @@ one answer per request. A process of its own, not a thread: the writer's work (b
 b-tree updates) then never waits for the server's GIL, nor the server for the writer's.
 
 The journal holds one row per commit, its body the commit's changes as a JSON array of `props` payloads
-(`{"entityType", "eventType", "entity": {"id", ...}}`); `entity` holds the last state of each entity.
+(`{"entityType", "eventType", "entity": {"id", ...}}`); `entity` holds the last state of each entity as of the
+seq in the meta key `entity_applied_through` (schema 4).
+
+Journal-only commits. A group's transaction, the one that is fsynced before any of its answers leaves, writes
+only its journal rows and meta keys: the journal is the durable record. The entity table is brought up to date
+behind it by `materialize`: one transaction that writes the entities of the oldest commits of the backlog (in seq
+order, each change overwriting the last: a delete is never undone by an older row) and moves the applied seq with
+them. Batches run in this process's loop between groups, only while no request waits in the pipe (looked at
+before each batch and after each four commits' entities: a request that arrives meanwhile waits for at most
+four commits' rows and the batch's COMMIT), as soon as `BATCH_COMMITS` commits are behind or after
+`IDLE_SECONDS` without a request. Past `BACKLOG_BOUND` commits behind, every group is followed by a batch of at
+least one commit more than the group brought (16 at most), then on while nothing waits; past `BACKLOG_LIMIT`, by
+one that goes back down to `BACKLOG_BOUND` whatever waits: the backlog, its memory and the replay at start-up stay
+bounded, and a burst's entities are not written in one long batch unless it passes the limit. A clean close applies
+the whole backlog. Readers (`entities.current`: the store's `load`, `copy`) fold the journal rows after the applied
+seq over the table, in one read snapshot.
+
+A batch commits with synchronous=NORMAL (FULL again right after), so it writes its WAL frames without an fsync of
+its own. Why that is safe, from SQLite's documentation of `PRAGMA synchronous` and of the WAL format: WAL mode with
+NORMAL is always consistent (the WAL is synced before a checkpoint copies it, the database file after, and the WAL
+header when the WAL restarts); a NORMAL transaction may only roll back after a power loss or an OS crash, never a
+process crash. Recovery reads the WAL from its start and stops at the first frame whose cumulative checksum does
+not hold, keeping what precedes the last valid commit frame: no later transaction survives without every earlier
+one, and the next group's fdatasync of the WAL file makes the batch's frames durable with its own. A lost batch
+loses its entity rows and its applied seq together (one transaction), and the journal still holds those commits:
+they are folded at the next read and applied again. Nothing an answer depends on skips the fsync.
 
 The cost per commit (bench/store_commit.py; bench/RESULTS.md, session 6). A request's changes are decoded once
 (each entity's body kept as a `Raw` view of the request and bound as it is; its id read from those bytes alone),
@@ -41,15 +66,19 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator
 
 import msgspec
 
-SCHEMA_VERSION = 3
-MIGRATED_VERSIONS = frozenset({b"2"})  # the versions `_migrate` brings to SCHEMA_VERSION when the writer opens a file
+from tradovate_sim.storage import entities
+from tradovate_sim.storage.entities import APPLIED_KEY
+
+SCHEMA_VERSION = 4
+MIGRATED_VERSIONS = frozenset({b"2", b"3"})  # versions `_migrate` brings to SCHEMA_VERSION when the writer opens a file
 SCHEMA_KEY = "schema_version"
 SEQ_FLOOR_KEY = "journal_seq_floor"  # the last seq before a reset, so that seqs are never reused
-RESERVED_KEYS = frozenset({SCHEMA_KEY, SEQ_FLOOR_KEY})
+RESERVED_KEYS = frozenset({SCHEMA_KEY, SEQ_FLOOR_KEY, APPLIED_KEY})
 BUSY_TIMEOUT_MS = 5_000
 LOCK_WAIT_SECONDS = 10.0
 CACHE_KIB = 65_536  # the page cache of the writer's connection (SQLite's default: 2,000 KiB)
@@ -66,20 +95,20 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, body BLOB NOT NULL) STRICT",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID",
 )
-# Rows go through multi-row VALUES statements of a few fixed sizes (SQLite's statement cache keeps them).
-_INSERT_JOURNAL = ("INSERT INTO journal VALUES ", "")
-_UPSERT_ENTITIES = ("INSERT INTO entity VALUES ", " ON CONFLICT (id, entity_type) DO UPDATE SET body = excluded.body")
-_CHUNKS = (256, 64, 16, 4, 1)
-_DELETE_ENTITY = "DELETE FROM entity WHERE id = ? AND entity_type = ?"
+_INSERT_JOURNAL = ("INSERT INTO journal VALUES ", "")  # multi-row VALUES (entities.insert)
 _UPSERT_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 _DELETE_META = "DELETE FROM meta WHERE key = ?"
-_EVENTS = frozenset({"Created", "Updated", "Deleted"})
 _FRAME = struct.Struct(">I")
 _READ_SIZE = 1 << 20
 _MAX_GROUP_BYTES = 8 << 20  # stop gathering requests into one group past this
 WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is checkpointed before the next group (and truncated to it after)
 CHECKPOINT_INTERVAL = 0.1  # seconds between two background checkpoints while commits land
 BOUND_CHECK_GROUPS = 32  # the WAL's size is looked at every this many groups
+BATCH_COMMITS = 16  # commits whose entities one materialization batch writes, when no request waits
+BATCH_FLOOR = 4  # commits a batch applies, folded, between two looks for a waiting request (1 would save no page)
+IDLE_SECONDS = 0.05  # a smaller backlog is materialized once no request came for this long
+BACKLOG_BOUND = 256  # past this many unapplied commits, every group is followed by a batch of at least 16 more
+BACKLOG_LIMIT = 4_096  # past this many (a burst, or groups of more than 16), by one back down to BACKLOG_BOUND
 
 
 class Request(msgspec.Struct, frozen=True, array_like=True):
@@ -105,18 +134,6 @@ class _RequestId(msgspec.Struct, frozen=True, array_like=True):
     id: int
 
 
-class JournalChange(msgspec.Struct, frozen=True, rename="camel"):
-    entity_type: str
-    event_type: str
-    entity: msgspec.Raw
-
-
-class Identified(msgspec.Struct):
-    id: int
-
-
-_CHANGES = msgspec.json.Decoder(list[JournalChange])
-_IDENTIFIED = msgspec.json.Decoder(Identified)
 _REQUEST = msgspec.msgpack.Decoder(Request)
 _REQUEST_ID = msgspec.msgpack.Decoder(_RequestId)
 _ENCODE = msgspec.msgpack.Encoder().encode
@@ -204,6 +221,10 @@ class Writer:
         self.wal_limit = wal_limit
         self.groups = 0
         self.seq = 0
+        self.synchronous = synchronous
+        self.applied = 0  # the last seq whose changes are in `entity` (meta APPLIED_KEY)
+        # the commits after it, oldest first: (seq, each change's entity key and body); the journal holds them too
+        self.backlog: deque[tuple[int, list[tuple[entities.Key, msgspec.Raw | None]]]] = deque()
         self.migrated_from: int | None = None  # the schema version this open migrated the file from, if any
         try:
             self.conn = connect(path)
@@ -232,7 +253,8 @@ class Writer:
             for statement in _SCHEMA:
                 conn.execute(statement)
             version = str(SCHEMA_VERSION).encode()
-            conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (SCHEMA_KEY, version))
+            if conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (SCHEMA_KEY, version)).rowcount:
+                conn.execute("INSERT INTO meta VALUES (?, ?)", (APPLIED_KEY, b"0"))  # a new file
             found = conn.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()[0]
             if found in MIGRATED_VERSIONS:
                 _migrate(conn)
@@ -243,12 +265,22 @@ class Writer:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        last = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
-        floor = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_FLOOR_KEY,)).fetchone()
-        self.seq = max(int(last), int(floor[0]) if floor else 0)
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the last seq, the applied seq and the backlog from the file (at open, and after someone else's
+        transaction on `conn`: `copy` into this file)."""
+        conn = self.conn
+        self.seq = _last_seq(conn)
+        self.applied = entities.applied_through(conn)
+        rows = conn.execute("SELECT seq, body FROM journal WHERE seq > ? ORDER BY seq", (self.applied,))
+        self.backlog = deque((seq, entities.keyed(body)) for seq, body in rows)
 
     def close(self) -> None:
         self.checkpointer.close()
+        with contextlib.suppress(sqlite3.Error):  # a clean stop leaves `entity` current (the next start loads fast)
+            while self.backlog:
+                self.materialize(BACKLOG_BOUND)
         with contextlib.suppress(sqlite3.Error):  # leave a short WAL behind (the next start reads it back)
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
@@ -282,8 +314,12 @@ class Writer:
         conn, last_seq = self.conn, self.seq
         try:
             conn.execute("BEGIN IMMEDIATE")
-            answers = self._apply(requests)
+            answers, reset_at, landed = self._apply(requests)
             conn.execute("COMMIT")
+            if reset_at is not None:  # the entity table and the journal were emptied: nothing older to apply
+                self.backlog.clear()
+                self.applied = reset_at
+            self.backlog.extend(landed)
             return answers
         except Exception as exc:
             if conn.in_transaction:
@@ -293,79 +329,103 @@ class Writer:
                 return [answer for request in requests for answer in self._write([request])]
             return [Answer(id=requests[0].id, error=f"{type(exc).__name__}: {exc}")]
 
-    def _apply(self, requests: list[Request]) -> list[Answer]:
+    def _apply(self, requests: list[Request]) -> tuple[list[Answer], int | None, list[_Landed]]:
+        """The group's journal rows and meta keys, in the open transaction; the entities wait for `materialize`.
+        Each commit's changes are decoded here all the same (a commit the entity table could not take fails now,
+        alone, not later); returns the answers, the seq of the group's last reset if any, and the commits
+        landed after it."""
         conn, seq = self.conn, self.seq
         journal: list[object] = []  # seq, body, seq, body...: the rows of one multi-row INSERT, flat
-        entities: dict[tuple[str, int], msgspec.Raw | None] = {}  # the last body of each entity (None: deleted)
         meta: dict[str, bytes | None] = {}
         answers: list[Answer] = []
-        identify = _IDENTIFIED.decode
+        landed: list[_Landed] = []
+        reset_at: int | None = None
         for request in requests:
-            if request.reset:
-                _flush(conn, journal, entities, meta)
-                journal, entities, meta = [], {}, {}
+            if request.reset:  # what this group gathered before is wiped with the rest
+                journal, meta, landed, reset_at = [], {}, [], seq
                 conn.execute("DELETE FROM entity")
                 conn.execute("DELETE FROM journal")
                 conn.execute("DELETE FROM meta WHERE key <> ?", (SCHEMA_KEY,))
-                conn.execute("INSERT INTO meta VALUES (?, ?)", (SEQ_FLOOR_KEY, str(seq).encode()))
+                conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                                 [(SEQ_FLOOR_KEY, str(seq).encode()), (APPLIED_KEY, str(seq).encode())])
             if request.changes is not None:
                 seq += 1
                 journal += (seq, request.changes)
-                # one pass over the JSON for the changes; each entity's id then from its own few bytes, and its
-                # body bound as it is (a Raw view of the request, no copy)
-                for change in _CHANGES.decode(request.changes):
-                    kind, body, event = change.entity_type, change.entity, change.event_type
-                    entity_id = identify(body).id
-                    if event not in _EVENTS:
-                        raise ValueError(f"{kind} {entity_id}: unknown eventType {event!r}")
-                    entities[kind, entity_id] = None if event == "Deleted" else body
+                landed.append((seq, entities.keyed(request.changes)))
             meta.update(request.meta)
             answers.append(Answer(id=request.id, seq=seq))
-        _flush(conn, journal, entities, meta)
+        _flush(conn, journal, meta)
         self.seq = seq
-        return answers
+        return answers, reset_at, landed
+
+    def materialize(self, most: int, stop: Callable[[], bool] | None = None, floor: int = 1, least: int = 0) -> int:
+        """Bring `entity` up to date with the oldest `most` commits of the backlog, in one transaction that also
+        moves the applied seq; returns how many it applied. After each `floor` commits' entities (and once `least`
+        are), `stop()` may end the batch early (a request is waiting): it then commits what it applied. Not synced on
+        its own (synchronous NORMAL for it alone: see the module's docstring); the journal rows it applies are
+        durable already."""
+        count = min(most, len(self.backlog))
+        if not count:
+            return 0
+        conn, backlog = self.conn, self.backlog
+        relaxed = self.synchronous != "NORMAL"
+        if relaxed:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done, step = 0, max(floor, 1)
+                while done < count:  # `step` commits at a time, folded (fewer rows and statements), in seq order
+                    upto = min(done + step, count)
+                    entities.store(conn, entities.fold({}, (backlog[index][1] for index in range(done, upto))))
+                    done = upto
+                    if stop is not None and done >= least and stop():
+                        break
+                applied = backlog[done - 1][0]
+                conn.execute(_UPSERT_META, (APPLIED_KEY, str(applied).encode()))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            if relaxed:
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        for _ in range(done):
+            backlog.popleft()
+        self.applied = applied
+        return done
+
+
+_Landed = tuple[int, list[tuple["entities.Key", "msgspec.Raw | None"]]]  # a commit's seq and its keyed changes
+
+
+def _last_seq(conn: sqlite3.Connection) -> int:
+    last = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
+    floor = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_FLOOR_KEY,)).fetchone()
+    return max(int(last), int(floor[0]) if floor else 0)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Schema 2 to 3 inside the caller's transaction: `entity` rebuilt with its key (id, entity_type)."""
-    conn.execute(_ENTITY_TABLE.format(name="entity_v3"))
-    conn.execute("INSERT INTO entity_v3 SELECT entity_type, id, body FROM entity ORDER BY rowid")
-    conn.execute("DROP TABLE entity")
-    conn.execute("ALTER TABLE entity_v3 RENAME TO entity")
+    """To SCHEMA_VERSION inside the caller's transaction. 2 to 3: `entity` rebuilt with its key (id, entity_type).
+    3 to 4: the applied seq, the last seq (a version 3 file's entity table is always current)."""
+    found = conn.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()[0]
+    if found == b"2":
+        conn.execute(_ENTITY_TABLE.format(name="entity_v3"))
+        conn.execute("INSERT INTO entity_v3 SELECT entity_type, id, body FROM entity ORDER BY rowid")
+        conn.execute("DROP TABLE entity")
+        conn.execute("ALTER TABLE entity_v3 RENAME TO entity")
+    conn.execute(_UPSERT_META, (APPLIED_KEY, str(_last_seq(conn)).encode()))
     conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(SCHEMA_VERSION).encode(), SCHEMA_KEY))
 
 
-def _flush(
-    conn: sqlite3.Connection,
-    journal: list[object],
-    entities: dict[tuple[str, int], msgspec.Raw | None],
-    meta: dict[str, bytes | None],
-) -> None:
-    """Write the gathered journal rows, the last state of each touched entity, and the meta keys."""
-    _insert(conn, _INSERT_JOURNAL, 2, journal)
-    _insert(conn, _UPSERT_ENTITIES, 3,
-            [value for key, body in entities.items() if body is not None for value in (*key, body)])
-    if deletes := [(entity_id, kind) for (kind, entity_id), body in entities.items() if body is None]:
-        conn.executemany(_DELETE_ENTITY, deletes)
+def _flush(conn: sqlite3.Connection, journal: list[object], meta: dict[str, bytes | None]) -> None:
+    """Write the gathered journal rows and the meta keys."""
+    entities.insert(conn, _INSERT_JOURNAL, 2, journal)
     if upserts := [(k, v) for k, v in meta.items() if v is not None]:
         conn.executemany(_UPSERT_META, upserts)
     if removed := [(k,) for k, v in meta.items() if v is None]:
         conn.executemany(_DELETE_META, removed)
-
-
-def _insert(conn: sqlite3.Connection, statement: tuple[str, str], width: int, values: Sequence[object]) -> None:
-    """Insert the rows whose `width` values follow each other in `values`, a few multi-row statements at a time."""
-    start, rows = 0, len(values) // width
-    while start < rows:
-        size = next(size for size in _CHUNKS if size <= rows - start)
-        conn.execute(_values(statement, width, size), values[start * width:(start + size) * width])
-        start += size
-
-
-@functools.cache
-def _values(statement: tuple[str, str], width: int, size: int) -> str:
-    row = "(" + ", ".join("?" * width) + ")"
-    return statement[0] + ", ".join([row] * size) + statement[1]
 
 
 def _exclusive(lock_path: str, wait: float) -> int:
@@ -400,6 +460,11 @@ def _send(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _waiting(fd: int, timeout: float) -> bool:
+    """Whether a request (or the end of requests) is readable on `fd` within `timeout` seconds."""
+    return bool(select.select([fd], [], [], timeout)[0])
+
+
 def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
     """Answer the start-up (id 0), then land requests until stdin closes; every received request is answered."""
     try:
@@ -413,6 +478,12 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
     buffer = bytearray()
     open_ = True
     while open_:
+        if writer.backlog and not _waiting(stdin, 0 if len(writer.backlog) >= BATCH_COMMITS else IDLE_SECONDS):
+            try:  # nothing waits: the entity table catches up, a batch at a time, until a request comes
+                writer.materialize(BATCH_COMMITS, stop=functools.partial(_waiting, stdin, 0), floor=BATCH_FLOOR)
+                continue
+            except sqlite3.Error:
+                pass  # tried again after the next group (the journal holds these commits): wait for one now
         data = os.read(stdin, _READ_SIZE)
         open_ = bool(data)
         buffer += data
@@ -425,6 +496,11 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
         answers = {a.id: a for a in writer.write(requests)} if requests else {}
         if decoded:
             _send(stdout, b"".join(frame(answers[r.id] if isinstance(r, Request) else r) for r in decoded))
+        if (behind := len(writer.backlog)) > BACKLOG_BOUND:  # never idle for long enough: catch up after a group
+            least = behind - BACKLOG_BOUND if behind > BACKLOG_LIMIT else min(len(requests) + 1, BATCH_COMMITS)
+            with contextlib.suppress(sqlite3.Error):  # (a batch that fails is tried again; the journal holds it)
+                writer.materialize(behind - BACKLOG_BOUND + BATCH_COMMITS, stop=functools.partial(_waiting, stdin, 0),
+                                   floor=BATCH_FLOOR, least=least)
     writer.close()
     return 0
 
