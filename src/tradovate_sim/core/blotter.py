@@ -152,12 +152,16 @@ class Blotter:
             command_status=status, ord_status=ord_status, reject_reason=reason, text=text,
         )))
 
-    def _execution(self, command_id: CommandId, order: Order, exec_type: ExecType, **fields: object) -> None:
+    def _execution(self, command_id: CommandId, order: Order, exec_type: ExecType, *, cum_qty: int | None = None,
+                   avg_px: float | None = None, last_qty: int | None = None, last_px: float | None = None,
+                   reject_reason: FailureReason | None = None, text: str | None = None) -> None:
+        # the optional fields by name, their defaults the report's own (None): no `**fields` dict per report
         self.emit(created(ExecutionReport(
             id=self.ids.next("executionReport"), command_id=command_id, name=self.view.instrument.contract.name,
             account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now, order_id=order.id,
             exec_type=exec_type, action=order.action, trade_date=self.trade_date, ord_status=order.ord_status,
-            **fields,  # type: ignore[arg-type]
+            cum_qty=cum_qty, avg_px=avg_px, last_qty=last_qty, last_px=last_px, reject_reason=reject_reason,
+            text=text,
         )))
 
     def open_order(self, ticket: Ticket, *, admin: bool = False, suspended: bool = False,
@@ -336,9 +340,10 @@ class Blotter:
             if paired.id == fill.id:
                 self.emit(created(paired))  # with finallyPaired as the pairing left it
         fees = Fees() if settlement else self.view.instrument.fees
+        commission, exchange_fee = to_money(fees.commission * qty), to_money(fees.exchange_fee * qty)
+        clearing_fee, nfa_fee = to_money(fees.clearing_fee * qty), to_money(fees.nfa_fee * qty)
         self.emit(created(FillFee(
-            id=fill.id, clearing_fee=to_money(fees.clearing_fee * qty), exchange_fee=to_money(fees.exchange_fee * qty),
-            nfa_fee=to_money(fees.nfa_fee * qty), commission=to_money(fees.commission * qty),
+            id=fill.id, clearing_fee=clearing_fee, exchange_fee=exchange_fee, nfa_fee=nfa_fee, commission=commission,
         )))
         for paired in outcome.paired_fills:
             if paired.id != fill.id:
@@ -359,15 +364,17 @@ class Blotter:
             realized += pnl
             self._cash(pnl, CashChangeType.CashSettlement if settlement else CashChangeType.TradePaired,
                        fill_pair_id=pair.id, realized=pnl)
-        for kind, fee in zip(_FEE_KINDS, (fees.commission, fees.exchange_fee, fees.clearing_fee, fees.nfa_fee),
-                             strict=True):
-            if fee:
-                self._cash(-to_money(fee * qty), kind, fill_id=fill.id)
+        for kind, fee, amount in zip(_FEE_KINDS, (fees.commission, fees.exchange_fee, fees.clearing_fee, fees.nfa_fee),
+                                     (commission, exchange_fee, clearing_fee, nfa_fee), strict=True):
+            if fee:  # each fee rounded once, for the fill's fees and its cash log
+                self._cash(-amount, kind, fill_id=fill.id)
         self.emit(updated(self.cash))
         self._after_fill(working, done)
 
     def _cash(self, delta: float, kind: CashChangeType, *, fill_id: FillId | None = None,
               fill_pair_id: FillPairId | None = None, realized: float = 0.0) -> None:
+        """A cash log of `delta` (and `realized`), both already rounded to the cent by `to_money`: rounding one
+        again would change nothing, its sign included (`to_money` is idempotent and odd: tests/unit/test_ticks.py)."""
         cash = roll_cash(self.cash, self.view.trade_date, self.now)
         self.cash = msgspec.structs.replace(
             cash, timestamp=self.now, trade_date=self.trade_date,
@@ -378,7 +385,7 @@ class Blotter:
         self.emit(created(CashBalanceLog(
             id=self.ids.next("cashBalanceLog"), account_id=self.account_id, timestamp=self.now,
             trade_date=self.cash.trade_date, currency_id=self.cash.currency_id, amount=self.cash.amount,
-            cash_change_type=kind, delta=to_money(delta), realized_pn_l=to_money(realized) if realized else None,
+            cash_change_type=kind, delta=delta, realized_pn_l=realized if realized else None,
             fill_id=fill_id, fill_pair_id=fill_pair_id,
         )))
 

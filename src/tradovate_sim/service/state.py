@@ -106,16 +106,16 @@ class State:
         liquidation applies about 32 changes: one call per change cost more than the work of most of them)."""
         entities, max_ids, children, account_of = self.entities, self.max_ids, self.children, self.account_of
         deleted = EventType.Deleted
-        master_of, rule_of, index_of = _MASTERS.get, _ACCOUNT_RULES.get, _INDEXES.get
+        plan_of = _PLANS.get
         for change in changes:
             kind, entity = change.entity_type, change.entity
+            master, owner, via, index = plan_of(kind, _NO_PLAN)  # one lookup per change for all four
             table = entities[kind]
             entity_id: int = entity.id
             if entity_id > max_ids[kind]:  # noqa: PLR1730 (a comparison costs less than a call to max)
                 max_ids[kind] = entity_id
             if change.event_type is deleted:
                 table.pop(entity_id, None)
-                master = master_of(kind)
                 if master is not None:
                     children[kind][getattr(entity, master)].pop(entity_id, None)
                 if isinstance(entity, UserAccountPositionLimit):
@@ -124,17 +124,14 @@ class State:
                     self.params_of[entity.user_account_position_limit_id].pop(entity_id, None)
                 continue
             if entity_id not in table:  # masters and owners never change over an entity's life
-                master = master_of(kind)
                 if master is not None:
                     children[kind][getattr(entity, master)][entity_id] = None
-                rule = rule_of(kind)
-                if rule is not None:
-                    value = getattr(entity, rule[0])  # the account's id, or the id of a master of type rule[1]
-                    account_id: AccountId | None = value if rule[1] is None else account_of[rule[1]].get(value)
+                if owner is not None:
+                    value = getattr(entity, owner)  # the account's id, or the id of a master of type `via`
+                    account_id: AccountId | None = value if via is None else account_of[via].get(value)
                     if account_id is not None:
                         account_of[kind][entity_id] = account_id
             table[entity_id] = entity
-            index = index_of(type(entity))
             if index is not None:
                 index(self, entity)
 
@@ -234,3 +231,13 @@ _INDEXES: dict[type, Callable[[State, Any], None]] = {
     User: State._index_name,
     Account: State._index_name,
 }
+
+# Per kind (Tradovate's name), what applying one of its changes involves: the attribute holding its master, the
+# attribute holding its account (or its master's id) and that master's kind, and the index it keeps up to date.
+# Every change of a kind carries that kind's Struct (`core.decision` names a change by its entity's type).
+_Plan = tuple[str | None, str | None, str | None, Callable[[State, Any], None] | None]
+_PLANS: dict[str, _Plan] = {
+    kind.name: (_MASTERS.get(kind.name), *_ACCOUNT_RULES.get(kind.name, (None, None)), _INDEXES.get(kind.struct))
+    for kind in KINDS
+}
+_NO_PLAN: _Plan = (None, None, None, None)
