@@ -20,6 +20,7 @@ from tradovate_sim.core.rollover import roll_cash, roll_position, settlement_pri
 from tradovate_sim.core.ticks import to_money, to_price, to_ticks
 from tradovate_sim.core.view import Fees, OrderView, Quote, WorkingOrder
 from tradovate_sim.model.entities import (
+    CashBalance,
     CashBalanceLog,
     Command,
     CommandReport,
@@ -118,6 +119,7 @@ class Blotter:
         self.open_fills = view.book.open_fills
         self.working: dict[OrderId, WorkingOrder] = {w.order.id: w for w in view.book.working}
         self.cash = view.account.cash_balance
+        self.booked: CashBalance | None = None  # the balance `_cash` made last: rolled, every amount to the cent
         self.tick_size = view.instrument.product.tick_size
         self.trade_date = to_trade_date(view.trade_date)
         self.activated: set[OrderId] = set()  # bracket legs sent during this decision, matched as arriving
@@ -374,13 +376,22 @@ class Blotter:
     def _cash(self, delta: float, kind: CashChangeType, *, fill_id: FillId | None = None,
               fill_pair_id: FillPairId | None = None, realized: float = 0.0) -> None:
         """A cash log of `delta` (and `realized`), both already rounded to the cent by `to_money`: rounding one
-        again would change nothing, its sign included (`to_money` is idempotent and odd: tests/unit/test_ticks.py)."""
-        cash = roll_cash(self.cash, self.view.trade_date, self.now)
-        self.cash = msgspec.structs.replace(
-            cash, timestamp=self.now, trade_date=self.trade_date,
-            amount=to_money(cash.amount + delta),
-            realized_pn_l=to_money((cash.realized_pn_l or 0.0) + realized),
-            week_realized_pn_l=to_money((cash.week_realized_pn_l or 0.0) + realized),
+        again would change nothing, its sign included (`to_money` is idempotent and odd: tests/unit/test_ticks.py).
+        Likewise a balance this blotter made (`booked`) is rolled already and holds amounts to the cent: with nothing
+        realized (zero), its realized P&L plus zero is to the cent too, and `to_money` would give it back as is."""
+        cash = self.cash
+        booked = cash is self.booked
+        if not booked:
+            cash = roll_cash(cash, self.view.trade_date, self.now)
+        if booked and not realized:
+            realized_pn_l = (cash.realized_pn_l or 0.0) + realized
+            week_realized_pn_l = (cash.week_realized_pn_l or 0.0) + realized
+        else:
+            realized_pn_l = to_money((cash.realized_pn_l or 0.0) + realized)
+            week_realized_pn_l = to_money((cash.week_realized_pn_l or 0.0) + realized)
+        self.cash = self.booked = msgspec.structs.replace(
+            cash, timestamp=self.now, trade_date=self.trade_date, amount=to_money(cash.amount + delta),
+            realized_pn_l=realized_pn_l, week_realized_pn_l=week_realized_pn_l,
         )
         self.emit(created(CashBalanceLog(
             id=self.ids.next("cashBalanceLog"), account_id=self.account_id, timestamp=self.now,
