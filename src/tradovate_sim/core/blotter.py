@@ -36,6 +36,7 @@ from tradovate_sim.model.enums import (
     CashChangeType,
     CommandStatus,
     CommandType,
+    EventType,
     ExecType,
     FailureReason,
     OrderAction,
@@ -44,6 +45,7 @@ from tradovate_sim.model.enums import (
     TimeInForce,
 )
 from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, FillPairId, OrderId, PositionId
+from tradovate_sim.model.kinds import ENTITY_TYPES
 
 DONE = TERMINAL  # orders in these statuses leave the book
 
@@ -53,6 +55,11 @@ _CANCEL, _AT_EXECUTION, _CANCELED, _EXEC_CANCELED, _SUSPENDED = (
     CommandType.Cancel, CommandStatus.AtExecution, Cause.Canceled, ExecType.Canceled, OrdStatus.Suspended)
 _WORKING, _MARKET, _LIMIT, _FOK, _IOC = (
     OrdStatus.Working, OrderType.Market, OrderType.Limit, TimeInForce.FOK, TimeInForce.IOC)  # read per order matched
+# What `created` makes, spelled out where a decision makes several of a kind (a call fewer per change)
+_CREATED, _UPDATED = EventType.Created, EventType.Updated
+_COMMAND, _COMMAND_REPORT, _EXECUTION_REPORT, _CASH_LOG, _ORDER = (
+    ENTITY_TYPES[Command], ENTITY_TYPES[CommandReport], ENTITY_TYPES[ExecutionReport], ENTITY_TYPES[CashBalanceLog],
+    ENTITY_TYPES[Order])
 _FEE_KINDS = (CashChangeType.Commission, CashChangeType.ExchangeFee, CashChangeType.ClearingFee,
               CashChangeType.NfaFee)  # the cash log of each fee, in this order
 
@@ -144,12 +151,12 @@ class Blotter:
             custom_tag50=tags.custom_tag50 if tags else None,
             is_automated=tags.is_automated if tags else None,
         )
-        self.emit(created(command))
+        self.emit(Change(entity_type=_COMMAND, event_type=_CREATED, entity=command))
         return command
 
     def _report(self, command: Command, status: CommandStatus, ord_status: OrdStatus,
                 reason: FailureReason | None = None, text: str | None = None) -> None:
-        self.emit(created(CommandReport(
+        self.emit(Change(entity_type=_COMMAND_REPORT, event_type=_CREATED, entity=CommandReport(
             id=self.ids.next("commandReport"), command_id=command.id, timestamp=self.now,
             command_status=status, ord_status=ord_status, reject_reason=reason, text=text,
         )))
@@ -158,7 +165,7 @@ class Blotter:
                    avg_px: float | None = None, last_qty: int | None = None, last_px: float | None = None,
                    reject_reason: FailureReason | None = None, text: str | None = None) -> None:
         # the optional fields by name, their defaults the report's own (None): no `**fields` dict per report
-        self.emit(created(ExecutionReport(
+        self.emit(Change(entity_type=_EXECUTION_REPORT, event_type=_CREATED, entity=ExecutionReport(
             id=self.ids.next("executionReport"), command_id=command_id, name=self.view.instrument.contract.name,
             account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now, order_id=order.id,
             exec_type=exec_type, action=order.action, trade_date=self.trade_date, ord_status=order.ord_status,
@@ -266,7 +273,7 @@ class Blotter:
         if status is not working.order.ord_status:
             order = msgspec.structs.replace(working.order, ord_status=status)
             working = msgspec.structs.replace(working, order=order)
-            self.emit(updated(order))
+            self.emit(Change(entity_type=_ORDER, event_type=_UPDATED, entity=order))
         if status in DONE:
             self.working.pop(working.order.id, None)
         else:
@@ -393,7 +400,7 @@ class Blotter:
             cash, timestamp=self.now, trade_date=self.trade_date, amount=to_money(cash.amount + delta),
             realized_pn_l=realized_pn_l, week_realized_pn_l=week_realized_pn_l,
         )
-        self.emit(created(CashBalanceLog(
+        self.emit(Change(entity_type=_CASH_LOG, event_type=_CREATED, entity=CashBalanceLog(
             id=self.ids.next("cashBalanceLog"), account_id=self.account_id, timestamp=self.now,
             trade_date=self.cash.trade_date, currency_id=self.cash.currency_id, amount=self.cash.amount,
             cash_change_type=kind, delta=delta, realized_pn_l=realized if realized else None,
