@@ -175,7 +175,8 @@ class Variant:
                               text=True, check=False).stdout
         for line in text.splitlines():
             if "uv__run_timers" in line:
-                return float(line.split()[0].replace(",", ""))
+                count = line.split()[0].replace(",", "")
+                return float(count) if count.isdigit() else 0.0  # "." when none
         return 0.0
 
 
