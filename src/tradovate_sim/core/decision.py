@@ -1,9 +1,6 @@
 """What the core returns: a result for the caller and the changes to commit, each one a `props` event (`Change`,
 declared in model/session.py beside the other socket shapes, since the client decodes it too)."""
 
-from collections.abc import Iterator, Sequence
-from itertools import compress
-from operator import attrgetter
 from typing import Generic, TypeVar
 
 import msgspec
@@ -13,8 +10,7 @@ from tradovate_sim.model.enums import EventType
 from tradovate_sim.model.kinds import ENTITY_TYPES
 from tradovate_sim.model.session import Change
 
-# Change: re-exported, the core makes them
-__all__ = ["Change", "Decision", "created", "deleted", "of_kinds", "updated"]
+__all__ = ["Change", "Decision", "created", "deleted", "updated"]  # Change: re-exported, the core makes them
 
 R = TypeVar("R")
 
@@ -34,15 +30,6 @@ def updated(entity: Entity) -> Change:
 
 def deleted(entity: Entity) -> Change:
     return Change(entity_type=ENTITY_TYPES[type(entity)], event_type=_DELETED, entity=entity)
-
-
-_KIND = attrgetter("entity_type")
-
-
-def of_kinds(changes: Sequence[Change], kinds: frozenset[str]) -> Iterator[Change]:
-    """The changes whose entity type is one of `kinds`, in order. Filtered in C (`compress` over the types' membership):
-    a subscriber that reads a few kinds of a commit's changes takes no Python step for each of the others."""
-    return compress(changes, map(kinds.__contains__, map(_KIND, changes)))
 
 
 class Decision(msgspec.Struct, Generic[R], frozen=True):

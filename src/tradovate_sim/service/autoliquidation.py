@@ -37,7 +37,7 @@ from tradovate_sim.core.autoliq import (
     price_band,
 )
 from tradovate_sim.core.autoliq import Mark as RiskMark
-from tradovate_sim.core.decision import Change, created, of_kinds, updated
+from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.restrictions import (
     LOCKED,
     SPAN_ORDER,
@@ -159,7 +159,9 @@ class AutoLiquidation:
         """A Fanout subscriber: committed positions, cash and rules mark their account dirty."""
         del seq
         watched = self.platform.state.table(UserAccountAutoLiq).get  # accounts with rules (a C call per change)
-        for change in of_kinds(changes, WATCHED):  # most changes are something else
+        for change in changes:
+            if change.entity_type not in WATCHED:
+                continue
             entity = change.entity
             if isinstance(entity, AccountRiskStatus):
                 self.unflushed.pop(entity.id, None)  # written with everything in memory (see flush_water_marks)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from tradovate_sim.core import orders, sessions
-from tradovate_sim.core.decision import Change, of_kinds
+from tradovate_sim.core.decision import Change
 from tradovate_sim.model.entities import Command, Order, OrderVersion
 from tradovate_sim.model.enums import CommandStatus, CommandType, TimeInForce
 from tradovate_sim.model.ids import AccountId, ContractId, OrderId
@@ -27,7 +27,6 @@ from tradovate_sim.service.state import State
 DAY_TEXT = "Day order expired at the session close"
 GTD_TEXT = "GTD order expired at its expireTime"
 VERSION = ENTITY_TYPES[OrderVersion]
-_VERSIONS = frozenset((VERSION,))
 
 
 def deadline(platform: Platform, order: Order, version: OrderVersion) -> datetime | None:
@@ -80,10 +79,11 @@ class Expiry(Periodic):
     def publish(self, changes: Sequence[Change], seq: int) -> None:
         """A Fanout subscriber: the orders whose version changed are looked at by the next sweep."""
         del seq
-        for change in of_kinds(changes, _VERSIONS):  # most changes are something else
-            entity = change.entity
-            if isinstance(entity, OrderVersion):
-                self.fresh[entity.order_id] = None
+        for change in changes:
+            if change.entity_type == VERSION:  # a string comparison first: most changes are something else
+                entity = change.entity
+                if isinstance(entity, OrderVersion):
+                    self.fresh[entity.order_id] = None
 
     def _queue(self, order_ids: Iterable[OrderId]) -> None:
         state, platform = self.platform.state, self.platform

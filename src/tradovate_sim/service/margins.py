@@ -15,7 +15,7 @@ from datetime import datetime
 import msgspec
 
 from tradovate_sim.core import margins, orders, risk
-from tradovate_sim.core.decision import Change, created, of_kinds, updated
+from tradovate_sim.core.decision import Change, created, updated
 from tradovate_sim.core.ticks import to_money
 from tradovate_sim.core.view import Caller, Holding, Margin, MarginTerms, OrderView
 from tradovate_sim.model.entities import (
@@ -141,7 +141,9 @@ class Margins:
     def follow(self, changes: Sequence[Change]) -> list[Change]:
         moved: dict[AccountId, dict[ContractId, Position]] = {}
         given: dict[AccountId, MarginSnapshot] = {}
-        for change in of_kinds(changes, FOLLOWED):  # most changes are something else
+        for change in changes:
+            if change.entity_type not in FOLLOWED:
+                continue
             entity = change.entity
             if isinstance(entity, Position):
                 moved.setdefault(entity.account_id, {})[entity.contract_id] = entity
