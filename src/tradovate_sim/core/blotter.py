@@ -60,6 +60,10 @@ _CREATED, _UPDATED = EventType.Created, EventType.Updated
 _COMMAND, _COMMAND_REPORT, _EXECUTION_REPORT, _CASH_LOG, _ORDER = (
     ENTITY_TYPES[Command], ENTITY_TYPES[CommandReport], ENTITY_TYPES[ExecutionReport], ENTITY_TYPES[CashBalanceLog],
     ENTITY_TYPES[Order])
+# ... and those every new order and every fill uses
+_HELD, _ACCEPTED, _FILLED, _PARTLY_FILLED = Cause.Held, Cause.Accepted, Cause.Filled, Cause.PartlyFilled
+_NEW, _EXEC_NEW, _EXEC_PENDING_NEW, _EXEC_TRADE = CommandType.New, ExecType.New, ExecType.PendingNew, ExecType.Trade
+_TRADE_PAIRED, _CASH_SETTLEMENT = CashChangeType.TradePaired, CashChangeType.CashSettlement
 _FEE_KINDS = (CashChangeType.Commission, CashChangeType.ExchangeFee, CashChangeType.ClearingFee,
               CashChangeType.NfaFee)  # the cash log of each fee, in this order
 
@@ -178,7 +182,7 @@ class Blotter:
                    order_id: OrderId | None = None) -> WorkingOrder:
         """Create an accepted order: order, version, command, report, execution report New (or a suspended leg)."""
         order_id = order_id or OrderId(self.ids.next("order"))
-        status = next_status(None, Cause.Held if suspended else Cause.Accepted)
+        status = next_status(None, _HELD if suspended else _ACCEPTED)
         if not suspended and ticket.order_type in trailing.TRAILING:
             ticket = self._start_trail(ticket)
         order = Order(
@@ -188,9 +192,9 @@ class Blotter:
         version = self._version(order_id, ticket, ticket.qty)
         self.emit(created(order))
         self.emit(created(version))
-        command = self._command(order_id, CommandType.New, _AT_EXECUTION, ticket)
+        command = self._command(order_id, _NEW, _AT_EXECUTION, ticket)
         self._report(command, _AT_EXECUTION, status)
-        self._execution(command.id, order, ExecType.PendingNew if suspended else ExecType.New)
+        self._execution(command.id, order, _EXEC_PENDING_NEW if suspended else _EXEC_NEW)
         working = WorkingOrder(order=order, version=version, command_id=command.id)
         self.working[order_id] = working
         return working
@@ -326,9 +330,9 @@ class Blotter:
         cum_value = working.cum_value + qty * price
         done = cum_qty >= working.version.order_qty
         working = msgspec.structs.replace(working, cum_qty=cum_qty, cum_value=cum_value)
-        working = self._move(working, Cause.Filled if done else Cause.PartlyFilled)
+        working = self._move(working, _FILLED if done else _PARTLY_FILLED)
         self._execution(
-            working.command_id, working.order, ExecType.Trade, cum_qty=cum_qty, avg_px=round(cum_value / cum_qty, 10),
+            working.command_id, working.order, _EXEC_TRADE, cum_qty=cum_qty, avg_px=round(cum_value / cum_qty, 10),
             last_qty=qty, last_px=price, text=working.version.text if settlement else None,
         )
         trade_date = self.trade_date
@@ -371,7 +375,7 @@ class Blotter:
             self.emit(created(pair))
             pnl = to_money((pairing.sell_price - pairing.buy_price) * pairing.qty * point_value)
             realized += pnl
-            self._cash(pnl, CashChangeType.CashSettlement if settlement else CashChangeType.TradePaired,
+            self._cash(pnl, _CASH_SETTLEMENT if settlement else _TRADE_PAIRED,
                        fill_pair_id=pair.id, realized=pnl)
         for kind, fee, amount in zip(_FEE_KINDS, (fees.commission, fees.exchange_fee, fees.clearing_fee, fees.nfa_fee),
                                      (commission, exchange_fee, clearing_fee, nfa_fee), strict=True):
