@@ -17,7 +17,7 @@ resting orders per account) and `POST order/liquidateposition`:
 Variants run in turn inside each round (A, B, A, B ...), so they share the machine's state; the medians over rounds
 and the ratios B/A are printed. Run:
 
-    .venv/bin/python bench/cost.py [--rounds 3] [--accounts 1000] [--src /tmp/base/src --src src] [--strace]
+    .venv/bin/python bench/cost.py [--rounds 3] [--accounts 1000] [--src /tmp/base/src --src src] [--strace] [--keep]
 """
 
 import argparse
@@ -111,7 +111,6 @@ class Cost:
     switches: float
     instructions: float = 0.0  # net of the idle server's background work
     gross: float = 0.0  # everything counted during the phase
-    untimed: float = 0.0  # everything counted during the phase but the timer callbacks (the lag probe's wakes)
 
 
 def cost(before: Sample, after: Sample, requests: int) -> Cost:
@@ -160,23 +159,6 @@ class Variant:
         for line in found[-1].read_text().splitlines() if found else []:
             if line.startswith(("summary:", "totals:")):
                 return float(line.split()[1])
-        return 0.0
-
-    def timers(self) -> float:
-        """Instructions of the last dump spent in timer callbacks (libuv's `uv__run_timers`, inclusive): the lag
-        probe's 100 wakes a second and the like, background work whose amount follows the phase's wall time (which
-        callgrind stretches, and the machine's other work with it) rather than its requests."""
-        if not self.callgrind or not shutil.which("callgrind_annotate"):
-            return 0.0
-        found = sorted(Path(self.bench.server.log_path.parent).glob(f"*.cg.{self.bench.server.pid}.{self.dumps}"))
-        if not found:
-            return 0.0
-        text = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(found[-1])], capture_output=True,
-                              text=True, check=False).stdout
-        for line in text.splitlines():
-            if "uv__run_timers" in line:
-                count = line.split()[0].replace(",", "")
-                return float(count) if count.isdigit() else 0.0  # "." when none
         return 0.0
 
 
@@ -256,7 +238,6 @@ def record(variant: Variant, request: str, measured: Cost, requests: int) -> Non
         counted = variant.counted()
         measured.gross = counted / requests
         measured.instructions = (counted - variant.background * variant.window) / requests
-        measured.untimed = (counted - variant.timers()) / requests
     variant.costs.setdefault(request, []).append(measured)
 
 
@@ -335,8 +316,7 @@ def table(variants: list[Variant]) -> list[str]:
         return statistics.median(getattr(c, attribute) for c in v.costs[request])
 
     lines = ["| variant | request | server CPU µs | writer CPU µs | commits | GC collections | voluntary switches | "
-             "server instructions (callgrind: net, gross, gross less timers) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "server instructions (callgrind: net, gross) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for variant in variants:
         for request, costs in variant.costs.items():
             spread = f" ({min(c.server_us for c in costs):.0f}-{max(c.server_us for c in costs):.0f})"
@@ -344,22 +324,20 @@ def table(variants: list[Variant]) -> list[str]:
                          f"{med(variant, request, 'writer_us'):.0f} | {med(variant, request, 'commits'):.3f} | "
                          f"{med(variant, request, 'collections'):.4f} | {med(variant, request, 'switches'):.2f} | "
                          f"{med(variant, request, 'instructions') / 1e6:.3f} M, "
-                         f"{med(variant, request, 'gross') / 1e6:.3f} M, "
-                         f"{med(variant, request, 'untimed') / 1e6:.3f} M |")
+                         f"{med(variant, request, 'gross') / 1e6:.3f} M |")
     if len(variants) > 1:
         base = variants[0]
         lines += ["", f"| ratio to {base.name} | request | server CPU | writer CPU | server + writer | "
-                  "server instructions (net, gross, gross less timers) |", "|---|---|---:|---:|---:|---:|"]
+                  "server instructions (net, gross) |", "|---|---|---:|---:|---:|---:|"]
         for variant in variants[1:]:
             for request in variant.costs:
                 s0, w0 = med(base, request, "server_us"), med(base, request, "writer_us")
                 s1, w1 = med(variant, request, "server_us"), med(variant, request, "writer_us")
                 i0, i1 = med(base, request, "instructions"), med(variant, request, "instructions")
                 g0, g1 = med(base, request, "gross"), med(variant, request, "gross")
-                u0, u1 = med(base, request, "untimed"), med(variant, request, "untimed")
                 lines.append(f"| {variant.name} | {request} | {s1 / s0 if s0 else 0:.2f} | "
                              f"{w1 / w0 if w0 else 0:.2f} | {(s1 + w1) / (s0 + w0) if s0 + w0 else 0:.2f} | "
-                             f"{i1 / i0 if i0 else 0:.3f}, {g1 / g0 if g0 else 0:.3f}, {u1 / u0 if u0 else 0:.3f} |")
+                             f"{i1 / i0 if i0 else 0:.3f}, {g1 / g0 if g0 else 0:.3f} |")
     return lines
 
 
