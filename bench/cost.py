@@ -17,7 +17,7 @@ resting orders per account) and `POST order/liquidateposition`:
 Variants run in turn inside each round (A, B, A, B ...), so they share the machine's state; the medians over rounds
 and the ratios B/A are printed. Run:
 
-    .venv/bin/python bench/cost.py [--rounds 3] [--accounts 1000] [--src /tmp/base/src --src src] [--strace]
+    .venv/bin/python bench/cost.py [--rounds 3] [--accounts 1000] [--src /tmp/base/src --src src] [--strace] [--keep]
 """
 
 import argparse
@@ -371,7 +371,10 @@ async def run(args: argparse.Namespace) -> list[str]:
         for variant in variants:
             variant.bench.close()
             variant.bench.server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
+        if args.keep:
+            print(f"kept {directory} (server logs, callgrind dumps: callgrind_annotate <dump>)", flush=True)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def main() -> int:
@@ -385,6 +388,7 @@ def main() -> int:
     parser.add_argument("--callgrind", action="store_true", help="count the server's instructions (valgrind)")
     parser.add_argument("--cprofile", action="store_true", help="one more round under cProfile")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (callgrind's dumps)")
     args = parser.parse_args()
     runner = asyncio.run
     with contextlib.suppress(ImportError):

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import msgspec
 import pytest
 from builders import (
     NOW,
@@ -25,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradovate_sim.core import orders
+from tradovate_sim.core.ticks import to_money
 from tradovate_sim.core.view import Exposure, Fees, OrderView
 from tradovate_sim.model.entities import (
     CashBalance,
@@ -187,6 +189,30 @@ def test_fees_are_charged_per_contract_when_an_order_fills() -> None:
         (CashChangeType.Commission, -2.58), (CashChangeType.ExchangeFee, -2.76), (CashChangeType.ClearingFee, -0.38),
         (CashChangeType.NfaFee, -0.04)]
     assert entities(decision, CashBalance)[-1].amount == pytest.approx(1000.0 - 5.76)
+
+
+@pytest.mark.parametrize("held", [0, 2])
+def test_cash_is_rounded_at_every_log_when_a_fill_books_fees_from_a_balance_not_to_the_cent(held: int) -> None:
+    # `Blotter._cash` does not round again what it rounded itself: every log and the balance must still be what
+    # rounding each running sum gives (opening: fees only; closing: the fill pair's P&L, then the fees)
+    fees = Fees(commission=1.29, exchange_fee=1.38, clearing_fee=0.19, nfa_fee=0.02)
+    account = make_account_state(amount=1000.0)
+    start = msgspec.structs.replace(account.cash_balance, amount=1000.004, realized_pn_l=0.1 + 0.2,
+                                    week_realized_pn_l=1 / 3)
+    view = make_view(book=make_book(held, price_ticks=BID - 8), instrument=make_instrument(fees=fees),
+                     account=msgspec.structs.replace(account, cash_balance=start))
+
+    decision = orders.place(view, order_req(SELL, 2), NOW, Ids())
+
+    amount, realized, week = start.amount, start.realized_pn_l or 0.0, start.week_realized_pn_l or 0.0
+    logs = entities(decision, CashBalanceLog)
+    assert len(logs) == (5 if held else 4)
+    for log in logs:
+        gain = log.realized_pn_l or 0.0
+        amount, realized, week = to_money(amount + log.delta), to_money(realized + gain), to_money(week + gain)
+        assert log.amount == amount
+    final = entities(decision, CashBalance)[-1]
+    assert (final.amount, final.realized_pn_l, final.week_realized_pn_l) == (amount, realized, week)
 
 
 def test_realized_pnl_is_credited_per_fill_pair_when_a_position_closes() -> None:

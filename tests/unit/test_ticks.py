@@ -108,6 +108,13 @@ def test_to_money_rounds_exactly_as_round_to_two_digits_when_amounts_are_anythin
     assert mismatches == []
 
 
+def test_to_money_changes_nothing_when_the_amount_or_its_negation_is_money_already() -> None:
+    # the blotter rounds each fee and P&L once and books the result (and its negation) without rounding it again
+    money = [to_money(v) for v in _amounts() if not math.isnan(v)]
+    again = [m for m in money if not (_same_double(to_money(m), m) and _same_double(to_money(-m), -m))]
+    assert again == []
+
+
 @pytest.mark.parametrize("tick_size", [*GRIDS, 0.5, 0.03125, 10.0, 0.0001, 1e-9])
 def test_to_price_rounds_exactly_as_round_to_the_grid_decimals_when_ticks_are_anything(tick_size: float) -> None:
     draw = random.Random(11)

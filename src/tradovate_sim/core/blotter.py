@@ -20,6 +20,7 @@ from tradovate_sim.core.rollover import roll_cash, roll_position, settlement_pri
 from tradovate_sim.core.ticks import to_money, to_price, to_ticks
 from tradovate_sim.core.view import Fees, OrderView, Quote, WorkingOrder
 from tradovate_sim.model.entities import (
+    CashBalance,
     CashBalanceLog,
     Command,
     CommandReport,
@@ -35,6 +36,7 @@ from tradovate_sim.model.enums import (
     CashChangeType,
     CommandStatus,
     CommandType,
+    EventType,
     ExecType,
     FailureReason,
     OrderAction,
@@ -43,6 +45,7 @@ from tradovate_sim.model.enums import (
     TimeInForce,
 )
 from tradovate_sim.model.ids import AccountId, CommandId, ContractId, FillId, FillPairId, OrderId, PositionId
+from tradovate_sim.model.kinds import ENTITY_TYPES
 
 DONE = TERMINAL  # orders in these statuses leave the book
 
@@ -52,6 +55,15 @@ _CANCEL, _AT_EXECUTION, _CANCELED, _EXEC_CANCELED, _SUSPENDED = (
     CommandType.Cancel, CommandStatus.AtExecution, Cause.Canceled, ExecType.Canceled, OrdStatus.Suspended)
 _WORKING, _MARKET, _LIMIT, _FOK, _IOC = (
     OrdStatus.Working, OrderType.Market, OrderType.Limit, TimeInForce.FOK, TimeInForce.IOC)  # read per order matched
+# What `created` makes, spelled out where a decision makes several of a kind (a call fewer per change)
+_CREATED, _UPDATED = EventType.Created, EventType.Updated
+_COMMAND, _COMMAND_REPORT, _EXECUTION_REPORT, _CASH_LOG, _ORDER = (
+    ENTITY_TYPES[Command], ENTITY_TYPES[CommandReport], ENTITY_TYPES[ExecutionReport], ENTITY_TYPES[CashBalanceLog],
+    ENTITY_TYPES[Order])
+# ... and those every new order and every fill uses
+_HELD, _ACCEPTED, _FILLED, _PARTLY_FILLED = Cause.Held, Cause.Accepted, Cause.Filled, Cause.PartlyFilled
+_NEW, _EXEC_NEW, _EXEC_PENDING_NEW, _EXEC_TRADE = CommandType.New, ExecType.New, ExecType.PendingNew, ExecType.Trade
+_TRADE_PAIRED, _CASH_SETTLEMENT = CashChangeType.TradePaired, CashChangeType.CashSettlement
 _FEE_KINDS = (CashChangeType.Commission, CashChangeType.ExchangeFee, CashChangeType.ClearingFee,
               CashChangeType.NfaFee)  # the cash log of each fee, in this order
 
@@ -118,6 +130,7 @@ class Blotter:
         self.open_fills = view.book.open_fills
         self.working: dict[OrderId, WorkingOrder] = {w.order.id: w for w in view.book.working}
         self.cash = view.account.cash_balance
+        self.booked: CashBalance | None = None  # the balance `_cash` made last: rolled, every amount to the cent
         self.tick_size = view.instrument.product.tick_size
         self.trade_date = to_trade_date(view.trade_date)
         self.activated: set[OrderId] = set()  # bracket legs sent during this decision, matched as arriving
@@ -142,22 +155,26 @@ class Blotter:
             custom_tag50=tags.custom_tag50 if tags else None,
             is_automated=tags.is_automated if tags else None,
         )
-        self.emit(created(command))
+        self.emit(Change(entity_type=_COMMAND, event_type=_CREATED, entity=command))
         return command
 
     def _report(self, command: Command, status: CommandStatus, ord_status: OrdStatus,
                 reason: FailureReason | None = None, text: str | None = None) -> None:
-        self.emit(created(CommandReport(
+        self.emit(Change(entity_type=_COMMAND_REPORT, event_type=_CREATED, entity=CommandReport(
             id=self.ids.next("commandReport"), command_id=command.id, timestamp=self.now,
             command_status=status, ord_status=ord_status, reject_reason=reason, text=text,
         )))
 
-    def _execution(self, command_id: CommandId, order: Order, exec_type: ExecType, **fields: object) -> None:
-        self.emit(created(ExecutionReport(
+    def _execution(self, command_id: CommandId, order: Order, exec_type: ExecType, *, cum_qty: int | None = None,
+                   avg_px: float | None = None, last_qty: int | None = None, last_px: float | None = None,
+                   reject_reason: FailureReason | None = None, text: str | None = None) -> None:
+        # the optional fields by name, their defaults the report's own (None): no `**fields` dict per report
+        self.emit(Change(entity_type=_EXECUTION_REPORT, event_type=_CREATED, entity=ExecutionReport(
             id=self.ids.next("executionReport"), command_id=command_id, name=self.view.instrument.contract.name,
             account_id=self.account_id, contract_id=self.contract_id, timestamp=self.now, order_id=order.id,
             exec_type=exec_type, action=order.action, trade_date=self.trade_date, ord_status=order.ord_status,
-            **fields,  # type: ignore[arg-type]
+            cum_qty=cum_qty, avg_px=avg_px, last_qty=last_qty, last_px=last_px, reject_reason=reject_reason,
+            text=text,
         )))
 
     def open_order(self, ticket: Ticket, *, admin: bool = False, suspended: bool = False,
@@ -165,7 +182,7 @@ class Blotter:
                    order_id: OrderId | None = None) -> WorkingOrder:
         """Create an accepted order: order, version, command, report, execution report New (or a suspended leg)."""
         order_id = order_id or OrderId(self.ids.next("order"))
-        status = next_status(None, Cause.Held if suspended else Cause.Accepted)
+        status = next_status(None, _HELD if suspended else _ACCEPTED)
         if not suspended and ticket.order_type in trailing.TRAILING:
             ticket = self._start_trail(ticket)
         order = Order(
@@ -175,9 +192,9 @@ class Blotter:
         version = self._version(order_id, ticket, ticket.qty)
         self.emit(created(order))
         self.emit(created(version))
-        command = self._command(order_id, CommandType.New, _AT_EXECUTION, ticket)
+        command = self._command(order_id, _NEW, _AT_EXECUTION, ticket)
         self._report(command, _AT_EXECUTION, status)
-        self._execution(command.id, order, ExecType.PendingNew if suspended else ExecType.New)
+        self._execution(command.id, order, _EXEC_PENDING_NEW if suspended else _EXEC_NEW)
         working = WorkingOrder(order=order, version=version, command_id=command.id)
         self.working[order_id] = working
         return working
@@ -260,7 +277,7 @@ class Blotter:
         if status is not working.order.ord_status:
             order = msgspec.structs.replace(working.order, ord_status=status)
             working = msgspec.structs.replace(working, order=order)
-            self.emit(updated(order))
+            self.emit(Change(entity_type=_ORDER, event_type=_UPDATED, entity=order))
         if status in DONE:
             self.working.pop(working.order.id, None)
         else:
@@ -313,9 +330,9 @@ class Blotter:
         cum_value = working.cum_value + qty * price
         done = cum_qty >= working.version.order_qty
         working = msgspec.structs.replace(working, cum_qty=cum_qty, cum_value=cum_value)
-        working = self._move(working, Cause.Filled if done else Cause.PartlyFilled)
+        working = self._move(working, _FILLED if done else _PARTLY_FILLED)
         self._execution(
-            working.command_id, working.order, ExecType.Trade, cum_qty=cum_qty, avg_px=round(cum_value / cum_qty, 10),
+            working.command_id, working.order, _EXEC_TRADE, cum_qty=cum_qty, avg_px=round(cum_value / cum_qty, 10),
             last_qty=qty, last_px=price, text=working.version.text if settlement else None,
         )
         trade_date = self.trade_date
@@ -336,9 +353,10 @@ class Blotter:
             if paired.id == fill.id:
                 self.emit(created(paired))  # with finallyPaired as the pairing left it
         fees = Fees() if settlement else self.view.instrument.fees
+        commission, exchange_fee = to_money(fees.commission * qty), to_money(fees.exchange_fee * qty)
+        clearing_fee, nfa_fee = to_money(fees.clearing_fee * qty), to_money(fees.nfa_fee * qty)
         self.emit(created(FillFee(
-            id=fill.id, clearing_fee=to_money(fees.clearing_fee * qty), exchange_fee=to_money(fees.exchange_fee * qty),
-            nfa_fee=to_money(fees.nfa_fee * qty), commission=to_money(fees.commission * qty),
+            id=fill.id, clearing_fee=clearing_fee, exchange_fee=exchange_fee, nfa_fee=nfa_fee, commission=commission,
         )))
         for paired in outcome.paired_fills:
             if paired.id != fill.id:
@@ -357,28 +375,39 @@ class Blotter:
             self.emit(created(pair))
             pnl = to_money((pairing.sell_price - pairing.buy_price) * pairing.qty * point_value)
             realized += pnl
-            self._cash(pnl, CashChangeType.CashSettlement if settlement else CashChangeType.TradePaired,
+            self._cash(pnl, _CASH_SETTLEMENT if settlement else _TRADE_PAIRED,
                        fill_pair_id=pair.id, realized=pnl)
-        for kind, fee in zip(_FEE_KINDS, (fees.commission, fees.exchange_fee, fees.clearing_fee, fees.nfa_fee),
-                             strict=True):
-            if fee:
-                self._cash(-to_money(fee * qty), kind, fill_id=fill.id)
+        for kind, fee, amount in zip(_FEE_KINDS, (fees.commission, fees.exchange_fee, fees.clearing_fee, fees.nfa_fee),
+                                     (commission, exchange_fee, clearing_fee, nfa_fee), strict=True):
+            if fee:  # each fee rounded once, for the fill's fees and its cash log
+                self._cash(-amount, kind, fill_id=fill.id)
         self.emit(updated(self.cash))
         self._after_fill(working, done)
 
     def _cash(self, delta: float, kind: CashChangeType, *, fill_id: FillId | None = None,
               fill_pair_id: FillPairId | None = None, realized: float = 0.0) -> None:
-        cash = roll_cash(self.cash, self.view.trade_date, self.now)
-        self.cash = msgspec.structs.replace(
-            cash, timestamp=self.now, trade_date=self.trade_date,
-            amount=to_money(cash.amount + delta),
-            realized_pn_l=to_money((cash.realized_pn_l or 0.0) + realized),
-            week_realized_pn_l=to_money((cash.week_realized_pn_l or 0.0) + realized),
+        """A cash log of `delta` (and `realized`), both already rounded to the cent by `to_money`: rounding one
+        again would change nothing, its sign included (`to_money` is idempotent and odd: tests/unit/test_ticks.py).
+        Likewise a balance this blotter made (`booked`) is rolled already and holds amounts to the cent: with nothing
+        realized (zero), its realized P&L plus zero is to the cent too, and `to_money` would give it back as is."""
+        cash = self.cash
+        booked = cash is self.booked
+        if not booked:
+            cash = roll_cash(cash, self.view.trade_date, self.now)
+        if booked and not realized:
+            realized_pn_l = (cash.realized_pn_l or 0.0) + realized
+            week_realized_pn_l = (cash.week_realized_pn_l or 0.0) + realized
+        else:
+            realized_pn_l = to_money((cash.realized_pn_l or 0.0) + realized)
+            week_realized_pn_l = to_money((cash.week_realized_pn_l or 0.0) + realized)
+        self.cash = self.booked = msgspec.structs.replace(
+            cash, timestamp=self.now, trade_date=self.trade_date, amount=to_money(cash.amount + delta),
+            realized_pn_l=realized_pn_l, week_realized_pn_l=week_realized_pn_l,
         )
-        self.emit(created(CashBalanceLog(
+        self.emit(Change(entity_type=_CASH_LOG, event_type=_CREATED, entity=CashBalanceLog(
             id=self.ids.next("cashBalanceLog"), account_id=self.account_id, timestamp=self.now,
             trade_date=self.cash.trade_date, currency_id=self.cash.currency_id, amount=self.cash.amount,
-            cash_change_type=kind, delta=to_money(delta), realized_pn_l=to_money(realized) if realized else None,
+            cash_change_type=kind, delta=delta, realized_pn_l=realized if realized else None,
             fill_id=fill_id, fill_pair_id=fill_pair_id,
         )))
 

@@ -20,6 +20,9 @@ from tradovate_sim.model.results import PlaceOrderResult
 STOPS = frozenset({OrderType.Stop, OrderType.StopLimit, OrderType.TrailingStop, OrderType.TrailingStopLimit})
 # Quantities cancelled, by side and limit (False) or stop (True): all at 0, copied per liquidation
 _NO_CANCELS = {(side, stop): 0 for side in OrderAction for stop in (False, True)}
+# Members read once: a member read off its enum class takes `EnumType.__getattr__`'s slow hook (Python 3.11)
+_BUY, _SELL, _MARKET = OrderAction.Buy, OrderAction.Sell, OrderType.Market
+_ADMIN, _CUSTOMER = Initiator.Admin, Initiator.Customer
 
 
 def _refuse(reason: FailureReason, text: str) -> Decision[PlaceOrderResult]:
@@ -54,7 +57,7 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
         return _refuse(FailureReason.AnotherCommandPending, f"The closing order {pending[0].order.id} of an "
                        f"earlier liquidation on {view.instrument.contract.name} is still working")
     if net_pos != 0:
-        refusal = risk.check_market(view, OrderAction.Sell if net_pos > 0 else OrderAction.Buy, OrderType.Market)
+        refusal = risk.check_market(view, _SELL if net_pos > 0 else _BUY, _MARKET)
         if refusal:
             return _refuse(refusal.reason, refusal.text)
     cancelled = dict(_NO_CANCELS)
@@ -68,7 +71,7 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
             blotter.cancel(working_id, tags=tags, reason_text="Liquidation")
     order_id: OrderId | None = None
     if net_pos != 0:
-        ticket = Ticket(action=OrderAction.Sell if net_pos > 0 else OrderAction.Buy, order_type=OrderType.Market,
+        ticket = Ticket(action=_SELL if net_pos > 0 else _BUY, order_type=_MARKET,
                         qty=abs(net_pos), text="Liquidation", custom_tag50=req.custom_tag50,
                         is_automated=req.is_automated)
         closing = blotter.open_order(ticket, admin=req.admin)
@@ -77,11 +80,11 @@ def liquidate_position(view: OrderView, req: LiquidatePosition, now: datetime, i
     blotter.emit(created(AutoLiqTransaction(
         id=ids.next("autoLiqTransaction"), account_id=blotter.account_id, contract_id=blotter.contract_id,
         timestamp=now, liquidated_net_pos=net_pos,
-        cancelled_sell_limit_qty=cancelled[(OrderAction.Sell, False)],
-        cancelled_sell_stop_qty=cancelled[(OrderAction.Sell, True)],
-        cancelled_buy_limit_qty=cancelled[(OrderAction.Buy, False)],
-        cancelled_buy_stop_qty=cancelled[(OrderAction.Buy, True)],
-        initiator=Initiator.Admin if req.admin else Initiator.Customer, admin_action=admin_action,
+        cancelled_sell_limit_qty=cancelled[(_SELL, False)],
+        cancelled_sell_stop_qty=cancelled[(_SELL, True)],
+        cancelled_buy_limit_qty=cancelled[(_BUY, False)],
+        cancelled_buy_stop_qty=cancelled[(_BUY, True)],
+        initiator=_ADMIN if req.admin else _CUSTOMER, admin_action=admin_action,
         order_id=order_id, user_id=view.caller.user_id or None,
     )))
     return Decision(result=PlaceOrderResult(order_id=order_id), changes=tuple(blotter.changes))

@@ -15,6 +15,8 @@ class Refusal(msgspec.Struct, frozen=True):
 
 
 LOCKED = frozenset({AdminAction.LockTradingImmediately, AdminAction.LiquidateImmediately})
+# Members read once: a member read off its enum class takes `EnumType.__getattr__`'s slow hook (Python 3.11)
+_BUY, _SELL, _MARKET = OrderAction.Buy, OrderAction.Sell, OrderType.Market
 
 
 def is_locked(view: OrderView) -> bool:
@@ -29,9 +31,9 @@ def is_liquidation_only(view: OrderView) -> bool:
 def is_reducing(net_pos: int, action: OrderAction, qty: int) -> bool:
     """Whether an order of `qty` only reduces the position (never opens or flips it)."""
     if net_pos > 0:
-        return action is OrderAction.Sell and qty <= net_pos
+        return action is _SELL and qty <= net_pos
     if net_pos < 0:
-        return action is OrderAction.Buy and qty <= -net_pos
+        return action is _BUY and qty <= -net_pos
     return False
 
 
@@ -58,8 +60,8 @@ def check_market(view: OrderView, action: OrderAction, order_type: OrderType) ->
     quote = view.quote
     if quote is None or (quote.bid is None and quote.ask is None):
         return Refusal(FailureReason.NoQuote, f"No quote for {instrument.contract.name}")
-    if order_type is OrderType.Market and (quote.ask if action is OrderAction.Buy else quote.bid) is None:
-        side = "offer" if action is OrderAction.Buy else "bid"
+    if order_type is _MARKET and (quote.ask if action is _BUY else quote.bid) is None:
+        side = "offer" if action is _BUY else "bid"
         return Refusal(FailureReason.NoQuote, f"No {side} for {instrument.contract.name}")
     return None
 

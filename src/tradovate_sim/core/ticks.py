@@ -37,7 +37,7 @@ def to_price(ticks: int, tick_size: float) -> float:
         scale = _SCALES[digits]
         scaled = price * scale
         whole = (scaled + _ROUNDER) - _ROUNDER
-        if -_BOUND < scaled < _BOUND and -_MARGIN < scaled - whole < _MARGIN:
+        if _NEG_BOUND < scaled < _BOUND and _NEG_MARGIN < scaled - whole < _MARGIN:
             return whole / scale if whole else price * 0.0
     return round(price, digits)
 
@@ -53,7 +53,7 @@ def to_money(amount: float) -> float:
     NaN and infinities, the builtin decides. A zero keeps the sign `round` gives it (-0.001 rounds to -0.0)."""
     scaled = amount * 100.0
     whole = (scaled + _ROUNDER) - _ROUNDER
-    if -_BOUND < scaled < _BOUND and -_MARGIN < scaled - whole < _MARGIN:
+    if _NEG_BOUND < scaled < _BOUND and _NEG_MARGIN < scaled - whole < _MARGIN:
         return whole / 100.0 if whole else amount * 0.0
     return round(amount, 2)
 
@@ -61,4 +61,5 @@ def to_money(amount: float) -> float:
 _SCALES = tuple(float(10**digits) for digits in range(16))  # exact: 10**n is a double for every n <= 22
 _BOUND = float(2**45)  # below it a double's spacing is at most 2**-8
 _MARGIN = 0.49
+_NEG_BOUND, _NEG_MARGIN = -_BOUND, -_MARGIN  # negated once, not on every call
 _ROUNDER = float(3 * 2**51)  # adding and subtracting it rounds a double below 2**51 to an integer (ties to even)

@@ -158,7 +158,7 @@ class AutoLiquidation:
     def publish(self, changes: Sequence[Change], seq: int) -> None:
         """A Fanout subscriber: committed positions, cash and rules mark their account dirty."""
         del seq
-        state = self.platform.state
+        watched = self.platform.state.table(UserAccountAutoLiq).get  # accounts with rules (a C call per change)
         for change in changes:
             if change.entity_type not in WATCHED:
                 continue
@@ -166,7 +166,7 @@ class AutoLiquidation:
             if isinstance(entity, AccountRiskStatus):
                 self.unflushed.pop(entity.id, None)  # written with everything in memory (see flush_water_marks)
             elif isinstance(entity, Position):
-                if state.get(UserAccountAutoLiq, entity.account_id) is None:
+                if watched(entity.account_id) is None:
                     continue
                 holders = self.holders[entity.contract_id]
                 if entity.net_pos != 0:
@@ -176,10 +176,10 @@ class AutoLiquidation:
                 self.dirty[entity.account_id] = None
             elif change.entity_type == "cashBalance" or isinstance(entity, CashBalanceLog):
                 account_id = entity.account_id  # type: ignore[union-attr]
-                if state.get(UserAccountAutoLiq, account_id) is not None:
+                if watched(account_id) is not None:
                     self.dirty[account_id] = None
             elif isinstance(entity, MarginSnapshot):  # a position's margin changed, or day margins ended
-                if state.get(UserAccountAutoLiq, entity.id) is not None:
+                if watched(entity.id) is not None:
                     self.dirty[entity.id] = None
             elif isinstance(entity, UserAccountAutoLiq):
                 if change.event_type is EventType.Deleted:

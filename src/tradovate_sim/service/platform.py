@@ -65,14 +65,18 @@ _log = logging.getLogger("tradovate_sim")
 
 
 class StateIds:
-    """Next ids per entity type, continuing from the largest id loaded."""
+    """Next ids per entity type, continuing from the largest id loaded (the state's `max_ids`, which every applied
+    change raises; a state keeps its dict for its life)."""
+
+    __slots__ = ("max_ids", "state")
 
     def __init__(self, state: State) -> None:
         self.state = state
+        self.max_ids = state.max_ids
 
     def next(self, entity_type: str) -> int:
-        value = self.state.max_ids[entity_type] + 1
-        self.state.max_ids[entity_type] = value
+        max_ids = self.max_ids
+        value = max_ids[entity_type] = max_ids[entity_type] + 1
         return value
 
 

@@ -70,6 +70,8 @@ class Settlement(Periodic):
         state = self.platform.state
         found: defaultdict[ContractId, set[AccountId]] = defaultdict(set)
         wanted = set(contract_ids)
+        if not wanted:  # the sweep's usual case, every second: no need to look at every position
+            return {}
         for contract_id in wanted:
             found[contract_id] |= set(state.working_by_contract.get(contract_id, {}))
         for account_id, contract_id in state.strategies:

@@ -76,6 +76,8 @@ class State:
         self.expiring: dict[OrderId, None] = {}  # orders not done whose latest version is Day or GTD
         # (account, contract) -> active order strategies
         self.strategies: dict[tuple[AccountId, ContractId], dict[int, None]] = defaultdict(dict)
+        # Per kind, the dicts a change of it touches, bound once (`apply_all`)
+        self._plans: dict[str, _Bound] = {kind.name: self._bind(kind.name) for kind in KINDS}
 
     def owner(self, entity_type: str, entity_id: int) -> AccountId | None:
         """The account an entity belongs to, if it belongs to one."""
@@ -102,41 +104,50 @@ class State:
         self.apply_all((change,))
 
     def apply_all(self, changes: Iterable[Change]) -> None:
-        """Apply changes in order. One loop over a commit's changes, its lookups hoisted out of the loop (a
-        liquidation applies about 32 changes: one call per change cost more than the work of most of them)."""
-        entities, max_ids, children, account_of = self.entities, self.max_ids, self.children, self.account_of
-        deleted = EventType.Deleted
-        master_of, rule_of, index_of = _MASTERS.get, _ACCOUNT_RULES.get, _INDEXES.get
+        """Apply changes in order. One loop over a commit's changes (a liquidation applies about 32), each change
+        reading its kind's bound plan: the kind's table and index dicts themselves, not looked up by name again."""
+        plans, max_ids, deleted = self._plans, self.max_ids, _DELETED
         for change in changes:
             kind, entity = change.entity_type, change.entity
-            table = entities[kind]
+            plan = plans.get(kind)
+            if plan is None:  # a kind the registry does not declare
+                plan = plans[kind] = self._bind(kind)
+            table, master, children, owner, owners_of_master, owners, index = plan
             entity_id: int = entity.id
-            if entity_id > max_ids[kind]:  # noqa: PLR1730 (a comparison costs less than a call to max)
-                max_ids[kind] = entity_id
             if change.event_type is deleted:
+                if entity_id > max_ids[kind]:  # noqa: PLR1730 (a comparison costs less than a call to max)
+                    max_ids[kind] = entity_id
                 table.pop(entity_id, None)
-                master = master_of(kind)
-                if master is not None:
-                    children[kind][getattr(entity, master)].pop(entity_id, None)
+                if children is not None:
+                    children[getattr(entity, master)].pop(entity_id, None)  # type: ignore[arg-type]
                 if isinstance(entity, UserAccountPositionLimit):
                     self.limits_of[entity.account_id].pop(entity_id, None)
                 elif isinstance(entity, UserAccountRiskParameter):
                     self.params_of[entity.user_account_position_limit_id].pop(entity_id, None)
                 continue
             if entity_id not in table:  # masters and owners never change over an entity's life
-                master = master_of(kind)
-                if master is not None:
-                    children[kind][getattr(entity, master)][entity_id] = None
-                rule = rule_of(kind)
-                if rule is not None:
-                    value = getattr(entity, rule[0])  # the account's id, or the id of a master of type rule[1]
-                    account_id: AccountId | None = value if rule[1] is None else account_of[rule[1]].get(value)
+                # (an id already in the table is at most the kind's largest: `max_ids` only grows)
+                if entity_id > max_ids[kind]:  # noqa: PLR1730
+                    max_ids[kind] = entity_id
+                if children is not None:
+                    children[getattr(entity, master)][entity_id] = None  # type: ignore[arg-type]
+                if owners is not None:
+                    value = getattr(entity, owner)  # type: ignore[arg-type]  # the account's id, or its master's
+                    account_id: AccountId | None = value if owners_of_master is None else owners_of_master.get(value)
                     if account_id is not None:
-                        account_of[kind][entity_id] = account_id
+                        owners[entity_id] = account_id
             table[entity_id] = entity
-            index = index_of(type(entity))
             if index is not None:
                 index(self, entity)
+
+    def _bind(self, kind: str) -> "_Bound":
+        """What applying a change of `kind` touches: its table; its master's attribute and the children index; its
+        owner's attribute, the owners of its master's kind (when the owner is found through a master) and its own
+        owner index; its index function."""
+        master, owner, via, index = _PLANS.get(kind, _NO_PLAN)
+        return (self.entities[kind], master, self.children[kind] if master is not None else None, owner,
+                self.account_of[via] if via is not None else None,
+                self.account_of[kind] if owner is not None else None, index)
 
     def _index_order(self, entity: Order) -> None:
         key = (entity.account_id, entity.contract_id)
@@ -234,3 +245,18 @@ _INDEXES: dict[type, Callable[[State, Any], None]] = {
     User: State._index_name,
     Account: State._index_name,
 }
+
+# Per kind (Tradovate's name), what applying one of its changes involves: the attribute holding its master, the
+# attribute holding its account (or its master's id) and that master's kind, and the index it keeps up to date.
+# Every change of a kind carries that kind's Struct (`core.decision` names a change by its entity's type).
+_Plan = tuple[str | None, str | None, str | None, Callable[[State, Any], None] | None]
+_PLANS: dict[str, _Plan] = {
+    kind.name: (_MASTERS.get(kind.name), *_ACCOUNT_RULES.get(kind.name, (None, None)), _INDEXES.get(kind.struct))
+    for kind in KINDS
+}
+_NO_PLAN: _Plan = (None, None, None, None)
+# A plan bound to one state's dicts: table, master attribute, children index, owner attribute, owners of the
+# master's kind, owner index, index function
+_Bound = tuple[dict[int, Entity], str | None, "defaultdict[int, dict[int, None]] | None", str | None,
+               dict[int, AccountId] | None, dict[int, AccountId] | None, Callable[["State", Any], None] | None]
+_DELETED = EventType.Deleted
