@@ -154,6 +154,7 @@ def test_penalty_answer_asks_a_captcha_after_repeated_violations(api: Api, admin
     assert [(a["p-time"], a["p-captcha"]) for a in answers] == [(1, False), (2, False), (7, True), (7, True)]
 
 
+@pytest.mark.single_process(PER_PROCESS)
 def test_renew_counts_successes_and_answers_a_ticket_past_its_limit(api: Api, admin: str) -> None:
     token = admin
     set_limits(api, token, endpoints={"auth/renewaccesstoken": {
