@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import msgspec
 
 __all__ = ["APPLIED_KEY", "Identified", "JournalChange", "applied_through", "current", "fold", "insert", "keyed",
-           "store"]
+           "store", "unapplied"]
 
 APPLIED_KEY = "entity_applied_through"  # meta: the last journal seq whose changes are in `entity`
 
@@ -80,9 +80,14 @@ def current(conn: sqlite3.Connection) -> list[tuple[str, int, bytes]]:
     inside a read transaction, so that the table, the key and the journal come from one snapshot."""
     entities: Folded = {(kind, entity_id): body for kind, entity_id, body in
                         conn.execute("SELECT entity_type, id, body FROM entity")}
-    rows = conn.execute("SELECT body FROM journal WHERE seq > ? ORDER BY seq", (applied_through(conn),))
-    fold(entities, (keyed(body) for (body,) in rows))
+    fold(entities, (changes for _, changes in unapplied(conn)))
     return [(kind, entity_id, bytes(body)) for (kind, entity_id), body in entities.items() if body is not None]
+
+
+def unapplied(conn: sqlite3.Connection) -> Iterator[tuple[int, list[tuple[Key, msgspec.Raw | None]]]]:
+    """The journal rows after the applied seq, in seq order, as (seq, keyed changes): the table's backlog."""
+    for seq, body in conn.execute("SELECT seq, body FROM journal WHERE seq > ? ORDER BY seq", (applied_through(conn),)):
+        yield seq, keyed(body)
 
 
 def store(conn: sqlite3.Connection, entities: Mapping[Key, msgspec.Raw | bytes | None]) -> None:

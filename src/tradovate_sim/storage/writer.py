@@ -273,8 +273,7 @@ class Writer:
         conn = self.conn
         self.seq = _last_seq(conn)
         self.applied = entities.applied_through(conn)
-        rows = conn.execute("SELECT seq, body FROM journal WHERE seq > ? ORDER BY seq", (self.applied,))
-        self.backlog = deque((seq, entities.keyed(body)) for seq, body in rows)
+        self.backlog = deque(entities.unapplied(conn))
 
     def close(self) -> None:
         self.checkpointer.close()
