@@ -26,6 +26,7 @@ from server import (
     OPEN_TIME,
     Api,
     ServerProcess,
+    evaluation_user,
     order,
     quote,
     running,
@@ -130,6 +131,23 @@ def test_an_accounts_ids_increase_in_the_order_its_commands_ran_whichever_proces
     assert placed == sorted(placed)
     fills = [f for f in pair.apis[0].entities("fill", pair.demo) if f["orderId"] in placed]
     assert [f["orderId"] for f in sorted(fills, key=lambda f: f["id"])] == placed
+
+
+def test_a_third_login_ends_the_oldest_session_whichever_processes_served_the_three(pair: Pair) -> None:
+    """The first and third login on one process, the second on the other, both ways round: one process's ids of a
+    type come from a block above the other's, and the session book orders sessions by id."""
+    # Arrange: one user per order of the processes
+    names = [f"thrice{first}" for first in (0, 1)]
+    created = pair.apis[0].call("user/createevaluationusers", {"users": [evaluation_user(n) for n in names]},
+                                pair.admin)
+    assert all(r.get("userId") for r in created["results"]), created
+    # Act
+    tokens = [[pair.apis[(first + i) % 2].token(name, f"{name}-pw") for i in range(3)]
+              for first, name in enumerate(names)]
+    # Assert: on both processes the first session is ended, the two newer ones live
+    for sessions in tokens:
+        assert [[api.get("/v1/auth/me", token).status_code for api in pair.apis] for token in sessions] == [
+            [401, 401], [200, 200], [200, 200]]
 
 
 def test_a_quote_set_on_one_process_is_traded_against_once(pair: Pair) -> None:

@@ -1,7 +1,9 @@
 """Identity: tokens and sessions follow the wall clock passed in, never the simulated clock."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -86,5 +88,41 @@ async def test_sessions_are_dated_by_the_wall_clock_when_they_start_and_end(runt
     assert [s.start_time for s in sessions] == [WALL, WALL + timedelta(minutes=5), WALL + timedelta(minutes=5)]
     assert [s.end_time for s in sessions] == [WALL + timedelta(minutes=5), None, None]
     assert first.access_token is not None
+    with pytest.raises(ApiError):
+        identity.caller(first.access_token)
+
+
+async def test_a_login_whose_commit_is_in_flight_stays_open_when_the_book_is_rebuilt_meanwhile(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Arrange: two live sessions, then a third login held inside its commit
+    identity = make_identity(runtime, FakeWall(WALL))
+    request = AccessTokenRequest(name="admin", password="admin-pw")
+    first = await identity.login(request)
+    second = await identity.login(request)
+    platform = runtime.platform
+    commit = platform.commit
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held(*args: Any, **options: Any) -> int:
+        entered.set()
+        await release.wait()
+        return await commit(*args, **options)
+
+    monkeypatch.setattr(platform, "commit", held)
+    third = asyncio.create_task(identity.login(request))
+    await entered.wait()
+    # Act: the book is rebuilt from memory while the commit is in flight (what following another process's
+    # session rows does), then the commit lands
+    identity.restore()
+    release.set()
+    answer = await third
+    # Assert: the third session is live and the first one is ended, in the book as in memory
+    assert answer.access_token is not None and first.access_token is not None and second.access_token is not None
+    assert identity.caller(answer.access_token).organization_admin
+    assert identity.caller(second.access_token).organization_admin
+    with pytest.raises(ApiError):
+        identity.caller(first.access_token)
+    identity.restore()
+    assert identity.caller(answer.access_token).organization_admin
     with pytest.raises(ApiError):
         identity.caller(first.access_token)

@@ -14,7 +14,7 @@ from tradovate_sim.core.decision import created, updated
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import Credential, Organization, User, UserSession
 from tradovate_sim.model.enums import UserStatus
-from tradovate_sim.model.ids import OrganizationId, SessionId
+from tradovate_sim.model.ids import OrganizationId, SessionId, UserId
 from tradovate_sim.model.requests import AccessTokenRequest
 from tradovate_sim.model.results import AccessTokenResponse, OAuthMeResponse
 from tradovate_sim.service.auth import (
@@ -44,11 +44,15 @@ class Identity:
         self.verified: dict[str, TokenClaims] = {}  # tokens whose signature was checked; expiry is checked each time
         self.dummy_hash = hashing.hash(secrets.token_hex(16))  # equal work for unknown users
         self.session_listeners: list[Callable[[], None]] = []  # told at once when sessions end (the WebSocket hub)
+        # sessions this process opened whose commit has not landed: not in memory yet, so a rebuild of the book
+        # (another process's session rows followed meanwhile) keeps them, and the sessions they end stay ended
+        self.opening: dict[SessionId, UserId] = {}
         self.restore()
 
     def restore(self) -> None:
-        live = sorted((s for s in self.platform.entities(UserSession) if s.end_time is None), key=lambda s: s.id)
-        self.sessions = SessionBook.restore((s.user_id, s.id) for s in live)
+        live = {s.id: s.user_id for s in self.platform.entities(UserSession) if s.end_time is None}
+        live.update(self.opening)
+        self.sessions = SessionBook.restore((live[i], i) for i in sorted(live))
         self.sessions_ended()
 
     def sessions_ended(self) -> None:
@@ -107,7 +111,9 @@ class Identity:
         if user.status is not UserStatus.Active:
             return AccessTokenResponse(error_text=f"User status is {user.status}")
         now = self.wall.now()
-        session = UserSession(id=SessionId(platform.ids.next("userSession")), user_id=user.id, start_time=now,
+        # the book orders a user's sessions by id: a session opened after another was acknowledged (on any
+        # process) must get a larger id, or a third login ends the wrong one
+        session = UserSession(id=SessionId(await platform.later_id("userSession")), user_id=user.id, start_time=now,
                               app_id=req.app_id, app_version=req.app_version)
         ended = self.sessions.open(user.id, session.id)
         if ended:
@@ -117,7 +123,11 @@ class Identity:
             previous = platform.state.get(UserSession, old)
             if previous is not None:
                 changes.append(updated(msgspec.structs.replace(previous, end_time=now)))
-        await platform.commit(changes)
+        self.opening[session.id] = user.id
+        try:
+            await platform.commit(changes)
+        finally:
+            del self.opening[session.id]
         return self._tokens(user, session.id, now)
 
     async def renew(self, caller: Caller) -> AccessTokenResponse:

@@ -238,6 +238,15 @@ class Platform:
             if spec is not None:
                 self.spec_of_product[product.id] = spec
 
+    async def later_id(self, entity_type: str) -> int:
+        """A new id larger than every id of that type in memory. With several processes, ids come from each one's
+        blocks and another process's may be larger: where id order must be the order entities were made (a user's
+        sessions: a login ends the oldest, on every process alike), an entity made after another was acknowledged
+        anywhere (and so followed into memory before this request was served) gets the larger id."""
+        if self.cluster is not None:
+            await self.cluster.ids_above(entity_type)
+        return self.ids.next(entity_type)
+
     async def commit(self, changes: Sequence[Change], meta: dict[str, bytes | None] | None = None) -> int:
         """Make `changes` durable, then apply and publish them. Returns the journal sequence number.
 

@@ -331,6 +331,13 @@ class Replica:
         landing.add_done_callback(landed)
         return landing
 
+    async def ids_above(self, entity_type: str) -> None:
+        """The next id of `entity_type` larger than every one in memory (outside any account's lock)."""
+        try:
+            await self.ids.above({entity_type: self.platform.state.max_ids[entity_type]})
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreError(f"reserving ids: {error}") from None
+
     async def _ids_above(self) -> None:
         try:
             await self.ids.above(self.platform.state.max_ids)
