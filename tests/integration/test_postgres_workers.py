@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import cluster as pg_cluster
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from server import (
     Api,
     ServerProcess,
     evaluation_user,
+    limit,
     order,
     quote,
     running,
@@ -36,6 +38,7 @@ from ws_client import authorized
 from tradovate_sim.cli import metrics_directory
 
 LIQUIDATE = "order/liquidateposition"
+AFTER_CLOSE = "2026-11-24T22:30:00Z"  # 16:30 CT: ESZ6's session of OPEN_TIME closed, its trade date not rolled
 JSON = dict[str, object]
 
 
@@ -201,6 +204,42 @@ def test_a_clock_moved_a_day_on_by_one_process_and_back_by_the_other_leaves_posi
             assert dates == [tuesday]
     api1.call(LIQUIDATE, {"accountId": pair.demo1, "contractId": placed_contract(api0, pair, placed),
                           "admin": False}, pair.demo)
+
+
+def test_a_day_order_is_not_expired_by_a_clock_of_before_while_the_move_is_on_its_way(pair: Pair) -> None:
+    """The window between a `/sim/clock` decided on one process (its `sim.clock` written) and its control applied on
+    the leader, made to last: a clock control sent straight on the channel moves both processes past the close
+    without writing `sim.clock`, as the leader's clock of before would be. Its timers must not act on it."""
+    # Arrange: the clock at the open, a Day limit that cannot fill
+    api0, api1 = pair.apis
+    api0.set_clock(OPEN_TIME, pair.admin)
+    api0.set_quote(pair.admin)
+    day = int(api1.call("order/placeorder", limit(pair.demo1, 6700.0, timeInForce="Day"), pair.demo)["orderId"])
+    control = {"id": "test-stale-clock", "origin": "test", "kind": "clock", "body": json.dumps({"now": AFTER_CLOSE})}
+
+    async def send() -> None:
+        conn = await asyncpg.connect(pair.url)
+        try:
+            await conn.execute("SELECT pg_notify($1, $2)", "tradovate_sim_control", json.dumps(control))
+        finally:
+            await conn.close()
+
+    try:
+        # Act: both processes past the close on a clock the database does not hold; the leader's timer finds the
+        # order due
+        asyncio.run(send())
+        while "its timers wait for the move" not in "".join(s.log() for s in pair.servers):
+            if api0.item("order", day, pair.demo)["ordStatus"] != "Working":
+                break
+            time.sleep(0.05)
+        status = api0.item("order", day, pair.demo)["ordStatus"]
+        api1.set_clock(OPEN_TIME, pair.admin)  # the move the database held arrives
+        # Assert
+        assert status == "Working"
+        assert [api.item("order", day, pair.demo)["ordStatus"] for api in pair.apis] == ["Working", "Working"]
+    finally:
+        api0.set_clock(OPEN_TIME, pair.admin)
+        api0.call("order/cancelorder", {"orderId": day}, pair.demo)
 
 
 def test_props_of_commits_made_by_the_other_process_reach_a_socket_in_order(pair: Pair) -> None:

@@ -263,12 +263,14 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
 
     async def move_clock(request: ClockRequest) -> ClockState:
         simulator.move_clock(runtime.platform, request)
+        # first: from this write on, no process's timer acts on the clock of before (storage/shared_state.py), and a
+        # process starting meanwhile gets the new clock, the control, or both
+        await runtime.share_clock()
         await runtime.expiry.sweep()  # Day / GTD orders whose time in force the move ran past
         await runtime.settlement.sweep()  # contracts whose last session the move ran past
         await runtime.list_contracts()
         await runtime.rollover.roll(everything=True)  # positions and cash to the clock's trade date
         await runtime.autoliq.time_moved()  # rolls, flatten times, unlocks and waiting liquidations
-        await runtime.share_clock()  # before the control: a process starting meanwhile gets either (or both)
         fixed = runtime.platform.clock.fixed  # where the clock is, not the move: applying it twice is harmless
         moved = ClockRequest(now=fixed) if fixed is not None else ClockRequest(mode="real")
         await broadcast.everywhere("clock", msgspec.json.encode(moved))

@@ -168,6 +168,7 @@ class Runtime:
         shared = self.shared = SimulatorState(self.cluster.pooled)
         if not await shared.others_started():
             await shared.clear()
+            await shared.save_clock(self.platform.clock.fixed)  # --clock: the clock the others take on and check
             return []
         fixed, quotes, self.limits = await shared.load()
         if fixed is not None:

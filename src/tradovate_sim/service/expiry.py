@@ -126,9 +126,14 @@ class Expiry(Periodic):
     async def sweep(self) -> int:
         """Expire every order due by now; returns how many were due."""
         platform = self.platform
+        fixed = platform.clock.fixed
         due = self.due(platform.now())
         for (account_id, contract_id), texts in due.items():
             async with platform.account(account_id):
+                # the clock moved since (here, or elsewhere with its control on the way): these orders were due on
+                # the clock of before; each is queued again and is due, or not, on the new one
+                if platform.clock.fixed != fixed or not await platform.clock_confirmed():
+                    continue
                 view = platform.order_view(SYSTEM, account_id, contract_id)
                 if view is None:
                     continue

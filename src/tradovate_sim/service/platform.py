@@ -247,6 +247,12 @@ class Platform:
             await self.cluster.ids_above(entity_type)
         return self.ids.next(entity_type)
 
+    async def clock_confirmed(self) -> bool:
+        """Whether this process's simulated clock is the one last set anywhere (always, on one process). Asked
+        under an account's lock by a timer that cannot be undone: with several processes, a `/sim/clock` served
+        by another may be decided while its control is on its way here; until then this process waits."""
+        return self.cluster is None or await self.cluster.clock_is(self.clock.fixed)
+
     async def commit(self, changes: Sequence[Change], meta: dict[str, bytes | None] | None = None) -> int:
         """Make `changes` durable, then apply and publish them. Returns the journal sequence number.
 

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import asyncpg
 import msgspec
@@ -35,6 +36,7 @@ from tradovate_sim.storage.entities import JournalChange
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.postgres import JOURNAL_CHANNEL, PostgresStore
 from tradovate_sim.storage.postgres_cluster import JournalRow, PostgresCluster
+from tradovate_sim.storage.shared_state import confirmed_clock
 
 __all__ = ["BlockIds", "Replica"]
 
@@ -149,6 +151,7 @@ class Replica:
         self._wanted = asyncio.Event()
         self._polling = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._clock_waited: tuple[datetime | None, datetime | None] | None = None  # logged once per disagreement
 
     async def start(self) -> None:
         """Reserve ids, hook into the platform and follow the journal."""
@@ -337,6 +340,28 @@ class Replica:
             await self.ids.above({entity_type: self.platform.state.max_ids[entity_type]})
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreError(f"reserving ids: {error}") from None
+
+    async def clock_is(self, fixed: datetime | None) -> bool:
+        """Whether the clock the database holds is `fixed` (None: real time). Inside an account's lock, the clock's
+        lock is taken shared on the same connection and held until the command's commits landed (a move
+        elsewhere writes the clock after them, storage/shared_state.py)."""
+        held = _HELD.get()
+        try:
+            if held is not None:
+                confirmed = await confirmed_clock(held.conn)
+            else:
+                async with self.cluster.pooled() as conn:
+                    confirmed = await confirmed_clock(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreError(f"reading the shared clock: {error}") from None
+        if confirmed != fixed:
+            if (fixed, confirmed) != self._clock_waited:
+                log.warning("this process's clock (%s) is not the one set last (%s): its timers wait for the move",
+                         fixed or "real", confirmed or "real")
+            self._clock_waited = (fixed, confirmed)
+            return False
+        self._clock_waited = None
+        return True
 
     async def _ids_above(self) -> None:
         try:

@@ -8,6 +8,11 @@ It lives in the `meta` table under the keys `sim.clock` (the frozen instant, ISO
 control, server/broadcast.py). `/sim/reset` deletes the meta keys but the store's (the quotes go; the reset
 writes the clock and the limits again in its transaction: it keeps them).
 
+A move of the clock is decided when its `sim.clock` is written, under the exclusive advisory lock CLOCK_LOCK; a
+timer that cannot be undone (order expiry) decides under the same lock shared, after reading `sim.clock`, and
+acts only when its process's clock is that one (`confirmed_clock`): from the write on, no process acts on the
+clock of before, even while the move's control is still on its way to it.
+
 The state is taken on only while another process that finished starting is alive (each holds the shared lock
 READY_KEY for its life): the first process of a deployment starts on the wall clock and the catalogue's quotes,
 as on SQLite, and clears what the last deployment left.
@@ -26,9 +31,11 @@ from tradovate_sim.core.view import Quote
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.migrations import SCHEMA
 
-__all__ = ["CLOCK_KEY", "LIMITS_KEY", "READY_KEY", "SharedQuote", "SimulatorState", "clock_value"]
+__all__ = ["CLOCK_KEY", "CLOCK_LOCK", "LIMITS_KEY", "READY_KEY", "SharedQuote", "SimulatorState", "clock_value",
+           "confirmed_clock"]
 
 READY_KEY = -0x7472_6164_0003  # held shared by every process that finished starting, for its life
+CLOCK_LOCK = -0x7472_6164_0004  # exclusive while `sim.clock` is written; shared by a timer until its commit landed
 CLOCK_KEY = "sim.clock"
 LIMITS_KEY = "sim.limits"
 QUOTE_PREFIX = "sim.quote."
@@ -45,6 +52,15 @@ _QUOTE = msgspec.json.Decoder(SharedQuote)
 def clock_value(fixed: datetime | None) -> bytes | None:
     """The `sim.clock` value of a clock frozen at `fixed` (None: real time, the key is deleted)."""
     return None if fixed is None else fixed.isoformat().encode()
+
+
+async def confirmed_clock(conn: asyncpg.pool.PoolConnectionProxy) -> datetime | None:
+    """The clock as the database has it (None: real time), read after taking CLOCK_LOCK shared on `conn` (a
+    session lock: held until the connection goes back to the pool, after the caller's commit landed). Two
+    statements: a statement's snapshot is taken when it starts, before a lock it waits for is granted."""
+    await conn.execute("SELECT pg_advisory_lock_shared($1)", CLOCK_LOCK)
+    value = await conn.fetchval(f"SELECT value FROM {SCHEMA}.meta WHERE key = $1", CLOCK_KEY)
+    return None if value is None else datetime.fromisoformat(bytes(value).decode())
 
 
 Pooled = Callable[[], AbstractAsyncContextManager[asyncpg.pool.PoolConnectionProxy]]
@@ -82,7 +98,16 @@ class SimulatorState:
         await self._execute(f"DELETE FROM {SCHEMA}.meta WHERE key LIKE 'sim.%'")
 
     async def save_clock(self, fixed: datetime | None) -> None:
-        await self.save(CLOCK_KEY, clock_value(fixed))
+        """Write the clock under CLOCK_LOCK: a timer deciding on the clock of before (it holds the lock shared)
+        lands first; one that decides after this reads the new clock."""
+        value = clock_value(fixed)
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", CLOCK_LOCK)
+            if value is None:
+                await conn.execute(f"DELETE FROM {SCHEMA}.meta WHERE key = $1", CLOCK_KEY)
+            else:
+                await conn.execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
+                                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", CLOCK_KEY, value)
 
     async def save(self, key: str, value: bytes | None) -> None:
         if value is None:
