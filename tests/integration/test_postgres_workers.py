@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server import (
     ADMIN,
     ADMIN_PASSWORD,
+    AFTER_ESZ6_EXPIRY,
     DEMO,
     DEMO_PASSWORD,
     FRONT,
@@ -206,6 +207,17 @@ def test_a_clock_moved_a_day_on_by_one_process_and_back_by_the_other_leaves_posi
                           "admin": False}, pair.demo)
 
 
+async def stale_clock(pair: Pair, now: str) -> None:
+    """A clock control sent straight on the channel, as a process sends it, but with no `/sim/clock` behind it:
+    every process moves its clock to `now` while `sim.clock` keeps the clock set last."""
+    control = {"id": f"stale-{now}", "origin": "test", "kind": "clock", "body": json.dumps({"now": now})}
+    conn = await asyncpg.connect(pair.url)
+    try:
+        await conn.execute("SELECT pg_notify($1, $2)", "tradovate_sim_control", json.dumps(control))
+    finally:
+        await conn.close()
+
+
 def test_a_day_order_is_not_expired_by_a_clock_of_before_while_the_move_is_on_its_way(pair: Pair) -> None:
     """The window between a `/sim/clock` decided on one process (its `sim.clock` written) and its control applied on
     the leader, made to last: a clock control sent straight on the channel moves both processes past the close
@@ -215,20 +227,12 @@ def test_a_day_order_is_not_expired_by_a_clock_of_before_while_the_move_is_on_it
     api0.set_clock(OPEN_TIME, pair.admin)
     api0.set_quote(pair.admin)
     day = int(api1.call("order/placeorder", limit(pair.demo1, 6700.0, timeInForce="Day"), pair.demo)["orderId"])
-    control = {"id": "test-stale-clock", "origin": "test", "kind": "clock", "body": json.dumps({"now": AFTER_CLOSE})}
-
-    async def send() -> None:
-        conn = await asyncpg.connect(pair.url)
-        try:
-            await conn.execute("SELECT pg_notify($1, $2)", "tradovate_sim_control", json.dumps(control))
-        finally:
-            await conn.close()
-
+    logged = "".join(s.log() for s in pair.servers).count("its timers wait for the move")
     try:
         # Act: both processes past the close on a clock the database does not hold; the leader's timer finds the
         # order due
-        asyncio.run(send())
-        while "its timers wait for the move" not in "".join(s.log() for s in pair.servers):
+        asyncio.run(stale_clock(pair, AFTER_CLOSE))
+        while "".join(s.log() for s in pair.servers).count("its timers wait for the move") == logged:
             if api0.item("order", day, pair.demo)["ordStatus"] != "Working":
                 break
             time.sleep(0.05)
@@ -240,6 +244,31 @@ def test_a_day_order_is_not_expired_by_a_clock_of_before_while_the_move_is_on_it
     finally:
         api0.set_clock(OPEN_TIME, pair.admin)
         api0.call("order/cancelorder", {"orderId": day}, pair.demo)
+
+
+def test_a_contract_is_not_settled_by_a_clock_of_before_while_the_move_is_on_its_way(pair: Pair) -> None:
+    """As above, past ESZ6's last session: the leader's settlement timer must not expire the book on that clock."""
+    # Arrange: a GTC limit in ESZ6 that cannot fill
+    api0, api1 = pair.apis
+    api0.set_clock(OPEN_TIME, pair.admin)
+    api0.set_quote(pair.admin)
+    resting = int(api1.call("order/placeorder", limit(pair.demo1, 6700.0, timeInForce="GTC"), pair.demo)["orderId"])
+    logged = "".join(s.log() for s in pair.servers).count("its timers wait for the move")
+    try:
+        # Act
+        asyncio.run(stale_clock(pair, AFTER_ESZ6_EXPIRY))
+        while "".join(s.log() for s in pair.servers).count("its timers wait for the move") == logged:
+            if api0.item("order", resting, pair.demo)["ordStatus"] != "Working":
+                break
+            time.sleep(0.05)
+        status = api0.item("order", resting, pair.demo)["ordStatus"]
+        api1.set_clock(OPEN_TIME, pair.admin)
+        # Assert
+        assert status == "Working"
+        assert [api.item("order", resting, pair.demo)["ordStatus"] for api in pair.apis] == ["Working", "Working"]
+    finally:
+        api0.set_clock(OPEN_TIME, pair.admin)
+        api0.call("order/cancelorder", {"orderId": resting}, pair.demo)
 
 
 def test_props_of_commits_made_by_the_other_process_reach_a_socket_in_order(pair: Pair) -> None:
