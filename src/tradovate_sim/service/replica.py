@@ -357,7 +357,7 @@ class Replica:
         if confirmed != fixed:
             if (fixed, confirmed) != self._clock_waited:
                 log.warning("this process's clock (%s) is not the one set last (%s): its timers wait for the move",
-                         fixed or "real", confirmed or "real")
+                            fixed or "real", confirmed or "real")
             self._clock_waited = (fixed, confirmed)
             return False
         self._clock_waited = None
