@@ -2,7 +2,6 @@
 computed once per committed version and queued, so a sweep with nothing due does no work per working order (a
 sweep that read every working Day order held the event loop for tens of milliseconds a second with 60k of them)."""
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -121,32 +120,3 @@ async def test_a_reset_state_is_queued_again_from_what_is_loaded(runtime: Runtim
     # Assert: found from the reloaded state
     assert due == 1
     assert status(runtime, order) is OrdStatus.Expired
-
-
-async def test_a_sweep_that_waited_for_the_account_while_the_clock_moved_back_expires_nothing(
-        runtime: Runtime) -> None:
-    # Arrange: a Day order, the clock past the close, and the account's lock held by another command
-    day = await place(runtime, TimeInForce.Day, 6790.0)
-    _, account = demo(runtime)
-    platform = runtime.platform
-    platform.clock.set(datetime(2026, 11, 24, 22, 30, tzinfo=UTC))  # 16:30 CT: the session closed
-    held, release = asyncio.Event(), asyncio.Event()
-
-    async def command() -> None:
-        async with platform.account(account.id):
-            held.set()
-            await release.wait()
-
-    holder = asyncio.create_task(command())
-    await held.wait()
-    sweep = asyncio.create_task(runtime.expiry.sweep())  # finds the order due, then waits for the account
-    await asyncio.sleep(0)
-    # Act: the clock moves back before the close (a /sim/clock) while the sweep waits; then the lock is free
-    platform.clock.set(OPEN)
-    release.set()
-    await holder
-    await sweep
-    # Assert: due on the clock of before only: not expired, and not due on the clock as it is
-    assert status(runtime, day) is OrdStatus.Working
-    assert await runtime.expiry.sweep() == 0
-    assert status(runtime, day) is OrdStatus.Working
