@@ -48,9 +48,17 @@ and copies the whole WAL back into the database file and fsyncs it: every reques
 for it too, a pause as long as the disk takes. Here the write connection never checkpoints by itself; a
 `Checkpointer` thread copies committed pages back on a connection of its own (PASSIVE: it never blocks the
 writer) at most every `CHECKPOINT_INTERVAL` while commits land (at 1,000 liquidations/s that is about SQLite's own
-threshold of 1,000 pages). Only when the WAL has grown past `WAL_LIMIT_BYTES` (the checkpointer could not keep up,
-or never found a quiet moment for SQLite to restart the WAL) does the writer wait for the checkpointer and
-finish the copy itself, so that the next transaction starts the WAL afresh; by then little is left to copy.
+threshold of 1,000 pages).
+
+Nor does an answer wait for the WAL's restart. SQLite starts the WAL afresh only at a transaction that begins when
+every frame is copied back; under steady load the checkpointer's pass never ends before the next group begins,
+so the WAL grows until the writer restarts it itself: once past `WAL_LIMIT_BYTES`, it hurries the checkpointer
+(its next pass now), and at the first moment after that pass when no request waits and the group's answers are
+out, it copies the few frames since and syncs the database file (`bound_wal`); the next transaction then restarts
+the WAL. A first version did this inside the group, before its answers, waiting for the checkpointer's pass in
+flight and then copying up to a whole interval's frames: a 20-80 ms hold of every answer of that group, every
+few seconds at 1,000 liquidations/s. Only past `WAL_HARD_LIMIT_BYTES` (no quiet moment came) does the writer
+wait for the checkpointer whatever waits.
 """
 
 from __future__ import annotations
@@ -101,7 +109,9 @@ _DELETE_META = "DELETE FROM meta WHERE key = ?"
 _FRAME = struct.Struct(">I")
 _READ_SIZE = 1 << 20
 _MAX_GROUP_BYTES = 8 << 20  # stop gathering requests into one group past this
-WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is checkpointed before the next group (and truncated to it after)
+WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is restarted at the next quiet moment (and truncated to it after)
+WAL_HARD_LIMIT_FACTOR = 2  # past this many times the limit, restarted after the next group whatever waits
+FRESH_PASS_SECONDS = 0.02  # the writer finishes the copy itself only this soon after a checkpointer pass ended
 CHECKPOINT_INTERVAL = 0.1  # seconds between two background checkpoints while commits land
 BOUND_CHECK_GROUPS = 32  # the WAL's size is looked at every this many groups
 BATCH_COMMITS = 16  # commits whose entities one materialization batch writes, when no request waits
@@ -177,10 +187,17 @@ class Checkpointer:
         self.idle.set()
         self.stopping = False
         self.passes = 0  # checkpoints run (for tests and operators)
+        self.finished = 0.0  # time.monotonic() when the last pass ended
+        self.hurried = threading.Event()
         self.thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
         self.thread.start()
 
     def poke(self) -> None:
+        self.wanted.set()
+
+    def hurry(self) -> None:
+        """A pass now, not after the rest of the interval."""
+        self.hurried.set()
         self.wanted.set()
 
     def _run(self) -> None:
@@ -190,14 +207,17 @@ class Checkpointer:
                 return
             self.idle.clear()
             self.wanted.clear()
+            self.hurried.clear()
             try:
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self.passes += 1
             except sqlite3.Error:
                 pass  # busy or failing disk: the writer's own checkpoint past the limit still bounds the WAL
             finally:
+                self.finished = time.monotonic()
                 self.idle.set()
-            time.sleep(self.interval)  # however often the writer pokes: each pass copies an interval's commits
+            # however often the writer pokes, each pass copies an interval's commits (unless hurried)
+            self.hurried.wait(self.interval)
 
     def wait_idle(self) -> None:
         self.idle.wait()
@@ -219,6 +239,8 @@ class Writer:
         self.lock = _exclusive(path + ".writer.lock", lock_wait)  # held for the life of this process
         self.wal_path = path + "-wal"
         self.wal_limit = wal_limit
+        self.wal_over = False  # past the limit when last looked at: restarted at the next quiet moment
+        self.restarts = 0  # WAL restarts the writer made (for tests and operators)
         self.groups = 0
         self.seq = 0
         self.synchronous = synchronous
@@ -288,26 +310,45 @@ class Writer:
             self.lock = -1
 
     def write(self, requests: list[Request]) -> list[Answer]:
-        """Land `requests` in one transaction, then let the checkpointer copy it back (and now and then bound the
-        WAL). If the transaction fails, land them one by one so a bad one fails alone."""
+        """Land `requests` in one transaction, then let the checkpointer copy it back. If the transaction fails,
+        land them one by one so a bad one fails alone. The caller bounds the WAL (`bound_wal`) once the answers are
+        out."""
         answers = self._write(requests)
         self.groups += 1
-        if self.groups % BOUND_CHECK_GROUPS == 0:
-            self._bound_wal()
         self.checkpointer.poke()
         return answers
 
-    def _bound_wal(self) -> None:
-        """Past the WAL limit, finish the checkpointer's copy here: the next transaction then restarts the WAL
-        (and the journal size limit truncates the file). Rare, and short: most pages are copied already."""
+    def bound_wal(self, waiting: Callable[[], bool]) -> bool:
+        """Past the WAL limit, copy the frames the checkpointer's last pass left and sync the database file, so
+        that the next transaction restarts the WAL (and the journal size limit truncates the file): only right
+        after a pass (few frames left) and while no request is `waiting`, unless the WAL is past the hard limit.
+        Looks at the file's size every `BOUND_CHECK_GROUPS` groups; returns whether it copied."""
+        if not self.wal_over and self.groups % BOUND_CHECK_GROUPS:
+            return False
         try:
             size = os.stat(self.wal_path).st_size
         except OSError:
-            return
-        if size > self.wal_limit:
-            self.checkpointer.wait_idle()
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            return False
+        self.wal_over = size > self.wal_limit
+        if not self.wal_over:
+            return False
+        checkpointer = self.checkpointer
+        if size <= self.wal_limit * WAL_HARD_LIMIT_FACTOR:
+            if not checkpointer.idle.is_set() or waiting():
+                return False
+            if time.monotonic() - checkpointer.finished > FRESH_PASS_SECONDS:
+                checkpointer.hurry()
+                return False
+        else:
+            checkpointer.wait_idle()
+        try:
+            busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            return False
+        if not busy:  # (a pass of the checkpointer's that began meanwhile: try again later)
+            self.restarts += 1
+            self.wal_over = False
+        return not busy
 
     def _write(self, requests: list[Request]) -> list[Answer]:
         conn, last_seq = self.conn, self.seq
@@ -495,6 +536,7 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
         answers = {a.id: a for a in writer.write(requests)} if requests else {}
         if decoded:
             _send(stdout, b"".join(frame(answers[r.id] if isinstance(r, Request) else r) for r in decoded))
+        writer.bound_wal(functools.partial(_waiting, stdin, 0))
         if (behind := len(writer.backlog)) > BACKLOG_BOUND:  # never idle for long enough: catch up after a group
             least = behind - BACKLOG_BOUND if behind > BACKLOG_LIMIT else min(len(requests) + 1, BATCH_COMMITS)
             with contextlib.suppress(sqlite3.Error):  # (a batch that fails is tried again; the journal holds it)
