@@ -316,7 +316,7 @@ class Writer:
                 sqlite_schema.reset(conn, seq)
             if request.changes is not None:
                 seq += 1
-                journal += (seq, request.changes)
+                journal += (seq, bytearray(request.changes))  # bound as it is (entities.store says why)
                 landed.append((seq, entities.keyed(request.changes)))
             meta.update(request.meta)
             answers.append(Answer(id=request.id, seq=seq))
