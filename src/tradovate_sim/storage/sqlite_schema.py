@@ -83,9 +83,10 @@ def reset(conn: sqlite3.Connection, seq: int) -> None:
 
 
 def flush(conn: sqlite3.Connection, journal: list[object], meta: dict[str, bytes | None]) -> None:
-    """Write a group's journal rows (`journal`: seq, body, seq, body...) and its meta keys (None: deleted)."""
+    """Write a group's journal rows (`journal`: seq, body, seq, body...) and its meta keys (None: deleted); values
+    are bound as bytearray (`entities.store` says why)."""
     entities.insert(conn, _INSERT_JOURNAL, 2, journal)
-    if upserts := [(k, v) for k, v in meta.items() if v is not None]:
+    if upserts := [(k, bytearray(v)) for k, v in meta.items() if v is not None]:
         conn.executemany(UPSERT_META, upserts)
     if removed := [(k,) for k, v in meta.items() if v is None]:
         conn.executemany(_DELETE_META, removed)

@@ -77,7 +77,7 @@ from tradovate_sim.storage.sqlite_schema import UPSERT_META
 
 BUSY_TIMEOUT_MS = 5_000
 LOCK_WAIT_SECONDS = 10.0
-CACHE_KIB = 65_536  # the page cache of the writer's connection (SQLite's default: 2,000 KiB)
+CACHE_KIB = 16_384  # the page cache of the writer's connection (SQLite's default: 2,000 KiB; see _prepare)
 
 _FRAME = struct.Struct(">I")
 _READ_SIZE = 1 << 20
@@ -227,7 +227,12 @@ class Writer:
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer's job, off the commit path
         conn.execute(f"PRAGMA journal_size_limit = {self.wal_limit}")
         # the b-tree pages a commit touches stay in memory: with the default 2 MB cache a liquidation read 8 to 9
-        # pages back from the file (pread64, strace) once the tables outgrew it
+        # pages back from the file (pread64, strace) once the tables outgrew it. Not much more: a transaction whose
+        # b-tree balancing renumbered a page (it moves one through the page number of the lock byte, 262,145)
+        # ends with SQLite walking every page of the cache (pcache1TruncateUnsafe: ~20 instructions and a likely
+        # cache miss a page), and at 1,000 commits/s most batches are cut at 4 commits by a waiting request: with
+        # 64 MB a 4-commit batch's liquidation took 872,000 instructions, with 16 MB 841,000, for 0.6 more reads
+        # a commit (bench/RESULTS.md, session 8)
         conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -348,7 +353,7 @@ class Writer:
                     if stop is not None and done >= least and stop():
                         break
                 applied = backlog[done - 1][0]
-                conn.execute(UPSERT_META, (APPLIED_KEY, str(applied).encode()))
+                conn.execute(UPSERT_META, (APPLIED_KEY, bytearray(b"%d" % applied)))  # as entities.store binds
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
