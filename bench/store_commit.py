@@ -8,7 +8,8 @@ process; default: the installed package) and per case (1 committer: the open loo
 its group; 16 committers: group commit), on a fresh file with `--accounts` provisioned accounts:
 
 - the writer process's CPU per commit (user + system from /proc, its checkpointer thread included);
-- bytes it wrote per commit (`wchar` from /proc/<pid>/io: WAL frames, checkpoint copies, answers) and write calls;
+- bytes it wrote per commit (`wchar` from /proc/<pid>/io: WAL frames, checkpoint copies, answers), write calls
+  and read calls (`syscr`: the pipe, and pages its cache missed read back from the file);
 - commits per second (wall: noisy on a shared machine).
 
 `--rate R` runs the 1-committer case as an open loop instead: one commit sent every 1/R s whatever the answers,
@@ -85,12 +86,12 @@ def build(accounts: int) -> Bodies:
     return Bodies(provisions, liquidations)
 
 
-def proc_counters(pid: int) -> tuple[float, int, int]:
-    """(CPU seconds, bytes written, write calls) of process `pid`, all its threads."""
+def proc_counters(pid: int) -> tuple[float, int, int, int]:
+    """(CPU seconds, bytes written, write calls, read calls) of process `pid`, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
-    return cpu, int(io["wchar"]), int(io["syscw"])
+    return cpu, int(io["wchar"]), int(io["syscw"]), int(io["syscr"])
 
 
 @dataclass
@@ -100,6 +101,7 @@ class Case:
     cpu: float
     written: int
     writes: int
+    reads: int  # read calls: the writer's pipe, and pages read back from the file (its cache missed them)
     latencies: list[float] = field(default_factory=list)  # open loop: seconds from each scheduled send to its answer
 
     @property
@@ -165,12 +167,13 @@ async def run_tree(src: str | None, directory: Path, bodies: Bodies, cases: list
         for committers, count in cases:
             part = bodies.liquidations[start:start + count]
             start += count
-            cpu0, written0, writes0 = proc_counters(pid)
+            cpu0, written0, writes0, reads0 = proc_counters(pid)
             began = time.perf_counter()
             latencies = await commit_all(store, part, committers, rate if committers == 1 else 0.0)
             wall = time.perf_counter() - began
-            cpu1, written1, writes1 = proc_counters(pid)
-            results.append(Case(count, wall, cpu1 - cpu0, written1 - written0, writes1 - writes0, latencies))
+            cpu1, written1, writes1, reads1 = proc_counters(pid)
+            results.append(Case(count, wall, cpu1 - cpu0, written1 - written0, writes1 - writes0, reads1 - reads0,
+                                latencies))
     finally:
         await store.close()
         os.environ.pop("PYTHONPATH", None)
@@ -269,14 +272,16 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 results[tree].append(asyncio.run(run_tree(tree, Path(tmp), bodies, cases, args.rate)))
     print(f"load average {os.getloadavg()[0]:.1f}; medians of {args.rounds} rounds")
-    print("| tree | committers | writer CPU µs/commit | bytes written/commit | write calls/commit | commits/s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| tree | committers | writer CPU µs/commit | bytes written/commit | write calls/commit | read calls/commit "
+          "| commits/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for tree in trees:
         for index, (committers, _) in enumerate(cases):
             runs = [r[index] for r in results[tree]]
             print(f"| {tree or 'installed'} | {committers} | {statistics.median(c.cpu_us for c in runs):.0f} | "
                   f"{statistics.median(c.bytes for c in runs):,.0f} | "
                   f"{statistics.median(c.writes / c.commits for c in runs):.1f} | "
+                  f"{statistics.median(c.reads / c.commits for c in runs):.1f} | "
                   f"{statistics.median(c.rate for c in runs):,.0f} |")
     if args.rate:
         print(f"\nthe 1-committer case offered at {args.rate:g} commits/s: latency from each scheduled send, ms "

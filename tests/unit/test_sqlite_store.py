@@ -313,21 +313,21 @@ async def test_a_schema_2_file_is_migrated_to_the_id_first_key_when_opened(db_pa
 
 def test_a_migration_that_fails_leaves_the_schema_2_file_as_it_was(
         db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tradovate_sim.storage import writer
+    from tradovate_sim.storage import sqlite_schema, writer
 
     schema_2_file(db_path)
     before = file_rows(db_path)
-    migrate = writer._migrate
+    migrate = sqlite_schema.migrate
 
     def failing(conn: sqlite3.Connection) -> None:
         migrate(conn)  # every step done, then a failure before the commit
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(writer, "_migrate", failing)
+    monkeypatch.setattr(sqlite_schema, "migrate", failing)
     with pytest.raises(sqlite3.OperationalError):
         writer.Writer(str(db_path), "FULL", lock_wait=0.5)
     assert file_rows(db_path) == before  # still schema 2, every row
-    monkeypatch.setattr(writer, "_migrate", migrate)
+    monkeypatch.setattr(sqlite_schema, "migrate", migrate)
     writer.Writer(str(db_path), "FULL", lock_wait=0.5).close()  # the failed open held neither file nor lock
     assert ("schema_version", b"4") in file_rows(db_path)[2]
 

@@ -20,7 +20,8 @@ from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.settings import Settings
 from tradovate_sim.storage import entities as entity_table
 from tradovate_sim.storage.sqlite import SqliteStore, StoreError
-from tradovate_sim.storage.writer import SEQ_FLOOR_KEY, Answer, Request, Writer
+from tradovate_sim.storage.sqlite_schema import SEQ_FLOOR_KEY
+from tradovate_sim.storage.writer import Answer, Request, Writer
 
 
 def change(entity_id: int, event_type: str = "Created", entity_type: str = "order", **fields: Any) -> dict[str, Any]:

@@ -91,8 +91,12 @@ def unapplied(conn: sqlite3.Connection) -> Iterator[tuple[int, list[tuple[Key, m
 
 
 def store(conn: sqlite3.Connection, entities: Mapping[Key, msgspec.Raw | bytes | None]) -> None:
-    """Write each entity's last state into the table (upsert, or delete where None), in the caller's transaction."""
-    insert(conn, _UPSERT, 3, [value for key, body in entities.items() if body is not None for value in (*key, body)])
+    """Write each entity's last state into the table (upsert, or delete where None), in the caller's transaction.
+    Each body is bound as a `bytearray` copy: Python's sqlite3 binds int, float, str and bytearray as they are but
+    first passes any other value (bytes and `Raw` included) through its adapter lookup, which for a type without an
+    adapter raises and clears two AttributeErrors: ~3,300 instructions a value, against ~200 for the copy."""
+    insert(conn, _UPSERT, 3, [value for (kind, entity_id), body in entities.items() if body is not None
+                              for value in (kind, entity_id, bytearray(body))])
     if deletes := [(entity_id, kind) for (kind, entity_id), body in entities.items() if body is None]:
         conn.executemany(_DELETE, deletes)
 

@@ -29,7 +29,7 @@ import msgspec
 from tradovate_sim.storage.entities import Identified, JournalChange
 from tradovate_sim.storage.errors import StoreClosedError, StoreError
 from tradovate_sim.storage.migrations import SCHEMA, SCHEMA_KEY, SCHEMA_VERSION, connect, found_version, migrate, redact
-from tradovate_sim.storage.writer import RESERVED_KEYS
+from tradovate_sim.storage.sqlite_schema import RESERVED_KEYS
 
 __all__ = ["PostgresStore", "VersionError"]
 

@@ -18,6 +18,7 @@ import asyncpg
 
 from tradovate_sim.settings import check_postgres_url, redact, sqlite_path
 from tradovate_sim.storage import entities as sqlite_entities
+from tradovate_sim.storage import sqlite_schema
 from tradovate_sim.storage import writer as sqlite_writer
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.migrations import SCHEMA, SCHEMA_KEY, SCHEMA_VERSION, connect, found_version, migrate
@@ -56,8 +57,8 @@ async def migrate_database(url: str) -> str:
         except (RuntimeError, sqlite3.Error, OSError) as error:
             raise StoreError(f"{path}: {error}") from None
         if writer.migrated_from is not None:
-            return f"{path}: SQLite schema version {writer.migrated_from} -> {sqlite_writer.SCHEMA_VERSION}"
-        return f"{path}: already at SQLite schema version {sqlite_writer.SCHEMA_VERSION}"
+            return f"{path}: SQLite schema version {writer.migrated_from} -> {sqlite_schema.SCHEMA_VERSION}"
+        return f"{path}: already at SQLite schema version {sqlite_schema.SCHEMA_VERSION}"
     check_postgres_url(url)
     conn = await connect(url)
     try:
@@ -115,12 +116,12 @@ def _read_sqlite(url: str) -> Snapshot:
     try:
         conn.execute("BEGIN")  # one snapshot of the WAL for every read below
         meta = {k: bytes(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-        version = meta.pop(sqlite_writer.SCHEMA_KEY, b"0")
-        readable = {str(sqlite_writer.SCHEMA_VERSION).encode(), *sqlite_writer.MIGRATED_VERSIONS}  # same columns
+        version = meta.pop(sqlite_schema.SCHEMA_KEY, b"0")
+        readable = {str(sqlite_schema.SCHEMA_VERSION).encode(), *sqlite_schema.MIGRATED_VERSIONS}  # same columns
         if version not in readable:
             raise StoreError(f"{path}: SQLite schema version {version.decode()}, this tradovate-sim reads "
-                             f"{sqlite_writer.SCHEMA_VERSION}")
-        floor = int(meta.pop(sqlite_writer.SEQ_FLOOR_KEY, b"0"))
+                             f"{sqlite_schema.SCHEMA_VERSION}")
+        floor = int(meta.pop(sqlite_schema.SEQ_FLOOR_KEY, b"0"))
         meta.pop(sqlite_entities.APPLIED_KEY, None)
         snapshot = Snapshot(
             entities=sqlite_entities.current(conn),  # with the journal rows the writer had not applied yet
@@ -153,8 +154,8 @@ def _write_sqlite(url: str, snapshot: Snapshot, force: bool) -> None:
                 conn.execute(f"DELETE FROM {table}")
             conn.executemany("INSERT INTO entity VALUES (?, ?, ?)", snapshot.entities)
             conn.executemany("INSERT INTO journal VALUES (?, ?)", snapshot.journal)
-            meta = {**snapshot.meta, sqlite_writer.SCHEMA_KEY: str(sqlite_writer.SCHEMA_VERSION).encode(),
-                    sqlite_writer.SEQ_FLOOR_KEY: str(snapshot.last_seq).encode(),
+            meta = {**snapshot.meta, sqlite_schema.SCHEMA_KEY: str(sqlite_schema.SCHEMA_VERSION).encode(),
+                    sqlite_schema.SEQ_FLOOR_KEY: str(snapshot.last_seq).encode(),
                     sqlite_entities.APPLIED_KEY: str(snapshot.last_seq).encode()}  # the entities are current
             conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
             conn.execute("COMMIT")

@@ -34,14 +34,17 @@ one, and the next group's fdatasync of the WAL file makes the batch's frames dur
 loses its entity rows and its applied seq together (one transaction), and the journal still holds those commits:
 they are folded at the next read and applied again. Nothing an answer depends on skips the fsync.
 
-The cost per commit (bench/store_commit.py; bench/RESULTS.md, session 6). A request's changes are decoded once
-(each entity's body kept as a `Raw` view of the request and bound as it is; its id read from those bytes alone),
-not twice. Most of what is left is SQLite's: the WAL pages a commit writes (each is a `pwrite` of its header and
-one of its page, then written back by the fsync and copied again by the checkpointer) and the b-tree work. The
+The cost per commit (bench/store_commit.py; bench/RESULTS.md, sessions 6 and 8). A request's changes are decoded
+once (each entity's body kept as a `Raw` view of the request, its id read from those bytes alone), not twice; every
+body is bound as a `bytearray` (the one bytes-like type sqlite3 binds without its adapter lookup: `entities.store`).
+Most of what is left is SQLite's and the kernel's: the WAL pages a commit writes (each is a `pwrite` of its header
+and one of its page, then written back by the fsync and copied again by the checkpointer) and the b-tree work. The
 entity key is (id, entity_type), id first: the kinds a commit creates number their ids at similar rates, so their
 new index entries share a few leaves instead of taking one leaf per kind (a liquidation: 22 WAL pages written,
 14 now). Measured and not kept: a WITHOUT ROWID `entity` (its interior pages hold whole rows: 33 pages per
-commit) and other page sizes (1 KiB: fewer bytes, more pages and more CPU; 8 and 16 KiB: more bytes).
+commit), other page sizes (1 KiB: fewer bytes, more pages and more CPU; 8 and 16 KiB: more bytes), and, with
+batches, one INTEGER PRIMARY KEY from (kind, id) (kind first: as many instructions, 18 % more WAL bytes; id
+first: 7 % fewer instructions, 17 % more WAL bytes).
 
 No commit waits for a checkpoint. SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold
 and copies the whole WAL back into the database file and fsyncs it: every request waiting for that group waited
@@ -79,33 +82,14 @@ from collections.abc import Callable, Iterator
 
 import msgspec
 
-from tradovate_sim.storage import entities
+from tradovate_sim.storage import entities, sqlite_schema
 from tradovate_sim.storage.entities import APPLIED_KEY
+from tradovate_sim.storage.sqlite_schema import UPSERT_META
 
-SCHEMA_VERSION = 4
-MIGRATED_VERSIONS = frozenset({b"2", b"3"})  # versions `_migrate` brings to SCHEMA_VERSION when the writer opens a file
-SCHEMA_KEY = "schema_version"
-SEQ_FLOOR_KEY = "journal_seq_floor"  # the last seq before a reset, so that seqs are never reused
-RESERVED_KEYS = frozenset({SCHEMA_KEY, SEQ_FLOOR_KEY, APPLIED_KEY})
 BUSY_TIMEOUT_MS = 5_000
 LOCK_WAIT_SECONDS = 10.0
-CACHE_KIB = 65_536  # the page cache of the writer's connection (SQLite's default: 2,000 KiB)
+CACHE_KIB = 16_384  # the page cache of the writer's connection (SQLite's default: 2,000 KiB; see _prepare)
 
-# The entity key is (id, entity_type), id first: each kind numbers its own ids, and the kinds a commit creates count
-# at similar rates (a liquidation's commands and their reports, its execution reports and cash-balance logs, its
-# order, fill and fill pair), so their new keys land on a few index leaves instead of one per kind (schema 2 had
-# (entity_type, id): a liquidation's commit wrote 22 WAL pages, now 14).
-_ENTITY_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
-        entity_type TEXT NOT NULL, id INTEGER NOT NULL, body BLOB NOT NULL,
-        PRIMARY KEY (id, entity_type)) STRICT"""
-_SCHEMA = (
-    _ENTITY_TABLE.format(name="entity"),
-    "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, body BLOB NOT NULL) STRICT",
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID",
-)
-_INSERT_JOURNAL = ("INSERT INTO journal VALUES ", "")  # multi-row VALUES (entities.insert)
-_UPSERT_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-_DELETE_META = "DELETE FROM meta WHERE key = ?"
 _FRAME = struct.Struct(">I")
 _READ_SIZE = 1 << 20
 _MAX_GROUP_BYTES = 8 << 20  # stop gathering requests into one group past this
@@ -268,21 +252,16 @@ class Writer:
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer's job, off the commit path
         conn.execute(f"PRAGMA journal_size_limit = {self.wal_limit}")
         # the b-tree pages a commit touches stay in memory: with the default 2 MB cache a liquidation read 8 to 9
-        # pages back from the file (pread64, strace) once the tables outgrew it
+        # pages back from the file (pread64, strace) once the tables outgrew it. Not much more: a transaction whose
+        # b-tree balancing renumbered a page (it moves one through the page number of the lock byte, 262,145)
+        # ends with SQLite walking every page of the cache (pcache1TruncateUnsafe: ~20 instructions and a likely
+        # cache miss a page), and at 1,000 commits/s most batches are cut at 4 commits by a waiting request: with
+        # 64 MB a 4-commit batch's liquidation took 872,000 instructions, with 16 MB 841,000, for 0.6 more reads
+        # a commit (bench/RESULTS.md, session 8)
         conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            version = str(SCHEMA_VERSION).encode()
-            if conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (SCHEMA_KEY, version)).rowcount:
-                conn.execute("INSERT INTO meta VALUES (?, ?)", (APPLIED_KEY, b"0"))  # a new file
-            found = conn.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()[0]
-            if found in MIGRATED_VERSIONS:
-                _migrate(conn)
-                self.migrated_from = int(found)
-            elif found != version:
-                raise RuntimeError(f"{path}: schema version {found!r}, this store reads {version!r}")
+            self.migrated_from = sqlite_schema.create(conn, path)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -293,7 +272,7 @@ class Writer:
         """Read the last seq, the applied seq and the backlog from the file (at open, and after someone else's
         transaction on `conn`: `copy` into this file)."""
         conn = self.conn
-        self.seq = _last_seq(conn)
+        self.seq = sqlite_schema.last_seq(conn)
         self.applied = entities.applied_through(conn)
         self.backlog = deque(entities.unapplied(conn))
 
@@ -383,18 +362,14 @@ class Writer:
         for request in requests:
             if request.reset:  # what this group gathered before is wiped with the rest
                 journal, meta, landed, reset_at = [], {}, [], seq
-                conn.execute("DELETE FROM entity")
-                conn.execute("DELETE FROM journal")
-                conn.execute("DELETE FROM meta WHERE key <> ?", (SCHEMA_KEY,))
-                conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                                 [(SEQ_FLOOR_KEY, str(seq).encode()), (APPLIED_KEY, str(seq).encode())])
+                sqlite_schema.reset(conn, seq)
             if request.changes is not None:
                 seq += 1
-                journal += (seq, request.changes)
+                journal += (seq, bytearray(request.changes))  # bound as it is (entities.store says why)
                 landed.append((seq, entities.keyed(request.changes)))
             meta.update(request.meta)
             answers.append(Answer(id=request.id, seq=seq))
-        _flush(conn, journal, meta)
+        sqlite_schema.flush(conn, journal, meta)
         self.seq = seq
         return answers, reset_at, landed
 
@@ -422,7 +397,7 @@ class Writer:
                     if stop is not None and done >= least and stop():
                         break
                 applied = backlog[done - 1][0]
-                conn.execute(_UPSERT_META, (APPLIED_KEY, str(applied).encode()))
+                conn.execute(UPSERT_META, (APPLIED_KEY, bytearray(b"%d" % applied)))  # as entities.store binds
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -438,34 +413,6 @@ class Writer:
 
 
 _Landed = tuple[int, list[tuple["entities.Key", "msgspec.Raw | None"]]]  # a commit's seq and its keyed changes
-
-
-def _last_seq(conn: sqlite3.Connection) -> int:
-    last = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
-    floor = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_FLOOR_KEY,)).fetchone()
-    return max(int(last), int(floor[0]) if floor else 0)
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """To SCHEMA_VERSION inside the caller's transaction. 2 to 3: `entity` rebuilt with its key (id, entity_type).
-    3 to 4: the applied seq, the last seq (a version 3 file's entity table is always current)."""
-    found = conn.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()[0]
-    if found == b"2":
-        conn.execute(_ENTITY_TABLE.format(name="entity_v3"))
-        conn.execute("INSERT INTO entity_v3 SELECT entity_type, id, body FROM entity ORDER BY rowid")
-        conn.execute("DROP TABLE entity")
-        conn.execute("ALTER TABLE entity_v3 RENAME TO entity")
-    conn.execute(_UPSERT_META, (APPLIED_KEY, str(_last_seq(conn)).encode()))
-    conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(SCHEMA_VERSION).encode(), SCHEMA_KEY))
-
-
-def _flush(conn: sqlite3.Connection, journal: list[object], meta: dict[str, bytes | None]) -> None:
-    """Write the gathered journal rows and the meta keys."""
-    entities.insert(conn, _INSERT_JOURNAL, 2, journal)
-    if upserts := [(k, v) for k, v in meta.items() if v is not None]:
-        conn.executemany(_UPSERT_META, upserts)
-    if removed := [(k,) for k, v in meta.items() if v is None]:
-        conn.executemany(_DELETE_META, removed)
 
 
 def _exclusive(lock_path: str, wait: float) -> int:
