@@ -218,6 +218,7 @@ def test_writes_answer_503_while_postgresql_is_down_reads_work_and_service_resum
     own_cluster.start()
     quiet = api.post("/v1/order/cancelorder", {"orderId": after}, life.demo)
     assert quiet.status_code == 200, quiet.text  # reconnected at once and written, no 503
+    assert "failureReason" not in quiet.json() and "errorText" not in quiet.json(), quiet.text  # not a rejection
     life.stop()
     lives.append(again := Life(life.server.db_url, tmp_path / "again"))
     assert [o["id"] for o in again.api.entities("order", again.demo)] == [before, after]

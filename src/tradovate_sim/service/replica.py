@@ -193,9 +193,12 @@ class Replica:
                 await asyncio.wait_for(self._wanted.wait(), POLL_SECONDS)
             self._wanted.clear()
             try:
+                if not self.cluster.listening:  # lost with PostgreSQL's restart: others cannot see this process
+                    self.alone = False
+                    await self.cluster.listen_again()
                 await self.poll()
                 now = asyncio.get_running_loop().time()
-                if now - self._peers_checked >= POLL_SECONDS:
+                if self.cluster.listening and now - self._peers_checked >= POLL_SECONDS:
                     self._peers_checked = now
                     self.alone = len(await self.cluster.peers()) <= 1
             except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
@@ -244,18 +247,30 @@ class Replica:
             if any(self.applied_of.get(a, 0) < seq for a, seq in heads.items()):
                 await asyncio.sleep(0.002)  # a transaction older than the head's is still running
 
-    async def fresh(self) -> None:
+    async def fresh(self, deciding: bool = False) -> None:
         """Wait until memory holds every commit that finished before this call (read-your-writes across
-        processes): every transaction that had begun by now has ended and its rows are applied."""
-        if self.alone:
+        processes): every transaction that had begun by now has ended and its rows are applied.
+
+        A read skips the wait while no other process is seen, and is answered from memory as it is when the
+        database cannot say. A command (`deciding`) never is: it may decide without taking an account's lock (an
+        order this process does not know), and another process may be unseen (its listening connection died with
+        PostgreSQL's restart and is not back yet); it waits, or fails with a StoreError (503) naming the database.
+        The store and the listening connection, if they are being restored, are tried at once first."""
+        if self.alone and not deciding:
             return
         try:
+            if deciding:
+                await self.store.reconnected()
+                if not self.cluster.listening and not await self.cluster.listen_again():
+                    raise StoreError("the database is unreachable (its listening connection is lost)")
             xmax = await self.cluster.xmax()
             while self.cluster.horizon < xmax:
                 await self.poll()
                 if self.cluster.horizon < xmax:
                     await asyncio.sleep(0.002)
         except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            if deciding:
+                raise StoreError(f"catching up with the commits of other processes: {error}") from None
             # the database is away: answer from memory as it is (writes answer 503 meanwhile)
             log.warning("reads cannot prove they are fresh: %s", error)
 
@@ -318,6 +333,8 @@ class Replica:
 
     def submit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None) -> asyncio.Future[int]:
         """The store's submit, with the accounts whose locks this command holds (their heads move)."""
+        if not self.cluster.listening:  # unseen by the others (see `fresh`): it acknowledges nothing meanwhile
+            raise StoreError("the database is unreachable (its listening connection is lost; restoring it)")
         held = _HELD.get()
         accounts = tuple(held.accounts) if held is not None else ()
         landing = self.store.submit(changes, meta, accounts)
