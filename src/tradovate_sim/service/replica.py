@@ -24,6 +24,7 @@ from datetime import datetime
 
 import asyncpg
 import msgspec
+from asyncpg.exceptions import InternalClientError  # a connection that died mid-statement
 
 from tradovate_sim.core.decision import Change
 from tradovate_sim.model.enums import EventType
@@ -204,6 +205,9 @@ class Replica:
             except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("following the journal: %s", error)
                 await asyncio.sleep(POLL_SECONDS)
+            except Exception:  # a bug: logged with its cause; the process goes on following (it stopped before)
+                log.exception("following the journal failed")
+                await asyncio.sleep(POLL_SECONDS)
 
     async def poll(self) -> None:
         """Apply every row of the transactions that finished since the last poll."""
@@ -288,14 +292,14 @@ class Replica:
         try:
             try:
                 head = await self.cluster.lock(held.conn, account_id)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError) as error:
                 raise StoreError(f"the account lock: {error}") from None
             held.accounts.append(account_id)
             try:
                 try:
                     await self.caught_up({account_id: head})
                     await self._ids_above()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError) as error:
                     raise StoreError(f"catching up with the account's commits: {error}") from None
                 yield
             finally:
@@ -324,7 +328,7 @@ class Replica:
                 held.accounts.extend(heads)
                 await self.caught_up(heads)
                 await self._ids_above()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError) as error:
                 raise StoreError(f"the account locks: {error}") from None
             yield [a for a in wanted if a in heads]
         finally:

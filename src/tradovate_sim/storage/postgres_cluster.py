@@ -222,9 +222,14 @@ class PostgresCluster:
     @contextlib.asynccontextmanager
     async def pooled(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
         """A pooled connection for the block, waiting at most `ACQUIRE_SECONDS` (asyncpg's own `pool.fetch` and
-        the like would wait for ever while every connection holds a busy account's lock)."""
-        async with self.pool.acquire(timeout=ACQUIRE_SECONDS) as conn:
-            yield conn
+        the like would wait for ever while every connection holds a busy account's lock). A connection that died
+        in the middle of a statement (PostgreSQL restarted) fails its release with the driver's InternalClientError
+        ("another operation is in progress"; the pool has dropped it): a StoreError like any lost connection."""
+        try:
+            async with self.pool.acquire(timeout=ACQUIRE_SECONDS) as conn:
+                yield conn
+        except asyncpg.exceptions.InternalClientError as error:
+            raise StoreError(f"the database connection was lost ({error})") from None
 
     async def release(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
         await self.pool.release(conn)
