@@ -7,6 +7,10 @@
 - **Account locks**: a command holds the account's PostgreSQL advisory lock from before it decides until its
   commit has landed, and first catches its replica up to the account's head (the seq of the account's last
   commit, by whichever process): it decides on the latest state, and the next holder anywhere decides on its.
+- **Freshness**: a request first waits until memory holds every commit that finished before it came (`fresh`); a
+  read skips that while no other process is seen, a command never does (another may be unseen for a moment after
+  PostgreSQL restarted: its listening connection, restored by its follower, is how processes see each other, and
+  a process acknowledges no write without it).
 - **Ids**: blocks of ids per entity type, reserved in PostgreSQL; a spare block per type is refilled in the
   background when the current one is taken up.
 """
