@@ -8,7 +8,8 @@ a group the database refuses is written again one commit at a time, so that only
 
 The database down: a group that fails before its COMMIT was sent failed (nothing landed) and its callers get a
 `StoreError` (the server answers 503); so does every commit submitted while the store reconnects, with backoff,
-in the background. A group whose COMMIT was sent but never answered is *in doubt*: its callers wait until the
+in the background (`reconnected()` cuts the wait short: a command coming after the database is back is not
+refused). A group whose COMMIT was sent but never answered is *in doubt*: its callers wait until the
 store is back and asks PostgreSQL what became of that transaction id (`pg_xact_status`), so that an answer never
 says "not written" of a write that landed, nor the other way round. Reads never touch the database: the server
 keeps its state in memory; `load()` hands over the entities read by `open()` (or by the last `reset()`).
