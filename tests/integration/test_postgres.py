@@ -104,11 +104,12 @@ def test_serve_refuses_a_database_at_another_schema_version_naming_both(pg: pg_c
 class Life:
     """A server on one database, with its seeded users' tokens, for one block."""
 
-    def __init__(self, db_url: str, directory: Path) -> None:
+    def __init__(self, db_url: str, directory: Path, workers: int | None = None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         # `--clock`: every life starts in an open ES session with ESZ6 trading, whatever the real date (a Saturday,
         # a day after ESZ6 expired)
-        self.server = ServerProcess(directory / "unused.db", directory / "server.log", db_url=db_url, clock=OPEN_TIME)
+        self.server = ServerProcess(directory / "unused.db", directory / "server.log", db_url=db_url, clock=OPEN_TIME,
+                                    workers=workers)
         self.server.start()
         self.api = Api(self.server.base_url)
         self.admin = self.api.token(ADMIN, ADMIN_PASSWORD)
@@ -218,9 +219,26 @@ def test_writes_answer_503_while_postgresql_is_down_reads_work_and_service_resum
     own_cluster.start()
     quiet = api.post("/v1/order/cancelorder", {"orderId": after}, life.demo)
     assert quiet.status_code == 200, quiet.text  # reconnected at once and written, no 503
+    assert "failureReason" not in quiet.json() and "errorText" not in quiet.json(), quiet.text  # not a rejection
     life.stop()
     lives.append(again := Life(life.server.db_url, tmp_path / "again"))
     assert [o["id"] for o in again.api.entities("order", again.demo)] == [before, after]
     assert again.api.item("order", after, again.demo)["ordStatus"] == "Canceled"
     assert "connection lost" in life.server.log() and "connection restored" in life.server.log()
     assert pg_cluster.PASSWORD not in life.server.log()
+
+
+def test_a_write_right_after_postgresql_is_back_is_taken_though_the_store_was_waiting_to_reconnect(
+        own_cluster: pg_cluster.Cluster, tmp_path: Path, lives: list[Life]) -> None:
+    lives.append(life := Life(own_cluster.create_database("backoff"), tmp_path, workers=1))
+    api, demo1 = life.api, life.accounts["DEMO1"]
+    own_cluster.stop("fast")
+    probed = api.get("/health")  # a real write: the store finds its connection dead and reconnects, with backoff
+    time.sleep(2.5)  # the backoff between its attempts grows to 2 s meanwhile
+    own_cluster.start()
+
+    placed = api.post("/v1/order/placeorder", limit(demo1, 6790.0), life.demo)  # at once, inside that wait
+
+    assert probed.status_code == 503
+    assert placed.status_code == 200, placed.text
+    assert "orderId" in placed.json(), placed.text

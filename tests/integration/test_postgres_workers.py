@@ -3,6 +3,7 @@ serialized across them, a write acknowledged by one read on the other, `props` o
 simulator controls on both before they answer, and a killed process losing nothing it acknowledged."""
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import signal
@@ -354,6 +355,54 @@ def test_when_the_leader_is_killed_the_other_process_leads_and_carries_on(pair: 
 
     assert "this process leads now" in second.log(), second.log()
     assert "orderId" in pair.apis[1].call("order/placeorder", order(pair.demo2), pair.demo)
+
+
+def listening(cluster: pg_cluster.Cluster, database: str) -> int:
+    """How many server processes the database sees (their listening connections, named `tradovate-sim <id>`)."""
+    return int(cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND application_name LIKE 'tradovate-sim %'", database))
+
+
+def test_a_command_after_postgresql_restarted_is_decided_on_the_write_the_other_process_acknowledged_before_it(
+        tmp_path: Path) -> None:
+    cluster = pg_cluster.started()  # this test's own: restarted below
+    pair = None
+    try:
+        pair = Pair(cluster.create_database("restarted"), tmp_path)
+        api0, api1 = pair.apis
+        cluster.stop("fast")  # every connection of both processes dies with it, their listening ones too
+        cluster.start()
+        for _ in range(100):  # 10 s at most: each process restores its listening connection by itself
+            if listening(cluster, "restarted") == 2:
+                break
+            time.sleep(0.1)
+        seen = listening(cluster, "restarted")
+        stopped = pair.servers[0].process
+        assert stopped is not None
+        os.kill(stopped.pid, signal.SIGSTOP)  # the first process follows nothing while the second acknowledges
+        try:
+            placed = api1.call("order/placeorder", limit(pair.demo1, 6700.0), pair.demo)
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                cancelling = pool.submit(api0.post, "/v1/order/cancelorder", {"orderId": placed["orderId"]},
+                                         pair.demo)
+                time.sleep(0.3)  # the request waits in the stopped process's socket; it decides first when resumed
+                os.kill(stopped.pid, signal.SIGCONT)
+                cancelled = cancelling.result()
+        finally:
+            os.kill(stopped.pid, signal.SIGCONT)
+        quoted = api0.set_quote(pair.admin, bid=6900.0, ask=6900.25)  # a control reaches the other process too
+
+        assert seen == 2
+        assert cancelled.status_code == 200, cancelled.text
+        assert "failureReason" not in cancelled.json() and "errorText" not in cancelled.json(), cancelled.text
+        for api in pair.apis:
+            assert api.item("order", int(placed["orderId"]), pair.demo)["ordStatus"] == "Canceled"
+        assert quoted["bid"] == 6900.0
+        assert api1.get("/sim/quote", pair.admin, symbol="ESZ6").json()["bid"] == 6900.0
+    finally:
+        if pair is not None:
+            pair.close()
+        cluster.destroy()
 
 
 # --- `--workers 2`: one port, one supervisor ---------------------------------------------------------------------

@@ -164,3 +164,36 @@ async def test_the_follower_gets_every_row_once_even_when_a_lower_seq_commits_af
         await follower.close()
 
     assert seen == [6, 5]
+
+
+async def test_a_store_waiting_out_its_backoff_tries_at_once_when_asked_and_takes_writes_again(
+        store: PostgresStore, pg: pg_cluster.Cluster, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_connect = postgres.connect
+    attempts: list[bool] = []
+    reachable = False
+    waiting_long = asyncio.Event()  # five attempts failed: the backoff between attempts has grown to 2 s
+
+    async def connect(address: str, timeout: float = migrations.CONNECT_SECONDS) -> object:  # noqa: ASYNC109
+        attempts.append(reachable)
+        if len(attempts) == 5:
+            waiting_long.set()
+        if not reachable:
+            raise StoreError("cannot reach the database (the test's)")
+        return await real_connect(address, timeout)
+
+    monkeypatch.setattr(postgres, "connect", connect)
+    database = url.rsplit("/", 1)[1]
+    pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()", database)  # the store's connection dies while idle
+    lost = await asyncio.gather(store.submit(change(1)), return_exceptions=True)
+    await waiting_long.wait()
+    reachable = True  # the database is back
+
+    await store.reconnected()
+    answered_down = store.down
+    landed = await store.commit(change(2))
+
+    assert isinstance(lost[0], StoreError)
+    assert answered_down is None
+    assert attempts[-1] is True and attempts.count(True) == 1  # the attempt asked for, not one at the end of the wait
+    assert landed > 0

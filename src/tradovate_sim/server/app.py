@@ -185,7 +185,7 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
         if request.method not in API_METHODS:
             raise MethodNotAllowedError(f"/v1/{endpoint.name}", list(API_METHODS))
         if runtime.replica is not None:  # several processes: every commit acknowledged anywhere is in memory first
-            await runtime.replica.fresh()
+            await runtime.replica.fresh(endpoint.method == "POST")  # a command: proven fresh, else 503
         caller: Caller | None = None
         if not endpoint.public:
             try:
@@ -308,7 +308,7 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
 
     async def sim(request: Call) -> object:
         if runtime.replica is not None:  # several processes: as /v1 (a token issued elsewhere, a write's effects)
-            await runtime.replica.fresh()
+            await runtime.replica.fresh(request.method == "POST")
         caller = holder["services"].identity.caller(request.bearer())
         request.scope[USER_ID] = caller.user_id
         if not caller.organization_admin:

@@ -61,7 +61,7 @@ class Hub:
         self.metrics: Metrics | None = None
         self.access: AccessLog | None = None
         # several processes on one database: waits until every commit that finished anywhere is in memory
-        self.fresh: Callable[[], Awaitable[None]] | None = None
+        self.fresh: Callable[[bool], Awaitable[None]] | None = None  # (deciding: a command)
         self.quota: SocketQuota | None = None  # several processes: a user's sockets counted across them
         self.operations = Operations(e.name for e in table.values() if e.served is not Served.SIMULATOR)
         operations = Socket
@@ -276,12 +276,12 @@ class Hub:
             connection.reply(request.id, 500, "Internal server error")
 
     async def dispatch(self, connection: Connection, request: wire.Request) -> None:
-        if self.fresh is not None:  # read-your-writes across processes, as every HTTP request (server/app.py)
-            await self.fresh()
         key = request.endpoint.strip("/").lower()
         endpoint = self.table.get(key)
         if endpoint is not None and endpoint.served is Served.SIMULATOR:
             endpoint = None
+        if self.fresh is not None:  # read-your-writes across processes, as every HTTP request (server/app.py)
+            await self.fresh(endpoint is not None and endpoint.method == "POST" and endpoint.served is Served.API)
         if endpoint is not None and endpoint.public and endpoint.served is Served.SOCKET:  # authorize
             connection.reply(request.id, 200, self.handlers.by_key[key](connection, None, request.body))
             return

@@ -7,6 +7,10 @@
 - **Account locks**: a command holds the account's PostgreSQL advisory lock from before it decides until its
   commit has landed, and first catches its replica up to the account's head (the seq of the account's last
   commit, by whichever process): it decides on the latest state, and the next holder anywhere decides on its.
+- **Freshness**: a request first waits until memory holds every commit that finished before it came (`fresh`); a
+  read skips that while no other process is seen, a command never does (another may be unseen for a moment after
+  PostgreSQL restarted: its listening connection, restored by its follower, is how processes see each other, and
+  a process acknowledges no write without it).
 - **Ids**: blocks of ids per entity type, reserved in PostgreSQL; a spare block per type is refilled in the
   background when the current one is taken up.
 """
@@ -24,6 +28,7 @@ from datetime import datetime
 
 import asyncpg
 import msgspec
+from asyncpg.exceptions import InternalClientError  # a connection that died mid-statement
 
 from tradovate_sim.core.decision import Change
 from tradovate_sim.model.enums import EventType
@@ -193,13 +198,19 @@ class Replica:
                 await asyncio.wait_for(self._wanted.wait(), POLL_SECONDS)
             self._wanted.clear()
             try:
+                if not self.cluster.listening:  # lost with PostgreSQL's restart: others cannot see this process
+                    self.alone = False
+                    await self.cluster.listen_again()
                 await self.poll()
                 now = asyncio.get_running_loop().time()
-                if now - self._peers_checked >= POLL_SECONDS:
+                if self.cluster.listening and now - self._peers_checked >= POLL_SECONDS:
                     self._peers_checked = now
                     self.alone = len(await self.cluster.peers()) <= 1
             except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("following the journal: %s", error)
+                await asyncio.sleep(POLL_SECONDS)
+            except Exception:  # a bug: logged with its cause; the process goes on following (it stopped before)
+                log.exception("following the journal failed")
                 await asyncio.sleep(POLL_SECONDS)
 
     async def poll(self) -> None:
@@ -244,18 +255,30 @@ class Replica:
             if any(self.applied_of.get(a, 0) < seq for a, seq in heads.items()):
                 await asyncio.sleep(0.002)  # a transaction older than the head's is still running
 
-    async def fresh(self) -> None:
+    async def fresh(self, deciding: bool = False) -> None:
         """Wait until memory holds every commit that finished before this call (read-your-writes across
-        processes): every transaction that had begun by now has ended and its rows are applied."""
-        if self.alone:
+        processes): every transaction that had begun by now has ended and its rows are applied.
+
+        A read skips the wait while no other process is seen, and is answered from memory as it is when the
+        database cannot say. A command (`deciding`) never is: it may decide without taking an account's lock (an
+        order this process does not know), and another process may be unseen (its listening connection died with
+        PostgreSQL's restart and is not back yet); it waits, or fails with a StoreError (503) naming the database.
+        The store and the listening connection, if they are being restored, are tried at once first."""
+        if self.alone and not deciding:
             return
         try:
+            if deciding:
+                await self.store.reconnected()
+                if not self.cluster.listening and not await self.cluster.listen_again():
+                    raise StoreError("the database is unreachable (its listening connection is lost)")
             xmax = await self.cluster.xmax()
             while self.cluster.horizon < xmax:
                 await self.poll()
                 if self.cluster.horizon < xmax:
                     await asyncio.sleep(0.002)
         except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            if deciding:
+                raise StoreError(f"catching up with the commits of other processes: {error}") from None
             # the database is away: answer from memory as it is (writes answer 503 meanwhile)
             log.warning("reads cannot prove they are fresh: %s", error)
 
@@ -273,14 +296,14 @@ class Replica:
         try:
             try:
                 head = await self.cluster.lock(held.conn, account_id)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError) as error:
                 raise StoreError(f"the account lock: {error}") from None
             held.accounts.append(account_id)
             try:
                 try:
                     await self.caught_up({account_id: head})
                     await self._ids_above()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError) as error:
                     raise StoreError(f"catching up with the account's commits: {error}") from None
                 yield
             finally:
@@ -309,7 +332,7 @@ class Replica:
                 held.accounts.extend(heads)
                 await self.caught_up(heads)
                 await self._ids_above()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError) as error:
                 raise StoreError(f"the account locks: {error}") from None
             yield [a for a in wanted if a in heads]
         finally:
@@ -318,6 +341,8 @@ class Replica:
 
     def submit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None) -> asyncio.Future[int]:
         """The store's submit, with the accounts whose locks this command holds (their heads move)."""
+        if not self.cluster.listening:  # unseen by the others (see `fresh`): it acknowledges nothing meanwhile
+            raise StoreError("the database is unreachable (its listening connection is lost; restoring it)")
         held = _HELD.get()
         accounts = tuple(held.accounts) if held is not None else ()
         landing = self.store.submit(changes, meta, accounts)

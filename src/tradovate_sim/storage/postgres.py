@@ -8,7 +8,8 @@ a group the database refuses is written again one commit at a time, so that only
 
 The database down: a group that fails before its COMMIT was sent failed (nothing landed) and its callers get a
 `StoreError` (the server answers 503); so does every commit submitted while the store reconnects, with backoff,
-in the background. A group whose COMMIT was sent but never answered is *in doubt*: its callers wait until the
+in the background (`reconnected()` cuts the wait short: a command coming after the database is back is not
+refused). A group whose COMMIT was sent but never answered is *in doubt*: its callers wait until the
 store is back and asks PostgreSQL what became of that transaction id (`pg_xact_status`), so that an answer never
 says "not written" of a write that landed, nor the other way round. Reads never touch the database: the server
 keeps its state in memory; `load()` hands over the entities read by `open()` (or by the last `reset()`).
@@ -143,6 +144,8 @@ class PostgresStore:
         self._closed = False
         self._opened = False
         self._down: str | None = None  # why writes fail now (the connection is lost and being restored)
+        self._retry = asyncio.Event()  # cuts the reconnection's backoff short (`reconnected`)
+        self._tried = asyncio.Event()  # set after each reconnection attempt (then replaced)
         self._seq = 0
         self._meta: dict[str, bytes] = {}
         self._loaded: list[tuple[str, int, bytes]] | None = None
@@ -208,6 +211,15 @@ class PostgresStore:
         """Why writes fail at the moment, or None while the database takes them."""
         return self._down
 
+    async def reconnected(self) -> None:
+        """While the store reconnects (writes fail): try at once rather than at the end of the backoff, and wait for
+        that attempt, so that a command arriving after the database came back is not refused for up to 2 s."""
+        if self._down is None or self._closed:
+            return
+        tried = self._tried
+        self._retry.set()
+        await tried.wait()
+
     async def commit(self, changes: bytes | None, meta: Mapping[str, bytes | None] | None = None) -> int:
         return await self.submit(changes, meta)
 
@@ -228,6 +240,8 @@ class PostgresStore:
             return
         self._closed = True
         self._wanted.set()
+        self._retry.set()
+        self._attempted()  # no more attempts: nobody waits for one
         if self._writer is not None:
             await asyncio.shield(self._writer)
         if self._conn is not None:
@@ -412,18 +426,26 @@ class PostgresStore:
         """Connect again, with backoff, until it works or the store is closed; submits fail meanwhile."""
         attempt = 0
         while not self._closed:
+            self._retry.clear()
             try:
                 conn = await connect(self._url, timeout=5.0)
             except StoreError as error:
                 self._down = f"the database is unreachable ({error}); reconnecting"
-                await asyncio.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
+                self._attempted()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._retry.wait(), BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
                 attempt += 1
                 continue
             self._conn = conn
             self._down = None
+            self._attempted()
             self.reconnects += 1
             log.warning("PostgreSQL %s: connection restored", self.label)
             return
+
+    def _attempted(self) -> None:
+        tried, self._tried = self._tried, asyncio.Event()
+        tried.set()
 
     async def _resolve(self, group: list[_Commit], doubt: _InDoubtError) -> None:
         """The COMMIT went out and no answer came back: ask, once connected again, what became of it; the group's

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from tradovate_sim.storage.errors import StoreError
-from tradovate_sim.storage.migrations import SCHEMA, connect
+from tradovate_sim.storage.migrations import CONNECT_SECONDS, SCHEMA, connect
 from tradovate_sim.storage.postgres import JOURNAL_CHANNEL
 
 __all__ = ["LEADER_KEY", "START_KEY", "JournalRow", "PostgresCluster"]
@@ -83,17 +83,57 @@ class PostgresCluster:
         self.horizon = int(snapshot.split(":", 1)[0]) if snapshot else 0
         self.listeners: dict[str, list[Callable[[str], None]]] = {}
         self._kept: dict[str, list[str]] = {}
+        self._shared: list[int] = []  # advisory locks held shared on the listening connection (taken again with it)
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this process, among the database's processes
 
     async def open(self) -> None:
-        self._listener = await connect(self._url)  # bad configuration: connect's one line, without the password
-        await self._listener.execute(f"SET application_name = '{APPLICATION} {self.name}'")
-        for channel in CHANNELS:
-            await self._listener.add_listener(channel, self._notified)
+        self._listener = await self._listening(CONNECT_SECONDS)  # bad configuration: one line, no password
         try:
             self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=POOL_SIZE)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreError(str(error).splitlines()[0]) from None
+
+    async def _listening(self, connect_seconds: float) -> asyncpg.Connection:
+        """A listening connection: named after this process (it counts among `peers()` from now on), LISTENing on
+        every channel and holding the shared locks this process holds for its life."""
+        conn = await connect(self._url, timeout=connect_seconds)
+        try:
+            await conn.execute(f"SET application_name = '{APPLICATION} {self.name}'")
+            for channel in CHANNELS:
+                await conn.add_listener(channel, self._notified)
+            for key in self._shared:
+                await conn.execute("SELECT pg_advisory_lock_shared($1)", key)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
+
+    @property
+    def listening(self) -> bool:
+        """Whether the listening connection is up: this process is among `peers()` and hears notifications. It
+        dies with PostgreSQL's restart; `listen_again` restores it."""
+        return self._listener is not None and not self._listener.is_closed()
+
+    async def listen_again(self) -> bool:
+        """Restore a lost listening connection (one attempt); True if it is up. Notifications sent while it was
+        down are lost: the journal is read by polling all the same."""
+        if self.listening:
+            return True
+        if self._pool is None:  # closed
+            return False
+        try:
+            conn = await self._listening(2.0)
+        except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("restoring the listening connection: %s", str(error).splitlines()[0] if str(error) else error)
+            return False
+        if self.listening:  # restored meanwhile by another caller
+            conn.terminate()
+            return True
+        old, self._listener = self._listener, conn
+        if old is not None:
+            old.terminate()
+        log.warning("the listening connection to PostgreSQL is restored (lost with the database)")
+        return True
 
     async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
         """Call `callback(payload)` on every NOTIFY on `channel` (one of CHANNELS), first with those that came
@@ -160,6 +200,7 @@ class PostgresCluster:
         """Hold the advisory lock `key` shared for the life of this process (on its listening connection)."""
         if self._listener is not None:
             await self._listener.execute("SELECT pg_advisory_lock_shared($1)", key)
+            self._shared.append(key)
 
     async def try_lead(self) -> bool:
         """Take the leader's lock if it is free (held for the life of this process's connection)."""
@@ -181,9 +222,14 @@ class PostgresCluster:
     @contextlib.asynccontextmanager
     async def pooled(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
         """A pooled connection for the block, waiting at most `ACQUIRE_SECONDS` (asyncpg's own `pool.fetch` and
-        the like would wait for ever while every connection holds a busy account's lock)."""
-        async with self.pool.acquire(timeout=ACQUIRE_SECONDS) as conn:
-            yield conn
+        the like would wait for ever while every connection holds a busy account's lock). A connection that died
+        in the middle of a statement (PostgreSQL restarted) fails its release with the driver's InternalClientError
+        ("another operation is in progress"; the pool has dropped it): a StoreError like any lost connection."""
+        try:
+            async with self.pool.acquire(timeout=ACQUIRE_SECONDS) as conn:
+                yield conn
+        except asyncpg.exceptions.InternalClientError as error:
+            raise StoreError(f"the database connection was lost ({error})") from None
 
     async def release(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
         await self.pool.release(conn)
