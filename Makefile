@@ -34,14 +34,18 @@ chromium:
 	  || { echo "make: $(CHROMIUM) is missing: install Debian's chromium (apt-get install chromium) as root"; exit 1; }
 	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing after apt-get install chromium"; exit 1; }
 
+# Two pytest processes (pytest-xdist), each test file whole on one of them (its module's servers are not started
+# twice): the suite waits on servers about half the time. PARALLEL= runs it in one process.
+PARALLEL ?= -n 2 --dist loadfile
+
 # The whole suite on SQLite, plus PostgreSQL's own tests (one process and two workers: tests/pg,
 # test_postgres.py, test_postgres_workers.py); `make test-postgres` runs every integration test on PostgreSQL.
 test: check chromium postgres
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PARALLEL)
 
 # Only the SQLite half: no PostgreSQL needed.
 test-sqlite: check
-	$(BIN)/pytest -q --ignore tests/integration/test_postgres.py --ignore tests/integration/test_postgres_workers.py \
+	$(BIN)/pytest -q $(PARALLEL) --ignore tests/integration/test_postgres.py --ignore tests/integration/test_postgres_workers.py \
 	  --ignore tests/pg
 
 # The whole integration suite with every server on PostgreSQL as two workers behind one port (WORKERS=1: one process).
