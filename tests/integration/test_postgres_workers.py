@@ -219,51 +219,30 @@ async def stale_clock(pair: Pair, now: str) -> None:
         await conn.close()
 
 
-def test_a_day_order_is_not_expired_by_a_clock_of_before_while_the_move_is_on_its_way(pair: Pair) -> None:
+@pytest.mark.parametrize(("time_in_force", "later"), [("Day", AFTER_CLOSE), ("GTC", AFTER_ESZ6_EXPIRY)],
+                         ids=["a Day order past the close", "ESZ6's book past its last session"])
+def test_timers_do_not_act_on_a_clock_of_before_while_the_move_is_on_its_way(pair: Pair, time_in_force: str,
+                                                                             later: str) -> None:
     """The window between a `/sim/clock` decided on one process (its `sim.clock` written) and its control applied on
-    the leader, made to last: a clock control sent straight on the channel moves both processes past the close
-    without writing `sim.clock`, as the leader's clock of before would be. Its timers must not act on it."""
-    # Arrange: the clock at the open, a Day limit that cannot fill
+    the leader, made to last: a clock control sent straight on the channel moves both processes to `later` without
+    writing `sim.clock`, as the leader's clock of before would be. Its timers (order expiry; contract settlement)
+    must not act on it."""
+    # Arrange: the clock at the open, an order that cannot fill
     api0, api1 = pair.apis
     api0.set_clock(OPEN_TIME, pair.admin)
     api0.set_quote(pair.admin)
-    day = int(api1.call("order/placeorder", limit(pair.demo1, 6700.0, timeInForce="Day"), pair.demo)["orderId"])
+    resting = int(api1.call("order/placeorder", limit(pair.demo1, 6700.0, timeInForce=time_in_force),
+                            pair.demo)["orderId"])
     logged = "".join(s.log() for s in pair.servers).count("its timers wait for the move")
     try:
-        # Act: both processes past the close on a clock the database does not hold; the leader's timer finds the
-        # order due
-        asyncio.run(stale_clock(pair, AFTER_CLOSE))
-        while "".join(s.log() for s in pair.servers).count("its timers wait for the move") == logged:
-            if api0.item("order", day, pair.demo)["ordStatus"] != "Working":
-                break
-            time.sleep(0.05)
-        status = api0.item("order", day, pair.demo)["ordStatus"]
-        api1.set_clock(OPEN_TIME, pair.admin)  # the move the database held arrives
-        # Assert
-        assert status == "Working"
-        assert [api.item("order", day, pair.demo)["ordStatus"] for api in pair.apis] == ["Working", "Working"]
-    finally:
-        api0.set_clock(OPEN_TIME, pair.admin)
-        api0.call("order/cancelorder", {"orderId": day}, pair.demo)
-
-
-def test_a_contract_is_not_settled_by_a_clock_of_before_while_the_move_is_on_its_way(pair: Pair) -> None:
-    """As above, past ESZ6's last session: the leader's settlement timer must not expire the book on that clock."""
-    # Arrange: a GTC limit in ESZ6 that cannot fill
-    api0, api1 = pair.apis
-    api0.set_clock(OPEN_TIME, pair.admin)
-    api0.set_quote(pair.admin)
-    resting = int(api1.call("order/placeorder", limit(pair.demo1, 6700.0, timeInForce="GTC"), pair.demo)["orderId"])
-    logged = "".join(s.log() for s in pair.servers).count("its timers wait for the move")
-    try:
-        # Act
-        asyncio.run(stale_clock(pair, AFTER_ESZ6_EXPIRY))
+        # Act: both processes at `later` on a clock the database does not hold; the leader's timer finds work due
+        asyncio.run(stale_clock(pair, later))
         while "".join(s.log() for s in pair.servers).count("its timers wait for the move") == logged:
             if api0.item("order", resting, pair.demo)["ordStatus"] != "Working":
                 break
             time.sleep(0.05)
         status = api0.item("order", resting, pair.demo)["ordStatus"]
-        api1.set_clock(OPEN_TIME, pair.admin)
+        api1.set_clock(OPEN_TIME, pair.admin)  # the move the database held arrives
         # Assert
         assert status == "Working"
         assert [api.item("order", resting, pair.demo)["ordStatus"] for api in pair.apis] == ["Working", "Working"]
