@@ -19,13 +19,18 @@ from tradovate_sim.service import expiry, orders, simulator
 OPEN = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 09:00 in Chicago: the ES session is open
 
 
-@pytest.fixture
-async def runtime(make_runtime: Callable[..., Awaitable[Runtime]]) -> Runtime:
+async def demo_at_open(make_runtime: Callable[..., Awaitable[Runtime]]) -> Runtime:
+    """A runtime with the demo seed, its clock frozen at OPEN and ESZ6 quoted."""
     made = await make_runtime(seed="demo", demo_password="demo-pw")
     made.platform.clock.set(OPEN)
     await made.list_contracts()
     await simulator.set_quote(made.platform, QuoteRequest(symbol="ESZ6", bid=6800.0, ask=6800.25))
     return made
+
+
+@pytest.fixture
+async def runtime(make_runtime: Callable[..., Awaitable[Runtime]]) -> Runtime:
+    return await demo_at_open(make_runtime)
 
 
 def demo(runtime: Runtime) -> tuple[Caller, Account]:

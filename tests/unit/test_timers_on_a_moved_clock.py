@@ -7,12 +7,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
-from test_expiry_queue import OPEN, demo, place, status
+from test_expiry_queue import OPEN, demo, demo_at_open, place, status
 
 from tradovate_sim.model.enums import OrdStatus, TimeInForce
-from tradovate_sim.model.simulator import QuoteRequest
 from tradovate_sim.server.runtime import Runtime
-from tradovate_sim.service import simulator
 from tradovate_sim.service.expiry import Expiry
 from tradovate_sim.service.settlement import Settlement
 
@@ -22,11 +20,7 @@ AFTER_ESZ6_EXPIRY = datetime(2026, 12, 21, 15, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def runtime(make_runtime: Callable[..., Awaitable[Runtime]]) -> Runtime:
-    made = await make_runtime(seed="demo", demo_password="demo-pw")
-    made.platform.clock.set(OPEN)
-    await made.list_contracts()
-    await simulator.set_quote(made.platform, QuoteRequest(symbol="ESZ6", bid=6800.0, ask=6800.25))
-    return made
+    return await demo_at_open(make_runtime)
 
 
 async def sweep_while_the_clock_moves_back(runtime: Runtime, timer: Expiry | Settlement, later: datetime) -> None:

@@ -132,7 +132,7 @@ class Expiry(Periodic):
             async with platform.account(account_id):
                 # the clock moved since (here, or elsewhere with its control on the way): these orders were due on
                 # the clock of before; each is queued again and is due, or not, on the new one
-                if platform.clock.fixed != fixed or not await platform.clock_confirmed():
+                if not await platform.clock_unmoved(fixed):
                     continue
                 view = platform.order_view(SYSTEM, account_id, contract_id)
                 if view is None:

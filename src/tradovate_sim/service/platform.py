@@ -253,6 +253,11 @@ class Platform:
         by another may be decided while its control is on its way here; until then this process waits."""
         return self.cluster is None or await self.cluster.clock_is(self.clock.fixed)
 
+    async def clock_unmoved(self, since: datetime | None) -> bool:
+        """Whether a timer that read the clock as `since` (a sweep's start) may act now, under an account's lock:
+        this process's clock has not moved since, nor been moved elsewhere (`clock_confirmed`)."""
+        return self.clock.fixed == since and await self.clock_confirmed()
+
     async def commit(self, changes: Sequence[Change], meta: dict[str, bytes | None] | None = None) -> int:
         """Make `changes` durable, then apply and publish them. Returns the journal sequence number.
 

@@ -108,7 +108,7 @@ class Settlement(Periodic):
                 async with platform.account(account_id):
                     # the clock moved since (here, or elsewhere with its control on the way): looked at again on
                     # the new one (as order expiry, service/expiry.py)
-                    if platform.clock.fixed != fixed or not await platform.clock_confirmed():
+                    if not await platform.clock_unmoved(fixed):
                         waiting = True
                         continue
                     view = platform.order_view(SYSTEM, account_id, contract_id)

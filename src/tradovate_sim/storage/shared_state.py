@@ -63,6 +63,15 @@ async def confirmed_clock(conn: asyncpg.pool.PoolConnectionProxy) -> datetime | 
     return None if value is None else datetime.fromisoformat(bytes(value).decode())
 
 
+async def _put(conn: asyncpg.pool.PoolConnectionProxy, key: str, value: bytes | None) -> None:
+    """Set a meta key (None: delete it)."""
+    if value is None:
+        await conn.execute(f"DELETE FROM {SCHEMA}.meta WHERE key = $1", key)
+    else:
+        await conn.execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
+                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+
+
 Pooled = Callable[[], AbstractAsyncContextManager[asyncpg.pool.PoolConnectionProxy]]
 
 
@@ -100,27 +109,17 @@ class SimulatorState:
     async def save_clock(self, fixed: datetime | None) -> None:
         """Write the clock under CLOCK_LOCK: a timer deciding on the clock of before (it holds the lock shared)
         lands first; one that decides after this reads the new clock."""
-        value = clock_value(fixed)
         async with self._connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", CLOCK_LOCK)
-            if value is None:
-                await conn.execute(f"DELETE FROM {SCHEMA}.meta WHERE key = $1", CLOCK_KEY)
-            else:
-                await conn.execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
-                                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", CLOCK_KEY, value)
+            await _put(conn, CLOCK_KEY, clock_value(fixed))
 
     async def save(self, key: str, value: bytes | None) -> None:
-        if value is None:
-            await self._execute(f"DELETE FROM {SCHEMA}.meta WHERE key = $1", key)
-        else:
-            await self._execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
-                                " ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+        async with self._connection() as conn:
+            await _put(conn, key, value)
 
     async def save_quote(self, quote: Quote, pinned: bool) -> None:
-        await self._execute(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ($1, $2)"
-                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            f"{QUOTE_PREFIX}{quote.contract_id}",
-                            msgspec.json.encode(SharedQuote(quote=quote, pinned=pinned)))
+        await self.save(f"{QUOTE_PREFIX}{quote.contract_id}",
+                        msgspec.json.encode(SharedQuote(quote=quote, pinned=pinned)))
 
     async def _execute(self, statement: str, *arguments: object) -> None:
         async with self._connection() as conn:
