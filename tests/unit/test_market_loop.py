@@ -87,9 +87,11 @@ async def test_stopping_a_market_loop_that_had_died_logs_it_and_returns(
     async def died() -> None:
         raise RuntimeError("died earlier")
 
-    loop = MarketLoop(runtime.platform, 1.0)
-    loop.task = asyncio.create_task(died())
-    await asyncio.sleep(0)
+    loop = MarketLoop(runtime.platform, 0.001)
+    loop.ticker.work = died  # a failure that escapes the tick's own handling ends the loop
+    loop.start()
+    assert loop.task is not None
+    await asyncio.wait([loop.task])
     caplog.set_level(logging.ERROR, logger="tradovate_sim.market")
     await loop.stop()
     assert [r.getMessage() for r in caplog.records if r.name == "tradovate_sim.market"] == ["market loop had failed"]

@@ -18,7 +18,6 @@ commits (FLUSH_BATCH accounts each) every WATER_FLUSH seconds (or with the accou
 """
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -64,6 +63,7 @@ from tradovate_sim.model.ids import AccountId, ContractId
 from tradovate_sim.model.kinds import ENTITY_TYPES
 from tradovate_sim.service import marks
 from tradovate_sim.service.flattening import TRANSFERS, flatten
+from tradovate_sim.service.periodic import Ticker
 from tradovate_sim.service.platform import Platform
 
 log = logging.getLogger("tradovate_sim.autoliq")
@@ -94,14 +94,14 @@ class AutoLiquidation:
         self.pending: set[AccountId] = set()  # liquidations waiting for the market to open
         self.trade_date: date | None = None
         self.last_time: datetime | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.timer = Ticker("autoliq-clock", 1.0, self.clock_tick, log=log)
         self.evaluations = 0  # counters for the benchmark and tests
         self.liquidations = 0
         self.flushes = 0
         # accounts whose water marks (AccountRiskStatus.maxNetLiq/minNetLiq) changed in memory only: written by the
         # next flush, every WATER_FLUSH seconds, or by the account's next commit of its status
         self.unflushed: dict[AccountId, None] = {}
-        self.flusher: asyncio.Task[None] | None = None
+        self.flusher = Ticker("autoliq-water-marks", WATER_FLUSH, self.flush_tick, log=log)
 
     # --- wiring -----------------------------------------------------------------------------------------------
 
@@ -131,27 +131,28 @@ class AutoLiquidation:
         for position in marks.open_positions(self.platform, account_id):
             self.holders[position.contract_id][account_id] = None
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self.timer.task
+
     def start(self, interval: float = 1.0) -> None:
-        self.task = asyncio.create_task(self.run(interval), name="autoliq-clock")
-        self.flusher = asyncio.create_task(self.flush_every(WATER_FLUSH), name="autoliq-water-marks")
+        """Start the timers (nothing if they run); again after a `stop()`."""
+        self.timer.interval = interval
+        self.timer.start()
+        self.flusher.start()
 
     async def stop(self) -> None:
-        """Stop the timers; the water marks still in memory only are written."""
-        for task in (self.task, self.flusher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop the timers (after the tick under way, if any); the water marks still in memory only are written."""
+        await self.timer.stop()
+        await self.flusher.stop()
         await self.flush_water_marks()
 
-    async def run(self, interval: float) -> None:
-        """Time-based work on the platform's clock, every `interval` seconds; a failure is logged, the loop goes on."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.time_moved()
-            except Exception:
-                log.exception("auto-liquidation clock tick failed")
+    async def clock_tick(self) -> None:
+        """Time-based work on the platform's clock, every second; a failure is logged, the timer goes on."""
+        try:
+            await self.time_moved()
+        except Exception:
+            log.exception("auto-liquidation clock tick failed")
 
     # --- what makes an account dirty --------------------------------------------------------------------------
 
@@ -477,13 +478,11 @@ class AutoLiquidation:
 
     # --- water marks ------------------------------------------------------------------------------------------
 
-    async def flush_every(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.flush_water_marks()
-            except Exception:
-                log.exception("auto-liquidation water marks flush failed")
+    async def flush_tick(self) -> None:
+        try:
+            await self.flush_water_marks()
+        except Exception:
+            log.exception("auto-liquidation water marks flush failed")
 
     async def flush_water_marks(self) -> None:
         """Write the water marks changed in memory since their account's last commit, FLUSH_BATCH accounts per

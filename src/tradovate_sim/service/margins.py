@@ -7,7 +7,6 @@ into the close). A product without a day margin always uses the exchange's.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -39,6 +38,7 @@ from tradovate_sim.model.results import DryRunResponse, EstimatedFillFee
 from tradovate_sim.service import marks
 from tradovate_sim.service.accounts import USD
 from tradovate_sim.service.errors import not_found
+from tradovate_sim.service.periodic import Ticker
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import can_see_account
 
@@ -136,7 +136,8 @@ class Margins:
         self.platform = platform
         self.interval = interval
         self.lock = asyncio.Lock()
-        self.task: asyncio.Task[None] | None = None
+        self.ticker = Ticker("margin-watch", interval, self.watch, log=log)
+        self.failures = 0  # refreshes failed in a row
 
     def follow(self, changes: Sequence[Change]) -> list[Change]:
         moved: dict[AccountId, dict[ContractId, Position]] = {}
@@ -219,27 +220,28 @@ class Margins:
             if change is not None:
                 await platform.commit([change])
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self.ticker.task
+
     def start(self) -> None:
-        self.task = asyncio.create_task(self.watch(), name="margin-watch")
+        """Refresh every `interval` seconds until stopped (nothing if watching already); again after a `stop()`."""
+        self.ticker.start()
 
     async def watch(self) -> None:
-        failures = 0
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.refresh()
-            except Exception:
-                failures += 1
-                if failures & (failures - 1) == 0:
-                    log.exception("margin refresh failed (%d in a row); the watch goes on", failures)
-            else:
-                failures = 0
+        """One refresh of the watch; a failure is logged (at the 1st, 2nd, 4th... in a row) and the watch goes on."""
+        try:
+            await self.refresh()
+        except Exception:
+            self.failures += 1
+            if self.failures & (self.failures - 1) == 0:
+                log.exception("margin refresh failed (%d in a row); the watch goes on", self.failures)
+        else:
+            self.failures = 0
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        """Stop after the refresh under way, if any."""
+        await self.ticker.stop()
 
 
 async def dry_run(platform: Platform, caller: Caller, req: DryRun) -> DryRunResponse:

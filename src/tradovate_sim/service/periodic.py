@@ -1,11 +1,81 @@
 """A sweep the runtime runs every second of real time in a task of its own (order expiry, trade-date rolls, contract
-settlement): started and stopped by the runtime; a failing sweep is logged and the next one goes on."""
+settlement): started and stopped by the runtime; a failing sweep is logged and the next one goes on.
+
+`Ticker` is the loop every timer runs in (these sweeps, the market loop, the margin watch, auto-liquidation's clock
+and water-mark flush). It stops between two runs, never in the middle of one: a run under way when `stop()` is
+called finishes (its commits land or fail as store errors) and `stop()` returns once it has; a sleeping ticker is
+cancelled at once. `start()` and `stop()` may be called any number of times, in any order (PostgreSQL: a process
+that stops leading stops its timers and starts them again when it leads again, server/leader.py)."""
 
 import abc
 import asyncio
-import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
+
+__all__ = ["Periodic", "Ticker"]
+
+
+class _Run:
+    """One run of a ticker, from a `start()` to its `stop()` (a stop while another start is under way is that run's)."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.working = False  # a tick is under way: `stop()` waits for it instead of cancelling it
+
+
+class Ticker:
+    """Runs `work()` every `interval` seconds in a task named `name`, from `start()` until `stop()`. `work` handles
+    its own failures (one that escapes ends the task: `stop()` logs "<what> had failed" on `log`)."""
+
+    def __init__(self, name: str, interval: float, work: Callable[[], Awaitable[None]], *,
+                 log: logging.Logger | None = None, what: str | None = None) -> None:
+        self.name = name
+        self.interval = interval
+        self.work = work
+        self.log = log or logging.getLogger(f"tradovate_sim.{name}")
+        self.what = what or name
+        self.task: asyncio.Task[None] | None = None
+        self._run: _Run | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def start(self) -> None:
+        """Start ticking (nothing if already ticking)."""
+        if self.running:
+            return
+        run = self._run = _Run()
+        self.task = asyncio.create_task(self._ticks(run), name=self.name)
+
+    async def _ticks(self, run: _Run) -> None:
+        while not run.stopping:
+            await asyncio.sleep(self.interval)
+            if run.stopping:
+                return
+            run.working = True
+            try:
+                await self.work()
+            finally:
+                run.working = False
+
+    async def stop(self) -> None:
+        """Stop ticking: at once if asleep, else after the tick under way (nothing if not ticking)."""
+        task, run = self.task, self._run
+        self.task = self._run = None
+        if task is None or run is None:
+            return
+        run.stopping = True
+        if not run.working:
+            task.cancel()
+        try:
+            await asyncio.shield(task)  # a stop that is itself cancelled still leaves the tick to finish
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # this caller was cancelled, not the ticker
+        except Exception:  # it ended on a failure `work` did not handle: say so, the stop goes on
+            self.log.exception("%s had failed", self.what)
 
 
 class Periodic(abc.ABC):
@@ -13,26 +83,27 @@ class Periodic(abc.ABC):
 
     task_name: ClassVar[str]
     failure: ClassVar[str]
-    task: asyncio.Task[None] | None = None
+    ticker: Ticker | None = None
 
     @abc.abstractmethod
     async def tick(self) -> None:
         """One sweep."""
 
-    def start(self, interval: float = 1.0) -> None:
-        self.task = asyncio.create_task(self.run(interval), name=self.task_name)
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self.ticker.task if self.ticker is not None else None
 
-    async def run(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.tick()
-            except Exception:
-                logging.getLogger(f"tradovate_sim.{self.task_name}").exception(self.failure)
+    def start(self, interval: float = 1.0) -> None:
+        if self.ticker is None:
+            self.ticker = Ticker(self.task_name, interval, self._sweep)
+        self.ticker.start()
+
+    async def _sweep(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            logging.getLogger(f"tradovate_sim.{self.task_name}").exception(self.failure)
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        if self.ticker is not None:
+            await self.ticker.stop()

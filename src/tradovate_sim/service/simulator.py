@@ -15,6 +15,7 @@ from tradovate_sim.model.ids import ContractId, OrganizationId, UserId
 from tradovate_sim.model.queries import QuoteQuery
 from tradovate_sim.model.simulator import ClockRequest, QuoteRequest, QuoteState
 from tradovate_sim.service.errors import bad_request, not_found
+from tradovate_sim.service.periodic import Ticker
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.venue.market import DEPTH_LEVELS
 
@@ -152,29 +153,35 @@ class MarketLoop:
     def __init__(self, platform: Platform, interval: float) -> None:
         self.platform = platform
         self.interval = interval
-        self.task: asyncio.Task[None] | None = None
+        self.ticker = Ticker("market-loop", interval, self.step, log=log, what="market loop")
         self.settled: list[Callable[[], Awaitable[None]]] = []  # awaited after each tick (the risk engine's drain)
         self.last_tick: float | None = None  # time.monotonic() of the start, then of each tick (for /health)
+        self.failures = 0  # ticks failed in a row
+        self.ticks = 0  # ticks done (for tests)
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self.ticker.task
 
     def start(self) -> None:
-        self.last_tick = time.monotonic()
-        self.task = asyncio.create_task(self.run(), name="market-loop")
-
-    async def run(self) -> None:
-        """Tick until cancelled. A tick that fails is logged with its traceback and the market goes on with the
-        next one; a failure that repeats is logged at the 1st, 2nd, 4th, 8th, ... tick of the streak."""
-        failures = 0
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.tick()
-            except Exception:
-                failures += 1
-                if failures & (failures - 1) == 0:
-                    log.exception("market tick failed (%d in a row); the market goes on", failures)
-            else:
-                failures = 0
+        """Tick until stopped (nothing if ticking already); again after a `stop()`."""
+        if not self.ticker.running:
             self.last_tick = time.monotonic()
+        self.ticker.start()
+
+    async def step(self) -> None:
+        """One tick. A tick that fails is logged with its traceback and the market goes on with the next one; a
+        failure that repeats is logged at the 1st, 2nd, 4th, 8th, ... tick of the streak."""
+        try:
+            await self.tick()
+        except Exception:
+            self.failures += 1
+            if self.failures & (self.failures - 1) == 0:
+                log.exception("market tick failed (%d in a row); the market goes on", self.failures)
+        else:
+            self.failures = 0
+        self.ticks += 1
+        self.last_tick = time.monotonic()
 
     async def tick(self) -> None:
         """Move the synthetic quotes one step and fill what they cross."""
@@ -186,11 +193,5 @@ class MarketLoop:
             await settle()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # it ended on a failure `run` does not survive: say so, the shutdown goes on
-                log.exception("market loop had failed")
+        """Stop after the tick under way, if any (its fills land or fail as store errors)."""
+        await self.ticker.stop()
