@@ -2,6 +2,10 @@
 
 The database probe is a real write: one meta key committed through the store's writer process (the same pipe,
 group and fsync every command's commit takes), answered within `PROBE_SECONDS` or counted as failed.
+
+PostgreSQL adds two things about this process: `listening` (its listening connection, without which its commands
+answer 503: a failing part until it is rebuilt) and `leader` (whether it leads, and which of the market's and the
+timers' tasks run in it: server/leader.py). A process that does not lead runs no market loop: not a failure.
 """
 
 import asyncio
@@ -21,12 +25,18 @@ async def check(runtime: Runtime, stopping: bool) -> tuple[int, dict[str, object
     database = await probe_database(runtime)
     market = market_loop(runtime)
     parts = {"database": database, "marketLoop": market}
+    if runtime.cluster is not None:
+        parts["listening"] = {"ok": True} if runtime.cluster.listening else {
+            "ok": False, "error": "the listening connection to PostgreSQL is lost (being restored):"
+                                  " commands answer 503 meanwhile"}
     failing = [name for name, part in parts.items() if not part["ok"]]
     if stopping:
         failing.append("server")
     body: dict[str, object] = {"status": "unavailable" if failing else "ok", "failing": failing, **parts}
     if stopping:
         body["server"] = {"ok": False, "error": "shutting down"}
+    if runtime.cluster is not None:
+        body["leader"] = {"leading": runtime.leadership.leading, "running": runtime.leadership.running()}
     return (503 if failing else 200), body
 
 
@@ -46,6 +56,8 @@ def market_loop(runtime: Runtime) -> dict[str, object]:
     quotes = runtime.settings.quotes
     if quotes != "synthetic":
         return {"ok": True, "quotes": quotes}  # quotes move only when set: there is no loop to run
+    if not runtime.leadership.leading:
+        return {"ok": True, "quotes": quotes, "running": False}  # another process leads: its loop moves the market
     loop = runtime.loop
     if loop.task is None or loop.task.done():
         return {"ok": False, "quotes": quotes, "error": "the market loop is not running"}

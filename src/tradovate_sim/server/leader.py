@@ -1,16 +1,25 @@
 """Which process runs the synthetic market and the timers (auto-liquidation, margins, trade-date rolls, expiry).
 
-On SQLite the only process does. On PostgreSQL one process is the leader: it holds a session-level advisory lock;
-the others try to take it every second, so that when the leader dies (its session ends with it) another takes over
-within about a second and its market walks on from the last quotes it received. The leader sends every moved quote
-on NOTIFY `tradovate_sim_quote` (payloads under PostgreSQL's 8000-byte limit); the others apply them to their
-market and tell their market-data subscribers, as the leader does. Quotes set by hand (pinned) are not sent: their
-`/sim/quote` control reaches every process.
+On SQLite the only process does. On PostgreSQL one process is the leader: it holds a session-level advisory lock
+on a connection of its own; the others try to take it every second, so that when the leader dies (its session ends
+with it) another takes over within about a second and its market walks on from the last quotes it received. The
+leader sends every moved quote on NOTIFY `tradovate_sim_quote` (payloads under PostgreSQL's 8000-byte limit); the
+others apply them to their market and tell their market-data subscribers, as the leader does. Quotes set by hand
+(pinned) are not sent: their `/sim/quote` control reaches every process.
+
+The lock goes with its connection (PostgreSQL restarted, the session terminated, the network cut): the leader
+steps down as soon as it knows — at once when the connection closes (asyncpg's termination listener), else when
+PostgreSQL does not confirm the lock within `WATCH_SECONDS` + `LIVENESS_SECONDS` (a connection hung open). It stops
+sending quotes and stops the market loop and every timer, each after the tick under way (service/periodic.py), and
+goes back to the election: it leads again only by taking the lock again. The timers' commits carry the lock's
+session as a fence (storage/postgres.py `LEADER_FENCE`): one that reaches the database after the session ended is
+refused with nothing written, whoever leads by then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -20,6 +29,8 @@ import msgspec
 from tradovate_sim.core.view import Quote
 from tradovate_sim.model.ids import ContractId
 from tradovate_sim.service.background import Background
+from tradovate_sim.storage.errors import StoreError
+from tradovate_sim.storage.postgres import LEADER_FENCE
 from tradovate_sim.storage.postgres_cluster import QUOTE_CHANNEL as QUOTE
 
 if TYPE_CHECKING:
@@ -30,6 +41,7 @@ __all__ = ["Leadership"]
 log = logging.getLogger("tradovate_sim")
 
 TRY_SECONDS = 1.0
+WATCH_SECONDS = 1.0  # the leader asks PostgreSQL this often whether its lock is still held
 _PAYLOAD = 7000  # bytes of quotes per NOTIFY at most
 _QUOTES = msgspec.json.Decoder(list[Quote])
 
@@ -38,7 +50,11 @@ class Leadership:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.leading = False
-        self.background = Background()  # the wait for the lead, quotes being sent
+        self.terms = 0  # how many times this process took the lead
+        self.background = Background()  # the election, for the life of the process
+        self.sending = Background()  # quotes being sent, while leading
+        self._lost = asyncio.Event()  # the lock's connection closed (set by the cluster's termination listener)
+        self._fence: tuple[int, str] | None = None  # the lock's session, while leading
 
     async def start(self) -> None:
         cluster = self.runtime.cluster
@@ -46,40 +62,101 @@ class Leadership:
             await self._lead()
             return
         await cluster.listen(QUOTE, self._received)
+        cluster.leader_lost = self._lost.set
+        self._lost.clear()
         if await cluster.try_lead():
             await self._lead()
-        else:
-            self.background.spawn(self._wait_for_the_lead(), name="leader-election")
+        self.background.spawn(self._elect(), name="leader-election")
 
     async def stop(self) -> None:
         await self.background.stop()
+        await self.sending.stop()
 
-    async def _wait_for_the_lead(self) -> None:
+    def running(self) -> list[str]:
+        """The names of the market's and the timers' tasks that run in this process now."""
+        runtime = self.runtime
+        tickers = [runtime.loop.ticker, runtime.autoliq.timer, runtime.autoliq.flusher, runtime.margins.ticker,
+                   runtime.rollover.ticker, runtime.expiry.ticker, runtime.settlement.ticker]
+        return [t.name for t in tickers if t is not None and t.running]
+
+    async def _elect(self) -> None:
+        """For the life of the process: while leading, watch the lock and step down when it is lost; else try to
+        take it every `TRY_SECONDS`."""
         cluster = self.runtime.cluster
         assert cluster is not None
         while True:
+            if self.leading:
+                reason = await self._watch()
+                log.warning("this process no longer leads (%s): it stops the market and the timers", reason)
+                await self._step_down()
+                continue
             await asyncio.sleep(TRY_SECONDS)
             try:
+                self._lost.clear()
                 if await cluster.try_lead():
                     log.warning("this process leads now: it runs the market and the timers")
                     await self._lead()
-                    return
-            except Exception as error:  # the database is away: try again
+            except StoreError as error:
                 log.warning("trying to lead: %s", error)
+            except Exception as error:  # the database is away: try again
+                log.warning("trying to lead: %s", str(error).splitlines()[0] if str(error) else repr(error))
+
+    async def _watch(self) -> str:
+        """Wait until the lock is lost; returns how."""
+        cluster = self.runtime.cluster
+        assert cluster is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), WATCH_SECONDS)
+            if self._lost.is_set() or not cluster.leading:
+                return "its lock's connection to PostgreSQL was lost"
+            if not await cluster.leader_alive():
+                return "PostgreSQL did not confirm its lock"
 
     async def _lead(self) -> None:
         runtime = self.runtime
-        self.leading = True
         if runtime.cluster is not None:
-            runtime.platform.quote_listeners.append(self._send)
-        await runtime.autoliq.drain()  # what was breached while no one led (or the clock moved) acts now
-        runtime.autoliq.start()
-        if runtime.settings.quotes == "synthetic":
-            runtime.loop.start()
-        runtime.margins.start()
-        runtime.rollover.start()
-        runtime.expiry.start()
-        runtime.settlement.start()
+            self._fence = runtime.cluster.fence
+        self.leading = True
+        self.terms += 1
+        # every task started from here on (and the drain's) commits behind the fence of this term's lock
+        token = LEADER_FENCE.set(self._fence)
+        try:
+            if runtime.cluster is not None and self._send not in runtime.platform.quote_listeners:
+                runtime.platform.quote_listeners.append(self._send)
+            await runtime.autoliq.drain()  # what was breached while no one led (or the clock moved) acts now
+            runtime.autoliq.start()
+            if runtime.settings.quotes == "synthetic":
+                runtime.loop.start()
+            runtime.margins.start()
+            runtime.rollover.start()
+            runtime.expiry.start()
+            runtime.settlement.start()
+        finally:
+            LEADER_FENCE.reset(token)
+
+    async def _step_down(self) -> None:
+        """Stop leading: no quote sent from now on; the market and every timer stopped, each after its tick under
+        way (a commit of theirs that reaches the database now is refused by the fence); then the lock's connection
+        dropped if it was still open."""
+        runtime = self.runtime
+        self.leading = False
+        if self._send in runtime.platform.quote_listeners:
+            runtime.platform.quote_listeners.remove(self._send)
+        await self.sending.stop()
+        token = LEADER_FENCE.set(self._fence)  # auto-liquidation's last flush of water marks too
+        try:
+            for part in (runtime.loop, runtime.autoliq, runtime.margins, runtime.rollover, runtime.expiry,
+                         runtime.settlement):
+                try:
+                    await part.stop()
+                except StoreError as error:
+                    log.warning("stepping down: %s", error)
+        finally:
+            LEADER_FENCE.reset(token)
+        self._fence = None
+        if runtime.cluster is not None:
+            runtime.cluster.give_up_lead()
 
     # --- quotes between processes ------------------------------------------------------------------------
 
@@ -102,7 +179,7 @@ class Leadership:
             chunk.append(encoded)
             size += len(encoded) + 1
         payloads.append("[" + ",".join(chunk) + "]")
-        self.background.spawn(self._notify(payloads))
+        self.sending.spawn(self._notify(payloads))
 
     async def _notify(self, payloads: list[str]) -> None:
         cluster = self.runtime.cluster

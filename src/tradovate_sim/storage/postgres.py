@@ -13,6 +13,12 @@ refused). A group whose COMMIT was sent but never answered is *in doubt*: its ca
 store is back and asks PostgreSQL what became of that transaction id (`pg_xact_status`), so that an answer never
 says "not written" of a write that landed, nor the other way round. Reads never touch the database: the server
 keeps its state in memory; `load()` hands over the entities read by `open()` (or by the last `reset()`).
+
+The leader's fence (several processes, server/leader.py): a commit submitted from the leader's timers carries
+`LEADER_FENCE`, the session that holds the leader's lock for this process; its transaction first checks, in
+pg_locks, that this session still holds it, and a commit whose leader's session is gone fails alone (a StoreError)
+with nothing written. A process that lost the lead cannot land a timer's write after another took the lead (but
+in the instant between that check and the COMMIT). Requests carry no fence and pay nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -32,7 +39,7 @@ from tradovate_sim.storage.errors import StoreClosedError, StoreError
 from tradovate_sim.storage.migrations import SCHEMA, SCHEMA_KEY, SCHEMA_VERSION, connect, found_version, migrate, redact
 from tradovate_sim.storage.sqlite_schema import RESERVED_KEYS
 
-__all__ = ["PostgresStore", "VersionError"]
+__all__ = ["HOLDS_LEADER_LOCK", "LEADER_FENCE", "LEADER_KEY", "LEADER_LOCK", "PostgresStore", "VersionError"]
 
 log = logging.getLogger("tradovate_sim.storage")
 
@@ -67,6 +74,18 @@ r AS (DELETE FROM {SCHEMA}.meta WHERE key = ANY($9::text[]))
 SELECT (SELECT xid FROM x)::text AS xid, coalesce((SELECT array_agg(seq ORDER BY seq) FROM j), '{{}}') AS seqs,
        pg_notify('{JOURNAL_CHANNEL}', '')::text AS notified
 """
+LEADER_KEY = -0x7472_6164_0002  # held by the process that runs the market and the timers
+# pg_locks' (classid, objid) of the leader's lock (a bigint key: its high and low 32 bits, objsubid 1)
+LEADER_LOCK = ((LEADER_KEY >> 32) & 0xFFFF_FFFF, LEADER_KEY & 0xFFFF_FFFF)
+# Does the session ($3 pid, $4 application_name; this session when NULL) hold the leader's lock? pg_locks and
+# pg_stat_activity are read live, not in the transaction's snapshot. The name makes a reused pid no match.
+HOLDS_LEADER_LOCK = """SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = $1::bigint::oid
+  AND l.objid = $2::bigint::oid AND l.pid = coalesce($3::int, pg_backend_pid())
+  AND ($4::text IS NULL OR a.application_name = $4::text))"""
+# The leader's lock session (backend pid, application_name) that a commit made in this context depends on: set
+# around the start of the leader's timers, which inherit it (server/leader.py); None: no fence.
+LEADER_FENCE: ContextVar[tuple[int, str] | None] = ContextVar("leader_fence", default=None)
 _LAST_SEQ = f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {SCHEMA}.journal_seq"
 
 
@@ -100,6 +119,7 @@ class _Commit:
     reset: bool = False
     accounts: tuple[int, ...] = ()  # the accounts whose locks the command holds (their heads move to its seq)
     entities: dict[tuple[str, int], bytes | None] = field(default_factory=dict)  # None: deleted
+    fence: tuple[int, str] | None = None  # LEADER_FENCE when submitted
 
 
 @dataclass
@@ -263,7 +283,7 @@ class PostgresStore:
             raise StoreError(self._down)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         commit = _Commit(changes=changes, meta=meta, future=future, sent=time.perf_counter(), reset=reset,
-                         accounts=accounts)
+                         accounts=accounts, fence=LEADER_FENCE.get())
         try:
             commit.entities = _entities(changes)
         except (msgspec.DecodeError, ValueError) as error:
@@ -316,6 +336,13 @@ class PostgresStore:
         except _InDoubtError as doubt:
             await self._resolve(group, doubt)
             return
+        except _FencedError as fenced:  # nothing landed: the fenced commits fail, the others are written again
+            self._answer([c for c in group if c.fence == fenced.fence], None,
+                         "this process no longer leads (its leader's lock is lost): the timer's write is refused")
+            rest = [c for c in group if c.fence != fenced.fence]
+            if rest:
+                await self._land(rest, retried=retried)
+            return
         except Exception as error:
             if _lost(error):
                 # Nothing of the group landed (its COMMIT was never sent). A connection that died while idle (the
@@ -350,9 +377,13 @@ class PostgresStore:
         rows = _Rows()
         for commit in group:
             rows.add(commit)
+        fences = {c.fence for c in group if c.fence is not None}
         transaction = conn.transaction()
         await transaction.start()
         try:
+            for fence in fences:
+                if not await conn.fetchval(HOLDS_LEADER_LOCK, *LEADER_LOCK, *fence):
+                    raise _FencedError(fence)
             if group[0].reset:
                 await conn.execute(f"TRUNCATE {SCHEMA}.entity, {SCHEMA}.journal, {SCHEMA}.account_head")
                 await conn.execute(f"DELETE FROM {SCHEMA}.meta WHERE key <> $1", SCHEMA_KEY)
@@ -501,6 +532,14 @@ class PostgresStore:
     @staticmethod
     async def _entity_rows(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> list[tuple[str, int, bytes]]:
         return [(r[0], r[1], r[2]) for r in await conn.fetch(f"SELECT entity_type, id, body FROM {SCHEMA}.entity")]
+
+
+class _FencedError(Exception):
+    """A commit's leader's lock session no longer holds the lock (see LEADER_FENCE)."""
+
+    def __init__(self, fence: tuple[int, str]) -> None:
+        super().__init__(fence)
+        self.fence = fence
 
 
 class _InDoubtError(Exception):

@@ -24,14 +24,14 @@ import asyncpg
 
 from tradovate_sim.storage.errors import StoreError
 from tradovate_sim.storage.migrations import CONNECT_SECONDS, SCHEMA, connect
-from tradovate_sim.storage.postgres import JOURNAL_CHANNEL
+from tradovate_sim.storage.postgres import HOLDS_LEADER_LOCK, JOURNAL_CHANNEL, LEADER_KEY, LEADER_LOCK
 
 __all__ = ["LEADER_KEY", "START_KEY", "JournalRow", "PostgresCluster"]
 
 log = logging.getLogger("tradovate_sim.storage")
 
 START_KEY = -0x7472_6164_0001  # session lock while a process starts (loads, seeds, lists contracts)
-LEADER_KEY = -0x7472_6164_0002  # held by the process that runs the market and the timers
+LIVENESS_SECONDS = 2.0  # the leader's check of its lock connection waits this long for PostgreSQL's answer
 POOL_SIZE = 16
 # A pooled connection not free within this (every one holds a busy account's lock): TimeoutError, an OSError, which
 # requests answer as 503 and the follower logs and retries. Every use of the pool waits at most this long.
@@ -45,6 +45,7 @@ SOCKET_CHANNEL = "tradovate_sim_socket"  # sockets authorized and closed (server
 CHANNELS = (JOURNAL_CHANNEL, CONTROL_CHANNEL, ACK_CHANNEL, QUOTE_CHANNEL, SOCKET_CHANNEL)
 _KEPT = 1000  # notifications kept for a channel without a listener yet
 APPLICATION = "tradovate-sim"  # the listening connection's application_name: "tradovate-sim <process>"
+LEADING = "tradovate-sim-leader"  # the leader's lock connection's: "tradovate-sim-leader <process>" (not a peer)
 
 _FOLLOW = f"""
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h)
@@ -79,6 +80,8 @@ class PostgresCluster:
         self._listener: asyncpg.Connection | None = None
         self._leader: asyncpg.Connection | None = None
         self._start: asyncpg.Connection | None = None
+        self.fence: tuple[int, str] | None = None  # the lock's session (pid, name) while this process leads
+        self.leader_lost: Callable[[], None] | None = None  # called when the lock's connection dies (server/leader.py)
         self.snapshot = snapshot  # rows visible in it were loaded with the entities
         self.horizon = int(snapshot.split(":", 1)[0]) if snapshot else 0
         self.listeners: dict[str, list[Callable[[str], None]]] = {}
@@ -173,6 +176,7 @@ class PostgresCluster:
         return self._pool
 
     async def close(self) -> None:
+        self.leader_lost = None  # closed on purpose
         for conn in (self._listener, self._leader, self._start):
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -203,15 +207,57 @@ class PostgresCluster:
             self._shared.append(key)
 
     async def try_lead(self) -> bool:
-        """Take the leader's lock if it is free (held for the life of this process's connection)."""
-        if self._leader is not None and not self._leader.is_closed():
+        """Take the leader's lock if it is free; it is held as long as its connection lives (`leading`). When that
+        connection dies (PostgreSQL restarted, the session was terminated), `leader_lost` is called at once."""
+        if self.leading:
             return True
+        self.give_up_lead()  # a dead lock connection: the lock went with it
         conn = await connect(self._url, timeout=5.0)
-        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_KEY):
-            self._leader = conn
-            return True
-        await conn.close()
-        return False
+        try:
+            await conn.execute(f"SET application_name = '{LEADING} {self.name}'")
+            taken = await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_KEY)
+        except BaseException:
+            conn.terminate()
+            raise
+        if not taken:
+            await conn.close()
+            return False
+        conn.add_termination_listener(self._leader_ended)
+        self._leader = conn
+        self.fence = (conn.get_server_pid(), f"{LEADING} {self.name}")
+        return True
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process holds the leader's lock, as far as its connection tells (`leader_alive` asks)."""
+        return self._leader is not None and not self._leader.is_closed()
+
+    def _leader_ended(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+        if conn is self._leader and self.leader_lost is not None:
+            self.leader_lost()
+
+    async def leader_alive(self, within: float = LIVENESS_SECONDS) -> bool:
+        """Ask PostgreSQL, on the lock's own connection, whether its session still holds the leader's lock. An
+        answer that does not come `within` seconds (a connection hung without being closed) counts as no: the
+        connection is dropped, so the lock is lost for certain (`give_up_lead`)."""
+        conn = self._leader
+        if conn is None or conn.is_closed():
+            return False
+        try:
+            held = bool(await asyncio.wait_for(conn.fetchval(HOLDS_LEADER_LOCK, *LEADER_LOCK, None, None), within))
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("the leader's lock connection: %s", str(error).splitlines()[0] if str(error) else error)
+            held = False
+        if not held:
+            self.give_up_lead()
+        return held
+
+    def give_up_lead(self) -> None:
+        """End the lock's session (the lock is free once PostgreSQL sees it end); `leader_lost` is not called."""
+        conn, self._leader = self._leader, None
+        self.fence = None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
 
     # --- account locks ---------------------------------------------------------------------------------
 
