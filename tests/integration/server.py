@@ -81,7 +81,7 @@ class ServerProcess:
 
     def __init__(self, db_path: Path, log_path: Path, *, port: int | None = None, rate_limits: str = "off",
                  db_url: str | None = None, workers: int | None = None, clock: str | None = None,
-                 password_hashing: str = "fast", calendar_cache: bool = True) -> None:
+                 password_hashing: str = "fast", calendar_cache: bool = True, quotes: str = "manual") -> None:
         self.db_path = db_path
         self.db_url = db_url or database_url(db_path)
         # `--workers N` (PostgreSQL): start() waits until every worker serves; TRADOVATE_SIM_TEST_WORKERS by default
@@ -95,6 +95,7 @@ class ServerProcess:
         # ~30 ms of CPU); test_first_hour's password test keeps the production default and checks its parameters
         self.password_hashing = password_hashing
         self.calendar_cache = calendar_cache  # False: the calendar from the library, as a production start
+        self.quotes = quotes  # synthetic: the market walks by itself (manual: quotes move only when set)
 
     @property
     def base_url(self) -> str:
@@ -103,7 +104,7 @@ class ServerProcess:
     def command(self) -> list[str]:
         return [sys.executable, "-m", "tradovate_sim.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--db", self.db_url, "--admin-password", ADMIN_PASSWORD,
-                "--demo-password", DEMO_PASSWORD, "--seed", "demo", "--quotes", "manual",
+                "--demo-password", DEMO_PASSWORD, "--seed", "demo", "--quotes", self.quotes,
                 *(["--workers", str(self.workers)] if self.workers > 1 else []),
                 *(["--clock", self.clock] if self.clock else [])]
 

@@ -4,6 +4,7 @@ simulator controls on both before they answer, and a killed process losing nothi
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import signal
@@ -47,10 +48,10 @@ JSON = dict[str, object]
 class Pair:
     """Two `serve` processes on one database, with the seeded users' tokens from the first."""
 
-    def __init__(self, url: str, directory: Path) -> None:
+    def __init__(self, url: str, directory: Path, quotes: str = "manual") -> None:
         self.url = url
         self.servers = [ServerProcess(directory / f"unused{i}.db", directory / f"server{i}.log", db_url=url,
-                                      workers=1)
+                                      workers=1, quotes=quotes)
                         for i in range(2)]
         for server in self.servers:
             server.start()
@@ -334,6 +335,115 @@ def test_when_the_leader_is_killed_the_other_process_leads_and_carries_on(pair: 
 
     assert "this process leads now" in second.log(), second.log()
     assert "orderId" in pair.apis[1].call("order/placeorder", order(pair.demo2), pair.demo)
+
+
+# Everything the leader runs (`/health` "leader" "running"): the market loop (synthetic quotes) and every timer.
+LEADERS_TASKS = {"market-loop", "autoliq-clock", "autoliq-water-marks", "margin-watch", "trade-date-roll",
+                 "order-expiry", "contract-settlement"}
+LEADER_KEY = -0x7472_6164_0002  # the leader's advisory lock (pg_locks: its high and low 32 bits, objsubid 1)
+LEADER_LOCK = f"classid = {(LEADER_KEY >> 32) & 0xFFFF_FFFF} AND objid = {LEADER_KEY & 0xFFFF_FFFF} AND objsubid = 1"
+
+
+def leader(api: Api) -> JSON:
+    """This process's `/health` "leader": {"leading": bool, "running": [task names]}."""
+    found = api.get("/health").json()["leader"]
+    assert isinstance(found, dict)
+    return found
+
+
+def settled(pair: Pair, wanted: list[bool] | None = None, deadline: float = 60.0) -> list[JSON]:
+    """Poll both processes' `/health` until their "leading" is `wanted` (None: exactly one leads, either), with a
+    generous deadline (no speed is measured); returns their last "leader"."""
+    end = time.monotonic() + deadline
+    while True:
+        seen = []
+        with contextlib.suppress(httpx.TransportError, KeyError, json.JSONDecodeError):
+            seen = [leader(api) for api in pair.apis]
+        found = [s.get("leading") for s in seen]
+        if (found == wanted if wanted is not None else sorted(found) == [False, True]) or time.monotonic() > end:
+            return seen
+        time.sleep(0.1)
+
+
+def kill_the_leaders_lock(cluster: pg_cluster.Cluster, database: str) -> int:
+    """pg_terminate_backend of the session that holds the leader's lock (its connection dies, the lock is free)."""
+    return int(cluster.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'"
+                            f" AND granted AND {LEADER_LOCK} AND database = (SELECT oid FROM pg_database"
+                            " WHERE datname = current_database())", database))
+
+
+def test_a_leader_whose_lock_connection_is_killed_steps_down_and_leads_again_only_by_taking_the_lock_again(
+        tmp_path: Path) -> None:
+    cluster = pg_cluster.shared()
+    url = cluster.create_database("stepdown_kill")
+    pair = Pair(url, tmp_path, quotes="synthetic")
+    try:
+        first = pair.apis[0]
+        at_start = settled(pair, [True, False])
+
+        killed = kill_the_leaders_lock(cluster, "stepdown_kill")
+        after_kill = settled(pair, [False, True])  # the first steps down, the second takes the free lock
+        health = [api.get("/health") for api in pair.apis]  # a process that does not lead is healthy
+        placed = first.call("order/placeorder", order(pair.demo2), pair.demo)  # both serve all along
+        killed_again = kill_the_leaders_lock(cluster, "stepdown_kill")
+        back = settled(pair, [True, False])  # the first leads again: it took the lock again
+
+        assert [s["leading"] for s in at_start] == [True, False], at_start
+        assert set(at_start[0]["running"]) == LEADERS_TASKS and at_start[1]["running"] == [], at_start
+        assert killed == 1
+        assert [s["leading"] for s in after_kill] == [False, True], after_kill
+        assert after_kill[0]["running"] == [], after_kill  # the old leader's market and timers are stopped
+        assert set(after_kill[1]["running"]) == LEADERS_TASKS, after_kill
+        assert [h.status_code for h in health] == [200, 200], [h.text for h in health]
+        assert health[0].json()["marketLoop"] == {"ok": True, "quotes": "synthetic", "running": False}
+        assert "orderId" in placed, placed
+        assert killed_again == 1
+        assert [s["leading"] for s in back] == [True, False], back
+        assert set(back[0]["running"]) == LEADERS_TASKS and back[1]["running"] == [], back
+        logs = [server.log() for server in pair.servers]
+        assert logs[0].count("this process no longer leads") == 1 and logs[1].count("this process leads now") == 1
+        assert logs[1].count("this process no longer leads") == 1 and logs[0].count("this process leads now") == 1
+        assert "Traceback" not in logs[0] + logs[1]
+    finally:
+        pair.close()
+
+
+def test_after_postgresql_restarts_exactly_one_process_leads_and_health_names_the_lost_connection_meanwhile(
+        tmp_path: Path) -> None:
+    cluster = pg_cluster.started()  # this test's own: restarted below
+    pair = None
+    try:
+        pair = Pair(cluster.create_database("stepdown_restart"), tmp_path, quotes="synthetic")
+        at_start = settled(pair, [True, False])
+
+        cluster.stop("fast")  # every connection of both processes dies with it, the leader's lock with its session
+        down = [api.get("/health") for api in pair.apis]
+        leading_while_down = [d.json()["leader"]["leading"] for d in down]
+        cluster.start()
+        after = settled(pair)
+        healthy = [False, False]
+        end = time.monotonic() + 60
+        while not all(healthy) and time.monotonic() < end:  # each process restores its listening connection
+            healthy = [api.get("/health").status_code == 200 for api in pair.apis]
+            time.sleep(0.1)
+        again = [leader(api) for api in pair.apis]
+
+        assert [s["leading"] for s in at_start] == [True, False], at_start
+        assert [d.status_code for d in down] == [503, 503], [d.text for d in down]
+        for answer in down:
+            body = answer.json()
+            assert "listening" in body["failing"] and "database" in body["failing"], body
+            assert "commands answer 503" in body["listening"]["error"], body
+        assert leading_while_down == [False, False], [d.text for d in down]  # no lock, no leader
+        assert sorted(s["leading"] for s in after) == [False, True], after  # exactly one leads again
+        assert healthy == [True, True]
+        assert sorted(s["leading"] for s in again) == [False, True], again
+        for state in again:
+            assert set(state["running"]) == (LEADERS_TASKS if state["leading"] else set()), again
+    finally:
+        if pair is not None:
+            pair.close()
+        cluster.destroy()
 
 
 def listening(cluster: pg_cluster.Cluster, database: str) -> int:
