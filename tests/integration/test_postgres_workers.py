@@ -24,6 +24,7 @@ from server import (
     ADMIN,
     ADMIN_PASSWORD,
     AFTER_ESZ6_EXPIRY,
+    BACK,
     DEMO,
     DEMO_PASSWORD,
     FRONT,
@@ -365,6 +366,18 @@ def settled(pair: Pair, wanted: list[bool] | None = None, deadline: float = 60.0
         time.sleep(0.1)
 
 
+def one_market(pair: Pair, deadline: float = 60.0) -> bool:
+    """Whether both processes come to show the same synthetic quote of a contract nobody set by hand (polled with a
+    generous deadline): one market walks and the other follows it. Two leaders walk two markets that never meet."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        seen = [api.get("/sim/quote", pair.admin, symbol=BACK).json() for api in pair.apis]
+        if (seen[0]["bid"], seen[0]["ask"]) == (seen[1]["bid"], seen[1]["ask"]):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def kill_the_leaders_lock(cluster: pg_cluster.Cluster, database: str) -> int:
     """pg_terminate_backend of the session that holds the leader's lock (its connection dies, the lock is free)."""
     return int(cluster.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'"
@@ -384,6 +397,7 @@ def test_a_leader_whose_lock_connection_is_killed_steps_down_and_leads_again_onl
         killed = kill_the_leaders_lock(cluster, "stepdown_kill")
         after_kill = settled(pair, [False, True])  # the first steps down, the second takes the free lock
         health = [api.get("/health") for api in pair.apis]  # a process that does not lead is healthy
+        followed = one_market(pair)
         placed = first.call("order/placeorder", order(pair.demo2), pair.demo)  # both serve all along
         killed_again = kill_the_leaders_lock(cluster, "stepdown_kill")
         back = settled(pair, [True, False])  # the first leads again: it took the lock again
@@ -396,6 +410,7 @@ def test_a_leader_whose_lock_connection_is_killed_steps_down_and_leads_again_onl
         assert set(after_kill[1]["running"]) == LEADERS_TASKS, after_kill
         assert [h.status_code for h in health] == [200, 200], [h.text for h in health]
         assert health[0].json()["marketLoop"] == {"ok": True, "quotes": "synthetic", "running": False}
+        assert followed  # the old leader's market stopped walking: it follows the new leader's quotes
         assert "orderId" in placed, placed
         assert killed_again == 1
         assert [s["leading"] for s in back] == [True, False], back
@@ -427,6 +442,7 @@ def test_after_postgresql_restarts_exactly_one_process_leads_and_health_names_th
             healthy = [api.get("/health").status_code == 200 for api in pair.apis]
             time.sleep(0.1)
         again = [leader(api) for api in pair.apis]
+        followed = one_market(pair)
 
         assert [s["leading"] for s in at_start] == [True, False], at_start
         assert [d.status_code for d in down] == [503, 503], [d.text for d in down]
@@ -440,6 +456,7 @@ def test_after_postgresql_restarts_exactly_one_process_leads_and_health_names_th
         assert sorted(s["leading"] for s in again) == [False, True], again
         for state in again:
             assert set(state["running"]) == (LEADERS_TASKS if state["leading"] else set()), again
+        assert followed
     finally:
         if pair is not None:
             pair.close()
