@@ -77,12 +77,11 @@ SELECT (SELECT xid FROM x)::text AS xid, coalesce((SELECT array_agg(seq ORDER BY
 LEADER_KEY = -0x7472_6164_0002  # held by the process that runs the market and the timers
 # pg_locks' (classid, objid) of the leader's lock (a bigint key: its high and low 32 bits, objsubid 1)
 LEADER_LOCK = ((LEADER_KEY >> 32) & 0xFFFF_FFFF, LEADER_KEY & 0xFFFF_FFFF)
-# Does the session ($3 pid, $4 application_name; this session when NULL) hold the leader's lock? pg_locks and
-# pg_stat_activity are read live, not in the transaction's snapshot. The name makes a reused pid no match.
-HOLDS_LEADER_LOCK = """SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = $1::bigint::oid
-  AND l.objid = $2::bigint::oid AND l.pid = coalesce($3::int, pg_backend_pid())
-  AND ($4::text IS NULL OR a.application_name = $4::text))"""
+# Does the session ($3 pid, $4 application_name; this session when NULL) hold the leader's lock? Read live, not in
+# the transaction's snapshot. The name makes a pid that PostgreSQL gave again to another session no match.
+HOLDS_LEADER_LOCK = """SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+  AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND pid = coalesce($3::int, pg_backend_pid()))
+  AND ($4::text IS NULL OR (SELECT application_name FROM pg_stat_get_activity($3::int)) = $4::text)"""
 # The leader's lock session (backend pid, application_name) that a commit made in this context depends on: set
 # around the start of the leader's timers, which inherit it (server/leader.py); None: no fence.
 LEADER_FENCE: ContextVar[tuple[int, str] | None] = ContextVar("leader_fence", default=None)
