@@ -398,6 +398,7 @@ def test_a_leader_whose_lock_connection_is_killed_steps_down_and_leads_again_onl
         after_kill = settled(pair, [False, True])  # the first steps down, the second takes the free lock
         health = [api.get("/health") for api in pair.apis]  # a process that does not lead is healthy
         followed = one_market(pair)
+        gauges = [scrape(api.http)[("tradovate_sim_leader", ())] for api in pair.apis]
         placed = first.call("order/placeorder", order(pair.demo2), pair.demo)  # both serve all along
         killed_again = kill_the_leaders_lock(cluster, "stepdown_kill")
         back = settled(pair, [True, False])  # the first leads again: it took the lock again
@@ -411,6 +412,7 @@ def test_a_leader_whose_lock_connection_is_killed_steps_down_and_leads_again_onl
         assert [h.status_code for h in health] == [200, 200], [h.text for h in health]
         assert health[0].json()["marketLoop"] == {"ok": True, "quotes": "synthetic", "running": False}
         assert followed  # the old leader's market stopped walking: it follows the new leader's quotes
+        assert gauges == [0, 1]
         assert "orderId" in placed, placed
         assert killed_again == 1
         assert [s["leading"] for s in back] == [True, False], back
@@ -661,6 +663,7 @@ def test_metrics_of_two_workers_count_every_request_and_each_liquidation_once_wh
             assert after[customer] - before.get(customer, 0.0) == 1  # committed on one worker, applied on both
             assert after[admin] - before.get(admin, 0.0) == 1
             assert after[("tradovate_sim_writer_queue_depth", ())] == 0
+            assert after[("tradovate_sim_leader", ())] == 1  # one of the two workers leads
         assert {after[me] for after in scrapes} == {scrapes[0][me]}
         assert [s[sockets] for s in during] == [1.0] * 6  # the one open socket, on one of the two workers
         assert "unhandled error" not in server.log()

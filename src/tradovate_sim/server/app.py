@@ -127,6 +127,8 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         holder["services"] = runtime.services or await runtime.start()  # the CLI's server starts it first
+        metrics.leading(runtime.leadership.leading)
+        runtime.leadership.changed.append(metrics.leading)
         holder["services"].identity.session_listeners.append(hub.sessions_ended)
         hub.fresh = runtime.replica.fresh if runtime.replica is not None else None
         if runtime.limits is not None:  # the limits the processes serving before this one were given

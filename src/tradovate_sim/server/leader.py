@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -55,6 +55,7 @@ class Leadership:
         self.sending = Background()  # quotes being sent, while leading
         self._lost = asyncio.Event()  # the lock's connection closed (set by the cluster's termination listener)
         self._fence: tuple[int, str] | None = None  # the lock's session, while leading
+        self.changed: list[Callable[[bool], None]] = []  # told when this process takes the lead or steps down
 
     async def start(self) -> None:
         cluster = self.runtime.cluster
@@ -119,6 +120,7 @@ class Leadership:
             self._fence = runtime.cluster.fence
         self.leading = True
         self.terms += 1
+        self._tell()
         # every task started from here on (and the drain's) commits behind the fence of this term's lock
         token = LEADER_FENCE.set(self._fence)
         try:
@@ -141,6 +143,7 @@ class Leadership:
         dropped if it was still open."""
         runtime = self.runtime
         self.leading = False
+        self._tell()
         if self._send in runtime.platform.quote_listeners:
             runtime.platform.quote_listeners.remove(self._send)
         await self.sending.stop()
@@ -157,6 +160,13 @@ class Leadership:
         self._fence = None
         if runtime.cluster is not None:
             runtime.cluster.give_up_lead()
+
+    def _tell(self) -> None:
+        for listener in self.changed:
+            try:
+                listener(self.leading)
+            except Exception:  # a listener's failure is not the leadership's
+                log.exception("a leadership listener failed")
 
     # --- quotes between processes ------------------------------------------------------------------------
 

@@ -110,6 +110,9 @@ class Metrics:
         self.auto_liq_breaches = Counter("tradovate_sim_auto_liq_breaches",
                                          "Auto-liquidation thresholds crossed (counted by the risk engine)",
                                          registry=registry)
+        self.leader = Gauge("tradovate_sim_leader", "1 while this process leads: runs the market and the timers (summed"
+                            " over the machine's live workers: how many lead, 0 or 1)", registry=registry,
+                            multiprocess_mode="livesum")
         self.loop_lag = Histogram("tradovate_sim_event_loop_lag_seconds",
                                   "How late the event loop woke a 10 ms timer: a synchronous step delays every request",
                                   buckets=PAUSE_BUCKETS, registry=registry)
@@ -194,6 +197,10 @@ class Metrics:
             entity = change.entity
             if isinstance(entity, AutoLiqTransaction) and change.event_type is EventType.Created:
                 self._liquidated[entity.initiator]()
+
+    def leading(self, leads: bool) -> None:
+        """This process took the lead or stepped down (server/leader.py)."""
+        self.leader.set(1 if leads else 0)
 
     def auto_liq_breached(self) -> None:
         """`Telemetry`: an account crossed an auto-liquidation threshold."""
