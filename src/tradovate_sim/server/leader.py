@@ -153,8 +153,10 @@ class Leadership:
                          runtime.settlement):
                 try:
                     await part.stop()
-                except StoreError as error:
+                except StoreError as error:  # auto-liquidation's last flush, refused by the fence or the database
                     log.warning("stepping down: %s", error)
+                except Exception:  # a bug: logged; the others stop all the same and the election goes on
+                    log.exception("stepping down: stopping %s failed", type(part).__name__)
         finally:
             LEADER_FENCE.reset(token)
         self._fence = None
