@@ -97,8 +97,6 @@ class Leadership:
                 if await cluster.try_lead():
                     log.warning("this process leads now: it runs the market and the timers")
                     await self._lead()
-            except StoreError as error:
-                log.warning("trying to lead: %s", error)
             except Exception as error:  # the database is away: try again
                 log.warning("trying to lead: %s", str(error).splitlines()[0] if str(error) else repr(error))
 
