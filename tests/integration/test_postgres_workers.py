@@ -672,6 +672,32 @@ def test_metrics_of_two_workers_count_every_request_and_each_liquidation_once_wh
     assert not shared.exists()  # removed by the supervisor as it exits
 
 
+def test_two_workers_behind_one_port_count_one_leader_after_the_leaders_lock_is_killed(tmp_path: Path) -> None:
+    """`--workers 2`: `/metrics` sums `tradovate_sim_leader` over the machine's workers, whichever answers: one
+    leads before the leader's lock connection is killed and one after (two, were the old leader not to step down)."""
+    cluster = pg_cluster.shared()
+    url = cluster.create_database("workers_stepdown")
+    server = ServerProcess(tmp_path / "unused.db", tmp_path / "server.log", db_url=url, workers=2,
+                           quotes="synthetic")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10.0,
+                          limits=httpx.Limits(max_keepalive_connections=0)) as http:
+            before = [scrape(http)[("tradovate_sim_leader", ())] for _ in range(4)]
+            killed = kill_the_leaders_lock(cluster, "workers_stepdown")
+            end = time.monotonic() + 60
+            while "this process leads now" not in server.log() and time.monotonic() < end:
+                time.sleep(0.1)
+            after = [scrape(http)[("tradovate_sim_leader", ())] for _ in range(6)]
+
+        assert before == [1, 1, 1, 1]
+        assert killed == 1
+        assert "this process no longer leads" in server.log() and "this process leads now" in server.log()
+        assert after == [1] * 6, after
+    finally:
+        server.stop()
+
+
 def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path: Path) -> None:
     url = pg_cluster.shared().create_database("workers_orphans")
     server = ServerProcess(tmp_path / "unused.db", tmp_path / "server.log", db_url=url, workers=2)
