@@ -223,6 +223,7 @@ async def test_an_answer_with_other_headers_or_default_headers_uvicorn_acts_on_g
 
     await serve(app([(b"content-length", b"2"), (b"content-type", b"application/json")]), GET)  # not the constant
     await serve(app([(b"content-length", b"3"), JSON_TYPE]), GET)  # a length that is not the body's
+    await serve(app(None), b"HEAD /v1/auth/me HTTP/1.1\r\nHost: sim\r\n\r\n")  # uvicorn writes no body then
     transport, _ = await serve(app(None), GET, default_headers=[(b"connection", b"close")])
-    assert sent == [False, False, False]
+    assert sent == [False, False, False, False]
     assert transport.closed and transport.writes[0].endswith(b"\r\n\r\n{}")

@@ -127,14 +127,14 @@ def whole(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: byte
     headers, the two given, `connection: close` when the connection does not stay open; then the body): the same
     answer without two ASGI messages, two coroutines, the per-header pattern checks and the held head. False (and
     nothing done) unless `send` is a `OneWriteHttpProtocol` cycle's, ready to answer now (no response started, the
-    client there, writing not paused, uvicorn's access log off) and the headers are those two: the caller then
-    uses `send`."""
+    client there, writing not paused, uvicorn's access log off, not a HEAD request) and the headers are those two:
+    the caller then uses `send`."""
     cycle = getattr(send, "__self__", None)
     if type(cycle) is not RequestResponseCycle or len(headers) != 2 or headers[1] is not JSON_TYPE:
         return False
     writer = cycle.transport
     if (type(writer) is not ResponseWriter or cycle.response_started or cycle.disconnected or cycle.access_log
-            or cycle.flow.write_paused or writer.head_seen):
+            or cycle.flow.write_paused or writer.head_seen or cycle.scope["method"] == "HEAD"):
         return False
     name, length = headers[0]
     lines = _DEFAULT_HEAD.of(cycle.default_headers)
