@@ -11,7 +11,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from uvicorn.server import ServerState
 
-from tradovate_sim.server.protocol import OneWriteHttpProtocol
+from tradovate_sim.server.protocol import JSON_TYPE, OneWriteHttpProtocol, whole
 
 Scope = dict[str, Any]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -47,11 +47,14 @@ class RecordingTransport(asyncio.Transport):
         return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
 
 
-async def serve(app: App, *requests: bytes, transport: RecordingTransport | None = None
+async def serve(app: App, *requests: bytes, transport: RecordingTransport | None = None,
+                default_headers: list[tuple[bytes, bytes]] | None = None,
                 ) -> tuple[RecordingTransport, OneWriteHttpProtocol]:
     """Feed `requests` to one connection of a fresh protocol and let every request's task finish."""
-    config = Config(app=app, ws="none", lifespan="off", log_level="critical")
-    protocol = OneWriteHttpProtocol(config=config, server_state=ServerState(), app_state={},
+    config = Config(app=app, ws="none", lifespan="off", log_level="critical", access_log=False)  # as `serve` runs it
+    state = ServerState()
+    state.default_headers = default_headers or []
+    protocol = OneWriteHttpProtocol(config=config, server_state=state, app_state={},
                                     _loop=asyncio.get_running_loop())
     transport = transport or RecordingTransport()
     protocol.connection_made(transport)
@@ -172,3 +175,55 @@ async def test_a_finished_request_leaves_no_reference_cycle_for_the_collector() 
     finally:
         gc.enable()
     assert after == before  # freed by reference counting alone, with the collector off
+
+
+def answering(body: bytes, *, at_once: bool, taken: list[bool]) -> App:
+    """An API answer (`content-length`, then the JSON type): through `whole` or through uvicorn's two `send`s."""
+    head = [(b"content-length", b"%d" % len(body)), JSON_TYPE]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        if at_once:
+            taken.append(whole(send, 200, head, body))
+            if taken[-1]:
+                return
+        await send({"type": "http.response.start", "status": 200, "headers": head})
+        await send({"type": "http.response.body", "body": body})
+    return app
+
+
+POST = b"POST /v1/order/liquidateposition HTTP/1.1\r\nHost: sim\r\nContent-Length: 2\r\n\r\n{}"
+
+
+async def test_an_answer_written_whole_is_byte_for_byte_uvicorns_and_leaves_the_connection_as_uvicorn_does() -> None:
+    defaults = [(b"date", b"Tue, 01 Dec 2026 07:00:00 GMT"), (b"server", b"uvicorn")]
+    body = b'{"orderId":7}'
+    for requests in ((GET, POST, GET), (b"GET /v1/auth/me HTTP/1.0\r\n\r\n",), (POST.replace(b"1.1", b"1.0"),)):
+        taken: list[bool] = []
+        (slow, old), (fast, new) = [await serve(answering(body, at_once=at_once, taken=taken), *requests,
+                                                default_headers=defaults) for at_once in (False, True)]
+        assert taken == [True] * len(requests)
+        assert fast.writes == slow.writes and len(fast.writes) == len(requests)
+        assert fast.closed == slow.closed  # HTTP/1.0: `connection: close`, and closed
+        assert new.server_state.total_requests == old.server_state.total_requests == len(requests)
+    assert b"connection: close" in fast.writes[0] and fast.closed
+
+
+async def test_an_answer_with_other_headers_or_default_headers_uvicorn_acts_on_goes_through_send() -> None:
+    sent: list[bool] = []
+
+    def app(headers: list[tuple[bytes, bytes]] | None) -> App:
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            head = headers or [(b"content-length", b"2"), JSON_TYPE]
+            sent.append(whole(send, 200, head, b"{}"))
+            if not sent[-1]:
+                await send({"type": "http.response.start", "status": 200, "headers": head})
+                await send({"type": "http.response.body", "body": b"{}"})
+        return inner
+
+    await serve(app([(b"content-length", b"2"), (b"content-type", b"application/json")]), GET)  # not the constant
+    await serve(app([(b"content-length", b"3"), JSON_TYPE]), GET)  # a length that is not the body's
+    await serve(app(None), b"HEAD /v1/auth/me HTTP/1.1\r\nHost: sim\r\n\r\n")  # uvicorn writes no body then
+    transport, _ = await serve(app(None), GET, default_headers=[(b"connection", b"close")])
+    assert sent == [False, False, False, False]
+    assert transport.closed and transport.writes[0].endswith(b"\r\n\r\n{}")

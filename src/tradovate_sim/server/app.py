@@ -42,6 +42,7 @@ from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.front import Application, Call, ShortWay, routed
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.pauses import GcPauses, LoopLag
+from tradovate_sim.server.protocol import JSON_TYPE
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.socket_quota import SocketQuota
 from tradovate_sim.server.websocket import Hub
@@ -57,8 +58,6 @@ MAX_BODY = 1 << 20
 NO_PARAMETERS = NoParameters()
 _API, _BODY, _QUERY = Served.API, Source.BODY, Source.QUERY  # read once: a member read off its enum class is slow
 
-
-JSON_TYPE = (b"content-type", JSON.encode("latin-1"))
 
 
 class EncodedJson(Response):

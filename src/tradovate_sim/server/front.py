@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from tradovate_sim.server.access import AccessLog, HttpOperations
 from tradovate_sim.server.metrics import HTTP, Metrics
+from tradovate_sim.server.protocol import whole
 
 API_PREFIX = "/v1/"
 OWN_ROUTES = frozenset({"/v1/openapi.json"})  # `/v1/` paths with a Starlette route of their own
@@ -111,6 +112,8 @@ class ShortWay:
         try:
             response = await self.serve(Call(scope, receive, scope["path"][len(API_PREFIX):]))
             status = response.status_code
+            if response.background is None and whole(send, status, response.raw_headers, response.body):
+                return  # the same bytes, written at once by the connection's protocol
             # what `Response.__call__` sends, without its frame (the short way is HTTP, never a WebSocket)
             await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
             await send({"type": "http.response.body", "body": response.body})

@@ -27,13 +27,22 @@ from asyncio import BaseTransport, TimerHandle
 from collections.abc import Sequence
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
 from tradovate_sim.server.connection import FINISH_EXTENSION, RELEASE_SECONDS, SHUTDOWN_RELEASE_SECONDS
 
 LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST and frees the socket at once
+JSON_TYPE = (b"content-type", b"application/json")  # the one `content-type` header every API answer carries
+_JSON_LINE = b"content-type: application/json\r\n"
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})  # headers uvicorn's `send` acts on
 
 
 class OneWriteHttpProtocol(HttpToolsProtocol):
@@ -87,6 +96,63 @@ class ResponseWriter(asyncio.Transport):
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self.transport.get_extra_info(name, default)
+
+
+class DefaultHead:
+    """The server's default headers (`date`, `server`) as uvicorn writes them, kept until uvicorn replaces its list
+    (each second, for the date). Checked once per list with uvicorn's own patterns: a header it would refuse is
+    never written from here (`whole` leaves the answer to uvicorn's `send`)."""
+
+    __slots__ = ("headers", "lines")
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[bytes, bytes]] | None = None
+        self.lines: bytes | None = None
+
+    def of(self, headers: list[tuple[bytes, bytes]]) -> bytes | None:
+        if headers is not self.headers:
+            self.headers = headers  # held, so that its id is never another list's
+            valid = not any(HEADER_RE.search(name) or HEADER_VALUE_RE.search(value) or name.lower() in _FRAMING
+                            for name, value in headers)
+            self.lines = b"".join(b"%s: %s\r\n" % (name.lower(), value) for name, value in headers) if valid else None
+        return self.lines
+
+
+_DEFAULT_HEAD = DefaultHead()
+
+
+def whole(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes | memoryview) -> bool:
+    """Answer a JSON response (`headers`: `content-length`, then `JSON_TYPE`) in one `write` straight to the
+    connection's transport, with the bytes and the cycle's state uvicorn's two `send` calls would produce (default
+    headers, the two given, `connection: close` when the connection does not stay open; then the body): the same
+    answer without two ASGI messages, two coroutines, the per-header pattern checks and the held head. False (and
+    nothing done) unless `send` is a `OneWriteHttpProtocol` cycle's, ready to answer now (no response started, the
+    client there, writing not paused, uvicorn's access log off, not a HEAD request) and the headers are those two:
+    the caller then uses `send`."""
+    cycle = getattr(send, "__self__", None)
+    if type(cycle) is not RequestResponseCycle or len(headers) != 2 or headers[1] is not JSON_TYPE:
+        return False
+    writer = cycle.transport
+    if (type(writer) is not ResponseWriter or cycle.response_started or cycle.disconnected or cycle.access_log
+            or cycle.flow.write_paused or writer.head_seen or cycle.scope["method"] == "HEAD"):
+        return False
+    name, length = headers[0]
+    lines = _DEFAULT_HEAD.of(cycle.default_headers)
+    if lines is None or name != b"content-length" or length != b"%d" % len(body) or type(body) is not bytes:
+        return False
+    cycle.response_started = True
+    cycle.waiting_for_100_continue = False
+    cycle.chunked_encoding = False
+    writer.head_seen = True
+    close = b"" if cycle.keep_alive else b"connection: close\r\n"
+    writer.transport.write(b"%s%scontent-length: %s\r\n%s%s\r\n%s" % (
+        STATUS_LINE[status], lines, length, _JSON_LINE, close, body))
+    cycle.response_complete = True
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        writer.close()
+    cycle.on_response()
+    return True
 
 
 class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
