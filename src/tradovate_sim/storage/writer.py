@@ -266,6 +266,12 @@ class Writer:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        # A batch's multi-row upserts each keep a statement journal (SQLite's copy of every page the statement
+        # changes, to undo it alone if it fails): past 64 KiB it spilled to a temporary file, created, written
+        # (two pwrites a page) and unlinked each batch: 28 of the 55 pwrites a liquidation at 250/s (session 9).
+        # In memory it is a copy of each page and freed with the statement. Set after the migration (whose
+        # statements could journal a whole table).
+        conn.execute("PRAGMA temp_store = MEMORY")
         self.reload()
 
     def reload(self) -> None:
@@ -447,6 +453,15 @@ def _send(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _read(fd: int, chunk: memoryview, buffer: bytearray) -> bool:
+    """Append what one read of `fd` brings to `buffer`, through `chunk`; False at the end of the file. Not
+    `os.read`: its fresh 1 MiB object was an mmap, an mremap to the size read and an munmap every read (glibc
+    serves an allocation that large from mmap), and the first touch of its pages faulted them in."""
+    size = os.readv(fd, [chunk])
+    buffer += chunk[:size]
+    return size > 0
+
+
 def _waiting(fd: int, timeout: float) -> bool:
     """Whether a request (or the end of requests) is readable on `fd` within `timeout` seconds."""
     return bool(select.select([fd], [], [], timeout)[0])
@@ -463,6 +478,7 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
         fcntl.fcntl(stdin, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     _send(stdout, frame(Answer(id=0, seq=writer.seq, migrated_from=writer.migrated_from)))
     buffer = bytearray()
+    chunk = memoryview(bytearray(_READ_SIZE))  # each read lands here, then only what came is copied to `buffer`
     open_ = True
     while open_:
         if writer.backlog and not _waiting(stdin, 0 if len(writer.backlog) >= BATCH_COMMITS else IDLE_SECONDS):
@@ -471,13 +487,9 @@ def serve(path: str, synchronous: str, stdin: int = 0, stdout: int = 1) -> int:
                 continue
             except sqlite3.Error:
                 pass  # tried again after the next group (the journal holds these commits): wait for one now
-        data = os.read(stdin, _READ_SIZE)
-        open_ = bool(data)
-        buffer += data
+        open_ = _read(stdin, chunk, buffer)
         while open_ and len(buffer) < _MAX_GROUP_BYTES and select.select([stdin], [], [], 0)[0]:
-            more = os.read(stdin, _READ_SIZE)
-            open_ = bool(more)
-            buffer += more
+            open_ = _read(stdin, chunk, buffer)
         decoded = [_decode(body) for body in frames(buffer)]
         requests = [r for r in decoded if isinstance(r, Request)]
         answers = {a.id: a for a in writer.write(requests)} if requests else {}
