@@ -186,9 +186,9 @@ def test_the_writer_binds_its_bodies_without_sqlites_adapter_lookup(
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts the bytes written through /proc/self/io")
 def test_a_batch_writes_only_its_wal_frames_not_a_statement_journal_file(tmp_path: Path) -> None:
-    """Each multi-row upsert of a batch keeps a statement journal (the old content of every page it changes).
-    Left to SQLite's default it spilled past 64 KiB into a temporary file, written and unlinked every batch (28 of
-    the 55 pwrites a liquidation at 250/s); in memory, a batch writes its WAL frames and nothing else."""
+    """A multi-row upsert keeps a statement journal (the old content of every page it changes), which past 64 KiB
+    spilled into a temporary file, written and unlinked every batch (28 of the 55 pwrites a liquidation at 250/s);
+    with one row a statement there is none, and a batch writes its WAL frames and nothing else."""
     writer = Writer(str(tmp_path / "journal.db"), "FULL")
     writer.checkpointer.poke = lambda: None  # type: ignore[method-assign]  # nothing copied meanwhile
     try:

@@ -37,8 +37,9 @@ they are folded at the next read and applied again. Nothing an answer depends on
 The cost per commit (bench/store_commit.py; bench/RESULTS.md, sessions 6 and 8). A request's changes are decoded
 once (each entity's body kept as a `Raw` view of the request, its id read from those bytes alone), not twice; every
 body is bound as a `bytearray` (the one bytes-like type sqlite3 binds without its adapter lookup: `entities.store`).
-The pipe is read into one reused buffer (`_read`), and a batch's statement journals stay in memory (`_prepare`):
-at 250 liquidations/s they were, a commit, an mmap, mremap and munmap and 28 of 55 pwrites (session 9).
+The pipe is read into one reused buffer (`_read`), and a batch upserts one row a statement, which needs no
+statement journal (`entities.store`): at 250 liquidations/s they were, a commit, an mmap, mremap and munmap and 28
+of 55 pwrites (a journal spilled to a temporary file every batch; session 9).
 Most of what is left is SQLite's and the kernel's: the WAL pages a commit writes (each is a `pwrite` of its header
 and one of its page, then written back by the fsync and copied again by the checkpointer) and the b-tree work. The
 entity key is (id, entity_type), id first: the kinds a commit creates number their ids at similar rates, so their
@@ -268,12 +269,6 @@ class Writer:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        # A batch's multi-row upserts each keep a statement journal (SQLite's copy of every page the statement
-        # changes, to undo it alone if it fails): past 64 KiB it spilled to a temporary file, created, written
-        # (two pwrites a page) and unlinked each batch: 28 of the 55 pwrites a liquidation at 250/s (session 9).
-        # In memory it is a copy of each page and freed with the statement. Set after the migration (whose
-        # statements could journal a whole table).
-        conn.execute("PRAGMA temp_store = MEMORY")
         self.reload()
 
     def reload(self) -> None:
