@@ -490,6 +490,7 @@ class OpenLoop:
     wall: float
     server_cpu: float
     client_cpu: float
+    writer_cpu: float = 0.0  # the store's writer process alone (SQLite); also in server_cpu
 
     def percentile(self, q: float, probes: bool = False) -> float:
         ordered = sorted(latency for _, latency in (self.probes if probes else self.latencies))
@@ -594,6 +595,7 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
             scheduled = max(scheduled + PROBE_INTERVAL, clock())
 
     server_cpu, client_cpu = bench.server.cpu_seconds(), time.process_time()
+    writer_cpu = process_cpu_seconds(bench.server.children())
     gc.collect()
     gc.disable()  # the client's own collections would show as server pauses (seen: 34-44 ms full collections)
     probing = asyncio.create_task(probe())
@@ -618,7 +620,8 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
     if failures:
         raise RuntimeError(f"{len(failures)} failed requests, first: {failures[0]}")
     return OpenLoop(latencies=latencies, probes=probes, wall=wall, server_cpu=bench.server.cpu_seconds() - server_cpu,
-                    client_cpu=time.process_time() - client_cpu)
+                    client_cpu=time.process_time() - client_cpu,
+                    writer_cpu=process_cpu_seconds(bench.server.children()) - writer_cpu)
 
 
 async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
@@ -650,7 +653,8 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
         bench.close()
         await bench.connect()
         before = await pause_counters(bench)
-        result = await offer(bench, rate, accounts, args.connections)
+        with writer_syscalls(bench.server.children() if args.writer_syscalls else []) as syscalls:
+            result = await offer(bench, rate, accounts, args.connections)
         bench.close()
         await bench.connect()
         paused = pauses_between(before, await pause_counters(bench))
@@ -660,11 +664,42 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
                 f"{result.percentile(0.5, probes=True):.2f} | {result.percentile(1.0, probes=True):.2f} | "
                 f"{result.server_cpu / result.wall:.0%} | {result.client_cpu / result.wall:.0%} | {paused} |")
         print(line, flush=True)
+        print(f"  writer process: {result.writer_cpu * 1e6 / count:.0f} µs CPU per liquidation ("
+              f"{result.writer_cpu / result.wall:.0%})" + "".join(f"; {name} {calls / count:.2f}"
+                                                                  for name, calls in syscalls.items()), flush=True)
         for name, series in (("liquidations", result.latencies), ("probes", result.probes)):
             worst = sorted(series, key=lambda pair: -pair[1])[:5]
             print(f"  worst {name} (sent at s: ms): "
                   + ", ".join(f"{at:.3f}: {latency * 1000:.0f}" for at, latency in worst), flush=True)
         report.append(line)
+
+
+WRITER_SYSCALLS = ("pwrite64", "pread64", "fdatasync", "fcntl", "read", "readv", "write", "pselect6", "mmap", "mremap",
+                   "munmap", "openat", "unlink", "futex")
+
+
+@contextlib.contextmanager
+def writer_syscalls(pids: list[int]) -> Iterator[dict[str, int]]:
+    """Count the system calls of `pids` (the store's writer) meanwhile with `perf stat` (its syscall tracepoints):
+    filled in on exit; nothing when `pids` is empty."""
+    counts: dict[str, int] = {}
+    if not pids:
+        yield counts
+        return
+    with tempfile.NamedTemporaryFile(suffix=".csv") as out:
+        events = ",".join(f"syscalls:sys_enter_{name}" for name in WRITER_SYSCALLS)
+        perf = subprocess.Popen(["perf", "stat", "-x", ",", "-e", events, "-p", ",".join(map(str, pids)),
+                                 "-o", out.name])
+        time.sleep(0.5)  # perf attached
+        try:
+            yield counts
+        finally:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
+            for row in Path(out.name).read_text().splitlines():
+                fields = row.split(",")
+                if len(fields) > 2 and fields[0].strip().isdigit():
+                    counts[fields[2].rsplit("_enter_", 1)[-1]] = int(fields[0])
 
 
 async def scaling_run(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
@@ -794,6 +829,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--big", action="store_true", help="with --scaling, also 100k accounts")
     parser.add_argument("--open-loop", type=float, nargs="+", metavar="RATE",
                         help="offer liquidations at each fixed RATE per second (open loop) instead")
+    parser.add_argument("--writer-syscalls", action="store_true",
+                        help="open loop: count the writer process's system calls (perf stat) per liquidation")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per open-loop rate (default 10)")
     parser.add_argument("--connections", type=int, default=256,
                         help="open loop: connections the requests take turns on (default 256)")

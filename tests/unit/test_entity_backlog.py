@@ -184,6 +184,36 @@ def test_the_writer_binds_its_bodies_without_sqlites_adapter_lookup(
     conn.close()
 
 
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts the bytes written through /proc/self/io")
+def test_a_batch_writes_only_its_wal_frames_not_a_statement_journal_file(tmp_path: Path) -> None:
+    """A multi-row upsert keeps a statement journal (the old content of every page it changes), which past 64 KiB
+    spilled into a temporary file, written and unlinked every batch (28 of the 55 pwrites a liquidation at 250/s);
+    with one row a statement there is none, and a batch writes its WAL frames and nothing else."""
+    writer = Writer(str(tmp_path / "journal.db"), "FULL")
+    writer.checkpointer.poke = lambda: None  # type: ignore[method-assign]  # nothing copied meanwhile
+    try:
+        def body(event: str) -> bytes:  # two entities a leaf: a 256-row statement changes 128 pages (512 KiB)
+            return msgspec.json.encode([{"entityType": "order", "eventType": event,
+                                         "entity": {"id": entity_id, "pad": event * 300}}
+                                        for entity_id in range(1, 401)])
+
+        writer.write([Request(id=1, changes=body("Created"))])
+        assert writer.materialize(1) == 1
+        writer.write([Request(id=2, changes=body("Updated"))])
+        wal_before, written_before = os.stat(writer.wal_path).st_size, _written()
+        assert writer.materialize(1) == 1
+        wal, written = os.stat(writer.wal_path).st_size - wal_before, _written() - written_before
+        assert wal > 256 * 4096
+        assert written <= wal, f"{written - wal:,} bytes written besides the WAL's {wal:,}"
+    finally:
+        writer.close()
+
+
+def _written() -> int:
+    return next(int(line.split()[1]) for line in Path("/proc/self/io").read_text().splitlines()
+                if line.startswith("wchar:"))
+
+
 # --- a killed writer process with a backlog ----------------------------------------------------------------------
 
 # The writer as the store starts it, with batches only when the backlog passes 5 (then down to 3): never idle
