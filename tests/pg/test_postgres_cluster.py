@@ -101,9 +101,11 @@ async def test_a_lock_its_dead_holder_left_waits_for_the_holders_commit_in_fligh
         landing = store.submit(_order(2), accounts=(account,))
         await held.sent.wait()
         dying.terminate()  # SIGKILL: the lock's session ends with the process; the store's COMMIT is on its way
-        while await observer.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
-                                      account):
-            await asyncio.sleep(0.01)  # the dead session's lock is gone
+        for _ in range(1000):  # until the dead session's lock is gone
+            if not await observer.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", account):
+                break
+            await asyncio.sleep(0.01)
         taking = asyncio.ensure_future(
             PostgresCluster.lock(taker, account) if take == "lock" else PostgresCluster.try_lock(taker, [account]))
         taker_pid = taker.get_server_pid()

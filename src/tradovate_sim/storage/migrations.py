@@ -53,6 +53,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 RETURN coalesce((SELECT seq FROM {SCHEMA}.account_head WHERE account_id = account), 0);
             END $$""",
     ),
+    (  # 3: the head read after a lock waits for a commit its previous holder left in flight
+        # A holder killed after its commit's write and before COMMIT's answer: its lock went with its session, the
+        # COMMIT lands all the same a moment later. Until then that transaction holds the head's row (updated: the
+        # version read has an xmax; inserted: the key): FOR SHARE, or an insert of the key, waits for it to end and
+        # reads what it left. Nothing is written on the usual path (no xmax); an account's first lock inserts its row.
+        f"""CREATE FUNCTION {SCHEMA}.landed_head(account bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+            DECLARE
+                head bigint;
+                writer xid;
+            BEGIN
+                SELECT seq, xmax INTO head, writer FROM {SCHEMA}.account_head WHERE account_id = account;
+                IF NOT FOUND THEN
+                    INSERT INTO {SCHEMA}.account_head VALUES (account, 0) ON CONFLICT (account_id) DO NOTHING;
+                    head := (SELECT seq FROM {SCHEMA}.account_head WHERE account_id = account);
+                ELSIF writer::text <> '0' THEN
+                    SELECT seq INTO head FROM {SCHEMA}.account_head WHERE account_id = account FOR SHARE;
+                END IF;
+                RETURN coalesce(head, 0);
+            END $$""",
+        f"""CREATE OR REPLACE FUNCTION {SCHEMA}.lock_account(account bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE
+            AS $$
+            BEGIN
+                PERFORM pg_advisory_lock(account);
+                RETURN {SCHEMA}.landed_head(account);
+            END $$""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

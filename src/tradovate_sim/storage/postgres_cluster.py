@@ -2,8 +2,9 @@
 rows other processes committed, blocks of ids, the leader's lock and the notifications (asyncpg).
 
 - **Account locks** are session-level advisory locks (`lock_account(id)`: the lock, then the account's head seq read
-  in a snapshot taken after it was granted), held on a pooled connection from before a command decides until its
-  commit has landed; a command's nested locks share its connection (taken in account-id order by the callers).
+  in a snapshot taken after it was granted, once a commit a dead holder left in flight has ended: `landed_head`),
+  held on a pooled connection from before a command decides until its commit has landed; a command's nested locks
+  share its connection (taken in account-id order by the callers).
 - **Journal rows** are read by transaction id, not by seq: every row whose transaction is below the xmin horizon
   (`pg_snapshot_xmin(pg_current_snapshot())`) is final, so the reader moves its horizon there and never has to come
   back (a seq cursor would skip a lower seq committed after a higher one).
@@ -246,9 +247,8 @@ class PostgresCluster:
             "SELECT a FROM unnest($1::bigint[]) AS a WHERE pg_try_advisory_lock(a)", list(account_ids))]
         if not taken:
             return {}
-        heads = {int(r[0]): int(r[1]) for r in await conn.fetch(  # read after the grants
-            f"SELECT account_id, seq FROM {SCHEMA}.account_head WHERE account_id = ANY($1::bigint[])", taken)}
-        return {a: int(heads.get(a, 0)) for a in taken}
+        return {int(r[0]): int(r[1]) for r in await conn.fetch(  # read after the grants
+            f"SELECT a, {SCHEMA}.landed_head(a) FROM unnest($1::bigint[]) AS a", taken)}
 
     @staticmethod
     async def unlock(conn: asyncpg.pool.PoolConnectionProxy, account_ids: Sequence[int]) -> None:
