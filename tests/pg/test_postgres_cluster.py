@@ -2,6 +2,7 @@
 connection (while all of them hold busy accounts' locks), then fails as a store failure would."""
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -127,3 +128,40 @@ async def test_a_lock_its_dead_holder_left_waits_for_the_holders_commit_in_fligh
 
 def _order(entity_id: int) -> bytes:
     return json.dumps([{"entityType": "order", "eventType": "Created", "entity": {"id": entity_id}}]).encode()
+
+
+async def test_the_follower_skips_a_commit_of_its_own_that_landed_while_its_query_was_on_the_way(
+        store: PostgresStore, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The follower names this process's transactions (`own`) when it sends its query; a commit of this process that
+    lands before the query's snapshot is taken (a slow backend, a busy machine) is below the new horizon and was not
+    named. Applied again after a later commit of its own, it put back an older position over newer fills: `open lots
+    must add up to the net position` on the next fill."""
+    follower = PostgresCluster(url, store.snapshot)
+    await follower.open()
+    pooled = follower.pooled
+    landed: list[int] = []
+
+    class Late:
+        """The pooled connection, with this process's commit landing after the query's arguments were built."""
+
+        def __init__(self, conn: object) -> None:
+            self.conn = conn
+
+        async def fetch(self, *args: object) -> object:
+            landed.append(await store.submit(_order(1)))  # its xid joins `own` before its COMMIT is sent
+            return await self.conn.fetch(*args)  # type: ignore[attr-defined]
+
+    @contextlib.asynccontextmanager
+    async def late() -> AsyncIterator[object]:
+        async with pooled() as conn:
+            yield Late(conn)
+
+    try:
+        monkeypatch.setattr(follower, "pooled", late)
+        followed = await follower.follow(store.own)
+        monkeypatch.setattr(follower, "pooled", pooled)
+        followed += await follower.follow(store.own)
+    finally:
+        await follower.close()
+
+    assert landed and [row.seq for row in followed] == []
