@@ -49,7 +49,7 @@ APPLICATION = "tradovate-sim"  # the listening connection's application_name: "t
 
 _FOLLOW = f"""
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h)
-SELECT h.h::text AS horizon, j.seq, j.body, j.meta, j.accounts
+SELECT h.h::text AS horizon, j.xid::text AS xid, j.seq, j.body, j.meta, j.accounts
 FROM h LEFT JOIN {SCHEMA}.journal j
   ON j.xid >= $1::text::xid8 AND j.xid < h.h AND NOT pg_visible_in_snapshot(j.xid, $2::text::pg_snapshot)
   AND NOT j.xid = ANY($3::text[]::xid8[])
@@ -258,13 +258,16 @@ class PostgresCluster:
 
     async def follow(self, own: set[int]) -> list[JournalRow]:
         """The journal rows of transactions that finished since the last call (in transaction order, then seq),
-        but those of the transactions `own` (this process's: their rows are in memory through their commits)."""
+        but those of the transactions `own` (this process's: their rows are in memory through their commits).
+        `own` is read again when the answer is back: a commit of this process may land between the query's
+        sending and its snapshot (its xid joined `own` before its COMMIT went out). Applied again, after a later
+        commit of this process, it would put older entities back over newer ones."""
         async with self.pooled() as conn:
             rows = await conn.fetch(_FOLLOW, str(self.horizon), self.snapshot or "1:1:", [str(x) for x in own])
         if rows:
             self.horizon = int(rows[0]["horizon"])
         return [JournalRow(seq=r["seq"], body=bytes(r["body"]), meta=r["meta"], accounts=tuple(r["accounts"]))
-                for r in rows if r["seq"] is not None]
+                for r in rows if r["seq"] is not None and int(r["xid"]) not in own]
 
     async def xmax(self) -> int:
         """Every transaction that began before this call has an id below this."""
