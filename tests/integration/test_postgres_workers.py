@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -597,6 +597,101 @@ def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_write_and_the_ot
         assert "unhandled error" not in server.log()
     finally:
         server.stop()
+
+
+HOLD = 0x686F_6C64  # an advisory key the test holds: every COMMIT waits for it meanwhile (the trigger below)
+_HOLD_COMMITS = f"""
+CREATE FUNCTION public.hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_advisory_xact_lock_shared({HOLD}); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON tradovate_sim.journal DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION public.hold_commit();
+"""
+
+
+def test_a_command_after_a_process_was_killed_with_its_commit_on_the_way_decides_on_that_commit(
+        tmp_path: Path) -> None:
+    """The first process is killed after sending a commit's COMMIT, before its answer: its account lock goes with its
+    session at once, the COMMIT lands a moment later. The second process's command on that account, queued on the
+    lock meanwhile, must decide on that commit (it waited for it), not on the state before: else both land and its
+    memory holds the first's position with its own fills (500s: "open lots must add up to the net position")."""
+    url = pg_cluster.shared().create_database("workers_in_flight")
+    pair = Pair(url, tmp_path)
+    try:
+        first, second = pair.apis
+        first.call("order/placeorder", order(pair.demo1), pair.demo)  # long 1
+        pg_cluster.shared().psql(_HOLD_COMMITS, url.rsplit("/", 1)[1])
+        bought = asyncio.run(_killed_with_a_commit_on_the_way(pair, url))
+
+        assert bought.status_code == 200 and "orderId" in bought.json(), bought.text
+        for action in ("Buy", "Sell", "Sell"):  # on memory holding both commits, as the core made them
+            assert "orderId" in second.call("order/placeorder", order(pair.demo1, action=action), pair.demo)
+        orders = {int(o["id"]) for o in second.entities("order", pair.demo) if o["accountId"] == pair.demo1}
+        filled = sum(int(f["qty"]) * (1 if f["action"] == "Buy" else -1)
+                     for f in second.entities("fill", pair.demo) if f["orderId"] in orders)
+        assert net_pos(second, pair.demo, pair.demo1) == filled == 0  # +1 -1 (the killed one's) +1 +1 -1 -1
+        assert "unhandled error" not in pair.servers[1].log()
+    finally:
+        pair.close()
+
+
+async def _killed_with_a_commit_on_the_way(pair: Pair, url: str) -> httpx.Response:
+    """The first process sells with its COMMIT held and is killed; the second's buy, queued on the account's lock
+    behind that sell, is answered once the COMMIT is let go."""
+    account = pair.demo1
+    holder = await asyncpg.connect(url)
+
+    async def waiting(condition: str, *args: object) -> list[int]:
+        """The backends waiting for a lock that matches `condition`."""
+        return [int(r[0]) for r in await holder.fetch(f"SELECT pid FROM pg_locks WHERE NOT granted AND {condition}",
+                                                      *args)]
+
+    async def until(check: Callable[[], Awaitable[object]]) -> None:
+        for _ in range(1000):  # 10 s at most
+            if await check():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"still waiting:\n{pair.servers[0].log()}\n{pair.servers[1].log()}")
+
+    on_account = "locktype = 'advisory' AND objid = $1"
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1), pg_advisory_lock($2)", HOLD, account)
+        async with httpx.AsyncClient(timeout=60.0, headers={"Authorization": f"Bearer {pair.demo}"}) as client:
+            def send(server: ServerProcess, action: str) -> asyncio.Future[httpx.Response]:
+                return asyncio.ensure_future(client.post(f"{server.base_url}/v1/order/placeorder",
+                                                         json=order(account, action=action)))
+
+            selling = send(pair.servers[0], "Sell")  # fresh at once; then waits for the account's lock
+            await until(lambda: waiting(on_account, account))
+            buying = send(pair.servers[1], "Buy")  # fresh at once too (no commit in flight); queued behind the sell
+            await until(lambda: _two(waiting(on_account, account)))
+            await holder.execute("SELECT pg_advisory_unlock($1)", account)  # the sell decides; its COMMIT waits
+            committing: list[int] = []
+
+            async def commit_held() -> bool:
+                committing[:] = await waiting(on_account, HOLD)
+                return bool(committing)
+
+            await until(commit_held)
+            assert pair.servers[0].process is not None
+            pair.servers[0].process.kill()  # its lock's session ends; its COMMIT is sent and waits for HOLD
+            pair.servers[0].process.wait()
+
+            async def buy_decided_or_waits() -> bool:  # past the account's lock: waiting for the sell, or its COMMIT
+                if buying.done():
+                    return True
+                return not await waiting(on_account, account) and bool(await waiting("pid <> $1", committing[0]))
+
+            await until(buy_decided_or_waits)
+            await holder.execute("SELECT pg_advisory_unlock($1)", HOLD)
+            with contextlib.suppress(httpx.TransportError):
+                await selling
+            return await buying
+    finally:
+        await holder.close()
+
+
+async def _two(found: Awaitable[list[int]]) -> bool:
+    return len(await found) == 2
 
 
 def scrape(http: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -53,6 +53,46 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 RETURN coalesce((SELECT seq FROM {SCHEMA}.account_head WHERE account_id = account), 0);
             END $$""",
     ),
+    (  # 3: the head read after a lock waits for a commit its previous holder left in flight
+        # A holder killed after its commit's write and before COMMIT's answer: its lock went with its session, the
+        # COMMIT lands all the same a moment later. Until then that transaction holds the head's row. Updated: the
+        # version read has its id as xmax (a committed upsert leaves its id there too, as a lock): while that
+        # transaction is in progress, FOR SHARE waits for it and reads what it left. Inserted (the account's first
+        # commit): an insert of the key waits for it. The usual path reads one row and writes nothing; an account's
+        # first lock inserts its row. `writer` is 32 bits, within 2^31 of the snapshot's xmax: its epoch is found
+        # from that (an xid still running may be at or above that xmax).
+        f"""CREATE FUNCTION {SCHEMA}.landed_head(account bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+            DECLARE
+                head bigint;
+                writer xid;
+                next_xid bigint;
+                full_xid bigint;
+            BEGIN
+                SELECT seq, xmax INTO head, writer FROM {SCHEMA}.account_head WHERE account_id = account;
+                IF NOT FOUND THEN
+                    INSERT INTO {SCHEMA}.account_head VALUES (account, 0) ON CONFLICT (account_id) DO NOTHING;
+                    head := (SELECT seq FROM {SCHEMA}.account_head WHERE account_id = account);
+                ELSIF writer::text <> '0' THEN
+                    next_xid := pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+                    full_xid := (next_xid & ~4294967295) | writer::text::bigint;
+                    IF full_xid > next_xid + 2147483648 THEN
+                        full_xid := full_xid - 4294967296;
+                    ELSIF full_xid < next_xid - 2147483648 THEN
+                        full_xid := full_xid + 4294967296;
+                    END IF;
+                    IF full_xid > 0 AND pg_xact_status(full_xid::text::xid8) = 'in progress' THEN
+                        SELECT seq INTO head FROM {SCHEMA}.account_head WHERE account_id = account FOR SHARE;
+                    END IF;
+                END IF;
+                RETURN coalesce(head, 0);
+            END $$""",
+        f"""CREATE OR REPLACE FUNCTION {SCHEMA}.lock_account(account bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE
+            AS $$
+            BEGIN
+                PERFORM pg_advisory_lock(account);
+                RETURN {SCHEMA}.landed_head(account);
+            END $$""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

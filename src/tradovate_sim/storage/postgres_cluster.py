@@ -2,8 +2,9 @@
 rows other processes committed, blocks of ids, the leader's lock and the notifications (asyncpg).
 
 - **Account locks** are session-level advisory locks (`lock_account(id)`: the lock, then the account's head seq read
-  in a snapshot taken after it was granted), held on a pooled connection from before a command decides until its
-  commit has landed; a command's nested locks share its connection (taken in account-id order by the callers).
+  in a snapshot taken after it was granted, once a commit a dead holder left in flight has ended: `landed_head`),
+  held on a pooled connection from before a command decides until its commit has landed; a command's nested locks
+  share its connection (taken in account-id order by the callers).
 - **Journal rows** are read by transaction id, not by seq: every row whose transaction is below the xmin horizon
   (`pg_snapshot_xmin(pg_current_snapshot())`) is final, so the reader moves its horizon there and never has to come
   back (a seq cursor would skip a lower seq committed after a higher one).
@@ -49,7 +50,7 @@ LEADING = "tradovate-sim-leader"  # the leader's lock connection's: "tradovate-s
 
 _FOLLOW = f"""
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h)
-SELECT h.h::text AS horizon, j.seq, j.body, j.meta, j.accounts
+SELECT h.h::text AS horizon, j.xid::text AS xid, j.seq, j.body, j.meta, j.accounts
 FROM h LEFT JOIN {SCHEMA}.journal j
   ON j.xid >= $1::text::xid8 AND j.xid < h.h AND NOT pg_visible_in_snapshot(j.xid, $2::text::pg_snapshot)
   AND NOT j.xid = ANY($3::text[]::xid8[])
@@ -292,9 +293,8 @@ class PostgresCluster:
             "SELECT a FROM unnest($1::bigint[]) AS a WHERE pg_try_advisory_lock(a)", list(account_ids))]
         if not taken:
             return {}
-        heads = {int(r[0]): int(r[1]) for r in await conn.fetch(  # read after the grants
-            f"SELECT account_id, seq FROM {SCHEMA}.account_head WHERE account_id = ANY($1::bigint[])", taken)}
-        return {a: int(heads.get(a, 0)) for a in taken}
+        return {int(r[0]): int(r[1]) for r in await conn.fetch(  # read after the grants
+            f"SELECT a, {SCHEMA}.landed_head(a) FROM unnest($1::bigint[]) AS a", taken)}
 
     @staticmethod
     async def unlock(conn: asyncpg.pool.PoolConnectionProxy, account_ids: Sequence[int]) -> None:
@@ -304,13 +304,16 @@ class PostgresCluster:
 
     async def follow(self, own: set[int]) -> list[JournalRow]:
         """The journal rows of transactions that finished since the last call (in transaction order, then seq),
-        but those of the transactions `own` (this process's: their rows are in memory through their commits)."""
+        but those of the transactions `own` (this process's: their rows are in memory through their commits).
+        `own` is read again when the answer is back: a commit of this process may land between the query's
+        sending and its snapshot (its xid joined `own` before its COMMIT went out). Applied again, after a later
+        commit of this process, it would put older entities back over newer ones."""
         async with self.pooled() as conn:
             rows = await conn.fetch(_FOLLOW, str(self.horizon), self.snapshot or "1:1:", [str(x) for x in own])
         if rows:
             self.horizon = int(rows[0]["horizon"])
         return [JournalRow(seq=r["seq"], body=bytes(r["body"]), meta=r["meta"], accounts=tuple(r["accounts"]))
-                for r in rows if r["seq"] is not None]
+                for r in rows if r["seq"] is not None and int(r["xid"]) not in own]
 
     async def xmax(self) -> int:
         """Every transaction that began before this call has an id below this."""
