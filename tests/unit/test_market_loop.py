@@ -8,7 +8,6 @@ from datetime import datetime
 import pytest
 
 from tradovate_sim.server.runtime import Runtime
-from tradovate_sim.service.simulator import MarketLoop
 
 
 @pytest.fixture
@@ -81,17 +80,3 @@ async def test_shutdown_closes_the_store_even_when_stopping_the_market_loop_fail
     # Assert
     assert closed == [True]
 
-
-async def test_stopping_a_market_loop_that_had_died_logs_it_and_returns(
-        runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
-    async def died() -> None:
-        raise RuntimeError("died earlier")
-
-    loop = MarketLoop(runtime.platform, 0.001)
-    loop.ticker.work = died  # a failure that escapes the tick's own handling ends the loop
-    loop.start()
-    assert loop.task is not None
-    await asyncio.wait([loop.task])
-    caplog.set_level(logging.ERROR, logger="tradovate_sim.market")
-    await loop.stop()
-    assert [r.getMessage() for r in caplog.records if r.name == "tradovate_sim.market"] == ["market loop had failed"]

@@ -3,6 +3,9 @@ and stopped any number of times (a process that stops leading stops its timers, 
 again)."""
 
 import asyncio
+import logging
+
+import pytest
 
 from tradovate_sim.service.periodic import Ticker
 
@@ -78,3 +81,46 @@ async def test_a_stop_that_is_cancelled_leaves_the_tick_to_finish() -> None:
     assert task is not None
     await asyncio.wait([task])
     assert finished == [True] and not task.cancelled()
+
+
+async def test_a_failure_streak_is_logged_at_its_1st_2nd_4th_and_8th_run_and_the_ticks_go_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Arrange: nine failing runs, then one that succeeds, then one more failure (a new streak)
+    outcomes = [False] * 9 + [True, False]
+    done = asyncio.Event()
+
+    async def work() -> None:
+        ok = outcomes.pop(0)
+        if not outcomes:
+            done.set()
+        if not ok:
+            raise RuntimeError("boom")
+
+    ticker = Ticker("test", 0.001, work, failed="failed (%d in a row)")
+    # Act
+    with caplog.at_level(logging.ERROR):
+        ticker.start()
+        await done.wait()
+        await ticker.stop()
+    # Assert
+    assert [r.getMessage() for r in caplog.records] == [
+        f"failed ({n} in a row)" for n in (1, 2, 4, 8, 1)]
+    assert all(r.exc_info is not None for r in caplog.records)
+    assert ticker.failures == 1
+
+
+async def test_a_ticker_without_failed_ends_on_a_failure_and_its_stop_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Arrange: a ticker whose work handles nothing
+    async def died() -> None:
+        raise RuntimeError("died earlier")
+
+    ticker = Ticker("test", 0.001, died, what="test loop")
+    ticker.start()
+    assert ticker.task is not None
+    await asyncio.wait([ticker.task])
+    # Act
+    with caplog.at_level(logging.ERROR):
+        await ticker.stop()
+    # Assert
+    assert [r.getMessage() for r in caplog.records] == ["test loop had failed"]

@@ -136,8 +136,8 @@ class Margins:
         self.platform = platform
         self.interval = interval
         self.lock = asyncio.Lock()
-        self.ticker = Ticker("margin-watch", interval, self.watch, log=log)
-        self.failures = 0  # refreshes failed in a row
+        self.ticker = Ticker("margin-watch", interval, self.refresh, log=log,
+                             failed="margin refresh failed (%d in a row); the watch goes on")
 
     def follow(self, changes: Sequence[Change]) -> list[Change]:
         moved: dict[AccountId, dict[ContractId, Position]] = {}
@@ -227,17 +227,6 @@ class Margins:
     def start(self) -> None:
         """Refresh every `interval` seconds until stopped (nothing if watching already); again after a `stop()`."""
         self.ticker.start()
-
-    async def watch(self) -> None:
-        """One refresh of the watch; a failure is logged (at the 1st, 2nd, 4th... in a row) and the watch goes on."""
-        try:
-            await self.refresh()
-        except Exception:
-            self.failures += 1
-            if self.failures & (self.failures - 1) == 0:
-                log.exception("margin refresh failed (%d in a row); the watch goes on", self.failures)
-        else:
-            self.failures = 0
 
     async def stop(self) -> None:
         """Stop after the refresh under way, if any."""

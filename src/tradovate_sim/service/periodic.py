@@ -25,16 +25,20 @@ class _Run:
 
 
 class Ticker:
-    """Runs `work()` every `interval` seconds in a task named `name`, from `start()` until `stop()`. `work` handles
-    its own failures (one that escapes ends the task: `stop()` logs "<what> had failed" on `log`)."""
+    """Runs `work()` every `interval` seconds in a task named `name`, from `start()` until `stop()`. Without
+    `failed`, `work` handles its own failures (one that escapes ends the task: `stop()` logs "<what> had failed" on
+    `log`); with it (a message with one `%d`), a failing run is logged with its traceback at the 1st, 2nd, 4th,
+    8th... failure in a row, and the next run goes on."""
 
     def __init__(self, name: str, interval: float, work: Callable[[], Awaitable[None]], *,
-                 log: logging.Logger | None = None, what: str | None = None) -> None:
+                 log: logging.Logger | None = None, what: str | None = None, failed: str | None = None) -> None:
         self.name = name
         self.interval = interval
         self.work = work
         self.log = log or logging.getLogger(f"tradovate_sim.{name}")
         self.what = what or name
+        self.failed = failed
+        self.failures = 0  # runs failed in a row (with `failed`)
         self.task: asyncio.Task[None] | None = None
         self._run: _Run | None = None
 
@@ -57,6 +61,14 @@ class Ticker:
             run.working = True
             try:
                 await self.work()
+            except Exception:
+                if self.failed is None:
+                    raise
+                self.failures += 1
+                if self.failures & (self.failures - 1) == 0:
+                    self.log.exception(self.failed, self.failures)
+            else:
+                self.failures = 0
             finally:
                 run.working = False
 

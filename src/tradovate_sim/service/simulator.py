@@ -153,10 +153,10 @@ class MarketLoop:
     def __init__(self, platform: Platform, interval: float) -> None:
         self.platform = platform
         self.interval = interval
-        self.ticker = Ticker("market-loop", interval, self.step, log=log, what="market loop")
+        self.ticker = Ticker("market-loop", interval, self.step, log=log, what="market loop",
+                             failed="market tick failed (%d in a row); the market goes on")
         self.settled: list[Callable[[], Awaitable[None]]] = []  # awaited after each tick (the risk engine's drain)
         self.last_tick: float | None = None  # time.monotonic() of the start, then of each tick (for /health)
-        self.failures = 0  # ticks failed in a row
         self.ticks = 0  # ticks done (for tests)
 
     @property
@@ -170,18 +170,12 @@ class MarketLoop:
         self.ticker.start()
 
     async def step(self) -> None:
-        """One tick. A tick that fails is logged with its traceback and the market goes on with the next one; a
-        failure that repeats is logged at the 1st, 2nd, 4th, 8th, ... tick of the streak."""
+        """One tick, counted (a tick that fails is logged by the ticker and the market goes on with the next one)."""
         try:
             await self.tick()
-        except Exception:
-            self.failures += 1
-            if self.failures & (self.failures - 1) == 0:
-                log.exception("market tick failed (%d in a row); the market goes on", self.failures)
-        else:
-            self.failures = 0
-        self.ticks += 1
-        self.last_tick = time.monotonic()
+        finally:
+            self.ticks += 1
+            self.last_tick = time.monotonic()
 
     async def tick(self) -> None:
         """Move the synthetic quotes one step and fill what they cross."""
