@@ -10,7 +10,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tradovate_sim.storage.writer import WAL_HARD_LIMIT_FACTOR, Request, Writer
+from tradovate_sim.storage.checkpoint import WAL_HARD_LIMIT_FACTOR
+from tradovate_sim.storage.writer import Request, Writer
 
 
 def big_commit(request_id: int, entity_id: int, size: int = 16_000) -> Request:
@@ -121,3 +122,81 @@ def test_what_was_committed_survives_a_writer_closed_mid_copy(tmp_path: Path) ->
         assert reopened.conn.execute("SELECT count(*) FROM entity").fetchone()[0] == 20
     finally:
         reopened.close()
+
+
+def test_the_wal_index_counts_the_frames_not_yet_copied_back(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    writer = Writer(str(db), "NORMAL")
+    writer.checkpointer.poke = lambda: None  # type: ignore[method-assign]  # nothing copied back meanwhile
+    try:
+        for n in range(1, 21):
+            writer.write([big_commit(n, n)])
+        # Assert: every frame of this first WAL cycle is left (a frame is a 24-byte header and a 4 KiB page)
+        framed = (wal_size(db) - 32) // (24 + 4096)
+        assert writer.checkpointer.index.left() == framed > 20 * 4
+        # Act: a checkpoint on another connection copies them all
+        with sqlite3.connect(db) as other:
+            assert other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone() == (0, framed, framed)
+        # Assert
+        assert writer.checkpointer.index.left() == 0
+    finally:
+        writer.close()
+
+
+def test_a_hurried_checkpointer_runs_passes_back_to_back_until_few_frames_are_left(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    writer = Writer(str(db), "NORMAL", checkpoint_interval=30.0, final_copy_frames=128)
+    checkpointer = writer.checkpointer
+    try:
+        checkpointer.wait_idle()
+        left = iter([900, 400, 129, 40])  # what each pass leaves (as if commits landed during it), then none
+        checkpointer.index.left = lambda: next(left, 0)  # type: ignore[method-assign]
+        before = checkpointer.passes
+        # Act
+        checkpointer.hurry()
+        deadline = time.monotonic() + 10
+        while checkpointer.passes - before < 4 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.2)  # (a fifth pass would have begun by now: the interval is 30 s)
+        checkpointer.wait_idle()
+        # Assert: one pass more for each count over 128, then none until the interval is up
+        assert checkpointer.passes - before == 4
+    finally:
+        writer.close()
+
+
+def test_past_the_limit_the_writer_copies_only_once_the_checkpointer_left_few_frames(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    limit = 1 << 20
+    writer = Writer(str(db), "NORMAL", wal_limit=limit, final_copy_frames=16)
+    checkpointer = writer.checkpointer
+    hurried: list[bool] = []
+    hurry = checkpointer.hurry
+    checkpointer.poke = lambda: None  # type: ignore[method-assign]  # no pass unless the test runs one
+    checkpointer.hurry = lambda: hurried.append(True)  # type: ignore[method-assign]
+    try:
+        n = 0
+        while not writer.wal_over:
+            n += 1
+            writer.write([big_commit(n, n, size=4_000)])
+            writer.bound_wal(lambda: True)
+        # Act: a quiet moment with every frame of the WAL left to copy
+        copied = writer.bound_wal(lambda: False)
+        # Assert: no copy (it would hold every request arriving meanwhile); the checkpointer was hurried instead
+        assert not copied and hurried and writer.restarts == 0
+        assert checkpointer.index.left() > 16
+        # Act: the hurried passes leave nothing; a quiet moment follows
+        hurry()
+        deadline = time.monotonic() + 10
+        while checkpointer.index.left() > 16 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        checkpointer.wait_idle()
+        copied = writer.bound_wal(lambda: False)
+        n += 1
+        writer.write([big_commit(n, n, size=4_000)])
+        # Assert: the writer made the restart's copy, and the next transaction started the WAL afresh
+        assert copied and writer.restarts == 1 and not writer.wal_over
+        assert 0 < checkpointer.index.left() <= 8
+        assert writer.materialize(1_000) == n
+    finally:
+        writer.close()

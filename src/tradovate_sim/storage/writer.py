@@ -49,22 +49,9 @@ commit), other page sizes (1 KiB: fewer bytes, more pages and more CPU; 8 and 16
 batches, one INTEGER PRIMARY KEY from (kind, id) (kind first: as many instructions, 18 % more WAL bytes; id
 first: 7 % fewer instructions, 17 % more WAL bytes).
 
-No commit waits for a checkpoint. SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold
-and copies the whole WAL back into the database file and fsyncs it: every request waiting for that group waited
-for it too, a pause as long as the disk takes. Here the write connection never checkpoints by itself; a
-`Checkpointer` thread copies committed pages back on a connection of its own (PASSIVE: it never blocks the
-writer) at most every `CHECKPOINT_INTERVAL` while commits land (at 1,000 liquidations/s that is about SQLite's own
-threshold of 1,000 pages).
-
-Nor does an answer wait for the WAL's restart. SQLite starts the WAL afresh only at a transaction that begins when
-every frame is copied back; under steady load the checkpointer's pass never ends before the next group begins,
-so the WAL grows until the writer restarts it itself: once past `WAL_LIMIT_BYTES`, it hurries the checkpointer
-(its next pass now), and at the first moment after that pass when no request waits and the group's answers are
-out, it copies the few frames since and syncs the database file (`bound_wal`); the next transaction then restarts
-the WAL. A first version did this inside the group, before its answers, waiting for the checkpointer's pass in
-flight and then copying up to a whole interval's frames: an 8-145 ms hold of every answer of that group, about
-every 2 s at 1,000 liquidations/s. Only past `WAL_HARD_LIMIT_BYTES` (no quiet moment came) does the writer
-wait for the checkpointer whatever waits.
+No commit waits for a checkpoint, nor does an answer wait for the WAL's restart: the `Checkpointer` thread copies
+the WAL back on a connection of its own, and past a limit the writer restarts the WAL itself at a quiet moment, once
+the checkpointer has left it only a few frames to copy (storage/checkpoint.py says how and why).
 """
 
 from __future__ import annotations
@@ -78,7 +65,6 @@ import signal
 import sqlite3
 import struct
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -86,20 +72,23 @@ from collections.abc import Callable, Iterator
 import msgspec
 
 from tradovate_sim.storage import entities, sqlite_schema
+from tradovate_sim.storage.checkpoint import (
+    CHECKPOINT_INTERVAL,
+    FINAL_COPY_FRAMES,
+    WAL_HARD_LIMIT_FACTOR,
+    WAL_LIMIT_BYTES,
+    Checkpointer,
+    connect,
+)
 from tradovate_sim.storage.entities import APPLIED_KEY
 from tradovate_sim.storage.sqlite_schema import UPSERT_META
 
-BUSY_TIMEOUT_MS = 5_000
 LOCK_WAIT_SECONDS = 10.0
 CACHE_KIB = 16_384  # the page cache of the writer's connection (SQLite's default: 2,000 KiB; see _prepare)
 
 _FRAME = struct.Struct(">I")
 _READ_SIZE = 1 << 20
 _MAX_GROUP_BYTES = 8 << 20  # stop gathering requests into one group past this
-WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is restarted at the next quiet moment (and truncated to it after)
-WAL_HARD_LIMIT_FACTOR = 2  # past this many times the limit, restarted after the next group whatever waits
-FRESH_PASS_SECONDS = 0.02  # the writer finishes the copy itself only this soon after a checkpointer pass ended
-CHECKPOINT_INTERVAL = 0.1  # seconds between two background checkpoints while commits land
 BOUND_CHECK_GROUPS = 32  # the WAL's size is looked at every this many groups
 BATCH_COMMITS = 16  # commits whose entities one materialization batch writes, when no request waits
 BATCH_FLOOR = 4  # commits a batch applies, folded, between two looks for a waiting request (1 would save no page)
@@ -136,12 +125,6 @@ _REQUEST_ID = msgspec.msgpack.Decoder(_RequestId)
 _ENCODE = msgspec.msgpack.Encoder().encode
 
 
-def connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return conn
-
-
 def frame(message: Request | Answer) -> bytes:
     body = _ENCODE(message)
     return _FRAME.pack(len(body)) + body
@@ -159,68 +142,12 @@ def frames(buffer: bytearray) -> Iterator[bytes]:
     del buffer[:start]
 
 
-class Checkpointer:
-    """Copies committed WAL pages back into the database file on its own connection and thread, whenever the
-    writer pokes it (after each group), at most once per `interval`, so that no commit waits for a checkpoint.
-    PASSIVE checkpoints neither take the write lock nor wait for readers; SQLite restarts the WAL at the next
-    transaction that finds it fully copied."""
-
-    def __init__(self, path: str, synchronous: str, interval: float = CHECKPOINT_INTERVAL) -> None:
-        self.interval = interval
-        self.conn = connect(path)
-        self.conn.execute(f"PRAGMA synchronous = {synchronous}")
-        self.wanted = threading.Event()
-        self.idle = threading.Event()
-        self.idle.set()
-        self.stopping = False
-        self.passes = 0  # checkpoints run (for tests and operators)
-        self.finished = 0.0  # time.monotonic() when the last pass ended
-        self.hurried = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
-        self.thread.start()
-
-    def poke(self) -> None:
-        self.wanted.set()
-
-    def hurry(self) -> None:
-        """A pass now, not after the rest of the interval."""
-        self.hurried.set()
-        self.wanted.set()
-
-    def _run(self) -> None:
-        while True:
-            self.wanted.wait()
-            if self.stopping:
-                return
-            self.idle.clear()
-            self.wanted.clear()
-            self.hurried.clear()
-            try:
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                self.passes += 1
-            except sqlite3.Error:
-                pass  # busy or failing disk: the writer's own checkpoint past the limit still bounds the WAL
-            finally:
-                self.finished = time.monotonic()
-                self.idle.set()
-            # however often the writer pokes, each pass copies an interval's commits (unless hurried)
-            self.hurried.wait(self.interval)
-
-    def wait_idle(self) -> None:
-        self.idle.wait()
-
-    def close(self) -> None:
-        self.stopping = True
-        self.wanted.set()
-        self.thread.join()
-        self.conn.close()
-
-
 class Writer:
     """The group-commit loop over one write connection."""
 
-    def __init__(self, path: str, synchronous: str, lock_wait: float = LOCK_WAIT_SECONDS,
-                 wal_limit: int = WAL_LIMIT_BYTES, checkpoint_interval: float = CHECKPOINT_INTERVAL) -> None:
+    def __init__(self, path: str, synchronous: str, *, lock_wait: float = LOCK_WAIT_SECONDS,
+                 wal_limit: int = WAL_LIMIT_BYTES, checkpoint_interval: float = CHECKPOINT_INTERVAL,
+                 final_copy_frames: int = FINAL_COPY_FRAMES) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.lock = _exclusive(path + ".writer.lock", lock_wait)  # held for the life of this process
@@ -245,7 +172,7 @@ class Writer:
         except BaseException:  # a writer that could not open the file holds neither it nor its lock
             os.close(self.lock)
             raise
-        self.checkpointer = Checkpointer(path, synchronous, checkpoint_interval)
+        self.checkpointer = Checkpointer(path, synchronous, checkpoint_interval, final_copy_frames)
 
     def _prepare(self, path: str, synchronous: str) -> None:
         conn = self.conn
@@ -301,10 +228,11 @@ class Writer:
         return answers
 
     def bound_wal(self, waiting: Callable[[], bool]) -> bool:
-        """Past the WAL limit, copy the frames the checkpointer's last pass left and sync the database file, so
-        that the next transaction restarts the WAL (and the journal size limit truncates the file): only right
-        after a pass (few frames left) and while no request is `waiting`, unless the WAL is past the hard limit.
-        Looks at the file's size every `BOUND_CHECK_GROUPS` groups; returns whether it copied."""
+        """Past the WAL limit, copy the frames the checkpointer left and sync the database file, so that the next
+        transaction restarts the WAL (and the journal size limit truncates the file): only once the checkpointer's
+        passes have left few frames (it is hurried until they have), while it is idle and no request is `waiting`,
+        unless the WAL is past the hard limit. Looks at the file's size every `BOUND_CHECK_GROUPS` groups; returns
+        whether it copied."""
         if not self.wal_over and self.groups % BOUND_CHECK_GROUPS:
             return False
         try:
@@ -316,10 +244,10 @@ class Writer:
             return False
         checkpointer = self.checkpointer
         if size <= self.wal_limit * WAL_HARD_LIMIT_FACTOR:
-            if not checkpointer.idle.is_set() or waiting():
-                return False
-            if time.monotonic() - checkpointer.finished > FRESH_PASS_SECONDS:
+            if checkpointer.index.left() > checkpointer.final:
                 checkpointer.hurry()
+                return False
+            if not checkpointer.idle.is_set() or waiting():
                 return False
         else:
             checkpointer.wait_idle()
