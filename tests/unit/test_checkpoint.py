@@ -200,3 +200,32 @@ def test_past_the_limit_the_writer_copies_only_once_the_checkpointer_left_few_fr
         assert writer.materialize(1_000) == n
     finally:
         writer.close()
+
+
+def test_a_pass_runs_as_soon_as_enough_frames_wait_and_not_before_the_interval_for_fewer(tmp_path: Path) -> None:
+    db = tmp_path / "i.db"
+    writer = Writer(str(db), "NORMAL", checkpoint_interval=30.0)
+    checkpointer = writer.checkpointer
+    checkpointer.frames = 40
+    try:
+        writer.write([big_commit(1, 1)])  # the first pass (the interval has not begun): then 30 s to the next
+        deadline = time.monotonic() + 10
+        while checkpointer.passes < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        checkpointer.wait_idle()
+        # Act: fewer frames than `frames` (a commit is about 5 pages)
+        for n in range(2, 5):
+            writer.write([big_commit(n, n)])
+        time.sleep(0.2)
+        # Assert: no pass for them before the interval is up
+        assert checkpointer.passes == 1 and 0 < checkpointer.index.left() < 40
+        # Act: enough frames
+        for n in range(5, 15):
+            writer.write([big_commit(n, n)])
+        deadline = time.monotonic() + 10
+        while checkpointer.index.left() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        # Assert: a pass came at once and copied them
+        assert checkpointer.passes >= 2 and checkpointer.index.left() == 0
+    finally:
+        writer.close()

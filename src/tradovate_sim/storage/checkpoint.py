@@ -4,10 +4,10 @@ No commit waits for a checkpoint. SQLite's automatic checkpoint runs inside the 
 and copies the whole WAL back into the database file and fsyncs it: every request waiting for that group waited
 for it too, a pause as long as the disk takes. The writer's connection never checkpoints by itself; a
 `Checkpointer` thread copies committed pages back on a connection of its own (PASSIVE: it never blocks the writer)
-at most every `CHECKPOINT_INTERVAL` while commits land. Short passes (about 400 frames at 1,000 liquidations/s):
-a group's `fdatasync` that lands beside a pass's `fsync` of the database file waits for the disk to write what
-the pass copied, so the less each pass copies, the shorter that wait (every 100 ms, 1,400 frames a pass: p99 11-110
-ms and a worst latency of 23-155 ms over seven runs at 1,000/s; every 30 ms: 7.5-24 ms and 21-37 ms).
+as soon as `PASS_FRAMES` frames wait, or `CHECKPOINT_INTERVAL` after its last pass for fewer. Short passes: a
+group's `fdatasync` that lands beside a pass's `fsync` of the database file waits for the disk to write what the pass
+copied, so the less each pass copies, the shorter that wait (at 1,000 liquidations/s, a pass every 100 ms copies
+about 1,400 frames; bench/RESULTS.md, session 10, has the runs).
 
 Nor does an answer wait for the WAL's restart. SQLite starts the WAL afresh only at a transaction that begins when
 every frame is copied back; under steady load a pass never ends before the next group begins, so the WAL grows
@@ -27,11 +27,12 @@ import sqlite3
 import struct
 import threading
 
-__all__ = ["CHECKPOINT_INTERVAL", "FINAL_COPY_FRAMES", "WAL_HARD_LIMIT_FACTOR", "WAL_LIMIT_BYTES", "Checkpointer",
-           "WalIndex", "connect"]
+__all__ = ["CHECKPOINT_INTERVAL", "FINAL_COPY_FRAMES", "PASS_FRAMES", "WAL_HARD_LIMIT_FACTOR", "WAL_LIMIT_BYTES",
+           "Checkpointer", "WalIndex", "connect"]
 
 BUSY_TIMEOUT_MS = 5_000
-CHECKPOINT_INTERVAL = 0.03  # seconds between two background checkpoints while commits land
+CHECKPOINT_INTERVAL = 0.1  # seconds between two background checkpoints while commits land, at most
+PASS_FRAMES = 400  # ... or fewer, a pass as soon as this many frames wait (every ~30 ms at 1,000 liquidations/s)
 WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is restarted at the next quiet moment (and truncated to it after)
 WAL_HARD_LIMIT_FACTOR = 2  # past this many times the limit, restarted after the next group whatever waits
 FINAL_COPY_FRAMES = 128  # the writer makes the restart's copy only when at most this many frames are left
@@ -68,33 +69,40 @@ class WalIndex:
 
 
 class Checkpointer:
-    """Copies committed WAL pages back into the database file on its own connection and thread, whenever the
-    writer pokes it (after each group), at most once per `interval`, so that no commit waits for a checkpoint.
-    PASSIVE checkpoints neither take the write lock nor wait for readers. Hurried (`hurry()`), it runs passes back
-    to back until a pass leaves at most `final` frames (the writer's short copy then restarts the WAL)."""
+    """Copies committed WAL pages back into the database file on its own connection and thread, so that no commit
+    waits for a checkpoint: after the writer's pokes (one after each group), a pass once `frames` are waiting, or at
+    the end of `interval` for fewer. PASSIVE checkpoints neither take the write lock nor wait for readers. Hurried
+    (`hurry()`), it runs passes back to back until a pass leaves at most `final` frames (the writer's short copy
+    then restarts the WAL)."""
 
-    def __init__(self, path: str, synchronous: str, interval: float = CHECKPOINT_INTERVAL,
-                 final: int = FINAL_COPY_FRAMES) -> None:
+    def __init__(self, path: str, synchronous: str, *, interval: float = CHECKPOINT_INTERVAL,
+                 frames: int = PASS_FRAMES, final: int = FINAL_COPY_FRAMES) -> None:
         self.interval = interval
+        self.frames = frames
         self.final = final
         self.conn = connect(path)
         self.conn.execute(f"PRAGMA synchronous = {synchronous}")
         self.index = WalIndex(path)
-        self.wanted = threading.Event()
+        self.wanted = threading.Event()  # a group landed since the last pass
+        self.early = threading.Event()  # the next pass should not wait for the end of the interval
+        self.hurried = threading.Event()  # ... and passes should follow until few frames are left
         self.idle = threading.Event()
         self.idle.set()
         self.stopping = False
         self.passes = 0  # checkpoints run (for tests and operators)
-        self.hurried = threading.Event()
         self.thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
         self.thread.start()
 
     def poke(self) -> None:
+        """A group landed: a pass at the end of the interval, or as soon as `frames` are waiting."""
         self.wanted.set()
+        if self.index.left() >= self.frames:
+            self.early.set()
 
     def hurry(self) -> None:
-        """Passes now and back to back until at most `final` frames are left, not after the rest of the interval."""
+        """Passes now and back to back until at most `final` frames are left."""
         self.hurried.set()
+        self.early.set()
         self.wanted.set()
 
     def _run(self) -> None:
@@ -116,10 +124,10 @@ class Checkpointer:
             if rushing and self.index.left() > self.final:
                 self.hurry()  # what the last pass left is still too much for the writer's copy: one more
                 continue
-            if rushing:
-                self.hurried.clear()  # (hurried during the pass, from a count that included the pass's frames)
-            # however often the writer pokes, each pass copies an interval's commits (unless hurried)
-            self.hurried.wait(self.interval)
+            # (pokes and hurries during the pass counted the frames it was copying: the next poke counts again)
+            self.hurried.clear()
+            self.early.clear()
+            self.early.wait(self.interval)
 
     def wait_idle(self) -> None:
         self.idle.wait()
@@ -127,7 +135,7 @@ class Checkpointer:
     def close(self) -> None:
         self.stopping = True
         self.wanted.set()
-        self.hurried.set()  # (out of the wait between two passes at once)
+        self.early.set()  # (out of the wait between two passes at once)
         self.thread.join()
         self.conn.close()
         self.index.close()

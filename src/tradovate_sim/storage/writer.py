@@ -172,7 +172,7 @@ class Writer:
         except BaseException:  # a writer that could not open the file holds neither it nor its lock
             os.close(self.lock)
             raise
-        self.checkpointer = Checkpointer(path, synchronous, checkpoint_interval, final_copy_frames)
+        self.checkpointer = Checkpointer(path, synchronous, interval=checkpoint_interval, final=final_copy_frames)
 
     def _prepare(self, path: str, synchronous: str) -> None:
         conn = self.conn
