@@ -13,13 +13,13 @@ Nor does an answer wait for the WAL's restart. SQLite starts the WAL afresh only
 every frame is copied back; under steady load a pass never ends before the next group begins, so the WAL grows
 until the writer restarts it itself (`Writer.bound_wal`): past `WAL_LIMIT_BYTES` it copies the frames left and
 syncs the database file at a moment when no request waits and the last group's answers are out, and the next
-transaction restarts the WAL. That copy holds every request that arrives meanwhile, so it must be short: a copy made
-right after an ordinary pass had the frames of the whole pass to copy (a pass takes 50-90 ms at 1,000
-liquidations/s on a virtio disk, about 700-1,300 frames) and held requests for 50-100 ms. So past the limit the
-writer first hurries the checkpointer, which then runs passes back to back, each copying what was appended during
-the one before, until no more than `FINAL_COPY_FRAMES` are left; the writer copies only then (`WalIndex` reads how
-many frames are left). Past `WAL_HARD_LIMIT_FACTOR` times the limit (the passes never got there, or no quiet
-moment came) the writer waits for the pass in flight and copies whatever waits.
+transaction restarts the WAL. That copy holds every request that arrives meanwhile, so it must be short: a copy
+made right after an ordinary pass had the frames of the whole pass to copy (session 9: passes every 100 ms took
+50-90 ms at 1,000 liquidations/s on a slow virtio disk, about 700-1,300 frames) and held requests for 50-100 ms.
+So past the limit the writer first hurries the checkpointer, which then runs passes back to back, each copying what
+was appended during the one before, until no more than `FINAL_COPY_FRAMES` are left; the writer copies only then
+(`WalIndex` reads how many frames are left). Past `WAL_HARD_LIMIT_FACTOR` times the limit (the passes never got
+there, or no quiet moment came) the writer waits for the pass in flight and copies whatever waits.
 """
 
 import os
@@ -27,21 +27,16 @@ import sqlite3
 import struct
 import threading
 
-__all__ = ["CHECKPOINT_INTERVAL", "FINAL_COPY_FRAMES", "PASS_FRAMES", "WAL_HARD_LIMIT_FACTOR", "WAL_LIMIT_BYTES",
-           "Checkpointer", "WalIndex", "connect"]
+from tradovate_sim.storage.sqlite_schema import connect
 
-BUSY_TIMEOUT_MS = 5_000
+__all__ = ["CHECKPOINT_INTERVAL", "FINAL_COPY_FRAMES", "PASS_FRAMES", "WAL_HARD_LIMIT_FACTOR", "WAL_LIMIT_BYTES",
+           "Checkpointer", "WalIndex"]
+
 CHECKPOINT_INTERVAL = 0.1  # seconds between two background checkpoints while commits land, at most
 PASS_FRAMES = 400  # ... or fewer, a pass as soon as this many frames wait (every ~30 ms at 1,000 liquidations/s)
 WAL_LIMIT_BYTES = 64 << 20  # a WAL past this is restarted at the next quiet moment (and truncated to it after)
 WAL_HARD_LIMIT_FACTOR = 2  # past this many times the limit, restarted after the next group whatever waits
 FINAL_COPY_FRAMES = 128  # the writer makes the restart's copy only when at most this many frames are left
-
-
-def connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return conn
 
 
 class WalIndex:
@@ -94,9 +89,10 @@ class Checkpointer:
         self.thread.start()
 
     def poke(self) -> None:
-        """A group landed: a pass at the end of the interval, or as soon as `frames` are waiting."""
+        """A group landed: a pass at the end of the interval, or as soon as `frames` are waiting (counted only
+        between passes: during one, the count still holds the frames it is copying)."""
         self.wanted.set()
-        if self.index.left() >= self.frames:
+        if self.idle.is_set() and not self.early.is_set() and self.index.left() >= self.frames:
             self.early.set()
 
     def hurry(self) -> None:

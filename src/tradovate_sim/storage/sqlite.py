@@ -18,11 +18,10 @@ from typing import Literal
 import msgspec
 
 from tradovate_sim.storage import entities
-from tradovate_sim.storage.checkpoint import connect
 from tradovate_sim.storage.entities import Identified, JournalChange
 from tradovate_sim.storage.errors import StoreClosedError, StoreError
 from tradovate_sim.storage.rows import JournalEntry
-from tradovate_sim.storage.sqlite_schema import RESERVED_KEYS, SCHEMA_VERSION
+from tradovate_sim.storage.sqlite_schema import RESERVED_KEYS, SCHEMA_VERSION, connect
 from tradovate_sim.storage.writer import Answer, Request, frame, frames
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreClosedError", "StoreError"]

@@ -1,5 +1,6 @@
-"""The SQLite file's schema: its tables, their creation and migration, the meta keys the store owns, and the
-statements that write a group's journal rows and meta keys (`storage/writer.py` runs them all).
+"""The SQLite file's schema and how it is opened (`connect`): its tables, their creation and migration, the meta keys
+the store owns, and the statements that write a group's journal rows and meta keys (`storage/writer.py` runs them
+all).
 
 Tables: `journal` (one row per commit: its seq, its changes as a JSON array of `props` payloads), `entity` (the
 last state of each entity as of the meta key `entity_applied_through`: `storage/entities.py`) and `meta` (the
@@ -14,6 +15,7 @@ from tradovate_sim.storage import entities
 from tradovate_sim.storage.entities import APPLIED_KEY
 
 SCHEMA_VERSION = 4
+BUSY_TIMEOUT_MS = 5_000
 MIGRATED_VERSIONS = frozenset({b"2", b"3"})  # versions `migrate` brings to SCHEMA_VERSION when the writer opens a file
 SCHEMA_KEY = "schema_version"
 SEQ_FLOOR_KEY = "journal_seq_floor"  # the last seq before a reset, so that seqs are never reused
@@ -34,6 +36,14 @@ _TABLES = (
 _INSERT_JOURNAL = ("INSERT INTO journal VALUES ", "")  # multi-row VALUES (entities.insert)
 UPSERT_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 _DELETE_META = "DELETE FROM meta WHERE key = ?"
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection to the file in autocommit mode (transactions are explicit), usable from any thread, that waits
+    up to `BUSY_TIMEOUT_MS` for a lock."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
 
 
 def create(conn: sqlite3.Connection, path: str) -> int | None:

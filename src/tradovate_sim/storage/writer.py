@@ -78,10 +78,9 @@ from tradovate_sim.storage.checkpoint import (
     WAL_HARD_LIMIT_FACTOR,
     WAL_LIMIT_BYTES,
     Checkpointer,
-    connect,
 )
 from tradovate_sim.storage.entities import APPLIED_KEY
-from tradovate_sim.storage.sqlite_schema import UPSERT_META
+from tradovate_sim.storage.sqlite_schema import UPSERT_META, connect
 
 LOCK_WAIT_SECONDS = 10.0
 CACHE_KIB = 16_384  # the page cache of the writer's connection (SQLite's default: 2,000 KiB; see _prepare)
