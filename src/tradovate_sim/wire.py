@@ -128,6 +128,16 @@ def response_frame(request_id: int | None, status: int, data: object = None, enc
     return messages_frame([Response(s=status, i=request_id, d=data)], encode)
 
 
+def response_head(request_id: int | None, status: int) -> bytes:
+    """The start of `response_frame`'s frame, up to its data: `a[{"s":status,"i":id,"d":` (`RESPONSE_END` ends it), to
+    send data that is JSON already (a long answer, encoded a slice at a time) without encoding it again."""
+    head = _default_encode(Response(s=status, i=request_id))  # {"s":...,"i":...} (no `d`)
+    return b"a[" + head[:-1] + b',"d":'
+
+
+RESPONSE_END = b"}]"
+
+
 def event_frame(name: str, data: object, encode: Encode = _default_encode) -> str:
     """`a[{"e":name,"d":data}]`."""
     return messages_frame([Event(e=name, d=data)], encode)

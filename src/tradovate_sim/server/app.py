@@ -37,7 +37,7 @@ from tradovate_sim.model.simulator import (
 from tradovate_sim.server import console, docs, health, openapi
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.broadcast import Broadcast
-from tradovate_sim.server.codec import Codec, decode_as
+from tradovate_sim.server.codec import ITEMS, Codec, decode_as
 from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.front import Application, Call, ShortWay, routed
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
@@ -162,7 +162,10 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
         """Answer the handler's payload as JSON; an ApiError as its status; a bug as a logged 500."""
         async def endpoint(request: Call) -> Response:
             try:
-                return respond(codec, await handle(request))
+                payload = await handle(request)
+                if type(payload) is list and len(payload) > ITEMS:  # a long list: encoded a slice at a time
+                    return EncodedJson(b"".join(await codec.encode_slices(payload)))
+                return respond(codec, payload)
             except ApiError as error:
                 return error_response(codec, error)
             except ClientDisconnect:  # left in the middle of its body: no one to answer; one line, no traceback

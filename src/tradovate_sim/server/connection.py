@@ -4,12 +4,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tradovate_sim import wire
+from tradovate_sim.core.decision import Change
 from tradovate_sim.core.view import Caller
 from tradovate_sim.service.chart import ChartFeed
 from tradovate_sim.service.sync import Subscription
@@ -32,7 +33,42 @@ FINISH_EXTENSION = "tradovate_sim.finish"  # scope extension of server/protocol.
 TOO_SLOW = (1008, "Client too slow: outbound buffer full")
 SESSION_ENDED = (4401, "Session ended")
 
+FRAGMENT_BYTES = 1 << 18  # a longer message goes out in fragments of about this size, the loop running between them
+
 Finish = Callable[[Sequence[str], int, str, float], bool]
+SendPart = Callable[[bytes | memoryview, bool, bool], Awaitable[None]]
+
+
+class Pieces:
+    """A text message (or an answer's data, `reply`) held as the UTF-8 pieces it was encoded in, a slice at a time:
+    sent as fragments without ever being joined whole (a snapshot of thousands of accounts is tens of MB, and each
+    copy of it a step of the event loop of ~1 ms a MB), where the server offers `send_part`."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+        self.size = sum(map(len, parts))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def fragments(self) -> list[tuple[int, int]]:
+        """Where each fragment of about `FRAGMENT_BYTES` begins and ends among the pieces (`parts[begin:end]`,
+        joined only when it is sent; the last one possibly shorter)."""
+        bounds: list[tuple[int, int]] = []
+        begin = size = 0
+        for end, part in enumerate(self.parts, 1):
+            size += len(part)
+            if size >= FRAGMENT_BYTES:
+                bounds.append((begin, end))
+                begin, size = end, 0
+        if begin < len(self.parts) or not bounds:
+            bounds.append((begin, len(self.parts)))
+        return bounds
+
+
+Frame = str | Pieces
 
 
 def finisher(socket: WebSocket) -> Finish | None:
@@ -40,6 +76,13 @@ def finisher(socket: WebSocket) -> Finish | None:
     extension = (socket.scope.get("extensions") or {}).get(FINISH_EXTENSION) or {}
     finish = extension.get("finish")
     return cast(Finish, finish) if callable(finish) else None
+
+
+def part_sender(socket: WebSocket) -> SendPart | None:
+    """The ASGI server's `send_part` (server/protocol.py: one fragment of a text message), if it offers one."""
+    extension = (socket.scope.get("extensions") or {}).get(FINISH_EXTENSION) or {}
+    send_part = extension.get("send_part")
+    return cast(SendPart, send_part) if callable(send_part) else None
 
 
 class Connection:
@@ -56,9 +99,11 @@ class Connection:
         self.socket = socket
         self.caller: Caller | None = None
         self.subscription: Subscription | None = None
+        # while its snapshot is made (`Hub.sync_request`), the commits for `subscription` to select afterwards
+        self.held: list[tuple[Sequence[Change], bool, frozenset[int]]] | None = None
         self.quotes: set[int] = set()
         self.doms: set[int] = set()
-        self.frames: deque[str] = deque()
+        self.frames: deque[Frame] = deque()
         self.pending_chars = 0
         self.md_dirty: set[int] = set()
         self.charts: dict[int, ChartFeed] = {}  # by realtimeId
@@ -78,7 +123,7 @@ class Connection:
         self.client_code: int | None = None  # the close code the client sent, when it closed first
         self.after_reply: list[Callable[[], None]] = []  # what follows the next reply (a chart's history, a close)
 
-    def push(self, frame: str) -> None:
+    def push(self, frame: Frame) -> None:
         if self.closing:
             return
         if self.frames and (len(self.frames) >= MAX_PENDING_FRAMES
@@ -93,7 +138,10 @@ class Connection:
     def reply(self, request_id: int | None, status: int, payload: object = None) -> None:
         """`a[{"s","i","d"}]` (no `d` when `payload` is None), then what the handler left to follow it."""
         self.status = status
-        self.push(wire.response_frame(request_id, status, payload, self.hub.codec.encode))
+        if isinstance(payload, Pieces):  # JSON in wire form already (a long list, a snapshot): not encoded again
+            self.push(Pieces([wire.response_head(request_id, status), *payload.parts, wire.RESPONSE_END]))
+        else:
+            self.push(wire.response_frame(request_id, status, payload, self.hub.codec.encode))
         follow, self.after_reply = self.after_reply, []
         for then in follow:
             then()
@@ -151,7 +199,7 @@ class Connection:
             while self.frames:
                 frame = self.frames.popleft()
                 self.pending_chars -= len(frame)
-                await socket.send_text(frame)
+                await self.send(frame)
                 self.last_sent = time.monotonic()
             if self.closing is not None:
                 break
@@ -175,6 +223,35 @@ class Connection:
         self.finished = True
         if self.deadline is not None:
             self.deadline.cancel()
+
+    async def send(self, frame: Frame) -> None:
+        """One text message; a long one (a snapshot of thousands of accounts) in fragments of about
+        `FRAGMENT_BYTES`, each compressed and written in a step of its own, where the server offers `send_part`."""
+        send_part = part_sender(self.socket) if len(frame) > FRAGMENT_BYTES else None
+        if send_part is None:
+            await self.socket.send_text(frame if isinstance(frame, str) else b"".join(frame.parts).decode())
+            return
+        if isinstance(frame, Pieces):
+            bounds, fragment = frame.fragments(), _joiner(frame.parts)
+        else:
+            data = memoryview(frame.encode())
+            bounds = [(start, start + FRAGMENT_BYTES) for start in range(0, len(data), FRAGMENT_BYTES)]
+            fragment = _slicer(data)
+        try:
+            for index, (begin, end) in enumerate(bounds):  # each joined, compressed and written in a step of its own
+                if index:
+                    await asyncio.sleep(0)
+                await send_part(fragment(begin, end), index == 0, index == len(bounds) - 1)
+        except OSError:  # uvicorn's ClientDisconnected: gone, as `send_text` says it
+            raise WebSocketDisconnect(1006) from None
+
+
+def _joiner(parts: list[bytes]) -> Callable[[int, int], bytes | memoryview]:
+    return lambda begin, end: b"".join(parts[begin:end])
+
+
+def _slicer(data: memoryview) -> Callable[[int, int], bytes | memoryview]:
+    return lambda begin, end: data[begin:end]
 
 
 def close_code(code: int) -> int:

@@ -16,6 +16,10 @@ WebSocket (`ReleasingWebSocketProtocol`, uvicorn's sans-I/O `websockets` one):
    `FINISH_EXTENSION` with a `finish(texts, code, reason, release)` callable: it writes the text frames and a close
    frame behind whatever is already buffered (no waiting), ends the application's receive and the sending side of
    the stream, and resets the connection after `release` seconds if the client has not read it all by then.
+3. A long message in fragments. ASGI sends a message whole: its compression (permessage-deflate) and its write are
+   one step of the event loop, ~0.1 s for the 29 MB snapshot of 5,000 accounts. The same extension carries
+   `send_part(data, first, last)`: one fragment of a text message (a text frame, then continuation frames, FIN on
+   the last), each compressed and written alone, waiting for the transport as `websocket.send` does.
 """
 
 import asyncio
@@ -34,6 +38,7 @@ from uvicorn.protocols.http.httptools_impl import (
     HttpToolsProtocol,
     RequestResponseCycle,
 )
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
@@ -174,7 +179,7 @@ class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
     async def run_asgi(self) -> None:
         extensions = self.scope.get("extensions")
         if extensions is not None:
-            extensions[FINISH_EXTENSION] = {"finish": self.finish}
+            extensions[FINISH_EXTENSION] = {"finish": self.finish, "send_part": self.send_part}
         try:
             await super().run_asgi()
         finally:
@@ -219,8 +224,9 @@ class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.disconnected or self.close_sent or self.transport.is_closing() or self.conn.state is not State.OPEN:
             self.release_later(release)
             return False
-        for text in texts:
-            self.conn.send_text(text.encode())
+        if not self.conn.expect_continuation_frame:  # (in the middle of a fragmented message: the close alone)
+            for text in texts:
+                self.conn.send_text(text.encode())
         self.conn.send_close(code, reason)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
@@ -238,6 +244,19 @@ class ReleasingWebSocketProtocol(WebSocketsSansIOProtocol):
         self.close_timer = self.loop.call_later(release, self.release)
         self.release_later(release)
         return True
+
+    async def send_part(self, data: bytes | memoryview, first: bool, last: bool) -> None:
+        """Write one fragment of a text message: the first as a text frame, the next ones as continuation frames, FIN
+        on the `last`; waits while the transport's buffer is full, as `websocket.send` does. `ClientDisconnected`
+        when the connection is gone or closing."""
+        await self.writable.wait()
+        if self.disconnected or self.close_sent or self.conn.state is not State.OPEN:
+            raise ClientDisconnected()
+        if first:
+            self.conn.send_text(data, fin=last)
+        else:
+            self.conn.send_continuation(data, fin=last)
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     def release_later(self, delay: float) -> None:
         """Reset the connection in `delay` seconds unless it ends before (an earlier deadline wins)."""

@@ -3,14 +3,14 @@
 and `user/syncrequest` with the hub. Each handler is typed by its entry (mypy checks it takes the entry's request
 type and returns its result type); every entry has exactly one (checked when the hub is built)."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.api import Operation, Served, Socket
 from tradovate_sim.model.entities import Contract
 from tradovate_sim.model.market import CancelChart, ChartData, ChartSubscription, GetChart, MdRequest
-from tradovate_sim.server.connection import MAX_CHARTS_PER_SOCKET, Connection
+from tradovate_sim.server.connection import MAX_CHARTS_PER_SOCKET, Connection, Pieces
 from tradovate_sim.service.chart import ChartFeed, chart_spec, check_range
 from tradovate_sim.service.endpoints import Table, check_bound
 from tradovate_sim.service.errors import bad_request, not_found
@@ -36,6 +36,13 @@ class Bound:
 def bind(endpoint: Operation[Req, Res], run: Callable[[Connection, Caller | None, Req], Res]) -> Bound:
     """Bind `run` to a socket-only entry: mypy checks that it takes the entry's request type and returns its
     result."""
+    return Bound(endpoint, run)
+
+
+def bind_encoded(endpoint: Operation[Req, Any], run: Callable[[Connection, Caller | None, Req], Awaitable[Pieces]],
+                 ) -> Bound:
+    """`bind` for a handler that answers its entry's result encoded already, in wire form (`user/syncrequest`,
+    whose snapshot is encoded a slice at a time)."""
     return Bound(endpoint, run)
 
 

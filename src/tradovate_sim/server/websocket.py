@@ -3,6 +3,7 @@ endpoint table (the `/v1` operations, and the socket-only ones bound here and in
 `user/syncrequest` snapshots followed by `props` events, and the fan-out of committed changes and quote moves."""
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,7 +23,7 @@ from tradovate_sim.model.queries import NoParameters
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.model.session import Shutdown, SyncSnapshot
 from tradovate_sim.server.access import AccessLog
-from tradovate_sim.server.codec import Codec, decode_as
+from tradovate_sim.server.codec import ITEMS, Codec, decode_as, joined
 from tradovate_sim.server.connection import (
     HEARTBEAT_SECONDS,
     MAX_SOCKETS_PER_USER,
@@ -30,10 +31,11 @@ from tradovate_sim.server.connection import (
     SHUTDOWN_FLUSH_SECONDS,
     SHUTDOWN_RELEASE_SECONDS,
     Connection,
+    Pieces,
 )
 from tradovate_sim.server.metrics import WS, Metrics, Operations
 from tradovate_sim.server.socket_quota import SocketQuota
-from tradovate_sim.server.subscriptions import SocketHandlers, bind, market_data_handlers
+from tradovate_sim.server.subscriptions import SocketHandlers, bind, bind_encoded, market_data_handlers
 from tradovate_sim.service.admission import Admission, ticket_in
 from tradovate_sim.service.endpoints import Endpoint, Services, Table
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
@@ -66,7 +68,7 @@ class Hub:
         self.operations = Operations(e.name for e in table.values() if e.served is not Served.SIMULATOR)
         operations = Socket
         self.handlers = SocketHandlers(table, [
-            bind(operations.authorize, self.authorize), bind(operations.sync_request, self.sync_request),
+            bind(operations.authorize, self.authorize), bind_encoded(operations.sync_request, self.sync_request),
             *market_data_handlers(self, operations)])
 
     @property
@@ -84,6 +86,9 @@ class Hub:
         for connection in self.connections:
             subscription = connection.subscription
             if subscription is None:
+                continue
+            if connection.held is not None:  # its snapshot is being made: these follow it (`release`)
+                connection.held.append((changes, recheck, contracts))
                 continue
             selected = subscription.select(changes, recheck, contracts)
             if selected:
@@ -327,9 +332,13 @@ class Hub:
             case Source.NONE:
                 body = NO_PARAMETERS
         if endpoint.served is Served.SOCKET:
-            return self.handlers.by_key[endpoint.key](connection, caller, body)
+            result = self.handlers.by_key[endpoint.key](connection, caller, body)
+            return await result if inspect.isawaitable(result) else result
         assert endpoint.handler is not None
-        return await endpoint.handler(self.services, caller, body)
+        result = await endpoint.handler(self.services, caller, body)
+        if type(result) is list and len(result) > ITEMS:  # a long list: encoded a slice at a time
+            return Pieces(await self.codec.encode_slices(result))
+        return result
 
     # --- the socket's own operations ----------------------------------------------------------
 
@@ -344,15 +353,37 @@ class Hub:
         else:
             self.enforce_limit(connection)
 
-    def sync_request(self, connection: Connection, caller: Caller | None, request: SyncRequest) -> SyncSnapshot:
-        """The snapshot; the socket follows changes from the same step of the event loop: no gap, no duplicate."""
+    async def sync_request(self, connection: Connection, caller: Caller | None, request: SyncRequest) -> Pieces:
+        """The snapshot (`SyncSnapshot`, encoded), taken at one step of the event loop, from which the socket
+        follows the commits: no gap, no duplicate. Made and encoded a slice at a time (thousands of accounts: tens
+        of MB); the commits that land meanwhile are held and selected for the socket once the snapshot is out."""
         assert caller is not None
         if connection.subscription is not None:
             raise bad_request("user/syncrequest: only one per connection")
         subscription = Subscription(self.services.platform, caller, request)
-        snapshot = subscription.snapshot()
-        connection.subscription = subscription
-        return snapshot
+        captured = subscription.capture()
+        connection.subscription, connection.held = subscription, []
+        try:
+            fields = await subscription.collect(captured)
+            encoded = {name: await self.codec.encode_slices(rows) for name, rows in fields.items()}
+        except BaseException:
+            if connection.subscription is subscription:
+                connection.subscription = None
+            connection.held = None
+            raise
+        connection.after_reply.append(lambda: self.release(connection))
+        return Pieces(joined(SyncSnapshot, encoded))
+
+    def release(self, connection: Connection) -> None:
+        """The commits held while the socket's snapshot was made, selected now as `publish` would have."""
+        held, connection.held = connection.held or [], None
+        subscription = connection.subscription
+        for changes, recheck, contracts in held:
+            if subscription is None:
+                return
+            selected = subscription.select(changes, recheck, contracts)
+            if selected:
+                connection.push(wire.messages_frame([wire.Event(e="props", d=c) for c in selected], self.codec.encode))
 
     def enforce_limit(self, connection: Connection) -> None:
         assert connection.caller is not None

@@ -7,6 +7,7 @@ controls' with the app, bound to their operations by key (each entry has exactly
 `check_bound`).
 """
 
+import inspect
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -114,7 +115,8 @@ def _entity_query(kind: Kind, operation: Operation[Any, Any]) -> Endpoint[Any, A
     run = _ENTITY_RUNS[operation.name.rsplit("/", 1)[1]]
 
     async def handler(services: Services, caller: Caller | None, query: Any) -> Any:
-        return run(services.platform, _caller(caller), kind, query)
+        result = run(services.platform, _caller(caller), kind, query)
+        return await result if inspect.isawaitable(result) else result  # (lists are made in slices: awaited)
     return Endpoint(operation, handler)
 
 

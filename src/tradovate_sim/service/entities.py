@@ -17,13 +17,15 @@ from tradovate_sim.model.queries import (
     NoParameters,
     SuggestQuery,
 )
+from tradovate_sim.service import slices
 from tradovate_sim.service.errors import not_found
 from tradovate_sim.service.platform import Platform
-from tradovate_sim.service.visibility import can_see
+from tradovate_sim.service.visibility import can_see, seer
 
 
 def _visible(platform: Platform, caller: Caller, kind: Kind, entities: Iterable[Entity]) -> list[Entity]:
-    return [e for e in entities if can_see(platform, caller, kind, e)]
+    sees = seer(platform, caller, kind)
+    return [e for e in entities if sees(e)]
 
 
 def item(platform: Platform, caller: Caller, kind: Kind, query: ItemQuery) -> Entity:
@@ -38,8 +40,10 @@ def items(platform: Platform, caller: Caller, kind: Kind, query: ItemsQuery) -> 
     return _visible(platform, caller, kind, (table[i] for i in query.ids if i in table))
 
 
-def listed(platform: Platform, caller: Caller, kind: Kind, _query: NoParameters) -> list[Entity]:
-    return _visible(platform, caller, kind, platform.state.table(kind.struct).values())
+async def listed(platform: Platform, caller: Caller, kind: Kind, _query: NoParameters) -> list[Entity]:
+    """Every entity of the kind the caller may see, as the table is at this step of the event loop (its values
+    copied at once); looked through a slice at a time (`service/slices.py`)."""
+    return await slices.kept(list(platform.state.table(kind.struct).values()), seer(platform, caller, kind))
 
 
 def find(platform: Platform, caller: Caller, kind: Kind, query: FindQuery) -> Entity:
@@ -60,8 +64,15 @@ def deps(platform: Platform, caller: Caller, kind: Kind, query: DepsQuery) -> li
     return _deps(platform, caller, kind, [query.masterid])
 
 
-def ldeps(platform: Platform, caller: Caller, kind: Kind, query: LdepsQuery) -> list[Entity]:
-    return _deps(platform, caller, kind, query.masterids)
+async def ldeps(platform: Platform, caller: Caller, kind: Kind, query: LdepsQuery) -> list[Entity]:
+    """The children of every listed master (an organization's orders of thousands of accounts at once): sliced as
+    `listed` is."""
+    if kind.master is None:
+        raise not_found(f"{kind.name} has no master")
+    table = platform.state.table(kind.struct)
+    children = platform.state.children[kind.name]
+    found = [table[i] for m in query.masterids for i in children.get(m, {}) if i in table]
+    return await slices.kept(found, seer(platform, caller, kind))
 
 
 def _by_name(platform: Platform, caller: Caller, kind: Kind, text: str, *, exact: bool) -> list[Entity]:

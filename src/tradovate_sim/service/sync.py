@@ -7,8 +7,8 @@ sockets whose snapshot or earlier events held it; an order or position in a cont
 is preceded by that contract's (and its maturity's, product's, exchange's) `Created` events.
 """
 
-from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import msgspec
 
@@ -32,6 +32,7 @@ from tradovate_sim.model.ids import AccountId, ContractId, UserId
 from tradovate_sim.model.kinds import KIND_NAMED, KINDS
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.model.session import SyncSnapshot
+from tradovate_sim.service import slices
 from tradovate_sim.service.errors import bad_request
 from tradovate_sim.service.platform import Platform
 from tradovate_sim.service.visibility import ADMINS_ONLY, REFERENCE, can_see_account, organization_of_account
@@ -41,6 +42,21 @@ ACCESS_TYPES = frozenset({"tradingPermission"})  # the changes that can end a ca
 INSTRUMENT_TYPES = ("exchange", "product", "contractMaturity", "contract")  # sent only to sockets that know them
 IN_CONTRACT = frozenset({"order", "position"})  # kinds whose contract a socket must know before them
 _FIELD_OF_PLURAL = {field.encode_name: field.name for field in msgspec.structs.fields(SyncSnapshot)}
+
+
+def _id(entity: Entity) -> int:
+    return entity.id
+
+
+def _owned_by(owners: dict[int, AccountId], accounts: set[AccountId]) -> Callable[[Entity], bool]:
+    return lambda entity: owners.get(entity.id) in accounts
+
+
+class Captured(NamedTuple):
+    """The tables and users a snapshot is made from (`Subscription.capture`)."""
+
+    tables: dict[str, dict[int, Entity]]
+    users: list[Entity]
 
 
 def plural(entity_type: str) -> str:
@@ -89,31 +105,34 @@ class Subscription:
             return key % self.shard.divisor == self.shard.remainder
         return True
 
-    def snapshot(self) -> SyncSnapshot:
-        """Everything followed, keyed by Tradovate's plural collection names."""
-        fields = {_FIELD_OF_PLURAL[plural]: rows for plural, rows in self.collections().items()}
-        return SyncSnapshot(**cast(dict[str, Any], fields))
-
-    def collections(self) -> dict[str, list[Entity]]:
-        """Everything followed, keyed by Tradovate's plural collection names."""
+    def capture(self) -> "Captured":
+        """What the snapshot is made of, taken at one step of the event loop: each followed kind's table as it is
+        (a copy, one C-level pass each) and the users. Commits that land while `collect` looks through it change
+        the live tables, not these: the snapshot is this moment's, and those commits reach the socket after it."""
+        entities = self.platform.state.entities
+        tables = {t: entities[t].copy() for t in self.types if t not in REFERENCE and t != "user"}
         state = self.platform.state
+        users: list[Entity] = [u for u in (state.get(User, i) for i in sorted(self.users)) if u is not None] \
+            if "user" in self.types else []
+        return Captured(tables, users)
+
+    async def collect(self, captured: "Captured") -> dict[str, list[Entity]]:
+        """Everything followed in `captured`, keyed by `SyncSnapshot`'s field names; each table looked through a
+        slice at a time (`service/slices.py`). Then the contracts (and their maturities, products and exchanges)
+        of the orders and positions in it, which the socket knows from then on."""
+        owners_of = self.platform.state.account_of
+        accounts = self.accounts
         out: dict[str, list[Entity]] = {plural(t): [] for t in self.types}
         out.setdefault("users", [])
         out.setdefault("contractGroups", [])
-        for entity_type in self.types:
-            if entity_type in REFERENCE or entity_type == "user":
-                continue
-            rows = out[plural(entity_type)]
-            for entity_id, account_id in state.account_of[entity_type].items():
-                if account_id in self.accounts:
-                    entity = state.get(entity_type, entity_id)
-                    if entity is not None:
-                        rows.append(entity)
-            rows.sort(key=lambda e: e.id)
+        for entity_type, table in captured.tables.items():
+            rows = await slices.kept(list(table.values()), _owned_by(owners_of[entity_type], accounts))
+            rows.sort(key=_id)
+            out[plural(entity_type)] = rows
         if "user" in self.types:
-            out["users"] = [u for u in (state.get(User, i) for i in sorted(self.users)) if u is not None]
+            out["users"] = captured.users
         self._reference(out)
-        return out
+        return {_FIELD_OF_PLURAL[plural]: rows for plural, rows in out.items()}
 
     def _reference(self, out: dict[str, list[Entity]]) -> None:
         """Contracts (and their maturities, products, exchanges) of the orders and positions followed."""
