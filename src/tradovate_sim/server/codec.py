@@ -16,13 +16,13 @@ import msgspec
 
 from tradovate_sim.model.api import Source
 from tradovate_sim.model.entities import Wire
+from tradovate_sim.service import slices
 from tradovate_sim.service.endpoints import Table
 from tradovate_sim.service.errors import bad_request, field_message
-from tradovate_sim.service.slices import turn
 
 T = TypeVar("T")
 
-ITEMS = 500  # entities encoded between two turns of the event loop (`Codec.encode_list`): ~1-2 ms
+ITEMS = 500  # entities encoded between two turns of the event loop (`Codec.encode_slices`): ~1-2 ms
 
 
 def decode_as(raw: bytes, kind: type[T]) -> T:
@@ -155,16 +155,17 @@ class Codec:
         """JSON of `payload`, its datetimes in Tradovate's form (see the module's docstring)."""
         return to_wire_times(self.encoder.encode(payload), self.time_fields)
 
-    async def encode_slices(self, items: Sequence[object], slice_items: int = ITEMS) -> list[bytes]:
-        """`encode(items)` as pieces to be joined (`b"".join`), a slice of `slice_items` encoded at a time with a
-        turn of the event loop between slices: the same bytes (each slice's datetimes are rewritten alone, and the
-        slices are the list's items)."""
+    async def encode_slices(self, items: Sequence[object], slice_items: int | None = None) -> list[bytes]:
+        """`encode(items)` as pieces to be joined (`b"".join`), a slice of `slice_items` (default `ITEMS`) encoded at
+        a time with a turn of the event loop between slices: the same bytes (each slice's datetimes are rewritten
+        alone, and the slices are the list's items)."""
+        slice_items = slice_items or ITEMS
         if len(items) <= slice_items:
             return [self.encode(items)]
         pieces = [b"["]
         for start in range(0, len(items), slice_items):
             if start:
-                await turn()
+                await slices.turn()
                 pieces.append(b",")
             pieces.append(self.encode(items[start:start + slice_items])[1:-1])
         pieces.append(b"]")

@@ -19,8 +19,10 @@ async def turn() -> None:
     await asyncio.sleep(0)
 
 
-async def kept(items: Sequence[T], keep: Callable[[T], bool], rows: int = ROWS) -> list[T]:
-    """`[item for item in items if keep(item)]`, `rows` items at a time with a turn of the loop between."""
+async def kept(items: Sequence[T], keep: Callable[[T], bool], rows: int | None = None) -> list[T]:
+    """`[item for item in items if keep(item)]`, `rows` items (default `ROWS`) at a time with a turn of the loop
+    between."""
+    rows = rows or ROWS
     if len(items) <= rows:
         return [item for item in items if keep(item)]
     found: list[T] = []

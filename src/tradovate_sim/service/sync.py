@@ -18,11 +18,9 @@ from tradovate_sim.model.entities import (
     Account,
     Contract,
     ContractMaturity,
-    Currency,
     Entity,
     Exchange,
     Order,
-    OrderStrategyType,
     Position,
     Product,
     TradingPermission,
@@ -107,11 +105,11 @@ class Subscription:
 
     def capture(self) -> "Captured":
         """What the snapshot is made of, taken at one step of the event loop: each followed kind's table as it is
-        (a copy, one C-level pass each) and the users. Commits that land while `collect` looks through it change
-        the live tables, not these: the snapshot is this moment's, and those commits reach the socket after it."""
-        entities = self.platform.state.entities
-        tables = {t: entities[t].copy() for t in self.types if t not in REFERENCE and t != "user"}
+        (a copy, one C-level pass each; the instruments aside, read when the snapshot is done) and the users.
+        Commits that land while `collect` looks through it change the live tables, not these: the snapshot is this
+        moment's, and those commits reach the socket after it."""
         state = self.platform.state
+        tables = {t: state.entities[t].copy() for t in self.types if t not in INSTRUMENT_TYPES and t != "user"}
         users: list[Entity] = [u for u in (state.get(User, i) for i in sorted(self.users)) if u is not None] \
             if "user" in self.types else []
         return Captured(tables, users)
@@ -126,6 +124,9 @@ class Subscription:
         out.setdefault("users", [])
         out.setdefault("contractGroups", [])
         for entity_type, table in captured.tables.items():
+            if entity_type in REFERENCE:  # currencies, order strategy types: all of them
+                out[plural(entity_type)] = list(table.values())
+                continue
             rows = await slices.kept(list(table.values()), _owned_by(owners_of[entity_type], accounts))
             rows.sort(key=_id)
             out[plural(entity_type)] = rows
@@ -151,10 +152,6 @@ class Subscription:
             self.known[kind].update(e.id for e in found)
             if kind in self.types:
                 out[plural(kind)] = list(found)
-        if "currency" in self.types:
-            out["currencies"] = list(self.platform.entities(Currency))
-        if "orderStrategyType" in self.types:
-            out["orderStrategyTypes"] = list(self.platform.entities(OrderStrategyType))
 
     def admits(self, change: Change) -> bool:
         """Whether a committed change goes to this socket."""
