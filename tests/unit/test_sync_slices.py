@@ -1,6 +1,7 @@
 """A `user/syncrequest` snapshot made in slices: it is the moment it was taken, and the commits that land while it
 is made reach the socket once, after it (`Subscription.capture` / `collect`, `Hub.sync_request` / `release`)."""
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from tradovate_sim import wire
 from tradovate_sim.core.decision import updated
 from tradovate_sim.core.view import Caller
 from tradovate_sim.model.entities import CashBalance, User
@@ -15,7 +17,7 @@ from tradovate_sim.model.ids import OrganizationId
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.model.simulator import LimitsConfig
 from tradovate_sim.server.codec import Codec
-from tradovate_sim.server.connection import Connection, Pieces
+from tradovate_sim.server.connection import HEARTBEAT_SECONDS, Connection, Pieces
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.server.websocket import Hub
 from tradovate_sim.service import endpoints, slices
@@ -124,3 +126,60 @@ async def test_a_failed_snapshot_leaves_the_socket_without_a_subscription(
     # Assert: a later syncrequest on the socket is allowed, and nothing is held for it
     assert connection.subscription is None
     assert connection.held is None
+
+
+async def test_a_long_list_asked_on_a_following_socket_comes_before_the_commits_that_land_while_it_is_made(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Arrange: a socket that follows the organization asks `cashBalance/list`, looked through a row at a time; the
+    # first turn of the loop lands a commit
+    platform = runtime.platform
+    hub = hub_of(runtime)
+    connection = Connection(hub, None)  # type: ignore[arg-type]
+    hub.connections.add(connection)
+    platform.fanout.subscribers.append(hub)
+    caller = admin_of(platform)
+    connection.reply(1, 200, await hub.sync_request(connection, caller, SyncRequest()))
+    connection.frames.clear()
+    cash, more = richer(platform)
+    landed: list[int] = []
+
+    async def turn() -> None:
+        if not landed:
+            landed.append(await platform.commit([updated(more)]))
+
+    monkeypatch.setattr(slices, "turn", turn)
+    monkeypatch.setattr(slices, "ROWS", 1)
+    request = wire.Request(endpoint="cashBalance/list", id=8, query="", body="")
+    # Act
+    answer = await hub.call(connection, caller, hub.table.get("cashbalance/list"), request)
+    connection.reply(8, 200, answer)
+    # Assert: the list is the moment it was asked, and the commit's event follows it
+    assert landed
+    reply, event = connection.frames
+    assert isinstance(reply, str) and isinstance(event, str)
+    listed = json.loads(reply[1:])[0]["d"]
+    assert {c["id"]: c["amount"] for c in listed}[cash.id] == cash.amount
+    assert [p["d"]["entity"]["amount"] for p in json.loads(event[1:])] == [more.amount]
+    assert connection.held is None
+
+
+async def test_a_socket_whose_request_is_being_answered_is_not_closed_for_silence(runtime: Runtime) -> None:
+    # Arrange: a socket silent for longer than the timeout (its frames are not read while its request is answered)
+    hub = hub_of(runtime)
+    hub.timeout = 0.1
+    connection = Connection(hub, None)  # type: ignore[arg-type]
+    connection.caller = admin_of(runtime.platform)
+    connection.last_received -= 10.0
+    connection.handling = True
+    watching = asyncio.create_task(hub.watch(connection))
+    # Act
+    await asyncio.sleep(HEARTBEAT_SECONDS)  # two looks of the watch
+    kept = connection.closing
+    connection.handling = False
+    await asyncio.sleep(HEARTBEAT_SECONDS)
+    # Assert
+    watching.cancel()
+    if connection.deadline is not None:  # (the forced close that would follow: this socket has nothing to close)
+        connection.deadline.cancel()
+    assert kept is None
+    assert connection.closing is not None and connection.closing[0] == 4002

@@ -110,6 +110,7 @@ class Connection:
         self.charts_dirty = False
         self.wake = asyncio.Event()
         self.last_received = time.monotonic()
+        self.handling = False  # a request of this socket is being answered
         self.last_sent = time.monotonic()
         self.closing: tuple[int, str] | None = None
         self.goodbye: deque[str] = deque()  # what is still to be said before the close frame

@@ -1,7 +1,8 @@
 """The socket-only operations' handlers, bound to the API's `Socket` operations (model/api.py): market data
 (`md/subscribeQuote`, `md/subscribeDOM` and their `unsubscribe`, `md/getChart`, `md/cancelChart`) here; `authorize`
 and `user/syncrequest` with the hub. Each handler is typed by its entry (mypy checks it takes the entry's request
-type and returns its result type); every entry has exactly one (checked when the hub is built)."""
+type and returns its result type; `bind_encoded`'s handlers return it encoded, unchecked); every entry has exactly
+one (checked when the hub is built)."""
 
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar

@@ -45,6 +45,7 @@ from tradovate_sim.storage.errors import StoreError
 
 log = logging.getLogger("tradovate_sim.websocket")
 NO_PARAMETERS = NoParameters()
+SNAPSHOTS_AT_ONCE = 2  # snapshots made together (each holds copies of the tables it follows until it is sent)
 
 
 class Hub:
@@ -58,6 +59,7 @@ class Hub:
         self.codec = codec
         self.timeout = timeout
         self.connections: set[Connection] = set()
+        self.snapshots = asyncio.Semaphore(SNAPSHOTS_AT_ONCE)  # `user/syncrequest` snapshots being made
         self.stopping = False
         self.chart_ids = 0  # historicalId and realtimeId of the last chart
         self.metrics: Metrics | None = None
@@ -200,10 +202,15 @@ class Hub:
                 connection.last_received = time.monotonic()
                 if connection.closing is not None:
                     continue  # a socket being closed carries out nothing more: its answer could not be sent
-                if self.metrics is None:
-                    await self.handle(connection, text)
-                else:
-                    await self.handle_observed(connection, text, self.metrics)
+                connection.handling = True  # (its frames are not read meanwhile: no heartbeat timeout)
+                try:
+                    if self.metrics is None:
+                        await self.handle(connection, text)
+                    else:
+                        await self.handle_observed(connection, text, self.metrics)
+                finally:
+                    connection.handling = False
+                    connection.last_received = time.monotonic()
         finally:
             self.connections.discard(connection)
             if self.metrics is not None:
@@ -253,7 +260,7 @@ class Hub:
             now = time.monotonic()
             if connection.caller is None and now - connection.opened > self.timeout:
                 connection.close(4001, "Not authorized in time")
-            elif now - connection.last_received > self.timeout:
+            elif not connection.handling and now - connection.last_received > self.timeout:
                 connection.close(4002, "Heartbeat timeout: no client frames")
             elif now - connection.last_sent >= HEARTBEAT_SECONDS and not connection.frames:
                 connection.last_sent = now
@@ -335,9 +342,21 @@ class Hub:
             result = self.handlers.by_key[endpoint.key](connection, caller, body)
             return await result if inspect.isawaitable(result) else result
         assert endpoint.handler is not None
-        result = await endpoint.handler(self.services, caller, body)
-        if type(result) is list and len(result) > ITEMS:  # a long list: encoded a slice at a time
-            return Pieces(await self.codec.encode_slices(result))
+        # A query answers one moment's entities, and a long one is made in slices: on a socket that follows commits,
+        # those that land meanwhile follow its reply (as they would have had it been made in one step)
+        hold = endpoint.method == "GET" and connection.subscription is not None and connection.held is None
+        if hold:
+            connection.held = []
+        try:
+            result = await endpoint.handler(self.services, caller, body)
+            if type(result) is list and len(result) > ITEMS:  # a long list: encoded a slice at a time
+                result = Pieces(await self.codec.encode_slices(result))
+        except BaseException:
+            if hold:
+                self.release(connection)
+            raise
+        if hold:
+            connection.after_reply.append(lambda: self.release(connection))
         return result
 
     # --- the socket's own operations ----------------------------------------------------------
@@ -361,16 +380,17 @@ class Hub:
         if connection.subscription is not None:
             raise bad_request("user/syncrequest: only one per connection")
         subscription = Subscription(self.services.platform, caller, request)
-        captured = subscription.capture()
-        connection.subscription, connection.held = subscription, []
-        try:
-            fields = await subscription.collect(captured)
-            encoded = {name: await self.codec.encode_slices(rows) for name, rows in fields.items()}
-        except BaseException:
-            if connection.subscription is subscription:
-                connection.subscription = None
-            connection.held = None
-            raise
+        async with self.snapshots:  # a reconnecting desk's sockets: a few snapshots (and their copies) at a time
+            captured = subscription.capture()
+            connection.subscription, connection.held = subscription, []
+            try:
+                fields = await subscription.collect(captured)
+                encoded = {name: await self.codec.encode_slices(rows) for name, rows in fields.items()}
+            except BaseException:
+                if connection.subscription is subscription:
+                    connection.subscription = None
+                connection.held = None
+                raise
         connection.after_reply.append(lambda: self.release(connection))
         return Pieces(joined(SyncSnapshot, encoded))
 
