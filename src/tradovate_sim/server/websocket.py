@@ -36,6 +36,7 @@ from tradovate_sim.server.connection import (
 from tradovate_sim.server.metrics import WS, Metrics, Operations
 from tradovate_sim.server.socket_quota import SocketQuota
 from tradovate_sim.server.subscriptions import SocketHandlers, bind, bind_encoded, market_data_handlers
+from tradovate_sim.service import slices
 from tradovate_sim.service.admission import Admission, ticket_in
 from tradovate_sim.service.endpoints import Endpoint, Services, Table
 from tradovate_sim.service.errors import ApiError, bad_request, not_found
@@ -385,7 +386,10 @@ class Hub:
             connection.subscription, connection.held = subscription, []
             try:
                 fields = await subscription.collect(captured)
-                encoded = {name: await self.codec.encode_slices(rows) for name, rows in fields.items()}
+                encoded: dict[str, list[bytes]] = {}
+                for name, rows in fields.items():
+                    encoded[name] = await self.codec.encode_slices(rows)
+                    await slices.turn()
             except BaseException:
                 if connection.subscription is subscription:
                     connection.subscription = None

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-ROWS = 5_000  # entities looked at (visibility, ownership) between two turns of the event loop: ~1-2 ms
+ROWS = 1_000  # entities looked at (visibility, ownership) between two turns of the event loop: ~2 ms
 
 
 async def turn() -> None:

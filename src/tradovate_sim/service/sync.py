@@ -7,7 +7,7 @@ sockets whose snapshot or earlier events held it; an order or position in a cont
 is preceded by that contract's (and its maturity's, product's, exchange's) `Created` events.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -51,10 +51,11 @@ def _owned_by(owners: dict[int, AccountId], accounts: set[AccountId]) -> Callabl
 
 
 class Captured(NamedTuple):
-    """The tables and users a snapshot is made from (`Subscription.capture`)."""
+    """What a snapshot is made from (`Subscription.capture`)."""
 
-    tables: dict[str, dict[int, Entity]]
-    users: list[Entity]
+    tables: dict[str, dict[int, Entity]]  # each followed kind's (instruments and users aside)
+    accounts: list[Account]
+    users: dict[int, Entity]
 
 
 def plural(entity_type: str) -> str:
@@ -82,14 +83,12 @@ class Subscription:
         self.shard = shard
         self.wanted_accounts = frozenset(req.accounts) if req.accounts else None
         self.wanted_users = frozenset(req.users) if req.users else None
-        self.accounts: set[AccountId] = {a.id for a in self._candidates() if self.follows_account(a)}
-        self.users: set[UserId] = {caller.user_id} | {
-            a.user_id for a in self._candidates() if a.id in self.accounts}
+        # the accounts and users followed: found by `collect` among those `capture` took; those created later join
+        # as their changes are selected (`admits`)
+        self.accounts: set[AccountId] = set()
+        self.users: set[UserId] = {caller.user_id}
         # the instruments this socket was sent (snapshot or events), by kind: only their changes reach it
         self.known: dict[str, set[int]] = {kind: set() for kind in INSTRUMENT_TYPES}
-
-    def _candidates(self) -> Iterable[Account]:
-        return self.platform.entities(Account)
 
     def follows_account(self, account: Account) -> bool:
         if not can_see_account(self.platform, self.caller, account.id):
@@ -104,22 +103,23 @@ class Subscription:
         return True
 
     def capture(self) -> "Captured":
-        """What the snapshot is made of, taken at one step of the event loop: each followed kind's table as it is
-        (a copy, one C-level pass each; the instruments aside, read when the snapshot is done) and the users.
-        Commits that land while `collect` looks through it change the live tables, not these: the snapshot is this
-        moment's, and those commits reach the socket after it."""
+        """What the snapshot is made of, taken at one step of the event loop: the accounts, the users and each
+        followed kind's table as they are (copies, one C-level pass each; the instruments aside, read when the
+        snapshot is done). Commits that land while `collect` looks through it change the live tables, not these: the
+        snapshot is this moment's, and those commits reach the socket after it."""
         state = self.platform.state
         tables = {t: state.entities[t].copy() for t in self.types if t not in INSTRUMENT_TYPES and t != "user"}
-        users: list[Entity] = [u for u in (state.get(User, i) for i in sorted(self.users)) if u is not None] \
-            if "user" in self.types else []
-        return Captured(tables, users)
+        return Captured(tables, list(self.platform.state.table(Account).values()), state.tables[User].copy())
 
     async def collect(self, captured: "Captured") -> dict[str, list[Entity]]:
-        """Everything followed in `captured`, keyed by `SyncSnapshot`'s field names; each table looked through a
-        slice at a time (`service/slices.py`). Then the contracts (and their maturities, products and exchanges)
-        of the orders and positions in it, which the socket knows from then on."""
+        """The accounts and users followed among `captured`'s, then everything followed in it, keyed by
+        `SyncSnapshot`'s field names; each table looked through a slice at a time (`service/slices.py`). Then the
+        contracts (and their maturities, products and exchanges) of the orders and positions in it, which the
+        socket knows from then on."""
+        followed = await slices.kept(captured.accounts, self.follows_account)
+        self.accounts = {a.id for a in followed}
+        self.users = {self.caller.user_id} | {a.user_id for a in followed}
         owners_of = self.platform.state.account_of
-        accounts = self.accounts
         out: dict[str, list[Entity]] = {plural(t): [] for t in self.types}
         out.setdefault("users", [])
         out.setdefault("contractGroups", [])
@@ -127,11 +127,12 @@ class Subscription:
             if entity_type in REFERENCE:  # currencies, order strategy types: all of them
                 out[plural(entity_type)] = list(table.values())
                 continue
-            rows = await slices.kept(list(table.values()), _owned_by(owners_of[entity_type], accounts))
+            rows = await slices.kept(list(table.values()), _owned_by(owners_of[entity_type], self.accounts))
             rows.sort(key=_id)
             out[plural(entity_type)] = rows
+            await slices.turn()  # (many short tables are as long as one long one)
         if "user" in self.types:
-            out["users"] = captured.users
+            out["users"] = [captured.users[i] for i in sorted(self.users) if i in captured.users]
         self._reference(out)
         return {_FIELD_OF_PLURAL[plural]: rows for plural, rows in out.items()}
 
