@@ -43,6 +43,28 @@ def hub_of(runtime: Runtime) -> Hub:
     return Hub({"services": runtime.services}, table, Codec(table), 60.0, Admission(LimitsConfig(enabled=False)))
 
 
+def following(runtime: Runtime) -> tuple[Hub, Connection]:
+    """A hub that hears the platform's commits, and one socket of it (its socket is not used before it sends)."""
+    hub = hub_of(runtime)
+    connection = Connection(hub, None)  # type: ignore[arg-type]
+    hub.connections.add(connection)
+    runtime.platform.fanout.subscribers.append(hub)
+    return hub, connection
+
+
+def landing_on_first_turn(platform: Platform, monkeypatch: pytest.MonkeyPatch, change: CashBalance) -> list[int]:
+    """Slices of one row, and the first turn of the loop lands `change` (its seq is then in the list returned)."""
+    landed: list[int] = []
+
+    async def turn() -> None:
+        if not landed:
+            landed.append(await platform.commit([updated(change)]))
+
+    monkeypatch.setattr(slices, "turn", turn)
+    monkeypatch.setattr(slices, "ROWS", 1)
+    return landed
+
+
 def richer(platform: Platform) -> tuple[CashBalance, CashBalance]:
     """A cash balance the admin follows, and the same one a dollar richer."""
     cash = next(iter(platform.entities(CashBalance)))
@@ -73,19 +95,9 @@ async def test_commits_landing_while_the_snapshot_is_made_reach_the_socket_once_
         runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     # Arrange: every table looked through a row at a time; the first turn of the loop lands a commit
     platform = runtime.platform
-    hub = hub_of(runtime)
-    connection = Connection(hub, None)  # type: ignore[arg-type]  # (its socket is not used before it sends)
-    hub.connections.add(connection)
-    platform.fanout.subscribers.append(hub)
+    hub, connection = following(runtime)
     cash, more = richer(platform)
-    landed: list[int] = []
-
-    async def turn() -> None:
-        if not landed:
-            landed.append(await platform.commit([updated(more)]))
-
-    monkeypatch.setattr(slices, "turn", turn)
-    monkeypatch.setattr(slices, "ROWS", 1)
+    landed = landing_on_first_turn(platform, monkeypatch, more)
     # Act
     snapshot = await hub.sync_request(connection, admin_of(platform), SyncRequest())
     held = list(connection.held or [])
@@ -133,22 +145,12 @@ async def test_a_long_list_asked_on_a_following_socket_comes_before_the_commits_
     # Arrange: a socket that follows the organization asks `cashBalance/list`, looked through a row at a time; the
     # first turn of the loop lands a commit
     platform = runtime.platform
-    hub = hub_of(runtime)
-    connection = Connection(hub, None)  # type: ignore[arg-type]
-    hub.connections.add(connection)
-    platform.fanout.subscribers.append(hub)
+    hub, connection = following(runtime)
     caller = admin_of(platform)
     connection.reply(1, 200, await hub.sync_request(connection, caller, SyncRequest()))
     connection.frames.clear()
     cash, more = richer(platform)
-    landed: list[int] = []
-
-    async def turn() -> None:
-        if not landed:
-            landed.append(await platform.commit([updated(more)]))
-
-    monkeypatch.setattr(slices, "turn", turn)
-    monkeypatch.setattr(slices, "ROWS", 1)
+    landed = landing_on_first_turn(platform, monkeypatch, more)
     request = wire.Request(endpoint="cashBalance/list", id=8, query="", body="")
     # Act
     answer = await hub.call(connection, caller, hub.table.get("cashbalance/list"), request)
