@@ -6,8 +6,9 @@ import asyncio
 import threading
 from typing import Any
 
-from server import Desk, evaluation_account, order
-from ws_client import Opener
+from server import Desk, ServerProcess, evaluation_account, order
+from websockets.asyncio.client import connect
+from ws_client import Opener, authorized, ws_url
 
 ACCOUNTS = 40
 ORDERS_EACH = 15  # 600 resting orders: every list of them is encoded in slices, and the snapshot is ~0.7 MB
@@ -66,3 +67,28 @@ async def test_a_snapshot_of_hundreds_of_orders_holds_each_order_once_with_the_e
 
 def created_orders(props: list[dict[str, Any]]) -> set[int]:
     return {p["entity"]["id"] for p in props if p["entityType"] == "order" and p["eventType"] == "Created"}
+
+
+async def test_a_client_that_leaves_while_its_snapshot_goes_out_in_fragments_costs_nothing_else(
+        desk: Desk, server: ServerProcess) -> None:
+    # Arrange: a snapshot of several fragments; the client reads its first frames, then goes away mid-message
+    desk.quote(bid=6800.0, ask=6800.25)
+    provision(desk)
+    before = server.log()
+    async with connect(ws_url(server.base_url), max_size=None, ping_interval=None, max_queue=1) as socket:
+        assert await socket.recv() == "o"
+        await socket.send(f"authorize\n0\n\n{desk.admin}")
+        assert '"s":200' in str(await socket.recv())
+        await socket.send('user/syncrequest\n1\n\n{"splitResponses": false}')
+        await asyncio.sleep(0.05)
+        # Act: gone without a closing handshake (as a killed client or a dropped network)
+        socket.transport.abort()
+    # Assert: the server logged no error and serves a new snapshot whole
+    admin_again = await authorized(server.base_url, desk.admin)
+    try:
+        snapshot = await admin_again.sync(within=30.0)
+    finally:
+        await admin_again.close()
+    assert len(snapshot["orders"]) >= ACCOUNTS * ORDERS_EACH
+    added = server.log()[len(before):]
+    assert "Traceback" not in added and "ERROR" not in added, added[-2000:]
