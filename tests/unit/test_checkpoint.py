@@ -219,9 +219,8 @@ def test_a_pass_runs_as_soon_as_enough_frames_wait_and_not_before_the_interval_f
         time.sleep(0.2)
         # Assert: no pass for them before the interval is up
         assert checkpointer.passes == 1 and 0 < checkpointer.index.left() < 40
-        # Act: enough frames
-        for n in range(5, 15):
-            writer.write([big_commit(n, n)])
+        # Act: enough frames, in one group (commits landing during a pass are counted at the next group's poke)
+        writer.write([big_commit(n, n) for n in range(5, 15)])
         deadline = time.monotonic() + 10
         while checkpointer.index.left() and time.monotonic() < deadline:
             time.sleep(0.005)
