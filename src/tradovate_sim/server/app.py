@@ -37,7 +37,7 @@ from tradovate_sim.model.simulator import (
 from tradovate_sim.server import console, docs, health, openapi
 from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Observed
 from tradovate_sim.server.broadcast import Broadcast
-from tradovate_sim.server.codec import ITEMS, Codec, decode_as
+from tradovate_sim.server.codec import Codec, decode_as, is_long
 from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.front import Application, Call, ShortWay, routed
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
@@ -163,7 +163,7 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
         async def endpoint(request: Call) -> Response:
             try:
                 payload = await handle(request)
-                if type(payload) is list and len(payload) > ITEMS:  # a long list: encoded a slice at a time
+                if is_long(payload):
                     return EncodedJson(b"".join(await codec.encode_slices(payload)))
                 return respond(codec, payload)
             except ApiError as error:

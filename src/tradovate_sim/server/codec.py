@@ -10,7 +10,7 @@ clocks and calendar say UTC, and a client's datetimes are made UTC when decoded 
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, cast, get_args, get_origin
+from typing import Annotated, Any, TypeGuard, TypeVar, cast, get_args, get_origin
 
 import msgspec
 
@@ -23,6 +23,11 @@ from tradovate_sim.service.errors import bad_request, field_message
 T = TypeVar("T")
 
 ITEMS = 500  # entities encoded between two turns of the event loop (`Codec.encode_slices`): ~1-2 ms
+
+
+def is_long(payload: object) -> TypeGuard[list[Any]]:
+    """Whether an answer is a list to encode a slice at a time (`Codec.encode_slices`)."""
+    return type(payload) is list and len(payload) > ITEMS
 
 
 def decode_as(raw: bytes, kind: type[T]) -> T:

@@ -36,7 +36,7 @@ SESSION_ENDED = (4401, "Session ended")
 FRAGMENT_BYTES = 1 << 18  # a longer message goes out in fragments of about this size, the loop running between them
 
 Finish = Callable[[Sequence[str], int, str, float], bool]
-SendPart = Callable[[bytes | memoryview, bool, bool], Awaitable[None]]
+SendPart = Callable[[bytes, bool, bool], Awaitable[None]]
 
 
 class Pieces:
@@ -46,7 +46,7 @@ class Pieces:
 
     __slots__ = ("parts", "size")
 
-    def __init__(self, parts: list[bytes]) -> None:
+    def __init__(self, parts: Sequence[bytes | memoryview]) -> None:
         self.parts = parts
         self.size = sum(map(len, parts))
 
@@ -69,6 +69,8 @@ class Pieces:
 
 
 Frame = str | Pieces
+# A commit as the hub delivers it: its changes, whether they may change who sees what, the contracts they touch
+Commit = tuple[Sequence[Change], bool, frozenset[int]]
 
 
 def finisher(socket: WebSocket) -> Finish | None:
@@ -99,8 +101,8 @@ class Connection:
         self.socket = socket
         self.caller: Caller | None = None
         self.subscription: Subscription | None = None
-        # while its snapshot is made (`Hub.sync_request`), the commits for `subscription` to select afterwards
-        self.held: list[tuple[Sequence[Change], bool, frozenset[int]]] | None = None
+        # while its snapshot (or a long query) is made (`Hub.sync_request`), the commits to select afterwards
+        self.held: list[Commit] | None = None
         self.quotes: set[int] = set()
         self.doms: set[int] = set()
         self.frames: deque[Frame] = deque()
@@ -227,32 +229,23 @@ class Connection:
 
     async def send(self, frame: Frame) -> None:
         """One text message; a long one (a snapshot of thousands of accounts) in fragments of about
-        `FRAGMENT_BYTES`, each compressed and written in a step of its own, where the server offers `send_part`."""
+        `FRAGMENT_BYTES`, each joined, compressed and written in a step of its own, where the server offers
+        `send_part`."""
         send_part = part_sender(self.socket) if len(frame) > FRAGMENT_BYTES else None
         if send_part is None:
             await self.socket.send_text(frame if isinstance(frame, str) else b"".join(frame.parts).decode())
             return
-        if isinstance(frame, Pieces):
-            bounds, fragment = frame.fragments(), _joiner(frame.parts)
-        else:
+        if isinstance(frame, str):
             data = memoryview(frame.encode())
-            bounds = [(start, start + FRAGMENT_BYTES) for start in range(0, len(data), FRAGMENT_BYTES)]
-            fragment = _slicer(data)
+            frame = Pieces([data[start:start + FRAGMENT_BYTES] for start in range(0, len(data), FRAGMENT_BYTES)])
+        bounds = frame.fragments()
         try:
-            for index, (begin, end) in enumerate(bounds):  # each joined, compressed and written in a step of its own
+            for index, (begin, end) in enumerate(bounds):
                 if index:
                     await asyncio.sleep(0)
-                await send_part(fragment(begin, end), index == 0, index == len(bounds) - 1)
+                await send_part(b"".join(frame.parts[begin:end]), index == 0, index == len(bounds) - 1)
         except OSError:  # uvicorn's ClientDisconnected: gone, as `send_text` says it
             raise WebSocketDisconnect(1006) from None
-
-
-def _joiner(parts: list[bytes]) -> Callable[[int, int], bytes | memoryview]:
-    return lambda begin, end: b"".join(parts[begin:end])
-
-
-def _slicer(data: memoryview) -> Callable[[int, int], bytes | memoryview]:
-    return lambda begin, end: data[begin:end]
 
 
 def close_code(code: int) -> int:

@@ -23,13 +23,14 @@ from tradovate_sim.model.queries import NoParameters
 from tradovate_sim.model.requests import SyncRequest
 from tradovate_sim.model.session import Shutdown, SyncSnapshot
 from tradovate_sim.server.access import AccessLog
-from tradovate_sim.server.codec import ITEMS, Codec, decode_as, joined
+from tradovate_sim.server.codec import Codec, decode_as, is_long, joined
 from tradovate_sim.server.connection import (
     HEARTBEAT_SECONDS,
     MAX_SOCKETS_PER_USER,
     SESSION_ENDED,
     SHUTDOWN_FLUSH_SECONDS,
     SHUTDOWN_RELEASE_SECONDS,
+    Commit,
     Connection,
     Pieces,
 )
@@ -84,23 +85,29 @@ class Hub:
         if not self.connections:
             return
         frames: dict[tuple[int, ...], str] = {}  # sockets that select the same changes share one encoding
-        recheck = changes_access(changes)
-        contracts = contracts_in(changes)  # orders' and positions': a socket must know them first
+        # orders' and positions' contracts: a socket must know them first
+        commit: Commit = (changes, changes_access(changes), contracts_in(changes))
         for connection in self.connections:
             subscription = connection.subscription
             if subscription is None:
                 continue
             if connection.held is not None:  # its snapshot is being made: these follow it (`release`)
-                connection.held.append((changes, recheck, contracts))
+                connection.held.append(commit)
                 continue
-            selected = subscription.select(changes, recheck, contracts)
-            if selected:
-                key = tuple(map(id, selected))
-                frame = frames.get(key)
-                if frame is None:
-                    events = [wire.Event(e="props", d=change) for change in selected]
-                    frame = frames[key] = wire.messages_frame(events, self.codec.encode)
-                connection.push(frame)
+            self.deliver(connection, subscription, commit, frames)
+
+    def deliver(self, connection: Connection, subscription: Subscription, commit: Commit,
+                frames: dict[tuple[int, ...], str]) -> None:
+        """Push to `connection` the `props` frame of the changes `subscription` selects from `commit` (`frames`:
+        those already made for this commit, by the changes they hold)."""
+        selected = subscription.select(*commit)
+        if selected:
+            key = tuple(map(id, selected))
+            frame = frames.get(key)
+            if frame is None:
+                events = [wire.Event(e="props", d=change) for change in selected]
+                frame = frames[key] = wire.messages_frame(events, self.codec.encode)
+            connection.push(frame)
 
     def quotes_changed(self, contract_ids: Sequence[int]) -> None:
         for connection in self.connections:
@@ -350,7 +357,7 @@ class Hub:
             connection.held = []
         try:
             result = await endpoint.handler(self.services, caller, body)
-            if type(result) is list and len(result) > ITEMS:  # a long list: encoded a slice at a time
+            if is_long(result):
                 result = Pieces(await self.codec.encode_slices(result))
         except BaseException:
             if hold:
@@ -402,12 +409,9 @@ class Hub:
         """The commits held while the socket's snapshot was made, selected now as `publish` would have."""
         held, connection.held = connection.held or [], None
         subscription = connection.subscription
-        for changes, recheck, contracts in held:
-            if subscription is None:
-                return
-            selected = subscription.select(changes, recheck, contracts)
-            if selected:
-                connection.push(wire.messages_frame([wire.Event(e="props", d=c) for c in selected], self.codec.encode))
+        if subscription is not None:
+            for commit in held:
+                self.deliver(connection, subscription, commit, {})
 
     def enforce_limit(self, connection: Connection) -> None:
         assert connection.caller is not None

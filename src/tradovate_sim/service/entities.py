@@ -61,18 +61,13 @@ def suggest(platform: Platform, caller: Caller, kind: Kind, query: SuggestQuery)
 
 
 def deps(platform: Platform, caller: Caller, kind: Kind, query: DepsQuery) -> list[Entity]:
-    return _deps(platform, caller, kind, [query.masterid])
+    return _visible(platform, caller, kind, _children(platform, kind, [query.masterid]))
 
 
 async def ldeps(platform: Platform, caller: Caller, kind: Kind, query: LdepsQuery) -> list[Entity]:
     """The children of every listed master (an organization's orders of thousands of accounts at once): sliced as
     `listed` is."""
-    if kind.master is None:
-        raise not_found(f"{kind.name} has no master")
-    table = platform.state.table(kind.struct)
-    children = platform.state.children[kind.name]
-    found = [table[i] for m in query.masterids for i in children.get(m, {}) if i in table]
-    return await slices.kept(found, seer(platform, caller, kind))
+    return await slices.kept(_children(platform, kind, query.masterids), seer(platform, caller, kind))
 
 
 def _by_name(platform: Platform, caller: Caller, kind: Kind, text: str, *, exact: bool) -> list[Entity]:
@@ -96,10 +91,10 @@ def _contract_rank(platform: Platform, contract: Entity, text: str) -> tuple[boo
     return not contract.name.lower().startswith(text), expired, expires, contract.id
 
 
-def _deps(platform: Platform, caller: Caller, kind: Kind, master_ids: list[int]) -> list[Entity]:
+def _children(platform: Platform, kind: Kind, master_ids: list[int]) -> list[Entity]:
+    """Every entity of `kind` whose master is one of `master_ids`, visible or not."""
     if kind.master is None:
         raise not_found(f"{kind.name} has no master")
     table = platform.state.table(kind.struct)
     children = platform.state.children[kind.name]
-    found = [table[i] for m in master_ids for i in children.get(m, {}) if i in table]
-    return _visible(platform, caller, kind, found)
+    return [table[i] for m in master_ids for i in children.get(m, {}) if i in table]

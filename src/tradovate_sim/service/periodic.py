@@ -24,6 +24,12 @@ class _Run:
         self.working = False  # a tick is under way: `stop()` waits for it instead of cancelling it
 
 
+def doubling(count: int) -> bool:
+    """Whether the `count`th failure in a row gets a log line: the 1st, 2nd, 4th, 8th... (a streak of failures
+    costs a few lines, not one a run)."""
+    return count & (count - 1) == 0
+
+
 class Ticker:
     """Runs `work()` every `interval` seconds in a task named `name`, from `start()` until `stop()`. Without
     `failed`, `work` handles its own failures (one that escapes ends the task: `stop()` logs "<what> had failed" on
@@ -65,7 +71,7 @@ class Ticker:
                 if self.failed is None:
                     raise
                 self.failures += 1
-                if self.failures & (self.failures - 1) == 0:
+                if doubling(self.failures):
                     self.log.exception(self.failed, self.failures)
             else:
                 self.failures = 0

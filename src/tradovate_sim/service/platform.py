@@ -52,6 +52,7 @@ from tradovate_sim.model.enums import EventType, OrderAction
 from tradovate_sim.model.ids import AccountId, ContractId, ProductId
 from tradovate_sim.model.kinds import KINDS
 from tradovate_sim.service.clock import Clock
+from tradovate_sim.service.periodic import doubling
 from tradovate_sim.service.ports import Coordination, Publisher, Store, Telemetry
 from tradovate_sim.service.state import State
 from tradovate_sim.venue.calendar import CmeCalendar
@@ -104,7 +105,7 @@ class Fanout:
                 subscriber.publish(changes, seq)
             except Exception:
                 count = self.failing[id(subscriber)] = self.failing.get(id(subscriber), 0) + 1
-                if count & (count - 1) == 0:  # the 1st, 2nd, 4th, 8th, ... failure in a row, as the market's ticks
+                if doubling(count):
                     _log.exception("subscriber %s failed on commit %d (%d in a row); the others heard it",
                                    _named(subscriber), seq, count)
             else:
