@@ -40,6 +40,7 @@ from tradovate_sim.server.broadcast import Broadcast
 from tradovate_sim.server.codec import Codec, decode_as, is_long
 from tradovate_sim.server.controls import Controls, control
 from tradovate_sim.server.front import Application, Call, ShortWay, routed
+from tradovate_sim.server.heap import Reserve
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.pauses import GcPauses, LoopLag
 from tradovate_sim.server.protocol import JSON_TYPE
@@ -116,6 +117,7 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
     lag, collections = LoopLag(metrics.lag), GcPauses(metrics.collected)
+    reserve = Reserve()  # the state's next tables, touched before a request needs them
     operations = HttpOperations(Operations([*(e.name for e in table.values() if e.served is Served.API),
                                             "openapi.json"]),
                                 Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics", "docs"]))
@@ -143,9 +145,11 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
         await broadcast.start()
         lag.start()
         collections.install()
+        await reserve.start()
         try:
             yield
         finally:
+            await reserve.stop()
             collections.remove()
             await lag.stop()
             await broadcast.stop()

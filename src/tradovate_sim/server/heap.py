@@ -1,0 +1,173 @@
+"""Memory for the state's growth, mapped before a request needs it (issue 9: no pauses under load).
+
+The state in memory is dicts of entities and indexes by id. A dict grows by doubling: one insert allocates a table
+twice the size and copies every entry into it. The copy is quick (~25 ns an entry); the new table's memory is not:
+the kernel maps each 4 KiB page at its first touch, 2 to 13 µs a page on the machines measured, so an 87,000-entry
+table's growth (5 MB, 1,280 pages) held the event loop 16 to 33 ms, and the tables of several kinds, which cross a
+size together, held it ~100 ms (bench/RESULTS.md, session 12).
+
+`Reserve` keeps free memory in the C heap whose pages are mapped already. glibc's malloc is told to take every
+block from its heap (never a fresh `mmap` of its own) and never to hand the heap's top back to the kernel. Every
+`INTERVAL` the reserve allocates its target in one block: the block it had mapped last time means the reserve is
+whole (nothing of it taken, or what was taken given back), and it is freed at once; any other block has its pages
+mapped by a thread of its own (`madvise(MADV_POPULATE_WRITE)`, or a `memset` where the kernel lacks it; either runs
+without the GIL, so the event loop goes on) and is then freed. The next tables the dicts need are carved from that
+free memory without a page fault. The target is the heap's bytes in use, at least `FLOOR`: the tables that cross a
+size together are a part of the heap, and their next tables are twice their size. The heap reaches that size anyway
+at the next doubling of its largest tables (the old and new tables are held together while one is copied); the
+reserve maps it ahead of time. Elsewhere than glibc (`mallinfo2` missing) it does nothing.
+"""
+
+import asyncio
+import ctypes
+import logging
+import mmap
+from typing import Any
+
+from tradovate_sim.service.periodic import Ticker
+
+__all__ = ["FLOOR", "Heap", "Reserve"]
+
+log = logging.getLogger("tradovate_sim.heap")
+
+FLOOR = 32 << 20  # bytes kept free and mapped at the least
+SHARE = 1.0  # and this part of the heap's bytes in use
+CEILING = 1 << 30  # and no more (a free top over `_NEVER_TRIM` would be given back)
+INTERVAL = 0.25  # seconds between two looks at the heap
+CHUNK = 1 << 20  # bytes mapped in one call (256 pages: 0.1 to 3 ms; a call takes the GIL again after it)
+
+# mallopt(3) parameters and madvise(2)'s advice, from the C headers
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_NEVER_TRIM = 2**31 - 1  # the free bytes at the heap's top it keeps (an int: the largest)
+_MADV_POPULATE_WRITE = 23  # Linux 5.14
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+class Heap:
+    """The C library's allocator, through ctypes: what `Reserve` needs of glibc."""
+
+    def __init__(self) -> None:
+        libc: Any = ctypes.CDLL(None, use_errno=True)
+        self.available = hasattr(libc, "mallinfo2") and hasattr(libc, "mallopt")
+        self.populates = True  # madvise(MADV_POPULATE_WRITE) works, until it fails once
+        if not self.available:
+            return
+        libc.mallinfo2.restype = _Mallinfo2
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.malloc.restype = ctypes.c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+        libc.memset.restype = ctypes.c_void_p
+        libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        self.libc = libc
+
+    def keep(self) -> bool:
+        """Take every block from the heap and never trim it; whether glibc took both settings."""
+        return bool(self.libc.mallopt(_M_MMAP_MAX, 0)) and bool(self.libc.mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
+
+    def in_use(self) -> int:
+        """Bytes in use in the heap (the main arena: the event loop's thread allocates there)."""
+        return int(self.libc.mallinfo2().uordblks)
+
+    def allocate(self, size: int) -> int:
+        address: int | None = self.libc.malloc(size)
+        if not address:
+            raise MemoryError(size)
+        return address
+
+    def map(self, ranges: list[tuple[int, int]]) -> None:
+        """Have the kernel map every page of these page-aligned [start, end) ranges, `CHUNK` bytes a call: the
+        kernel holds the process's memory map while it populates, and the event loop's thread, if it grows the heap
+        meanwhile, waits for one chunk at most."""
+        for start, end in ranges:
+            for chunk in range(start, end, CHUNK):
+                length = min(CHUNK, end - chunk)
+                if not (self.populates and self.libc.madvise(chunk, length, _MADV_POPULATE_WRITE) == 0):
+                    self.populates = False  # an older kernel (EINVAL): write the chunk instead
+                    self.libc.memset(chunk, 0, length)
+
+    def free(self, address: int) -> None:
+        self.libc.free(address)
+
+
+class Reserve:
+    """Keeps `share` of the heap's bytes in use, `floor` at the least and `CEILING` at the most, free and mapped
+    (see the module)."""
+
+    def __init__(self, heap: Heap | None = None, *, floor: int = FLOOR, share: float = SHARE) -> None:
+        self.heap = heap or Heap()
+        self.floor = floor
+        self.share = share
+        # The pages of the heap mapped by top-ups, as sorted, disjoint [start, end) ranges. A page mapped stays
+        # mapped: the heap is never trimmed, and glibc gives a free block's pages back to the kernel only then.
+        self.mapped: list[tuple[int, int]] = []
+        self.ticker = Ticker("heap-reserve", INTERVAL, self.top_up, log=log,
+                             failed="topping up the heap's reserve failed (%d in a row)")
+
+    @property
+    def target(self) -> int:
+        return min(CEILING, max(self.floor, int(self.heap.in_use() * self.share)))
+
+    async def start(self) -> None:
+        """Set glibc's malloc up, fill the reserve once, then top it up every `INTERVAL` until `stop()`."""
+        if not self.heap.available:
+            log.info("no glibc malloc: the heap's reserve is off")
+            return
+        if not self.heap.keep():
+            log.warning("glibc's malloc refused the reserve's settings: the reserve is off")
+            return
+        await self.top_up()
+        self.ticker.start()
+
+    async def stop(self) -> None:
+        await self.ticker.stop()
+
+    async def top_up(self) -> None:
+        """Allocate the target in one block; map in a thread the pages of it no top-up mapped before, then free
+        it (never before the thread is through, even when the top-up is cancelled)."""
+        size = self.target
+        address = self.heap.allocate(size)
+        start = -(-address // mmap.PAGESIZE) * mmap.PAGESIZE  # the whole pages inside the block
+        end = (address + size) // mmap.PAGESIZE * mmap.PAGESIZE
+        gaps = self.unmapped(start, end)
+        if not gaps:
+            self.heap.free(address)
+            return
+        mapping = asyncio.get_running_loop().run_in_executor(None, self.heap.map, gaps)
+
+        def mapped(done: asyncio.Future[None]) -> None:
+            self.heap.free(address)
+            if not done.cancelled() and done.exception() is None:
+                self.add(start, end)
+
+        mapping.add_done_callback(mapped)
+        await asyncio.shield(mapping)
+
+    def unmapped(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The parts of [start, end) outside every mapped range."""
+        gaps, at = [], start
+        for low, high in self.mapped:
+            if high <= at:
+                continue
+            if low >= end:
+                break
+            if low > at:
+                gaps.append((at, low))
+            at = max(at, high)
+        if at < end:
+            gaps.append((at, end))
+        return gaps
+
+    def add(self, start: int, end: int) -> None:
+        """Count [start, end) as mapped, merging it with the ranges it touches or overlaps."""
+        kept = [(low, high) for low, high in self.mapped if high < start or low > end]
+        merged = [(low, high) for low, high in self.mapped if not (high < start or low > end)]
+        low = min([start, *(low for low, _ in merged)])
+        high = max([end, *(high for _, high in merged)])
+        self.mapped = sorted([*kept, (low, high)])
