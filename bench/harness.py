@@ -114,6 +114,15 @@ def process_cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def minor_faults(pid: int, thread: int | None = None) -> int:
+    """Minor page faults so far of a process, or of one of its threads (the event loop's: the process's id)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    try:
+        return int(Path(path).read_text().rsplit(")", 1)[1].split()[7])
+    except OSError:
+        return 0
+
+
 def child_pids(pid: int) -> list[int]:
     """The child processes of `pid` (a PostgreSQL postmaster's: its backends)."""
     found: list[int] = []
