@@ -493,6 +493,7 @@ class OpenLoop:
     writer_cpu: float = 0.0  # the store's writer process alone (SQLite); also in server_cpu
     loop_faults: int = 0  # minor page faults of the server's event-loop thread
     faults: int = 0  # of the server process, every thread
+    writer_faults: int = 0  # of its writer process (SQLite)
 
     def percentile(self, q: float, probes: bool = False) -> float:
         ordered = sorted(latency for _, latency in (self.probes if probes else self.latencies))
@@ -600,6 +601,7 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
     writer_cpu = process_cpu_seconds(bench.server.children())
     pid = bench.server.pid
     loop_faults, faults = minor_faults(pid, pid), minor_faults(pid)
+    writer_faults = sum(map(minor_faults, bench.server.children()))
     gc.collect()
     gc.disable()  # the client's own collections would show as server pauses (seen: 34-44 ms full collections)
     probing = asyncio.create_task(probe())
@@ -626,7 +628,8 @@ async def offer(bench: Bench, rate: float, accounts: Sequence[int], connections:
     return OpenLoop(latencies=latencies, probes=probes, wall=wall, server_cpu=bench.server.cpu_seconds() - server_cpu,
                     client_cpu=time.process_time() - client_cpu,
                     writer_cpu=process_cpu_seconds(bench.server.children()) - writer_cpu,
-                    loop_faults=minor_faults(pid, pid) - loop_faults, faults=minor_faults(pid) - faults)
+                    loop_faults=minor_faults(pid, pid) - loop_faults, faults=minor_faults(pid) - faults,
+                    writer_faults=sum(map(minor_faults, bench.server.children())) - writer_faults)
 
 
 async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str]) -> None:
@@ -672,8 +675,8 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
         print(f"  writer process: {result.writer_cpu * 1e6 / count:.0f} µs CPU per liquidation ("
               f"{result.writer_cpu / result.wall:.0%})" + "".join(f"; {name} {calls / count:.2f}"
                                                                   for name, calls in syscalls.items()), flush=True)
-        print(f"  server's page faults: {result.loop_faults} on the event loop's thread, {result.faults} in all",
-              flush=True)
+        print(f"  page faults: server {result.loop_faults} on the event loop's thread, {result.faults} in all; "
+              f"writer process {result.writer_faults}", flush=True)
         for name, series in (("liquidations", result.latencies), ("probes", result.probes)):
             worst = sorted(series, key=lambda pair: -pair[1])[:5]
             print(f"  worst {name} (sent at s: ms): "
