@@ -26,6 +26,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limits: str = "on"  # on: Tradovate's request limits and penalty tickets (numbers: /sim/limits); off: none
     log_format: str = "plain"  # plain | json: every log line on stderr
     access_log: bool = False  # one line per HTTP request and per closed WebSocket
+    heap_reserve: str = "on"  # on: free memory mapped ahead of the state's growth (server/heap.py); off: none
     workers: int = 1  # server processes on one port (PostgreSQL only)
     password_hashing: str = "argon2id"  # argon2id (OWASP's minimum) | fast: argon2id at its cheapest, for test servers
     calendar_cache: str | None = None  # a directory where the CME calendar is kept between starts (test servers)
@@ -109,6 +110,8 @@ def from_environment(overrides: dict[str, object], environ: dict[str, str] | Non
         raise ValueError(f"synchronous: expected FULL or NORMAL, got {settings.synchronous!r}")
     if settings.rate_limits not in ("on", "off"):
         raise ValueError(f"rate-limits: expected on or off, got {settings.rate_limits!r}")
+    if settings.heap_reserve not in ("on", "off"):
+        raise ValueError(f"heap-reserve: expected on or off, got {settings.heap_reserve!r}")
     if settings.log_format not in ("plain", "json"):
         raise ValueError(f"log-format: expected plain or json, got {settings.log_format!r}")
     if settings.password_hashing not in ("argon2id", "fast"):

@@ -41,6 +41,14 @@ def test_password_hashing_is_argon2id_unless_the_variable_says_fast() -> None:
         from_environment({}, environ={"TRADOVATE_SIM_PASSWORD_HASHING": "md5"})
 
 
+def test_heap_reserve_is_on_unless_the_flag_or_variable_says_off() -> None:
+    assert from_environment({}, environ={}).heap_reserve == "on"
+    assert from_environment({}, environ={"TRADOVATE_SIM_HEAP_RESERVE": "off"}).heap_reserve == "off"
+    assert from_environment({"heap_reserve": "on"}, environ={"TRADOVATE_SIM_HEAP_RESERVE": "off"}).heap_reserve == "on"
+    with pytest.raises(ValueError, match=r"^heap-reserve: expected on or off, got 'half'"):
+        from_environment({}, environ={"TRADOVATE_SIM_HEAP_RESERVE": "half"})
+
+
 def test_fast_password_hashing_uses_argon2id_at_its_cheapest_and_verifies_strong_hashes(tmp_path: Path) -> None:
     from tradovate_sim.server.runtime import Runtime
     from tradovate_sim.service.auth import PasswordHashing

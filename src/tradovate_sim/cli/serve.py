@@ -30,6 +30,9 @@ def add_serve(commands: "argparse._SubParsersAction[Any]") -> None:
                        help="log lines on stderr as plain text (default) or one JSON object each")
     serve.add_argument("--workers", type=int,
                        help="server processes on one port (SO_REUSEPORT); more than 1 needs a postgresql:// --db")
+    serve.add_argument("--heap-reserve", dest="heap_reserve", choices=["on", "off"],
+                       help="keep free memory, as much as the heap uses, mapped ahead of the state's growth so that "
+                       "no request waits for the kernel (default on; glibc only)")
     serve.add_argument("--access-log", dest="access_log", action=argparse.BooleanOptionalAction,
                        help="one log line per HTTP request and per closed WebSocket (default off)")
     serve.add_argument("--clock", metavar="TIME", help="freeze the simulated clock at TIME (ISO 8601, e.g."

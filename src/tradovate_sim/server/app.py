@@ -117,7 +117,7 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
     lag, collections = LoopLag(metrics.lag), GcPauses(metrics.collected)
-    reserve = Reserve()  # the state's next tables, touched before a request needs them
+    reserve = Reserve() if runtime.settings.heap_reserve == "on" else None  # the state's next tables, mapped ahead
     operations = HttpOperations(Operations([*(e.name for e in table.values() if e.served is Served.API),
                                             "openapi.json"]),
                                 Operations(["sim/quote", "sim/clock", "sim/reset", "health", "metrics", "docs"]))
@@ -145,11 +145,13 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
         await broadcast.start()
         lag.start()
         collections.install()
-        await reserve.start()
+        if reserve is not None:
+            await reserve.start()
         try:
             yield
         finally:
-            await reserve.stop()
+            if reserve is not None:
+                await reserve.stop()
             collections.remove()
             await lag.stop()
             await broadcast.stop()

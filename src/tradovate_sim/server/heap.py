@@ -52,7 +52,10 @@ class Heap:
     """The C library's allocator, through ctypes: what `Reserve` needs of glibc."""
 
     def __init__(self) -> None:
-        libc: Any = ctypes.CDLL(None, use_errno=True)
+        try:
+            libc: Any = ctypes.CDLL(None, use_errno=True)
+        except (OSError, TypeError):  # no C library to open by that name (Windows)
+            libc = None
         self.available = hasattr(libc, "mallinfo2") and hasattr(libc, "mallopt")
         self.populates = True  # madvise(MADV_POPULATE_WRITE) works, until it fails once
         if not self.available:
