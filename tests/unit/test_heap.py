@@ -19,9 +19,9 @@ PAGE = mmap.PAGESIZE
 class FakeHeap(Heap):
     """A heap whose `map` waits for `go` (in its thread) and which records every call."""
 
-    def __init__(self, in_use: int = 0) -> None:
-        self.available, self.populates = True, True
-        self.used = in_use
+    def __init__(self, extent: int = 0) -> None:
+        self.available, self.populates, self.start = True, True, 0
+        self.size = extent
         self.calls: list[tuple[str, object]] = []
         self.go = threading.Event()
         self.next_address = 1 << 30
@@ -29,8 +29,8 @@ class FakeHeap(Heap):
     def keep(self) -> bool:
         return True
 
-    def in_use(self) -> int:
-        return self.used
+    def extent(self) -> int:
+        return self.size
 
     def allocate(self, size: int) -> int:
         self.calls.append(("allocate", size))
@@ -66,7 +66,7 @@ def test_unmapped_parts_are_the_pages_no_top_up_mapped(added: list[tuple[int, in
 
 
 async def test_a_cancelled_top_up_frees_its_block_only_after_the_thread() -> None:
-    heap = FakeHeap(in_use=10 * PAGE)
+    heap = FakeHeap(extent=20 * PAGE)
     reserve = Reserve(heap, floor=4 * PAGE)
     task = asyncio.create_task(reserve.top_up())
     await asyncio.sleep(0.05)  # the thread is mapping (waiting for `go`)
@@ -84,7 +84,7 @@ async def test_a_cancelled_top_up_frees_its_block_only_after_the_thread() -> Non
 
 
 async def test_a_whole_reserve_is_freed_at_once() -> None:
-    heap = FakeHeap(in_use=10 * PAGE)
+    heap = FakeHeap(extent=20 * PAGE)
     heap.go.set()
     reserve = Reserve(heap, floor=4 * PAGE)
     await reserve.top_up()

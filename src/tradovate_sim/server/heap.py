@@ -8,14 +8,15 @@ size together, held it ~100 ms (bench/RESULTS.md, session 12).
 
 `Reserve` keeps free memory in the C heap whose pages are mapped already. glibc's malloc is told to take every
 block from its heap (never a fresh `mmap` of its own) and never to hand the heap's top back to the kernel. Every
-`INTERVAL` the reserve allocates its target in one block: the block it had mapped last time means the reserve is
-whole (nothing of it taken, or what was taken given back), and it is freed at once; any other block has its pages
-mapped by a thread of its own (`madvise(MADV_POPULATE_WRITE)`, or a `memset` where the kernel lacks it; either runs
-without the GIL, so the event loop goes on) and is then freed. The next tables the dicts need are carved from that
-free memory without a page fault. The target is the heap's bytes in use, at least `FLOOR`: the tables that cross a
-size together are a part of the heap, and their next tables are twice their size. The heap reaches that size anyway
+`INTERVAL` the reserve allocates its target in one block; the pages of it that no top-up mapped before (none when
+the reserve is whole: the block is the one mapped last time) are mapped by a thread of its own
+(`madvise(MADV_POPULATE_WRITE)`, or a `memset` where the kernel lacks it; either runs without the GIL, so the event
+loop goes on), and the block is freed. The next tables the dicts need are carved from that
+free memory without a page fault. The block is half the heap's extent (its start to the program break), at least
+`FLOOR`: at rest the heap then holds as much free and mapped as it has in use. The tables that cross a size together
+are a part of what is in use, and their next tables are twice their size. The heap reaches that size anyway
 at the next doubling of its largest tables (the old and new tables are held together while one is copied); the
-reserve maps it ahead of time. Elsewhere than glibc (`mallinfo2` missing) it does nothing.
+reserve maps it ahead of time. Elsewhere than glibc on Linux (`mallinfo2` or /proc missing) it does nothing.
 """
 
 import asyncio
@@ -31,7 +32,7 @@ __all__ = ["FLOOR", "Heap", "Reserve"]
 log = logging.getLogger("tradovate_sim.heap")
 
 FLOOR = 32 << 20  # bytes kept free and mapped at the least
-SHARE = 1.0  # and this part of the heap's bytes in use
+SHARE = 0.5  # and this part of the heap's extent (at rest: as much free and mapped as in use)
 CEILING = 1 << 30  # and no more (a free top over `_NEVER_TRIM` would be given back)
 INTERVAL = 0.25  # seconds between two looks at the heap
 CHUNK = 1 << 20  # bytes mapped in one call (256 pages: 0.1 to 3 ms; a call takes the GIL again after it)
@@ -43,11 +44,6 @@ _NEVER_TRIM = 2**31 - 1  # the free bytes at the heap's top it keeps (an int: th
 _MADV_POPULATE_WRITE = 23  # Linux 5.14
 
 
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
 class Heap:
     """The C library's allocator, through ctypes: what `Reserve` needs of glibc."""
 
@@ -56,11 +52,14 @@ class Heap:
             libc: Any = ctypes.CDLL(None, use_errno=True)
         except (OSError, TypeError):  # no C library to open by that name (Windows)
             libc = None
-        self.available = hasattr(libc, "mallinfo2") and hasattr(libc, "mallopt")
+        # glibc (mallinfo2 says so: 2.33 or later) on Linux (/proc says where the heap starts)
+        self.start = _heap_start() if hasattr(libc, "mallinfo2") and hasattr(libc, "mallopt") else None
+        self.available = self.start is not None
         self.populates = True  # madvise(MADV_POPULATE_WRITE) works, until it fails once
         if not self.available:
             return
-        libc.mallinfo2.restype = _Mallinfo2
+        libc.sbrk.restype = ctypes.c_void_p
+        libc.sbrk.argtypes = [ctypes.c_ssize_t]
         libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
         libc.malloc.restype = ctypes.c_void_p
         libc.malloc.argtypes = [ctypes.c_size_t]
@@ -74,9 +73,11 @@ class Heap:
         """Take every block from the heap and never trim it; whether glibc took both settings."""
         return bool(self.libc.mallopt(_M_MMAP_MAX, 0)) and bool(self.libc.mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
 
-    def in_use(self) -> int:
-        """Bytes in use in the heap (the main arena: the event loop's thread allocates there)."""
-        return int(self.libc.mallinfo2().uordblks)
+    def extent(self) -> int:
+        """Bytes from the heap's start to the program break: in use or free, the memory of the main arena (where
+        the event loop's thread allocates). Read in a call (`mallinfo2` would walk every free chunk: 33 ms over
+        200,000 of them)."""
+        return int(self.libc.sbrk(0) or 0) - (self.start or 0)
 
     def allocate(self, size: int) -> int:
         address: int | None = self.libc.malloc(size)
@@ -99,9 +100,18 @@ class Heap:
         self.libc.free(address)
 
 
+def _heap_start() -> int | None:
+    """Where this process's heap starts (`start_brk`, /proc/self/stat's 47th field), if Linux says."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[44])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class Reserve:
-    """Keeps `share` of the heap's bytes in use, `floor` at the least and `CEILING` at the most, free and mapped
-    (see the module)."""
+    """Keeps a block of `share` of the heap's extent, `floor` at the least and `CEILING` at the most, free and
+    mapped (see the module)."""
 
     def __init__(self, heap: Heap | None = None, *, floor: int = FLOOR, share: float = SHARE) -> None:
         self.heap = heap or Heap()
@@ -115,7 +125,7 @@ class Reserve:
 
     @property
     def target(self) -> int:
-        return min(CEILING, max(self.floor, int(self.heap.in_use() * self.share)))
+        return min(CEILING, max(self.floor, int(self.heap.extent() * self.share)))
 
     async def start(self) -> None:
         """Set glibc's malloc up, fill the reserve once, then top it up every `INTERVAL` until `stop()`."""
