@@ -441,7 +441,8 @@ async def profile(bench: Bench, args: argparse.Namespace, report: list[str]) -> 
 
 
 PROBE_INTERVAL = 0.005  # the probe stream: one `GET auth/me` every 5 ms
-PAUSE_SERIES = ("tradovate_sim_event_loop_lag_seconds_", "tradovate_sim_gc_pause_seconds_")
+PAUSE_SERIES = ("tradovate_sim_event_loop_lag_seconds_", "tradovate_sim_gc_pause_seconds_",
+                "tradovate_sim_commit_duration_seconds_")
 
 
 async def pause_counters(bench: Bench) -> dict[str, float]:
@@ -453,6 +454,16 @@ async def pause_counters(bench: Bench) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             found[name] = float(value)
     return found
+
+
+def commits_between(before: dict[str, float], after: dict[str, float]) -> str:
+    """The commits' waits between two scrapes (send to durable answer): how many, how many over 10 and 25 ms."""
+    name = "tradovate_sim_commit_duration_seconds"
+    delta = {k: v - before.get(k, 0.0) for k, v in after.items() if k.startswith(name)}
+    count = delta.get(f"{name}_count", 0.0)
+    over = {le: count - delta.get(f'{name}_bucket{{le="{le}"}}', 0.0) for le in ("0.01", "0.025", "0.05")}
+    return (f"{count:.0f} commits, {over['0.01']:.0f} over 10 ms, {over['0.025']:.0f} over 25 ms, "
+            f"{over['0.05']:.0f} over 50 ms")
 
 
 def pauses_between(before: dict[str, float], after: dict[str, float]) -> str:
@@ -665,7 +676,8 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
             result = await offer(bench, rate, accounts, args.connections)
         bench.close()
         await bench.connect()
-        paused = pauses_between(before, await pause_counters(bench))
+        after = await pause_counters(bench)
+        paused, committed = pauses_between(before, after), commits_between(before, after)
         await verify_flat(bench, accounts)
         line = (f"| {rate:g} | {count} | {count / result.wall:.0f} | {result.percentile(0.5):.2f} | "
                 f"{result.percentile(0.99):.2f} | {result.percentile(0.999):.2f} | {result.percentile(1.0):.2f} | "
@@ -675,6 +687,7 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
         print(f"  writer process: {result.writer_cpu * 1e6 / count:.0f} µs CPU per liquidation ("
               f"{result.writer_cpu / result.wall:.0%})" + "".join(f"; {name} {calls / count:.2f}"
                                                                   for name, calls in syscalls.items()), flush=True)
+        print(f"  commits (the server's histogram): {committed}", flush=True)
         print(f"  page faults: server {result.loop_faults} on the event loop's thread, {result.faults} in all; "
               f"writer process {result.writer_faults}", flush=True)
         for name, series in (("liquidations", result.latencies), ("probes", result.probes)):
