@@ -2,6 +2,7 @@
 the same status, headers and body bytes, the same metrics and the same access-log line; other methods and paths
 still go through Starlette (405 with `Allow`, `/v1/openapi.json`)."""
 
+import asyncio
 import gc
 import io
 import json
@@ -14,7 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tradovate_sim.server.app import create_app
-from tradovate_sim.server.front import Application
+from tradovate_sim.server.front import Application, PiecedJson
 from tradovate_sim.server.runtime import Runtime
 from tradovate_sim.service.auth import PasswordHashing
 from tradovate_sim.settings import Settings
@@ -157,3 +158,32 @@ async def test_other_methods_and_paths_go_through_starlette(app: Application) ->
     assert status == 405 and (b"allow", b"GET, POST") in headers and b"errorText" in body
     status, headers, body = await ask(app, "GET", "/v1/openapi.json")
     assert status == 200 and json.loads(body)["openapi"].startswith("3.1")
+
+
+async def test_a_long_answer_is_written_in_fragments_with_the_loop_turning_between() -> None:
+    pieces = [b"[", *(b'{"id":%d,"pad":"%s"},' % (i, b"x" * 1000) for i in range(999)), b'{"id":999}', b"]"]
+    answer = PiecedJson(pieces)
+    turns, sent = 0, []
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append((turns, message))
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    await answer(scope_of("GET", "/v1/position/list"), None, send)
+    ticking.cancel()
+    start, *bodies = [message for _, message in sent]
+    body = b"".join(message["body"] for message in bodies)
+    assert body == b"".join(pieces) and json.loads(body)[-1] == {"id": 999}
+    assert start["headers"] == [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+    assert [message.get("more_body", False) for message in bodies] == [True] * (len(bodies) - 1) + [False]
+    assert len(bodies) >= 4  # ~1 MB in fragments of about 256 KiB, never one write
+    assert all(len(message["body"]) < (256 << 10) + 2000 for message in bodies)
+    moments = [moment for moment, message in sent[1:]]
+    assert moments == sorted(set(moments))  # the event loop turned between two fragments

@@ -39,7 +39,7 @@ from tradovate_sim.server.access import USER_ID, AccessLog, HttpOperations, Obse
 from tradovate_sim.server.broadcast import Broadcast
 from tradovate_sim.server.codec import Codec, decode_as, is_long
 from tradovate_sim.server.controls import Controls, control
-from tradovate_sim.server.front import Application, Call, ShortWay, routed
+from tradovate_sim.server.front import Application, Call, PiecedJson, ShortWay, routed
 from tradovate_sim.server.heap import Reserve
 from tradovate_sim.server.metrics import CONTENT_TYPE, Metrics, Operations
 from tradovate_sim.server.pauses import GcPauses, LoopLag
@@ -170,7 +170,7 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
             try:
                 payload = await handle(request)
                 if is_long(payload):
-                    return EncodedJson(b"".join(await codec.encode_slices(payload)))
+                    return PiecedJson(await codec.encode_slices(payload))
                 return respond(codec, payload)
             except ApiError as error:
                 return error_response(codec, error)

@@ -10,6 +10,7 @@ same metrics and written to the same access log. Other methods (answered 405 nam
 own 405), `/v1/openapi.json`, WebSockets and every other path take Starlette's way, unchanged.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from urllib.parse import parse_qsl
@@ -20,12 +21,35 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from tradovate_sim.server.access import AccessLog, HttpOperations
+from tradovate_sim.server.connection import Pieces
 from tradovate_sim.server.metrics import HTTP, Metrics
-from tradovate_sim.server.protocol import whole
+from tradovate_sim.server.protocol import JSON_TYPE, whole
 
 API_PREFIX = "/v1/"
 OWN_ROUTES = frozenset({"/v1/openapi.json"})  # `/v1/` paths with a Starlette route of their own
 SHORT_METHODS = frozenset({"GET", "POST"})  # what an operation takes; any other method goes through Starlette
+
+
+class PiecedJson(Response):
+    """A long JSON answer (`codec.is_long`) from the pieces it was encoded in, never joined whole: the head with the
+    whole length, then the body in fragments of about `FRAGMENT_BYTES` (`Pieces.fragments`), each a body message of
+    its own, with a turn of the event loop between two (issue 9: a list of 30,000 positions joined, copied into its
+    head and written at once held the loop ~100 ms)."""
+
+    def __init__(self, pieces: list[bytes]) -> None:  # sets what Response.__init__ would
+        self.status_code = 200
+        self.background = None
+        self.body = b""
+        self.pieces = Pieces(pieces)
+        self.raw_headers = [(b"content-length", b"%d" % len(self.pieces)), JSON_TYPE]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        parts = self.pieces.parts
+        for begin, end in self.pieces.fragments():
+            await send({"type": "http.response.body", "body": b"".join(parts[begin:end]), "more_body": True})
+            await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b""})
 
 
 class Call:
@@ -112,6 +136,9 @@ class ShortWay:
         try:
             response = await self.serve(Call(scope, receive, scope["path"][len(API_PREFIX):]))
             status = response.status_code
+            if type(response) is PiecedJson:
+                await response(scope, receive, send)
+                return
             if response.background is None and whole(send, status, response.raw_headers, response.body):
                 return  # the same bytes, written at once by the connection's protocol
             # what `Response.__call__` sends, without its frame (the short way is HTTP, never a WebSocket)
