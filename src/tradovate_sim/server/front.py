@@ -34,7 +34,8 @@ class PiecedJson(Response):
     """A long JSON answer (`codec.is_long`) from the pieces it was encoded in, never joined whole: the head with the
     whole length, then the body in fragments of about `FRAGMENT_BYTES` (`Pieces.fragments`), each a body message of
     its own, with a turn of the event loop between two (issue 9: a list of 30,000 positions joined, copied into its
-    head and written at once held the loop ~100 ms)."""
+    head and written at once held the loop ~100 ms). `whole` declines it (its `body` is empty, its length the
+    pieces'), so it goes out through `send`."""
 
     def __init__(self, pieces: list[bytes]) -> None:  # sets what Response.__init__ would
         self.status_code = 200
@@ -136,16 +137,9 @@ class ShortWay:
         try:
             response = await self.serve(Call(scope, receive, scope["path"][len(API_PREFIX):]))
             status = response.status_code
-            if type(response) is PiecedJson:
-                await response(scope, receive, send)
-                return
             if response.background is None and whole(send, status, response.raw_headers, response.body):
                 return  # the same bytes, written at once by the connection's protocol
-            # what `Response.__call__` sends, without its frame (the short way is HTTP, never a WebSocket)
-            await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
-            await send({"type": "http.response.body", "body": response.body})
-            if response.background is not None:
-                await response.background()
+            await response(scope, receive, send)  # through `send` (a long answer: in fragments, `PiecedJson`)
         finally:
             seconds = perf_counter() - started
             self.metrics.request(HTTP, self.operations.of(scope["path"]), status, seconds)
