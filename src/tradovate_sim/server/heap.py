@@ -49,7 +49,7 @@ class Heap:
 
     def __init__(self) -> None:
         try:
-            libc: Any = ctypes.CDLL(None, use_errno=True)
+            libc: Any = ctypes.CDLL(None)
         except (OSError, TypeError):  # no C library to open by that name (Windows)
             libc = None
         # glibc (mallinfo2 says so: 2.33 or later) on Linux (/proc says where the heap starts)
@@ -179,8 +179,10 @@ class Reserve:
 
     def add(self, start: int, end: int) -> None:
         """Count [start, end) as mapped, merging it with the ranges it touches or overlaps."""
-        kept = [(low, high) for low, high in self.mapped if high < start or low > end]
-        merged = [(low, high) for low, high in self.mapped if not (high < start or low > end)]
-        low = min([start, *(low for low, _ in merged)])
-        high = max([end, *(high for _, high in merged)])
-        self.mapped = sorted([*kept, (low, high)])
+        kept = []
+        for low, high in self.mapped:
+            if high < start or low > end:
+                kept.append((low, high))
+            else:
+                start, end = min(start, low), max(end, high)
+        self.mapped = sorted([*kept, (start, end)])
