@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import CLOCK_TICKS, Server, machine
+from harness import Server, machine, process_cpu_seconds
 from liquidation import (
     ADMIN_PASSWORD,
     Bench,
@@ -74,11 +74,7 @@ async def provision(bench: Bench, count: int) -> list[int]:
 
 
 def proc_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return process_cpu_seconds([pid])
 
 
 def voluntary_switches(pid: int) -> int:

@@ -82,14 +82,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU the server process (all its threads) and its live children (the store's writer
         process) have used so far."""
-        total = 0.0
-        for pid in [self.pid, *self.children()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # gone since listed
-                continue
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        return total
+        return process_cpu_seconds([self.pid, *self.children()])
 
     def children(self) -> list[int]:
         found: list[int] = []
@@ -102,25 +95,28 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def stat_fields(path: str) -> list[str] | None:
+    """A /proc `stat` file's fields after the command's name (state first), or None for a process gone."""
+    try:
+        return Path(path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def process_cpu_seconds(pids: list[int]) -> float:
     """User + system CPU these processes have used so far (those gone since are left out)."""
     total = 0.0
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        fields = stat_fields(f"/proc/{pid}/stat")
+        if fields is not None:
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return total
 
 
 def minor_faults(pid: int, thread: int | None = None) -> int:
     """Minor page faults so far of a process, or of one of its threads (the event loop's: the process's id)."""
-    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
-    try:
-        return int(Path(path).read_text().rsplit(")", 1)[1].split()[7])
-    except OSError:
-        return 0
+    fields = stat_fields(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    return int(fields[7]) if fields is not None else 0
 
 
 def child_pids(pid: int) -> list[int]:

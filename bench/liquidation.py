@@ -456,10 +456,14 @@ async def pause_counters(bench: Bench) -> dict[str, float]:
     return found
 
 
+def between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What each series counted between two scrapes."""
+    return {k: v - before.get(k, 0.0) for k, v in after.items()}
+
+
 def commits_between(before: dict[str, float], after: dict[str, float]) -> str:
-    """The commits' waits between two scrapes (send to durable answer): how many, how many over 10 and 25 ms."""
-    name = "tradovate_sim_commit_duration_seconds"
-    delta = {k: v - before.get(k, 0.0) for k, v in after.items() if k.startswith(name)}
+    """The commits' waits between two scrapes (send to durable answer): how many, how many over 10, 25 and 50 ms."""
+    name, delta = "tradovate_sim_commit_duration_seconds", between(before, after)
     count = delta.get(f"{name}_count", 0.0)
     over = {le: count - delta.get(f'{name}_bucket{{le="{le}"}}', 0.0) for le in ("0.01", "0.025", "0.05")}
     return (f"{count:.0f} commits, {over['0.01']:.0f} over 10 ms, {over['0.025']:.0f} over 25 ms, "
@@ -469,7 +473,7 @@ def commits_between(before: dict[str, float], after: dict[str, float]) -> str:
 def pauses_between(before: dict[str, float], after: dict[str, float]) -> str:
     """What the server's histograms saw between two scrapes: loop wakes later than 10 and 50 ms, the bucket of the
     worst one; garbage collections (all generations) and the bucket of the longest."""
-    delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    delta = between(before, after)
 
     def worst(name: str, label: str = "") -> tuple[float, str]:
         """(observations, the bucket of the largest) of a histogram's series carrying `label`."""
