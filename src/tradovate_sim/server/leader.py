@@ -95,7 +95,6 @@ class Leadership:
             try:
                 self._lost.clear()
                 if await cluster.try_lead():
-                    log.warning("this process leads now: it runs the market and the timers")
                     await self._lead()
             except Exception as error:  # the database is away: try again
                 log.warning("trying to lead: %s", str(error).splitlines()[0] if str(error) else repr(error))
@@ -114,7 +113,8 @@ class Leadership:
 
     async def _lead(self) -> None:
         runtime = self.runtime
-        if runtime.cluster is not None:
+        if runtime.cluster is not None:  # at start too: which of the database's processes leads is in its log
+            log.warning("this process leads now: it runs the market and the timers")
             self._fence = runtime.cluster.fence
         self.leading = True
         self.terms += 1
