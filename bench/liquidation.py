@@ -442,7 +442,7 @@ async def profile(bench: Bench, args: argparse.Namespace, report: list[str]) -> 
 
 PROBE_INTERVAL = 0.005  # the probe stream: one `GET auth/me` every 5 ms
 PAUSE_SERIES = ("tradovate_sim_event_loop_lag_seconds_", "tradovate_sim_gc_pause_seconds_",
-                "tradovate_sim_commit_duration_seconds_")
+                "tradovate_sim_commit_duration_seconds_", "tradovate_sim_writer_sync_duration_seconds_")
 
 
 async def pause_counters(bench: Bench) -> dict[str, float]:
@@ -461,12 +461,12 @@ def between(before: dict[str, float], after: dict[str, float]) -> dict[str, floa
     return {k: v - before.get(k, 0.0) for k, v in after.items()}
 
 
-def commits_between(before: dict[str, float], after: dict[str, float]) -> str:
-    """The commits' waits between two scrapes (send to durable answer): how many, how many over 10, 25 and 50 ms."""
-    name, delta = "tradovate_sim_commit_duration_seconds", between(before, after)
+def waits_between(name: str, what: str, before: dict[str, float], after: dict[str, float]) -> str:
+    """What the histogram `name` observed between two scrapes: how many `what`, how many over 10, 25 and 50 ms."""
+    delta = between(before, after)
     count = delta.get(f"{name}_count", 0.0)
     over = {le: count - delta.get(f'{name}_bucket{{le="{le}"}}', 0.0) for le in ("0.01", "0.025", "0.05")}
-    return (f"{count:.0f} commits, {over['0.01']:.0f} over 10 ms, {over['0.025']:.0f} over 25 ms, "
+    return (f"{count:.0f} {what}, {over['0.01']:.0f} over 10 ms, {over['0.025']:.0f} over 25 ms, "
             f"{over['0.05']:.0f} over 50 ms")
 
 
@@ -681,7 +681,9 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
         bench.close()
         await bench.connect()
         after = await pause_counters(bench)
-        paused, committed = pauses_between(before, after), commits_between(before, after)
+        paused = pauses_between(before, after)
+        committed = waits_between("tradovate_sim_commit_duration_seconds", "commits", before, after)
+        synced = waits_between("tradovate_sim_writer_sync_duration_seconds", "groups", before, after)
         await verify_flat(bench, accounts)
         line = (f"| {rate:g} | {count} | {count / result.wall:.0f} | {result.percentile(0.5):.2f} | "
                 f"{result.percentile(0.99):.2f} | {result.percentile(0.999):.2f} | {result.percentile(1.0):.2f} | "
@@ -692,6 +694,7 @@ async def open_loop_run(bench: Bench, args: argparse.Namespace, report: list[str
               f"{result.writer_cpu / result.wall:.0%})" + "".join(f"; {name} {calls / count:.2f}"
                                                                   for name, calls in syscalls.items()), flush=True)
         print(f"  commits (the server's histogram): {committed}", flush=True)
+        print(f"  the writer's COMMITs (fsync; its histogram): {synced}", flush=True)
         print(f"  page faults: server {result.loop_faults} on the event loop's thread, {result.faults} in all; "
               f"writer process {result.writer_faults}", flush=True)
         for name, series in (("liquidations", result.latencies), ("probes", result.probes)):

@@ -149,6 +149,10 @@ def test_metrics_count_requests_commits_and_liquidations_by_initiator_when_they_
     assert moved("tradovate_sim_liquidations_total", initiator="Admin") == 1
     assert moved("tradovate_sim_commits_total", outcome="landed") >= 2
     assert moved("tradovate_sim_commit_duration_seconds_count") >= 2
+    # each group of commits the writer landed: at least one, never more than the commits
+    assert 1 <= moved("tradovate_sim_writer_sync_duration_seconds_count") <= moved(
+        "tradovate_sim_commit_duration_seconds_count")
+    assert moved("tradovate_sim_writer_sync_duration_seconds_sum") > 0
     assert value(after, "tradovate_sim_writer_queue_depth") == 0
     assert ("tradovate_sim_auto_liq_breaches_total", ()) in after
     labels = {dict(key[1]).get("operation") for key in after if key[0] == "tradovate_sim_requests_total"}

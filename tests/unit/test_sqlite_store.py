@@ -490,6 +490,22 @@ async def test_one_group_lands_many_commits_sent_together(store: SqliteStore) ->
     assert len(store.load()) == 500
 
 
+async def test_each_landed_group_reports_its_commits_time_once(store: SqliteStore) -> None:
+    syncs: list[float] = []
+    store.on_sync = syncs.append
+
+    for n in range(5):  # one at a time: each commit is a group of its own
+        await store.commit(batch(change(n)))
+    alone = list(syncs)
+    await asyncio.gather(*(store.commit(batch(change(n))) for n in range(100, 400)))
+    with pytest.raises(StoreError):  # a commit that fails alone reports no COMMIT of its own
+        await store.commit(batch(change(2**63)))
+
+    assert len(alone) == 5 and all(0 < seconds < 60 for seconds in alone)
+    assert 1 <= len(syncs) - 5 < 300  # several commits to a group
+    assert all(0 < seconds < 60 for seconds in syncs)
+
+
 async def test_the_writer_process_ignores_interrupts_meant_for_the_server(store: SqliteStore) -> None:
     pid = store.writer_pid
     assert pid is not None

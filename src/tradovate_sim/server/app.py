@@ -52,6 +52,7 @@ from tradovate_sim.service.admission import Admission, ticket_in, updated_config
 from tradovate_sim.service.endpoints import Services
 from tradovate_sim.service.errors import ApiError, denied, not_found
 from tradovate_sim.storage.errors import StoreError
+from tradovate_sim.storage.sqlite import SqliteStore
 
 log = logging.getLogger("tradovate_sim")
 JSON = "application/json"
@@ -114,6 +115,8 @@ def create_app(runtime: Runtime, metrics_dir: str | None = None) -> Starlette:
     hub.metrics, hub.access = metrics, access
     runtime.platform.telemetry = metrics  # the risk engine counts auto-liquidation breaches here
     runtime.store.on_answer = metrics.commit_answered
+    if isinstance(runtime.store, SqliteStore):
+        runtime.store.on_sync = metrics.writer_synced
     metrics.observe_writer(lambda: runtime.store.pending)
     metrics.observe_sockets(lambda: len(hub.connections))
     lag, collections = LoopLag(metrics.lag), GcPauses(metrics.collected)

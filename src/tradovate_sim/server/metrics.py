@@ -99,6 +99,10 @@ class Metrics:
         self.commit_seconds = Histogram("tradovate_sim_commit_duration_seconds",
                                         "Time from sending a commit to the writer process to its durable answer",
                                         buckets=COMMIT_BUCKETS, registry=registry)
+        self.writer_sync_seconds = Histogram(
+            "tradovate_sim_writer_sync_duration_seconds", "Time the SQLite writer process's COMMIT of each group of "
+            "commits took (its fsync under synchronous=FULL): the disk's share of a commit's duration",
+            buckets=COMMIT_BUCKETS, registry=registry)
         self.writer_queue = Gauge("tradovate_sim_writer_queue_depth",
                                   "Commits sent to the writer process and not yet answered", registry=registry,
                                   multiprocess_mode="livesum")
@@ -128,6 +132,7 @@ class Metrics:
         self._landed = counting(self.commits.labels("landed"))
         self._failed = counting(self.commits.labels("failed"))
         self._commit_seconds = observing(self.commit_seconds)
+        self.writer_synced: Callable[[float], None] = observing(self.writer_sync_seconds)  # `SqliteStore.on_sync`
         self._lag = observing(self.loop_lag)
         self._children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
         self._depth: Callable[[], int] = lambda: 0

@@ -60,6 +60,7 @@ class SqliteStore:
         self._failure: str | None = None  # why the writer stopped answering, once it has
         self._sent: dict[int, float] = {}  # when each unanswered request was sent (only while observed)
         self.on_answer: Callable[[float, bool], None] | None = None  # (seconds from send to answer, landed): metrics
+        self.on_sync: Callable[[float], None] | None = None  # seconds a group's COMMIT took in the writer: metrics
         self.migrated_from: int | None = None  # the schema version the writer migrated the file from at open, if any
 
     async def open(self) -> None:
@@ -194,6 +195,8 @@ class SqliteStore:
                     sent = self._sent.pop(answer.id, None)
                     if sent is not None and self.on_answer is not None:
                         self.on_answer(time.perf_counter() - sent, answer.error is None)
+                    if answer.sync_seconds and self.on_sync is not None:
+                        self.on_sync(answer.sync_seconds)
                     if future is None or future.done():  # cancelled by its caller: the commit still landed
                         continue
                     if answer.error is None:

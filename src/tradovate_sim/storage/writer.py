@@ -107,12 +107,14 @@ class Request(msgspec.Struct, frozen=True, array_like=True):
 
 class Answer(msgspec.Struct, frozen=True, array_like=True):
     """The journal seq the request landed at, or why it did not land. Id 0 answers the start-up (with the schema
-    version this start migrated the file from, if it did)."""
+    version this start migrated the file from, if it did). The last answer of a group that landed carries how long
+    its transaction's COMMIT took (`sync_seconds`, the fsync under FULL: the disk's share of the group's wait)."""
 
     id: int
     seq: int = 0
     error: str | None = None
     migrated_from: int | None = None
+    sync_seconds: float = 0.0
 
 
 class _RequestId(msgspec.Struct, frozen=True, array_like=True):
@@ -264,7 +266,9 @@ class Writer:
         try:
             conn.execute("BEGIN IMMEDIATE")
             answers, reset_at, landed = self._apply(requests)
+            started = time.perf_counter()
             conn.execute("COMMIT")
+            answers[-1] = msgspec.structs.replace(answers[-1], sync_seconds=time.perf_counter() - started)
             if reset_at is not None:  # the entity table and the journal were emptied: nothing older to apply
                 self.backlog.clear()
                 self.applied = reset_at
