@@ -110,19 +110,25 @@ class Checkpointer:
             self.wanted.clear()
             rushing = self.hurried.is_set()
             self.hurried.clear()
+            again = False
             try:
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                self.passes += 1
-            except sqlite3.Error:
-                pass  # busy or failing disk: the writer's own checkpoint past the hard limit still bounds the WAL
+                try:
+                    self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.passes += 1
+                except sqlite3.Error:
+                    pass  # busy or failing disk: the writer's own checkpoint past the hard limit still bounds the WAL
+                # what the pass left may still be too much for the writer's copy: then one more
+                again = rushing and self.index.left() > self.final
+                if not again:
+                    # pokes and hurries during the pass counted the frames it was copying: the next poke counts
+                    # again (cleared before `idle` is set, so that a poke made once it is set is not lost)
+                    self.hurried.clear()
+                    self.early.clear()
             finally:
                 self.idle.set()
-            if rushing and self.index.left() > self.final:
-                self.hurry()  # what the last pass left is still too much for the writer's copy: one more
+            if again:
+                self.hurry()
                 continue
-            # (pokes and hurries during the pass counted the frames it was copying: the next poke counts again)
-            self.hurried.clear()
-            self.early.clear()
             self.early.wait(self.interval)
 
     def wait_idle(self) -> None:
