@@ -25,9 +25,10 @@ async def clusters(url: str, store: PostgresStore) -> AsyncIterator[list[Postgre
 
 
 async def terminate(url: str, pid: int) -> None:
+    """End the session `pid` and wait until its backend has exited (until then it still holds its locks)."""
     conn = await asyncpg.connect(url)
     try:
-        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+        assert await conn.fetchval("SELECT pg_terminate_backend($1, 30000)", pid)
     finally:
         await conn.close()
 
