@@ -1,10 +1,12 @@
 """Builds and runs everything a server owns, from settings: store, platform, identity, market loop."""
 
 import asyncio
+import contextlib
 import gc
 import logging
 import secrets
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -50,6 +52,19 @@ SECRET_KEY = "token_secret"
 DEMO_USER = "demo"
 
 log = logging.getLogger("tradovate_sim.storage")
+
+SLOW_STOP_SECONDS = 3.0  # a step of the shutdown still running this long is logged
+
+
+@contextlib.contextmanager
+def _watched(step: str) -> Iterator[None]:
+    """Log a warning naming `step` if it is still running after `SLOW_STOP_SECONDS`."""
+    late = asyncio.get_running_loop().call_later(
+        SLOW_STOP_SECONDS, log.warning, "stopping: %s still running after %.0f s", step, SLOW_STOP_SECONDS)
+    try:
+        yield
+    finally:
+        late.cancel()
 
 
 class StartupError(Exception):
@@ -348,17 +363,19 @@ class Runtime:
         self.rollover.forget()
 
     async def stop(self) -> None:
+        """Stop the timers and the market, then close the store and the cluster's connections. A step still running
+        after `SLOW_STOP_SECONDS` is logged by name (a shutdown that hangs says where)."""
         try:
-            await self.leadership.stop()
-            await self.rollover.stop()
-            await self.margins.stop()
-            await self.expiry.stop()
-            await self.settlement.stop()
-            await self.autoliq.stop()
-            await self.loop.stop()
+            for part in (self.leadership, self.rollover, self.margins, self.expiry, self.settlement, self.autoliq,
+                         self.loop):
+                with _watched(type(part).__name__):
+                    await part.stop()
         finally:
             if self.replica is not None:
-                await self.replica.stop()
-            await self.store.close()  # whatever became of the market loop
+                with _watched("the journal's follower"):
+                    await self.replica.stop()
+            with _watched("the store (its queued commits landing)"):
+                await self.store.close()  # whatever became of the market loop
             if self.cluster is not None:
-                await self.cluster.close()
+                with _watched("the cluster's connections"):
+                    await self.cluster.close()
