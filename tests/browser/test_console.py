@@ -254,6 +254,32 @@ def test_keyboard_alone_opens_an_account_and_locks_it_through_the_dialog(page: P
     expect(page.locator("#account-status")).to_have_text("locked: Risk desk console")
 
 
+def test_the_dialog_opened_again_before_its_last_close_event_keeps_its_own_answer_focus_and_keys(page: Page) -> None:
+    """A keyboard user's Escape then Enter can reopen the dialog before the browser fires the first `close` (a task
+    of its own; input goes first on a busy machine): that stale event settles neither the new opening nor its keys."""
+    page.goto("/")
+    page.evaluate("""async () => {
+        const { confirmAction } = await import("/console/actions.js");  // the page's own module instance
+        const dialog = document.getElementById("confirm");
+        window.first = confirmAction("Lock A", "first", "Lock");
+        dialog.close("cancel");  // closed: its close event is queued, not yet fired
+        window.second = confirmAction("Lock B", "second", "Lock");  // opened again before it
+        window.answers = [];
+        window.first.then((ok) => window.answers.push(["first", ok]));
+        window.second.then((ok) => window.answers.push(["second", ok]));
+        await new Promise((resolve) => setTimeout(resolve, 100));  // the stale close event has come by now
+    }""")
+    expect(page.locator("#confirm")).to_be_visible()
+    assert focused(page) == "confirm-cancel"
+    assert page.evaluate("window.answers") == [["first", False]]
+    page.keyboard.press("Shift+Tab")  # the trap still holds the focus in the dialog
+    assert focused(page) == "confirm-ok"
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm")).to_be_hidden()
+    page.wait_for_function("window.answers.length === 2")
+    assert page.evaluate("window.answers") == [["first", False], ["second", True]]
+
+
 def risk_action(desk: Desk, account_id: int, action: str, reason: str) -> None:
     result = desk.api.call("accountRiskStatus/setAdminAutoLiqAction", {
         "accountId": account_id, "adminAction": action, "adminActionReasonCode": "Other",

@@ -5,11 +5,17 @@ import { $, toast } from "./dom.js";
 
 const REASON = { adminActionReasonCode: "Other", adminActionReason: "Risk desk console" };
 
+let unsettled = null; // the last opening of the dialog, until its `close` event has come
+
 // Resolves true when the user confirms. The texts are set with textContent. A modal dialog: the page behind is
 // inert, Tab and Shift+Tab cycle through its buttons, Escape cancels; the focus starts on Cancel (the safe answer)
-// and goes back where it was when the dialog closes.
+// and goes back where it was when the dialog closes. The browser fires `close` in a task of its own, after the
+// dialog has closed: a keyboard user who opens it again at once (Escape, then Enter) can do so before that event,
+// which then belongs to the earlier opening. So that opening is settled as the dialog opens again, and a `close`
+// that comes while the dialog is open is not the current opening's.
 export function confirmAction(title, text, label = "Confirm") {
   const dialog = $("confirm");
+  unsettled?.(false); // (with the earlier answer, still in returnValue)
   const opener = document.activeElement;
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
@@ -27,11 +33,16 @@ export function confirmAction(title, text, label = "Confirm") {
   };
   dialog.addEventListener("keydown", trap);
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => {
+    const settle = (refocus) => {
       dialog.removeEventListener("keydown", trap);
-      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+      dialog.removeEventListener("close", closed);
+      if (unsettled === settle) unsettled = null;
+      if (refocus && opener instanceof HTMLElement && opener.isConnected) opener.focus();
       resolve(dialog.returnValue === "ok");
-    }, { once: true });
+    };
+    const closed = () => { if (!dialog.open) settle(true); };
+    unsettled = settle;
+    dialog.addEventListener("close", closed);
   });
 }
 
