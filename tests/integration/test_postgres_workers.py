@@ -18,7 +18,6 @@ import asyncpg
 import cluster as pg_cluster
 import httpx
 import pytest
-import websockets
 from prometheus_client.parser import text_string_to_metric_families
 from server import (
     ADMIN,
@@ -255,30 +254,24 @@ def test_timers_do_not_act_on_a_clock_of_before_while_the_move_is_on_its_way(pai
 
 def test_props_of_commits_made_by_the_other_process_reach_a_socket_in_order(pair: Pair) -> None:
     async def scenario() -> list[int]:
-        url = pair.servers[0].base_url.replace("http", "ws") + "/v1/websocket"
-        async with websockets.connect(url) as socket:
-            await socket.recv()  # the open frame
-            await socket.send(f"authorize\n1\n\n{pair.demo}")
-            await socket.send("user/syncrequest\n2\n\n" + json.dumps({"accounts": [pair.demo2]}))
+        client = await authorized(pair.servers[0].base_url, pair.demo)
+        try:
             # the snapshot first: an order committed before it is in it, and no event of its own follows
-            while not (isinstance(frame := await asyncio.wait_for(socket.recv(), 10), str)
-                       and frame.startswith("a") and any(item.get("i") == 2 for item in json.loads(frame[1:]))):
-                pass
-            seen: list[int] = []
+            await client.call("user/syncrequest", {"accounts": [pair.demo2]}, within=10)
             placed: list[int] = []
             for _ in range(3):
                 result = await asyncio.to_thread(pair.apis[1].call, "order/placeorder",
                                                  order(pair.demo2), pair.demo)
                 placed.append(int(result["orderId"]))
-            while set(placed) - set(seen):
-                frame = await asyncio.wait_for(socket.recv(), 10)
-                if isinstance(frame, str) and frame.startswith("a"):
-                    for item in json.loads(frame[1:]):
-                        data = item.get("d", {})
-                        if item.get("e") == "props" and data.get("entityType") == "order" \
-                                and data.get("eventType") == "Created":
-                            seen.append(int(data["entity"]["id"]))
-            return [s for s in seen if s in placed] + [-1] + placed
+
+            def created() -> list[int]:
+                return [int(d["entity"]["id"]) for d in client.props()
+                        if d.get("entityType") == "order" and d.get("eventType") == "Created"]
+
+            await client.wait_until(lambda: set(placed) <= set(created()), within=10, what="the orders' events")
+            return [s for s in created() if s in placed] + [-1] + placed
+        finally:
+            await client.close()
 
     found = asyncio.run(scenario())
     cut = found.index(-1)
