@@ -22,6 +22,7 @@ was appended during the one before, until no more than `FINAL_COPY_FRAMES` are l
 there, or no quiet moment came) the writer waits for the pass in flight and copies whatever waits.
 """
 
+import contextlib
 import os
 import sqlite3
 import struct
@@ -110,13 +111,11 @@ class Checkpointer:
             self.wanted.clear()
             rushing = self.hurried.is_set()
             self.hurried.clear()
-            again = False
             try:
-                try:
+                # (busy or failing disk: the writer's own checkpoint past the hard limit still bounds the WAL)
+                with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.passes += 1
-                except sqlite3.Error:
-                    pass  # busy or failing disk: the writer's own checkpoint past the hard limit still bounds the WAL
                 # what the pass left may still be too much for the writer's copy: then one more
                 again = rushing and self.index.left() > self.final
                 if not again:
