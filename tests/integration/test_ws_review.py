@@ -453,11 +453,10 @@ async def test_many_sockets_with_charts_end_on_the_newest_bar_state_and_every_ti
         messages = await asyncio.to_thread(slow.read_frames, 2.0)
     finally:
         slow.close()
-    slow_packets = [p for m in messages if m.startswith("a") for item in json.loads(m[1:])
-                    if item.get("e") == "chart" for p in item["d"]["charts"]]
+    items = [item for m in messages if m.startswith("a") for item in json.loads(m[1:])]
+    slow_packets = [p for item in items if item.get("e") == "chart" for p in item["d"]["charts"]]
     realtime_ids = {p["id"] for p in slow_packets if "eoh" not in p} - {p["id"] for p in slow_packets if "eoh" in p}
-    replies = {item["i"]: item.get("d") for m in messages if m.startswith("a") for item in json.loads(m[1:])
-               if "i" in item}
+    replies = {item["i"]: item.get("d") for item in items if "i" in item}
     # the tick chart's history, then its realtime: every tick once (a trade printed before a slow server opened the
     # chart is in its history)
     assert tick_ids([p for p in slow_packets if p["id"] == replies[2]["historicalId"]]) + tick_ids(
